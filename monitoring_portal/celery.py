@@ -1,0 +1,11 @@
+"""The Celery app: stock Celery, JSON only, configured from Django settings (CELERY_*)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monitoring_portal.settings")
+
+app = Celery("monitoring_portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

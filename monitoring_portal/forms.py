@@ -1,0 +1,28 @@
+"""Forms for the account pages."""
+
+from datetime import datetime, timedelta
+
+from django import forms
+from django.utils import timezone
+
+
+class APITokenForm(forms.Form):
+    """Create a personal API token."""
+
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'ansible on bastion1'.")
+    expires_in_days = forms.IntegerField(
+        min_value=1,
+        max_value=3650,
+        required=False,
+        help_text="Leave empty for a token that does not expire.",
+    )
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"].strip()
+        if not name or any(ord(c) < 32 for c in name):
+            raise forms.ValidationError("Give the token a name without control characters.")
+        return name
+
+    def expires_at(self) -> datetime | None:
+        days = self.cleaned_data.get("expires_in_days")
+        return timezone.now() + timedelta(days=days) if days else None

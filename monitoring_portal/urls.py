@@ -1,0 +1,34 @@
+"""URL map: pages per area, the v1 REST API, schema and docs, probes and metrics."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from monitoring_portal import api, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke-token"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),  # /metrics
+    path("admin/", admin.site.urls),
+    path("registry/", include("registry.urls")),
+    path("status/", include("livestatus.urls")),
+    path("notifications/", include("preferences.urls")),
+    path("api/v1/", api.api_root, name="api-root"),
+    path("api/v1/accounts/", include("monitoring_portal.api_urls")),
+    path("api/v1/registry/", include("registry.api.urls")),
+    path("api/v1/livestatus/", include("livestatus.api.urls")),
+    path("api/v1/preferences/", include("preferences.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "api/schema/swagger-ui/",
+        SpectacularSwaggerView.as_view(url_name="schema"),
+        name="swagger-ui",
+    ),
+]

@@ -1,0 +1,104 @@
+"""Project-wide pages: home, profile with API tokens, health and readiness probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from monitoring_portal.forms import APITokenForm
+from monitoring_portal.models import APIToken, Team
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The engineer's landing page."""
+    return render(request, "home.html", {"teams": Team.objects.filter(members=request.user.pk)})
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """Profile: the user's teams and API tokens; a new token's secret is shown once."""
+    form = APITokenForm()
+    new_secret = None
+    if request.method == "POST":
+        form = APITokenForm(request.POST)
+        if form.is_valid():
+            token, new_secret = APIToken.issue(request.user, form.cleaned_data["name"], form.expires_at())
+            messages.success(request, f"Token “{token.name}” created. Copy it now: it is not shown again.")
+            form = APITokenForm()
+    tokens = APIToken.objects.filter(user=request.user.pk)
+    response = render(
+        request,
+        "account/profile.html",
+        {
+            "form": form,
+            "tokens": tokens,
+            "new_secret": new_secret,
+            "teams": Team.objects.filter(members=request.user.pk),
+        },
+    )
+    if new_secret:
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke one of the user's own tokens (someone else's is a 404)."""
+    token = get_object_or_404(APIToken, pk=pk, user=request.user)
+    token.revoke()
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("profile")
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+@require_GET
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database (and Redis when configured) answer; 503 names what fails."""
+    checks: dict[str, Any] = {}
+    parts = [("database", _check_database)]
+    if settings.REDIS_URL:
+        parts.append(("redis", _check_redis))
+    failing = []
+    for name, check in parts:
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception as exc:  # any failure makes the part not ready; say which and why
+            checks[name] = f"error: {exc.__class__.__name__}: {exc}"
+            failing.append(name)
+    status = 503 if failing else 200
+    return JsonResponse(
+        {"status": "fail" if failing else "ok", "failing": failing, "checks": checks}, status=status
+    )

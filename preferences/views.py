@@ -1,0 +1,11 @@
+"""Pages of the My notifications area."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    """Landing page of the area."""
+    return render(request, "preferences/index.html")

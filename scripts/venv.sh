@@ -1,0 +1,23 @@
+# Sourced by run.sh and test.sh: make .venv with Python 3.11 and the pinned requirements.
+# Re-installs only when a requirements file changed (stamp file).
+REQ="${REQ:-requirements.txt}"
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+if [ ! -x .venv/bin/python ]; then
+    if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+        # Debian ships venv separately.
+        echo "python3-venv missing; installing it" >&2
+        SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
+        rm -rf .venv && "$PYTHON" -m venv .venv
+    fi
+    .venv/bin/python -m pip install -q --upgrade pip
+fi
+STAMP=".venv/.installed-$(basename "$REQ")"
+if [ ! -f "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ "$REQ" -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+    .venv/bin/python -m pip install -q -r "$REQ"
+    # The project itself, so the notify-filter console script exists in .venv/bin.
+    .venv/bin/python -m pip install -q --no-deps -e .
+    touch "$STAMP"
+fi
+PY=.venv/bin/python

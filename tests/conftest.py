@@ -1,0 +1,93 @@
+"""Shared fixtures: personas, API clients, and access to the real test services."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from monitoring_portal.models import APIToken, Team
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, available: bool, why: str = "") -> None:
+    """Skip locally when a service is missing; in CI a missing service is a failure."""
+    if available:
+        return
+    message = f"{name} is not available{': ' + why if why else ''}"
+    if IN_CI or os.environ.get("PORTAL_TEST_SERVICES") == "true":
+        pytest.fail(message + " (the test command must provide it)", pytrace=False)
+    pytest.skip(message + " (run the README's test command)")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis started by scripts/testenv.py."""
+    url = os.environ.get("PORTAL_TEST_REDIS_URL", "")
+    require_service("Redis", bool(url), "PORTAL_TEST_REDIS_URL is not set")
+    return url
+
+
+@pytest.fixture
+def team(db: None) -> Team:
+    return Team.objects.create(name="web", description="Web servers")
+
+
+@pytest.fixture
+def other_team(db: None) -> Team:
+    return Team.objects.create(name="db", description="Databases")
+
+
+@pytest.fixture
+def owner(team: Team) -> User:
+    """A member of the team that owns the objects under test."""
+    user = User.objects.create_user("owner", "owner@example.org", "owner-pass-1234")
+    team.members.add(user)
+    return user
+
+
+@pytest.fixture
+def teammate(team: Team) -> User:
+    user = User.objects.create_user("teammate", "teammate@example.org", "teammate-pass-1234")
+    team.members.add(user)
+    return user
+
+
+@pytest.fixture
+def outsider(other_team: Team) -> User:
+    """Logged in, but in another team."""
+    user = User.objects.create_user("outsider", "outsider@example.org", "outsider-pass-1234")
+    other_team.members.add(user)
+    return user
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return User.objects.create_user("staff", "staff@example.org", "staff-pass-1234", is_staff=True)
+
+
+@pytest.fixture
+def make_token() -> Callable[[User], str]:
+    """Issue an API token for a user and return its secret."""
+
+    def make(user: User, name: str = "test") -> str:
+        return APIToken.issue(user, name)[1]
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(make_token: Callable[[User], str]) -> Callable[[User | None], APIClient]:
+    """An APIClient authenticated with a bearer token of ``user`` (None: anonymous)."""
+
+    def make(user: User | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(user)}")
+        return client
+
+    return make

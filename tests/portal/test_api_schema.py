@@ -1,0 +1,64 @@
+"""OpenAPI schema is valid (warnings are errors) and the docs are served locally."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_schema_validates_with_warnings_as_errors() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--file",
+            "/dev/null",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_schema_documents_bearer_auth_and_token_endpoints(owner) -> None:
+    client = Client()
+    client.force_login(owner)
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert "/api/v1/accounts/tokens/" in schema["paths"]
+
+
+@pytest.mark.django_db
+def test_swagger_ui_uses_local_assets_only(owner) -> None:
+    client = Client()
+    client.force_login(owner)
+    page = client.get("/api/schema/swagger-ui/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "swagger-ui-dist" in html
+    assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
+
+
+@pytest.mark.django_db
+def test_api_root_lists_the_areas(owner) -> None:
+    client = Client()
+    client.force_login(owner)
+    body = client.get("/api/v1/", HTTP_ACCEPT="application/json").json()
+    assert set(body) >= {"accounts", "registry", "livestatus", "preferences", "schema"}
+    assert Client().get("/api/v1/", HTTP_ACCEPT="application/json").status_code in (401, 403)
