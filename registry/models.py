@@ -1,1 +1,421 @@
-"""Models of the Registry area."""
+"""The registry: what Naemon monitors, on which node, owned by which team, and its deployments.
+
+Names are natural keys (the API addresses objects by name). Every name and value is
+checked against Naemon's rules in ``clean()`` (registry/validation.py); the renderer checks
+again, so nothing unchecked reaches a config file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from monitoring_portal.models import Team
+from registry import validation
+from registry.choices import DeploymentState, NodeRole, ReloadMethod
+
+
+def _check(field: str, fn: Any, *args: Any, **kwargs: Any) -> dict[str, list[str]]:
+    try:
+        fn(*args, **kwargs)
+    except validation.NaemonValueError as exc:
+        return {field: [str(exc)]}
+    return {}
+
+
+class NamedObject(models.Model):
+    """Common to every object Naemon knows by name."""
+
+    name = models.CharField(max_length=255, unique=True)
+    alias = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    name_allows_spaces = False
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def naemon_errors(self) -> dict[str, list[str]]:
+        """Field -> messages for anything Naemon would misread."""
+        errors = _check("name", validation.check_name, self.name, what="name", allow_spaces=self.name_allows_spaces)
+        if self.alias:
+            errors |= _check("alias", validation.check_value, self.alias, what="alias")
+        return errors
+
+    def clean(self) -> None:
+        errors = self.naemon_errors()
+        if errors:
+            raise ValidationError(errors)
+
+
+class NaemonNode(NamedObject):
+    """A Naemon core: master or poller, where its config lives and how to verify and reload it."""
+
+    role = models.CharField(max_length=10, choices=NodeRole.choices, default=NodeRole.MASTER)
+    livestatus = models.CharField(
+        max_length=255, blank=True, help_text="unix:/path/to/live.sock or tcp:host:port; empty if none."
+    )
+    config_dir = models.CharField(max_length=1024, help_text="Directory the portal owns, e.g. /etc/naemon/portal.d")
+    main_config = models.CharField(
+        max_length=1024, blank=True, help_text="The core's main config (naemon.cfg); verification uses a copy of it."
+    )
+    verify_command = models.CharField(
+        max_length=1024,
+        default="naemon -v {main_config}",
+        help_text="Run on the staged config; {main_config} is the staged main config file.",
+    )
+    reload_method = models.CharField(max_length=20, choices=ReloadMethod.choices, default=ReloadMethod.LIVESTATUS)
+    reload_command = models.CharField(max_length=1024, blank=True, help_text="For the 'command' reload method.")
+    command_file = models.CharField(max_length=1024, blank=True, help_text="For the 'command_file' reload method.")
+    status_file = models.CharField(
+        max_length=1024, blank=True, help_text="The core's status.dat, to confirm without Livestatus."
+    )
+    notify_dir = models.CharField(
+        max_length=1024, blank=True, help_text="Where the notify-filter reads its snapshot on this node."
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta(NamedObject.Meta):
+        verbose_name = "Naemon node"
+
+    @property
+    def queue(self) -> str:
+        """The Celery queue of this node's worker."""
+        return f"naemon.{self.name}"
+
+
+class TimePeriod(NamedObject):
+    """A Naemon timeperiod: ``ranges`` maps a day (``monday``, ``2026-12-24``) to ``HH:MM-HH:MM,...``."""
+
+    ranges = models.JSONField(default=dict, blank=True)
+
+    def naemon_errors(self) -> dict[str, list[str]]:
+        errors = super().naemon_errors()
+        if not isinstance(self.ranges, dict):
+            return errors | {"ranges": ["ranges must be an object of day: time ranges."]}
+        for day, times in self.ranges.items():
+            errors |= _check("ranges", validation.check_name, day, what=f"day {day!r}", allow_spaces=True)
+            errors |= _check("ranges", validation.check_value, times, what=f"ranges of {day}")
+        return errors
+
+
+class Command(NamedObject):
+    """A check or notification command. A notification command names its ``channel`` (email, sms)."""
+
+    command_line = models.TextField()
+    channel = models.SlugField(
+        max_length=32, blank=True, help_text="For notification commands: the channel name rules match on."
+    )
+
+    def naemon_errors(self) -> dict[str, list[str]]:
+        return super().naemon_errors() | _check("command_line", validation.check_command_line, self.command_line)
+
+
+class Contact(NamedObject):
+    """Someone Naemon notifies, usually linked to a portal user (whose preferences apply)."""
+
+    user = models.OneToOneField(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="naemon_contact"
+    )
+    email = models.EmailField(blank=True)
+    pager = models.CharField(max_length=64, blank=True)
+    host_notification_period = models.ForeignKey(
+        TimePeriod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    service_notification_period = models.ForeignKey(
+        TimePeriod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    host_notification_options = models.CharField(max_length=20, default="d,u,r,f,s")
+    service_notification_options = models.CharField(max_length=20, default="w,u,c,r,f,s")
+    host_notification_commands = models.ManyToManyField(Command, blank=True, related_name="+")
+    service_notification_commands = models.ManyToManyField(Command, blank=True, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+
+    def naemon_errors(self) -> dict[str, list[str]]:
+        errors = super().naemon_errors()
+        for field in ("email", "pager"):
+            if getattr(self, field):
+                errors |= _check(field, validation.check_value, getattr(self, field), what=field)
+        errors |= _check(
+            "host_notification_options",
+            validation.check_options,
+            self.host_notification_options,
+            validation.HOST_NOTIFICATION_OPTIONS,
+            what="host_notification_options",
+        )
+        errors |= _check(
+            "service_notification_options",
+            validation.check_options,
+            self.service_notification_options,
+            validation.SERVICE_NOTIFICATION_OPTIONS,
+            what="service_notification_options",
+        )
+        return errors
+
+
+class ContactGroup(NamedObject):
+    members = models.ManyToManyField(Contact, blank=True, related_name="contact_groups")
+
+
+class HostGroup(NamedObject):
+    """Host groups carry ownership (team) and placement (the poller node that monitors them)."""
+
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="hostgroups")
+    node = models.ForeignKey(
+        NaemonNode,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="hostgroups",
+        limit_choices_to={"role": NodeRole.POLLER},
+        help_text="The poller that monitors this group's hosts (masters get every host).",
+    )
+
+
+class ServiceGroup(NamedObject):
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="servicegroups")
+
+
+class CheckSettings(models.Model):
+    """Directives shared by hosts, services and their templates; empty means 'inherit'."""
+
+    check_command = models.ForeignKey(Command, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    check_command_args = models.JSONField(default=list, blank=True, help_text="Values of $ARG1$, $ARG2$, …")
+    check_interval = models.PositiveIntegerField(null=True, blank=True)
+    retry_interval = models.PositiveIntegerField(null=True, blank=True)
+    max_check_attempts = models.PositiveIntegerField(null=True, blank=True)
+    check_period = models.ForeignKey(TimePeriod, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    active_checks_enabled = models.BooleanField(null=True, blank=True)
+    passive_checks_enabled = models.BooleanField(null=True, blank=True)
+    notifications_enabled = models.BooleanField(null=True, blank=True)
+    notification_interval = models.PositiveIntegerField(null=True, blank=True)
+    notification_period = models.ForeignKey(
+        TimePeriod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    notification_options = models.CharField(max_length=20, blank=True)
+    custom_variables = models.JSONField(default=dict, blank=True, help_text='{"_RACK": "B12"}')
+    notes = models.CharField(max_length=1024, blank=True)
+
+    notification_option_letters = validation.HOST_NOTIFICATION_OPTIONS
+
+    class Meta:
+        abstract = True
+
+    def check_errors(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        if not isinstance(self.check_command_args, list):
+            errors["check_command_args"] = ["check_command_args must be a list of strings."]
+        else:
+            for i, arg in enumerate(self.check_command_args, start=1):
+                errors |= _check(
+                    "check_command_args", validation.check_command_argument, arg, what=f"$ARG{i}$"
+                )
+        errors |= _check("custom_variables", validation.check_custom_variables, self.custom_variables)
+        if self.notes:
+            errors |= _check("notes", validation.check_value, self.notes, what="notes")
+        errors |= _check(
+            "notification_options",
+            validation.check_options,
+            self.notification_options,
+            self.notification_option_letters,
+            what="notification_options",
+        )
+        return errors
+
+
+class HostTemplate(NamedObject, CheckSettings):
+    """A host template (``register 0``); ``parents`` lists the templates it uses, in order."""
+
+    parents = models.ManyToManyField("self", symmetrical=False, blank=True, through="HostTemplateUse")
+
+    def naemon_errors(self) -> dict[str, list[str]]:
+        return super().naemon_errors() | self.check_errors()
+
+
+class HostTemplateUse(models.Model):
+    """Ordered ``use`` of a host template by a template: first listed wins in Naemon."""
+
+    template = models.ForeignKey(HostTemplate, on_delete=models.CASCADE, related_name="+")
+    uses = models.ForeignKey(HostTemplate, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["template", "uses"], name="unique_hosttemplate_use")]
+
+
+class ServiceTemplate(NamedObject, CheckSettings):
+    """A service template (``register 0``)."""
+
+    name_allows_spaces = True
+    notification_option_letters = validation.SERVICE_NOTIFICATION_OPTIONS
+    parents = models.ManyToManyField("self", symmetrical=False, blank=True, through="ServiceTemplateUse")
+
+    def naemon_errors(self) -> dict[str, list[str]]:
+        return super().naemon_errors() | self.check_errors()
+
+
+class ServiceTemplateUse(models.Model):
+    template = models.ForeignKey(ServiceTemplate, on_delete=models.CASCADE, related_name="+")
+    uses = models.ForeignKey(ServiceTemplate, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["template", "uses"], name="unique_servicetemplate_use")]
+
+
+class HostQuerySet(models.QuerySet["Host"]):
+    def expired(self, now: Any = None) -> HostQuerySet:
+        """Hosts whose lease has ended."""
+        return self.filter(expires_at__lte=now or timezone.now())
+
+    def for_node(self, node: NaemonNode) -> HostQuerySet:
+        """The hosts a node monitors: all for a master, its host groups' hosts for a poller."""
+        if node.role == NodeRole.MASTER:
+            return self.all()
+        return self.filter(hostgroups__node=node).distinct()
+
+
+class Host(NamedObject, CheckSettings):
+    """A monitored host."""
+
+    address = models.CharField(max_length=255, blank=True)
+    templates = models.ManyToManyField(HostTemplate, blank=True, through="HostUse", related_name="hosts")
+    hostgroups = models.ManyToManyField(HostGroup, blank=True, related_name="hosts")
+    parents = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="children")
+    contacts = models.ManyToManyField(Contact, blank=True, related_name="hosts")
+    contact_groups = models.ManyToManyField(ContactGroup, blank=True, related_name="hosts")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="hosts")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Lease end of a short-lived host; renewed by PUT."
+    )
+
+    objects = HostQuerySet.as_manager()
+
+    def naemon_errors(self) -> dict[str, list[str]]:
+        errors = super().naemon_errors() | self.check_errors()
+        if self.address:
+            errors |= _check("address", validation.check_value, self.address, what="address")
+        return errors
+
+    def poller(self) -> NaemonNode | None:
+        """The poller that owns this host through its host groups (at most one, checked on write)."""
+        nodes = {g.node for g in self.hostgroups.all() if g.node_id is not None}
+        return nodes.pop() if len(nodes) == 1 else None
+
+    def owning_teams(self) -> set[int]:
+        """Ids of the teams that may change this host: its own team and its host groups' teams."""
+        teams = {g.team_id for g in self.hostgroups.all() if g.team_id}
+        if self.team_id:
+            teams.add(self.team_id)
+        return teams
+
+
+class HostUse(models.Model):
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="+")
+    template = models.ForeignKey(HostTemplate, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["host", "template"], name="unique_host_use")]
+
+
+class Service(CheckSettings):
+    """A service on one host, or on every host of some host groups."""
+
+    description = models.CharField(max_length=255)
+    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="services")
+    hostgroups = models.ManyToManyField(HostGroup, blank=True, related_name="services")
+    templates = models.ManyToManyField(ServiceTemplate, blank=True, through="ServiceUse", related_name="services")
+    servicegroups = models.ManyToManyField(ServiceGroup, blank=True, related_name="services")
+    contacts = models.ManyToManyField(Contact, blank=True, related_name="services")
+    contact_groups = models.ManyToManyField(ContactGroup, blank=True, related_name="services")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    notification_option_letters = validation.SERVICE_NOTIFICATION_OPTIONS
+
+    class Meta:
+        ordering = ["host__name", "description", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["host", "description"], condition=Q(host__isnull=False), name="unique_service_per_host"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host.name if self.host else '(host groups)'}/{self.description}"
+
+    def naemon_errors(self) -> dict[str, list[str]]:
+        return (
+            _check("description", validation.check_name, self.description, what="description", allow_spaces=True)
+            | self.check_errors()
+        )
+
+    def clean(self) -> None:
+        errors = self.naemon_errors()
+        if errors:
+            raise ValidationError(errors)
+
+
+class ServiceUse(models.Model):
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    template = models.ForeignKey(ServiceTemplate, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["service", "template"], name="unique_service_use")]
+
+
+class Deployment(models.Model):
+    """One attempt to bring a node's running config to the registry's latest state."""
+
+    node = models.ForeignKey(NaemonNode, on_delete=models.CASCADE, related_name="deployments")
+    state = models.CharField(max_length=12, choices=DeploymentState.choices, default=DeploymentState.PENDING)
+    triggered_by = models.CharField(max_length=255, blank=True, help_text="User, token or task that asked for it.")
+    reason = models.CharField(max_length=255, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    summary = models.JSONField(default=dict, blank=True, help_text="What changed: objects added/removed/changed.")
+    verify_output = models.TextField(blank=True)
+    reload_output = models.TextField(blank=True)
+    confirmation = models.TextField(blank=True, help_text="How the reload was confirmed.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["node", "state"])]
+
+    def __str__(self) -> str:
+        return f"deployment {self.pk} of {self.node.name}: {self.state}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+def nodes_for_hosts(hosts: Iterable[Host]) -> set[NaemonNode]:
+    """Nodes whose config a change to these hosts touches: every master, and their pollers."""
+    nodes = set(NaemonNode.objects.filter(enabled=True, role=NodeRole.MASTER))
+    for host in hosts:
+        poller = host.poller()
+        if poller is not None and poller.enabled:
+            nodes.add(poller)
+    return nodes
