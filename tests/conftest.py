@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django.fixtures import SettingsWrapper
 from rest_framework.test import APIClient
 
 from monitoring_portal.models import APIToken, Team
@@ -22,6 +23,12 @@ def require_service(name: str, available: bool, why: str = "") -> None:
     if IN_CI or os.environ.get("PORTAL_TEST_SERVICES") == "true":
         pytest.fail(message + " (the test command must provide it)", pytrace=False)
     pytest.skip(message + " (run the README's test command)")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: SettingsWrapper) -> None:
+    """PBKDF2's deliberate slowness is for production; tests create many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
