@@ -1,0 +1,172 @@
+"""Wall time of one notify-filter process beside a bare interpreter start.
+
+    .venv/bin/python bench/bench_notify_filter.py [--runs 200]
+
+Naemon starts the filter once per contact and notification, so what counts is
+the whole process: interpreter start, imports, reading one contact's snapshot
+file, evaluating, recording the sent problem, logging. Each case runs the
+filter in its gate form (no real command to exec) ``--runs`` times, interleaved
+with ``python -c pass`` on the same interpreter, and prints medians and the
+ratio to ``python -c pass`` (the ``-S`` case to ``python -S -c pass``: no
+site, so no editable-install hook). Snapshots: 10 rules in total (2
+contacts), and 100,000 rules over 10,000 contacts; the evaluated contact has
+10 rules and the deciding rule is the last but one.
+
+Bytecode is cached in a temporary PYTHONPYCACHEPREFIX (as an installed package
+would have it), whatever PYTHONDONTWRITEBYTECODE says.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from preferences import snapshot  # noqa: E402 - after the path set-up
+
+
+def contact_rules(user: int, *, window: bool) -> list[dict[str, object]]:
+    """Ten rules of the kinds people write; rule 9 decides for the benchmark's notification."""
+    rules: list[dict[str, object]] = [
+        {"id": user * 10 + 0, "action": "suppress", "hosts": [f"test-{user}-*", "staging*"]},
+        {"id": user * 10 + 1, "action": "suppress", "hostgroups": ["dev", "lab-*"]},
+        {"id": user * 10 + 2, "action": "notify", "channels": ["sms"], "states": ["CRITICAL"]},
+        {"id": user * 10 + 3, "action": "suppress", "types": ["FLAPPINGSTART", "FLAPPINGSTOP"]},
+        {"id": user * 10 + 4, "action": "suppress", "services": ["Backup*", "*-nightly"]},
+        {"id": user * 10 + 5, "action": "notify", "servicegroups": ["payments"]},
+        {"id": user * 10 + 6, "action": "suppress", "hosts": [f"db{user}", "db-[0-9]*"]},
+        {"id": user * 10 + 7, "action": "suppress", "states": ["WARNING", "UNKNOWN"]},
+        {"id": user * 10 + 8, "action": "notify", "hostgroups": ["web"], "states": ["CRITICAL"]},
+        {"id": user * 10 + 9, "action": "suppress"},
+    ]
+    if window:
+        # Evaluated in the contact's zone, so zoneinfo is imported; open all but one minute.
+        rules[8].update(start="00:00", end="23:59")
+    return rules
+
+
+def write_snapshots(root: Path) -> dict[str, Path]:
+    small = root / "small"
+    snapshot.write_snapshot(
+        small,
+        {
+            "user42": {"rules": contact_rules(42, window=False)[5:]},
+            "other": {"rules": contact_rules(1, window=False)[:5]},
+        },
+    )
+    large = root / "large"
+    started = time.perf_counter()
+    contacts: dict[str, dict[str, object]] = {
+        f"user{user}": {
+            "rules": contact_rules(user, window=user == 42),
+            "default": "notify",
+            "timezone": "Europe/Paris",
+        }
+        for user in range(10_000)
+    }
+    snapshot.write_snapshot(large, contacts)
+    print(f"wrote 100,000 rules for 10,000 contacts in {time.perf_counter() - started:.1f} s")
+    return {"small": small, "large": large}
+
+
+# What the ``notify-filter`` console script runs (pip's wrapper, minus argv[0] fix-up).
+SCRIPT = "import sys; from preferences.notify_filter import main; sys.exit(main())"
+
+
+def filter_argv(snapshot_dir: Path, root: Path, contact: str, *, form: str = "script") -> list[str]:
+    start = {
+        "script": [sys.executable, "-c", SCRIPT],
+        "-m": [sys.executable, "-m", "preferences.notify_filter"],
+        "-S": [sys.executable, "-S", "-c", SCRIPT],
+    }[form]
+    return [
+        *start,
+        "--contact",
+        contact,
+        "--channel",
+        "email",
+        "--type",
+        "PROBLEM",
+        "--host",
+        "web7",
+        "--hostgroups",
+        "web,linux,prod",
+        "--service",
+        "HTTPS",
+        "--servicegroups",
+        "frontend",
+        "--state",
+        "CRITICAL",
+        "--id",
+        "1234",
+        "--problem-id",
+        "99",
+        "--snapshot-dir",
+        str(snapshot_dir),
+        "--state-dir",
+        str(root / "sent"),
+        "--log",
+        str(root / "decisions.log"),
+    ]
+
+
+def main() -> None:
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 200
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "sent").mkdir()
+        dirs = write_snapshots(root)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+        large, small = dirs["large"], dirs["small"]
+        # In the large snapshot only user42's deciding rule has a time window.
+        # The -S pair leaves out site (this checkout's editable-install hook imports
+        # pathlib and re at every start): the filter's own cost on a lean start.
+        cases = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "notify-filter, 10 rules in total": filter_argv(small, root, "user42"),
+            "notify-filter, 100,000 rules / 10,000 users": filter_argv(large, root, "user4242"),
+            "  same, deciding rule has a time window": filter_argv(large, root, "user42"),
+            "  same, as python -m preferences.notify_filter": filter_argv(large, root, "user4242", form="-m"),
+            "python -S -c pass": [sys.executable, "-S", "-c", "pass"],
+            "python -S notify-filter, 100,000 rules": filter_argv(large, root, "user4242", form="-S"),
+        }
+        baseline = {
+            name: "python -S -c pass" if "-S" in argv else "python -c pass" for name, argv in cases.items()
+        }
+
+        for argv in cases.values():  # warm caches, compile bytecode
+            for _ in range(3):
+                subprocess.run(argv, cwd=REPO, env=env, check=False)
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        started = time.perf_counter()
+        for _ in range(runs):
+            for name, argv in cases.items():
+                before = time.perf_counter()
+                subprocess.run(argv, cwd=REPO, env=env, check=False)
+                times[name].append(time.perf_counter() - before)
+        elapsed = time.perf_counter() - started
+
+        log = (root / "decisions.log").read_text().splitlines()
+        assert len(log) == (runs + 3) * (len(cases) - 2), "one decision per filter run"
+        assert not [line for line in log if "fail open" in line], log[-1]
+
+        medians = {name: statistics.median(samples) for name, samples in times.items()}
+        print(f"{runs} runs per case, interleaved, {elapsed:.0f} s; {sys.executable}")
+        print(f"{'case':48} {'median':>9} {'p90':>9} {'ratio':>7}")
+        for name, samples in times.items():
+            median = medians[name]
+            p90 = statistics.quantiles(samples, n=10)[-1]
+            ratio = median / medians[baseline[name]]
+            print(f"{name:48} {median * 1000:7.1f}ms {p90 * 1000:7.1f}ms {ratio:6.2f}x")
+
+
+if __name__ == "__main__":
+    main()

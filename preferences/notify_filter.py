@@ -1,0 +1,440 @@
+"""notify-filter: a contact's preferences decide whether a Naemon notification goes out.
+
+Naemon runs a contact's notification command once per contact and
+notification; the portal wraps that command:
+
+  notify-filter --contact C --channel email --type T --host H --hostgroups G1,G2
+                [--service S --servicegroups SG1,SG2] --state S --id N
+                [--problem-id P --last-problem-id P0]
+                [--snapshot-dir DIR] [--state-dir DIR] [--log FILE]
+                [--max-age SECONDS] [--state-days DAYS]
+                -- REAL-COMMAND [ARGS...]
+
+Values are Naemon's macros, each quoted: an empty --service means a host
+notification; group lists are comma-separated. Options also take --opt=value.
+
+Wrapper form (with "--"): notify -> exec the real command (its exit status is
+the filter's); suppress -> exit 0 without running it.
+Gate form (no command): exit status 0 = notify, 1 = suppress.
+
+A RECOVERY or ACKNOWLEDGEMENT reaches the contact only if the contact was sent
+the PROBLEM it belongs to: sent problems are recorded per contact under
+--state-dir (problem ids, when given, tell one problem from the next).
+
+Fail open: a missing or corrupt snapshot, an unknown contact, bad arguments, an
+unreadable state record or any internal error -> the notification is sent and
+the reason logged. A stale snapshot (older than --max-age, 0 = never stale) is
+still used - it holds the contacts' latest known wishes - and "stale" is
+logged. Every decision is one JSON line appended to --log.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from preferences import engine, snapshot
+
+# Not typing.TYPE_CHECKING: importing typing costs the filter ~25 ms; mypy
+# treats any name TYPE_CHECKING this way.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    LogValue = str | int | float | bool | None
+    Records = dict[str, tuple[str | None, float]]
+
+DEFAULT_SNAPSHOT_DIR = "/var/lib/monitoring-portal/notify/snapshot"
+DEFAULT_STATE_DIR = "/var/lib/monitoring-portal/notify/state"
+DEFAULT_LOG = "/var/lib/monitoring-portal/notify/decisions.log"
+DEFAULT_MAX_AGE = 3600.0
+DEFAULT_STATE_DAYS = 30.0
+
+_OPTIONS = {
+    "--contact": "contact",
+    "--channel": "channel",
+    "--type": "type",
+    "--host": "host",
+    "--hostgroups": "hostgroups",
+    "--service": "service",
+    "--servicegroups": "servicegroups",
+    "--state": "state",
+    "--id": "id",
+    "--problem-id": "problem_id",
+    "--last-problem-id": "last_problem_id",
+    "--snapshot-dir": "snapshot_dir",
+    "--state-dir": "state_dir",
+    "--log": "log",
+    "--max-age": "max_age",
+    "--state-days": "state_days",
+}
+_REQUIRED = ("contact", "channel", "type", "host", "state")
+_STATE_MAGIC = b"NPS1"
+# JSON string escapes; everything else (non-ASCII included) is written as UTF-8.
+_JSON_ESCAPES = {i: f"\\u{i:04x}" for i in range(0x20)}
+_JSON_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
+
+
+class Arguments:
+    """The parsed command line; ``errors`` lists what was wrong with it."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.command: list[str] = []  # empty: gate form
+        self.errors: list[str] = []
+        self.help = False
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.values.get(key, default)
+
+
+def parse_arguments(argv: Sequence[str]) -> Arguments:
+    """Parse the command line by hand: argparse would cost more than the rest of the filter."""
+    args = Arguments()
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg == "--":
+            args.command = list(argv[index:])
+            break
+        if arg in ("-h", "--help"):
+            args.help = True
+            continue
+        name, equals, value = arg.partition("=")
+        key = _OPTIONS.get(name)
+        if key is None:
+            args.errors.append(f"unknown argument {arg!r}")
+            continue
+        if not equals:
+            if index >= len(argv) or argv[index] == "--":
+                args.errors.append(f"{name} needs a value")
+                continue
+            value = argv[index]
+            index += 1
+        args.values[key] = value
+    args.errors.extend(f"--{key} is required" for key in _REQUIRED if key not in args.values)
+    for key in ("max_age", "state_days"):
+        if key in args.values:
+            try:
+                float(args.values[key])
+            except ValueError:
+                args.errors.append(f"--{key.replace('_', '-')} must be a number")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the filter; returns the exit status (or does not return: exec)."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(raw)
+    except Exception as exc:  # last resort: a bug here must not lose a notification
+        _stderr(f"notify-filter: internal error, sending: {type(exc).__name__}: {exc}")
+        return _send(raw[raw.index("--") + 1 :] if "--" in raw else [], None)
+
+
+def _run(raw: list[str]) -> int:
+    started = time.perf_counter()
+    args = parse_arguments(raw)
+    if args.help:
+        sys.stdout.write(__doc__ or "")
+        return 0
+    try:
+        decision = decide(args)
+    except Exception as exc:  # fail open is the contract
+        decision = engine.Decision(True, None, f"fail open: internal error: {type(exc).__name__}: {exc}")
+    record: dict[str, LogValue] = {
+        "time": _utc_timestamp(),
+        "contact": args.get("contact"),
+        "channel": args.get("channel"),
+        "type": args.get("type"),
+        "host": args.get("host"),
+        "service": args.get("service"),
+        "state": args.get("state"),
+        "id": args.get("id"),
+        "decision": "notify" if decision.notify else "suppress",
+        "rule": decision.rule_id,
+        "reason": decision.reason,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    log_path = args.get("log", DEFAULT_LOG)
+    write_log(log_path, record)
+    if not args.command:
+        return 0 if decision.notify else 1
+    if not decision.notify:
+        return 0
+    return _send(args.command, (log_path, record))
+
+
+def decide(args: Arguments) -> engine.Decision:
+    """The decision for a parsed command line, fail-open cases included."""
+    if args.errors:
+        return engine.Decision(True, None, "fail open: bad arguments: " + "; ".join(args.errors))
+    notification = engine.Notification(
+        contact=args.get("contact"),
+        channel=args.get("channel"),
+        type=args.get("type").strip().upper(),
+        host=args.get("host"),
+        state=args.get("state").strip().upper(),
+        hostgroups=_names(args.get("hostgroups")),
+        service=args.get("service") or None,
+        servicegroups=_names(args.get("servicegroups")),
+        notification_id=args.get("id"),
+    )
+    snapshot_dir = args.get("snapshot_dir", DEFAULT_SNAPSHOT_DIR)
+    gated = False  # may a RECOVERY/ACK be held back because its PROBLEM was not sent?
+    try:
+        contact = snapshot.read_contact(snapshot_dir, notification.contact)
+    except snapshot.SnapshotError as exc:
+        decision = engine.Decision(True, None, f"fail open: {exc}")
+    else:
+        if contact is None:
+            decision = engine.Decision(True, None, "unknown contact")
+        else:
+            decision = engine.evaluate(contact, notification)
+            # A contact whose rules never suppress gets Naemon's behaviour exactly.
+            gated = engine.can_suppress(contact)
+        max_age = float(args.get("max_age", str(DEFAULT_MAX_AGE)))
+        try:
+            age = time.time() - snapshot.generated_at(snapshot_dir)
+        except snapshot.SnapshotError:
+            age = 0.0  # replaced since we read it: anything but stale
+        if max_age > 0 and age > max_age:
+            decision.reason += f"; snapshot stale ({age:.0f}s old)"
+    if notification.type in ("PROBLEM", "RECOVERY", "ACKNOWLEDGEMENT"):
+        decision = _apply_sent_problems(args, notification, decision, gated)
+    return decision
+
+
+def _apply_sent_problems(
+    args: Arguments,
+    notification: engine.Notification,
+    decision: engine.Decision,
+    gated: bool,
+) -> engine.Decision:
+    """Record sent PROBLEMs; let a RECOVERY/ACK through only after a sent PROBLEM."""
+    store = SentProblems(
+        args.get("state_dir", DEFAULT_STATE_DIR),
+        notification.contact,
+        float(args.get("state_days", str(DEFAULT_STATE_DAYS))),
+    )
+    key = f"{notification.host}\0{notification.service or ''}"
+    problem_id = _problem_id(args.get("problem_id"))
+    kind = notification.type
+    try:
+        if kind == "PROBLEM":
+            if decision.notify:
+                store.record(key, problem_id)
+            elif problem_id is not None:
+                store.forget_other_problem(key, problem_id)
+            return decision
+        if kind == "RECOVERY":
+            # Naemon resets $SERVICEPROBLEMID$ to 0 on recovery; the ended
+            # problem's id is then in $LASTSERVICEPROBLEMID$.
+            problem_id = problem_id or _problem_id(args.get("last_problem_id"))
+            was_sent = store.pop(key, problem_id)  # the problem is over either way
+        else:
+            was_sent = store.was_sent(key, problem_id)
+    except Exception as exc:  # the rules' decision stands; a RECOVERY/ACK fails open
+        if kind == "PROBLEM":
+            decision.reason += f"; problem not recorded: {exc}"
+        elif decision.notify:
+            decision.reason += f"; fail open: sent-problem record unreadable: {exc}"
+        return decision
+    if decision.notify and gated and not was_sent:
+        return engine.Decision(
+            False,
+            decision.rule_id,
+            f"{decision.reason}; but its problem was not sent to this contact",
+        )
+    return decision
+
+
+class SentProblems:
+    """The problems one contact was sent, kept on the node: ``key -> (problem id, when)``.
+
+    One small file per contact (marshal, as the snapshot), replaced atomically
+    by rename; writers serialise on a separate lock file with ``flock`` because
+    Naemon runs notifications in parallel. Readers need no lock. Entries older
+    than ``max_days`` are dropped on every write.
+    """
+
+    def __init__(self, directory: str, contact: str, max_days: float) -> None:
+        self.directory = directory
+        base = os.path.join(directory, snapshot.contact_filename(contact))
+        self.path = base + ".sent"
+        self.lock_path = base + ".lock"
+        self.max_age = max_days * 86400
+
+    def read(self) -> Records:
+        """All records; ``{}`` if none. Raises ``OSError``/``ValueError`` if unreadable."""
+        try:
+            with open(self.path, "rb") as file:
+                data = file.read()
+        except FileNotFoundError:
+            if not os.path.isdir(self.directory):
+                raise  # not set up: unknown rather than "nothing was sent"
+            return {}
+        records = snapshot.unpack(data, _STATE_MAGIC)
+        if not isinstance(records, dict):
+            raise ValueError(f"{self.path}: not a record of sent problems")
+        return records
+
+    def record(self, key: str, problem_id: str | None) -> None:
+        """Remember that this contact was sent the problem ``key``."""
+        os.makedirs(self.directory, 0o750, exist_ok=True)
+        lock = self._lock()
+        try:
+            try:
+                records = self.read()
+            except ValueError:
+                records = {}  # damaged: start again rather than never record
+            records[key] = (problem_id, time.time())
+            self._write(records)
+        finally:
+            os.close(lock)
+
+    def forget_other_problem(self, key: str, problem_id: str) -> None:
+        """A suppressed PROBLEM with a new problem id: an older record is stale."""
+        if not self._is_other_problem(self.read().get(key), problem_id):
+            return
+        lock = self._lock()
+        try:
+            records = self.read()
+            if self._is_other_problem(records.pop(key, None), problem_id):
+                self._write(records)
+        finally:
+            os.close(lock)
+
+    def pop(self, key: str, problem_id: str | None) -> bool:
+        """Forget ``key``; whether this contact had been sent that problem."""
+        if key not in self.read():
+            return False
+        lock = self._lock()
+        try:
+            records = self.read()
+            entry = records.pop(key, None)
+            if entry is not None:
+                self._write(records)
+        finally:
+            os.close(lock)
+        return entry is not None and _same_problem(entry[0], problem_id)
+
+    def was_sent(self, key: str, problem_id: str | None) -> bool:
+        """Whether this contact was sent the problem ``key``."""
+        entry = self.read().get(key)
+        return entry is not None and _same_problem(entry[0], problem_id)
+
+    @staticmethod
+    def _is_other_problem(entry: tuple[str | None, float] | None, problem_id: str) -> bool:
+        return entry is not None and entry[0] is not None and entry[0] != problem_id
+
+    def _lock(self) -> int:
+        import fcntl  # only on the paths that write
+
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released by closing fd
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _write(self, records: Records) -> None:
+        oldest = time.time() - self.max_age
+        kept = {
+            key: entry
+            for key, entry in records.items()
+            # Recent and well-formed: a damaged entry goes too.
+            if isinstance(entry, tuple)
+            and len(entry) == 2
+            and isinstance(entry[1], float)
+            and entry[1] >= oldest
+        }
+        temporary = f"{self.path}.{os.getpid()}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        try:
+            os.write(fd, snapshot.pack(kept, _STATE_MAGIC))
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.path)
+
+
+def _same_problem(recorded: str | None, current: str | None) -> bool:
+    return recorded is None or current is None or recorded == current
+
+
+def _problem_id(value: str) -> str | None:
+    value = value.strip()
+    return None if value in ("", "0") else value
+
+
+def _names(value: str) -> list[str]:
+    return [name for name in (part.strip() for part in value.split(",")) if name]
+
+
+def _send(command: list[str], log: tuple[str, dict[str, LogValue]] | None) -> int:
+    """Exec the real command (gate form: exit 0); on failure log and exit like a shell."""
+    if not command:
+        return 0
+    try:
+        os.execvp(command[0], command)  # noqa: S606 - exec is the point: no shell, no fork
+    except OSError as exc:
+        if log is not None:
+            path, record = log
+            record["reason"] = f"{record['reason']}; cannot run {command[0]!r}: {exc}"
+            record["decision"] = "error"
+            write_log(path, record)
+        _stderr(f"notify-filter: cannot run {command[0]!r}: {exc}")
+        return 127 if isinstance(exc, FileNotFoundError) else 126
+
+
+def _utc_timestamp() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+def json_line(record: dict[str, LogValue]) -> bytes:
+    """One JSON object and a newline, without importing ``json`` (it pulls in ``re``)."""
+    fields = ", ".join(f"{_json_value(key)}: {_json_value(value)}" for key, value in record.items())
+    # Lone surrogates (undecodable bytes in argv) become \\udcXX escapes: still valid JSON.
+    return ("{" + fields + "}\n").encode("utf-8", "backslashreplace")
+
+
+def _json_value(value: LogValue) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        finite = value == value and value not in (float("inf"), float("-inf"))
+        return repr(value) if finite else "null"
+    return '"' + value.translate(_JSON_ESCAPES) + '"'
+
+
+def write_log(path: str, record: dict[str, LogValue]) -> None:
+    """Append one line with a single O_APPEND write: concurrent filters do not interleave."""
+    line = json_line(record)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        _stderr(f"notify-filter: cannot write {path}: {exc}: {line.decode('utf-8').rstrip()}")
+
+
+def _stderr(message: str) -> None:
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except Exception:  # noqa: S110 - nowhere left to report to
+        pass
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
