@@ -17,7 +17,9 @@ STAMP=".venv/.installed-$(basename "$REQ")"
 if [ ! -f "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ "$REQ" -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
     .venv/bin/python -m pip install -q -r "$REQ"
     # The project itself, so the notify-filter console script exists in .venv/bin.
-    .venv/bin/python -m pip install -q --no-deps -e .
+    # compat mode: a plain .pth path entry, which costs nothing at interpreter start (the
+    # notify-filter starts a Python process per notification).
+    .venv/bin/python -m pip install -q --no-deps -e . --config-settings editable_mode=compat
     touch "$STAMP"
 fi
 PY=.venv/bin/python
