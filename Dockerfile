@@ -10,4 +10,4 @@ RUN pip install --no-deps . \
     && useradd --system --home /app portal && mkdir -p /app/var && chown portal /app/var
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "monitoring_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "monitoring_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "150", "--access-logfile", "-"]

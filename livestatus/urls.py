@@ -1,8 +1,39 @@
-from django.urls import path
+"""URL map of the Status area, mounted at /status/.
+
+Lists (each with a ``table/`` fragment that the page polls with the same query string):
+``/status/`` (problems), ``problems/``, ``hosts/``, ``services/``. Objects:
+``host/<host>/``, ``service/<host>/<service>/`` (the description is the rest of the path:
+it may contain ``/``). Actions, GET for the form and POST to act:
+``<action>/<host>/`` and ``<action>/<host>/<service>/``. A host name with ``/`` fits neither,
+so ``object/?host=&service=`` and ``act/<kind>/?host=&service=`` take any name (the pages
+link there when needed). Nodes: ``nodes/``. The record of actions: ``actions/``.
+"""
+
+from django.urls import path, re_path
 
 from livestatus import views
 
 app_name = "livestatus"
+
+
 urlpatterns = [
-    path("", views.index, name="index"),
+    path("", views.problems, name="index"),
+    path("problems/", views.problems, name="problems"),
+    path("problems/table/", views.problems_table, name="problems-table"),
+    path("hosts/", views.hosts, name="hosts"),
+    path("hosts/table/", views.hosts_table, name="hosts-table"),
+    path("services/", views.services, name="services"),
+    path("services/table/", views.services_table, name="services-table"),
+    path("host/<str:host>/", views.host, name="host"),
+    re_path(r"^service/(?P<host>[^/]+)/(?P<service>.+)/$", views.service, name="service"),
+    # Any name, even one with '/' in the host name, through the query string.
+    path("object/", views.object_detail, name="object"),
+    path("act/<str:kind>/", views.action, name="act"),
+    path("nodes/", views.nodes, name="nodes"),
+    path("actions/", views.action_log, name="action-log"),
 ]
+for kind, segment in views.ACTION_PATHS.items():
+    urlpatterns += [
+        path(f"{segment}/<str:host>/", views.action, {"kind": kind}, name=segment),
+        re_path(rf"^{segment}/(?P<host>[^/]+)/(?P<service>.+)/$", views.action, {"kind": kind}, name=segment),
+    ]

@@ -1,11 +1,294 @@
-"""Pages of the Status area."""
+"""Pages of the Status area: problems, hosts, services, object details, actions, nodes, the action log.
 
+Every list renders its first rows with the page and then refreshes its table in place:
+htmx polls the list's ``table/`` fragment with the same query string. Reading is open to
+everyone logged in; acting follows ``livestatus.actions`` (staff, or the owning team).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_http_methods
+
+from livestatus import actions, status
+from livestatus.actions import ActionForbidden, ActionInvalid, Target
+from livestatus.errors import UnsafeValueError
+from livestatus.forms import ACTION_FORMS, ActionLogFilterSet, StatusFilterForm
+from livestatus.models import ActionKind, ActionLog
+
+PAGE_SIZE = 100
+ACTION_LOG_PAGE_SIZE = 50
+#: How often the lists refresh their table (seconds).
+REFRESH_SECONDS = 10
+
+#: The URL segment (and route name) of each action.
+ACTION_PATHS: dict[str, str] = {
+    ActionKind.ACKNOWLEDGE.value: "acknowledge",
+    ActionKind.REMOVE_ACKNOWLEDGEMENT.value: "remove-acknowledgement",
+    ActionKind.DOWNTIME.value: "downtime",
+    ActionKind.DELETE_DOWNTIME.value: "delete-downtime",
+    ActionKind.RECHECK.value: "recheck",
+    ActionKind.COMMENT.value: "comment",
+}
+
+_LISTS: dict[str, tuple[str, Callable[[status.StatusFilter], status.StatusResult]]] = {
+    "problems": ("Problems", status.problems),
+    "hosts": ("Hosts", status.hosts),
+    "services": ("Services", status.services),
+}
+
+
+def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "livestatus/forbidden.html", {"message": message}, status=403)
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _annotate(user: Any, rows: Any) -> None:
+    """Links and whether the user may act, on the rows shown."""
+    owned = actions.owned_hosts(user)
+    for row in rows:
+        target = Target(row["host"], row["service"])
+        row["url"] = detail_url(target)
+        row["host_url"] = detail_url(Target(row["host"])) if row["service"] else row["url"]
+        row["may_act"] = owned is None or row["host"] in owned
+        row["links"] = _links(target, row["node"]) if row["may_act"] else {}
+
+
+def _status_list(request: HttpRequest, kind: str, *, fragment: bool) -> HttpResponse:
+    title, ask = _LISTS[kind]
+    form = StatusFilterForm(request.GET or None, kind=kind)
+    valid = not form.is_bound or form.is_valid()
+    result = status.StatusResult([])
+    if valid:
+        result = ask(form.to_filter() if form.is_bound else status.StatusFilter())
+    page = Paginator(result.rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    _annotate(request.user, page.object_list)
+    context = {
+        "kind": kind,
+        "title": title,
+        "form": form,
+        "page": page,
+        "unreachable": result.unreachable,
+        "query": request.GET.urlencode(),
+        "query_without_page": _query_without_page(request),
+        "table_url": reverse(f"livestatus:{kind}-table"),
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+    template = "livestatus/_status_table.html" if fragment else "livestatus/status_list.html"
+    return render(request, template, context, status=200 if valid else 400)
 
 
 @login_required
-def index(request: HttpRequest) -> HttpResponse:
-    """Landing page of the area."""
-    return render(request, "livestatus/index.html")
+@require_GET
+def problems(request: HttpRequest) -> HttpResponse:
+    """Hosts not UP and services not OK on every node, most severe and newest first."""
+    return _status_list(request, "problems", fragment=False)
+
+
+@login_required
+@require_GET
+def problems_table(request: HttpRequest) -> HttpResponse:
+    """The problems table alone (polled by the page)."""
+    return _status_list(request, "problems", fragment=True)
+
+
+@login_required
+@require_GET
+def hosts(request: HttpRequest) -> HttpResponse:
+    """Every host on every node."""
+    return _status_list(request, "hosts", fragment=False)
+
+
+@login_required
+@require_GET
+def hosts_table(request: HttpRequest) -> HttpResponse:
+    """The hosts table alone (polled by the page)."""
+    return _status_list(request, "hosts", fragment=True)
+
+
+@login_required
+@require_GET
+def services(request: HttpRequest) -> HttpResponse:
+    """Every service on every node."""
+    return _status_list(request, "services", fragment=False)
+
+
+@login_required
+@require_GET
+def services_table(request: HttpRequest) -> HttpResponse:
+    """The services table alone (polled by the page)."""
+    return _status_list(request, "services", fragment=True)
+
+
+def _names(target: Target) -> dict[str, str]:
+    return {"host": target.host, "service": target.service} if target.service else {"host": target.host}
+
+
+def _path_or_query(route: str, target: Target, query_route: str, **kwargs: str) -> str:
+    # A host name with '/' would be split at the wrong place in a path: use the query string.
+    if "/" not in target.host:
+        try:
+            return reverse(route, kwargs=_names(target))
+        except NoReverseMatch:
+            pass
+    return reverse(query_route, kwargs=kwargs) + "?" + urlencode(_names(target))
+
+
+def detail_url(target: Target) -> str:
+    """The detail page of a host or service (through the query string if the path cannot hold it)."""
+    route = "livestatus:service" if target.service else "livestatus:host"
+    return _path_or_query(route, target, "livestatus:object")
+
+
+def action_url(kind: str, target: Target) -> str:
+    """Where the form of an action on a host or service lives."""
+    return _path_or_query(f"livestatus:{ACTION_PATHS[kind]}", target, "livestatus:act", kind=kind)
+
+
+def _links(target: Target, node: str = "") -> dict[str, str]:
+    """The action URLs of an object; with ``node``, the forms send to that node."""
+    links = {kind: action_url(kind, target) for kind in ACTION_PATHS}
+    if node:
+        suffix = urlencode({"node": node})
+        links = {kind: url + ("&" if "?" in url else "?") + suffix for kind, url in links.items()}
+    return links
+
+
+def _detail(request: HttpRequest, target: Target) -> HttpResponse:
+    node = request.GET.get("node", "")
+    try:
+        if target.service:
+            detail = status.service_detail(target.host, target.service, node)
+        else:
+            detail = status.host_detail(target.host, node)
+    except UnsafeValueError as exc:
+        context = {"target": target, "message": exc.message, "unreachable": []}
+        return render(request, "livestatus/not_found.html", context, status=400)
+    if detail.row is None:
+        context = {
+            "target": target,
+            "message": "No node that answered knows this object.",
+            "unreachable": detail.unreachable,
+        }
+        return render(request, "livestatus/not_found.html", context, status=404)
+    context = {
+        "target": target,
+        "detail": detail,
+        "row": detail.row,
+        "unreachable": detail.unreachable,
+        "may_act": actions.may_act(request.user, target),
+        "links": _links(target, detail.row["node"]),
+        "host_url": detail_url(Target(target.host)),
+    }
+    for service_row in detail.services:
+        service_row["url"] = detail_url(Target(target.host, service_row["service"]))
+    return render(request, "livestatus/detail.html", context)
+
+
+@login_required
+@require_GET
+def host(request: HttpRequest, host: str) -> HttpResponse:
+    """One host: state, output, comments, downtimes, history, its services, actions."""
+    return _detail(request, Target(host))
+
+
+@login_required
+@require_GET
+def service(request: HttpRequest, host: str, service: str) -> HttpResponse:
+    """One service: state, output, comments, downtimes, history, actions."""
+    return _detail(request, Target(host, service))
+
+
+@login_required
+@require_GET
+def object_detail(request: HttpRequest) -> HttpResponse:
+    """A host (``?host=``) or service (``?host=&service=``) by query string: any name fits."""
+    host = request.GET.get("host", "")
+    if not host:
+        raise Http404("Name a host: ?host=…")
+    return _detail(request, Target(host, request.GET.get("service", "")))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def action(request: HttpRequest, kind: str, host: str | None = None, service: str = "") -> HttpResponse:
+    """GET: the action's form; POST: send it to the node and go back to the object."""
+    if kind not in ACTION_PATHS:
+        raise Http404("No such action.")
+    if host is None:  # act/<kind>/?host=&service=
+        host, service = request.GET.get("host", ""), request.GET.get("service", "")
+        if not host:
+            raise Http404("Name a host: ?host=…")
+    target = Target(host, service)
+    reason = actions.denial(request.user, target)
+    if reason is not None:
+        return _forbidden(request, reason)
+    form_class = ACTION_FORMS[kind]
+    code = 200
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                log = actions.perform(
+                    request.user, kind, target, form.params(), node=form.cleaned_data["node"], via="page"
+                )
+            except ActionForbidden as exc:
+                return _forbidden(request, str(exc))
+            except ActionInvalid as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            else:
+                if log.ok:
+                    messages.success(
+                        request,
+                        f"{form.title}: sent to {log.node}. The core applies it within a few seconds.",
+                    )
+                else:
+                    messages.error(request, f"{form.title} on {log.node} failed ({log.outcome}): {log.error}")
+                return redirect(detail_url(target))
+        code = 400
+    else:
+        form = form_class(initial={"node": request.GET.get("node", "")})
+    context = {
+        "target": target,
+        "form": form,
+        "kind": kind,
+        "detail_url": detail_url(target),
+        "action_url": action_url(kind, target),
+    }
+    return render(request, "livestatus/action_form.html", context, status=code)
+
+
+@login_required
+@require_GET
+def nodes(request: HttpRequest) -> HttpResponse:
+    """Every Naemon node: reachable or not, core, version, start, object counts, last deployment."""
+    result = status.node_health()
+    return render(request, "livestatus/nodes.html", {"nodes": result.rows, "unreachable": result.unreachable})
+
+
+@login_required
+@require_GET
+def action_log(request: HttpRequest) -> HttpResponse:
+    """The record of operator actions: staff see all, others their own."""
+    queryset = ActionLog.objects.all()
+    if not request.user.is_staff:
+        queryset = queryset.filter(user=request.user.pk)
+    filterset = ActionLogFilterSet(request.GET or None, queryset=queryset)
+    entries = filterset.qs if filterset.is_bound else queryset
+    page = Paginator(entries, ACTION_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "filterset": filterset, "query_without_page": _query_without_page(request)}
+    return render(request, "livestatus/action_log.html", context)

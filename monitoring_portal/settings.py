@@ -173,8 +173,34 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-# Periodic tasks; the apps add their entries here (each with `expires`).
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# --- Control-room wall (livestatus/dashboard.py) ---
+WALL_REFRESH_SECONDS = get_int("WALL_REFRESH_SECONDS", 5)
+WALL_STALE_SECONDS = get_int("WALL_STALE_SECONDS", 30)
+WALL_TOPS_SECONDS = get_int("WALL_TOPS_SECONDS", 60)
+WALL_KIOSK_SALT = get_str("WALL_KIOSK_SALT") or "v1"
+WALL_KIOSK_REVOKED = get_list("WALL_KIOSK_REVOKED", [])
+
+# Periodic tasks, each with `expires` so a backlog does not run stale copies.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # The notify-filter treats a snapshot older than an hour as stale: rewrite well before.
+    "preferences-refresh-snapshots": {
+        "task": "preferences.tasks.refresh_snapshots",
+        "schedule": float(get_int("SNAPSHOT_REFRESH_SECONDS", 300)),
+        "options": {"expires": 240},
+    },
+    # Short-lived hosts whose lease ended are removed, and the removal deploys.
+    "registry-retire-expired-hosts": {
+        "task": "registry.tasks.retire_expired_hosts",
+        "schedule": float(get_int("LEASE_CHECK_SECONDS", 30)),
+        "options": {"expires": 25},
+    },
+    # One query round per node every few seconds, however many screens watch.
+    "livestatus-refresh-status-snapshot": {
+        "task": "livestatus.tasks.refresh_status_snapshot",
+        "schedule": float(WALL_REFRESH_SECONDS),
+        "options": {"expires": float(WALL_REFRESH_SECONDS)},
+    },
+}
 
 REDIS_URL = get_str("REDIS_URL") or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
 

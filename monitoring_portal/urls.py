@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("registry/", include("registry.urls")),
     path("status/", include("livestatus.urls")),
+    path("wall/", include("livestatus.wall_urls")),
     path("notifications/", include("preferences.urls")),
     path("api/v1/", api.api_root, name="api-root"),
     path("api/v1/accounts/", include("monitoring_portal.api_urls")),

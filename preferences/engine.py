@@ -520,6 +520,44 @@ def can_suppress(contact: CompiledContact) -> bool:
     return not contact["default_notify"] or any(not rule["notify"] for rule in contact["rules"])
 
 
+FOLLOWUP_TYPES = ("RECOVERY", "ACKNOWLEDGEMENT")
+
+
+def evaluate_followup(
+    contact: CompiledContact, notification: Notification, problem_sent: bool | None
+) -> Decision:
+    """A RECOVERY or ACKNOWLEDGEMENT follows the PROBLEM it ends, unless a rule names its type.
+
+    "Notify me of CRITICAL on web" must bring the recoveries of those problems too, and
+    only of those: a RECOVERY carries state OK, which such a rule does not list. So only
+    rules that name the type in ``types`` decide here (first match wins, and even they
+    cannot send a RECOVERY of a problem this contact never got); otherwise the
+    notification goes out exactly when its problem went out. ``problem_sent`` is None
+    in a preview, where the node's record is unknown.
+    """
+    clock: tuple[int, int] | None = None
+    for position, rule in enumerate(contact["rules"], start=1):
+        types = rule["types"]
+        if types is None or notification.type not in types or not _matches_object(rule, notification):
+            continue
+        window = rule["window"]
+        if window is not None:
+            if clock is None:
+                clock = local_clock(notification.time, contact["timezone"])
+            if not in_window(window, clock):
+                continue
+        rule_id = rule["id"]
+        name = f"rule {rule_id}" if rule_id is not None else f"rule #{position}"
+        if rule["notify"] and problem_sent is False:
+            return Decision(False, rule_id, f"{name} matched; but its problem was not sent to this contact")
+        return Decision(rule["notify"], rule_id, f"{name} matched")
+    if problem_sent is None:
+        return Decision(True, None, "follows its problem: sent if the problem was sent to this contact")
+    if problem_sent:
+        return Decision(True, None, "its problem was sent to this contact")
+    return Decision(False, None, "its problem was not sent to this contact")
+
+
 def evaluate(contact: CompiledContact, notification: Notification) -> Decision:
     """First matching rule decides; otherwise the contact's default."""
     if contact["format"] != COMPILED_FORMAT:

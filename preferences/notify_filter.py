@@ -184,6 +184,7 @@ def decide(args: Arguments) -> engine.Decision:
     )
     snapshot_dir = args.get("snapshot_dir", DEFAULT_SNAPSHOT_DIR)
     gated = False  # may a RECOVERY/ACK be held back because its PROBLEM was not sent?
+    contact: engine.CompiledContact | None = None
     try:
         contact = snapshot.read_contact(snapshot_dir, notification.contact)
     except snapshot.SnapshotError as exc:
@@ -203,7 +204,7 @@ def decide(args: Arguments) -> engine.Decision:
         if max_age > 0 and age > max_age:
             decision.reason += f"; snapshot stale ({age:.0f}s old)"
     if notification.type in ("PROBLEM", "RECOVERY", "ACKNOWLEDGEMENT"):
-        decision = _apply_sent_problems(args, notification, decision, gated)
+        decision = _apply_sent_problems(args, notification, decision, contact if gated else None)
     return decision
 
 
@@ -211,9 +212,13 @@ def _apply_sent_problems(
     args: Arguments,
     notification: engine.Notification,
     decision: engine.Decision,
-    gated: bool,
+    contact: engine.CompiledContact | None,
 ) -> engine.Decision:
-    """Record sent PROBLEMs; let a RECOVERY/ACK through only after a sent PROBLEM."""
+    """Record sent PROBLEMs; a RECOVERY/ACK follows its PROBLEM (see engine.evaluate_followup).
+
+    ``contact`` is None when this contact's rules can never suppress (or are unknown):
+    then Naemon's own behaviour stands and nothing is held back.
+    """
     store = SentProblems(
         args.get("state_dir", DEFAULT_STATE_DIR),
         notification.contact,
@@ -242,13 +247,9 @@ def _apply_sent_problems(
         elif decision.notify:
             decision.reason += f"; fail open: sent-problem record unreadable: {exc}"
         return decision
-    if decision.notify and gated and not was_sent:
-        return engine.Decision(
-            False,
-            decision.rule_id,
-            f"{decision.reason}; but its problem was not sent to this contact",
-        )
-    return decision
+    if contact is None:
+        return decision
+    return engine.evaluate_followup(contact, notification, was_sent)
 
 
 class SentProblems:

@@ -5,4 +5,5 @@ from preferences import views
 app_name = "preferences"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("who/", views.who, name="who"),
 ]

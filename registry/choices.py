@@ -25,4 +25,6 @@ class DeploymentState(models.TextChoices):
     SKIPPED = "skipped", "skipped"
 
 
-FINAL_DEPLOYMENT_STATES = frozenset({DeploymentState.CONFIRMED, DeploymentState.FAILED, DeploymentState.SKIPPED})
+FINAL_DEPLOYMENT_STATES = frozenset(
+    {DeploymentState.CONFIRMED, DeploymentState.FAILED, DeploymentState.SKIPPED}
+)

@@ -3,33 +3,628 @@
 ``request_deployments`` is what request code calls (inside its transaction). It coalesces:
 a node with a deployment still ``pending`` gets that one back instead of a new one, and the
 task renders the *latest* state when it runs, so a burst of writes costs a few deploys.
+
+``deploy(node_id)`` is the task's body, run by the node's own worker (queue ``naemon.<node>``):
+
+* One run per node at a time: a Redis lock (``REDIS_URL``), else an flock on a file in the
+  node's versions directory. A run that finds the lock taken returns at once; the holder
+  looks for pending deployments after it lets go and enqueues another run if there are any.
+* In one transaction it locks the node's pending deployments (``SELECT ... FOR UPDATE SKIP
+  LOCKED``: one a write transaction still holds is left to a later run), claims the oldest
+  (state ``rendering``) and marks the others, all created before it started, as covered by
+  it (``covered_by``): they follow its state to the same end. It renders after the claim,
+  so whatever those requests wrote is in the render.
+* On disk, ``config_dir`` is a symlink to ``<config_dir>.versions/<deployment id>``. A new
+  version is written and verified there (with a copy of the main config whose ``cfg_dir``
+  points at it) and swapped in by ``os.replace`` of a new symlink, which is atomic: the
+  core sees either the old or the new directory, never a mix. The previous version is kept
+  for rollback; older ones are deleted. An existing real directory is adopted once (moved
+  to ``versions/initial``). Each version holds ``.portal-manifest.json`` (content hash and
+  a CRC per host and service), which is what "what changed" is computed against.
+* Reload by the node's method, then confirm: ``program_start`` moves and added hosts are
+  listed (removed ones are gone), over Livestatus where the node has it, else from the
+  status file. A failed reload or confirmation swaps the previous version back and reloads
+  again; the deployment ends ``failed`` with the reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import fcntl
+import json
+import logging
+import os
+import shlex
+import shutil
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from registry.choices import DeploymentState
+from registry import runner
+from registry.choices import DeploymentState, ReloadMethod
 from registry.models import Deployment, NaemonNode
+from registry.render import FILES, Rendered, render_node
+from registry.validation import NaemonValueError
+
+logger = logging.getLogger(__name__)
+
+# Seconds. Module constants so a test (or a slow site) can change them in one place.
+VERIFY_TIMEOUT = 120.0
+RELOAD_TIMEOUT = 30.0
+CONFIRM_TIMEOUT = 120.0
+LOCK_WAIT = 2.0
+LOCK_TTL = 900  # longer than the task's hard time limit: a killed run's lock expires
+MANIFEST = ".portal-manifest.json"
+SUMMARY_NAMES = 100
+
+FINAL_STATES = (DeploymentState.CONFIRMED, DeploymentState.FAILED, DeploymentState.SKIPPED)
 
 
-def request_deployments(nodes: Iterable[NaemonNode], *, triggered_by: str, reason: str = "") -> list[Deployment]:
+class TransientDeployError(Exception):
+    """A deploy could not run for now (lock service, verifier timeout): the task retries it."""
+
+
+def request_deployments(
+    nodes: Iterable[NaemonNode], *, triggered_by: str, reason: str = ""
+) -> list[Deployment]:
     """Pending deployments for these nodes (reused when one is already pending); enqueued on commit."""
-    from registry.tasks import deploy_node
-
     deployments = []
     for node in sorted({n for n in nodes if n.enabled}, key=lambda n: n.name):
+        # SKIP LOCKED: a pending deployment another write still holds is not waited for (a burst of
+        # writes would queue up behind it, and wait in lock cycles with the deploy task); this
+        # write makes its own, and the deploy run covers them all.
         deployment = (
-            Deployment.objects.select_for_update()
+            Deployment.objects.select_for_update(skip_locked=True)
             .filter(node=node, state=DeploymentState.PENDING, started_at__isnull=True)
             .order_by("pk")
             .first()
         )
         if deployment is None:
-            deployment = Deployment.objects.create(node=node, triggered_by=triggered_by[:255], reason=reason[:255])
+            deployment = Deployment.objects.create(
+                node=node, triggered_by=triggered_by[:255], reason=reason[:255]
+            )
         deployments.append(deployment)
-        node_pk, queue = node.pk, node.queue
-        transaction.on_commit(lambda pk=node_pk, q=queue: deploy_node.apply_async(args=[pk], queue=q))
+        transaction.on_commit(partial(_enqueue, node.pk, node.queue))
     return deployments
+
+
+def _enqueue(node_id: int, queue: str) -> None:
+    from registry.tasks import deploy_node
+
+    deploy_node.apply_async(args=(node_id,), queue=queue)
+
+
+# --- paths --------------------------------------------------------------------------------
+
+
+def versions_dir(node: NaemonNode) -> Path:
+    """Where the node's config versions, the staged one and the lock file live (a sibling of config_dir)."""
+    return Path(node.config_dir.rstrip("/") + ".versions")
+
+
+def live_version(node: NaemonNode) -> Path | None:
+    """The version directory config_dir points at (None: no symlink yet)."""
+    link = Path(node.config_dir)
+    if not link.is_symlink():
+        return None
+    return (link.parent / os.readlink(link)).resolve()
+
+
+def read_manifest(directory: Path | None) -> dict[str, Any]:
+    """A version's manifest ({} when there is none or it is unreadable)."""
+    if directory is None:
+        return {}
+    try:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _point(config_dir: Path, target: Path) -> None:
+    """Atomically make config_dir a symlink to target (rename(2) of a new link over the old)."""
+    tmp = config_dir.parent / f".{config_dir.name}.swap-{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(os.path.relpath(target, config_dir.parent), tmp)
+    os.replace(tmp, config_dir)
+
+
+def _adopt(node: NaemonNode) -> None:
+    """First deploy onto an existing real directory: move it into versions/ and link to it."""
+    config_dir = Path(node.config_dir)
+    if config_dir.is_symlink() or not config_dir.exists():
+        return
+    target = versions_dir(node) / "initial"
+    n = 0
+    while target.exists():
+        n += 1
+        target = versions_dir(node) / f"initial-{n}"
+    os.rename(config_dir, target)
+    _point(config_dir, target)
+
+
+def _prune(node: NaemonNode, keep: Iterable[Path | None]) -> None:
+    keep_set = {p.resolve() for p in keep if p is not None}
+    for entry in versions_dir(node).iterdir():
+        if entry.is_dir() and not entry.is_symlink() and entry.resolve() not in keep_set:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+# --- locking ------------------------------------------------------------------------------
+
+
+@contextmanager
+def node_lock(node: NaemonNode, *, wait: float | None = None) -> Iterator[bool]:
+    """Hold the node's deploy lock; yields False when another run holds it (after ``wait`` seconds)."""
+    wait = LOCK_WAIT if wait is None else wait
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=5)
+        lock = client.lock(f"portal:registry:deploy:{node.pk}", timeout=LOCK_TTL, blocking_timeout=wait)
+        acquired = bool(lock.acquire())
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                try:
+                    lock.release()
+                except redis.exceptions.LockError:
+                    logger.warning("deploy lock of node %s expired before the run ended", node.name)
+            client.close()
+        return
+    directory = versions_dir(node)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a") as handle:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+class _Run:
+    """One deploy of one node: the claimed deployment and the ones it covers, saved as it goes."""
+
+    def __init__(self, deployment: Deployment, covered: list[int]) -> None:
+        self.deployment = deployment
+        self.covered = covered
+        self.node = deployment.node
+        self.timings: dict[str, float] = {}
+
+    def save(self, **fields: Any) -> None:
+        """Save fields now (so GET shows progress); covered deployments follow state changes."""
+        for name, value in fields.items():
+            setattr(self.deployment, name, value)
+        Deployment.objects.filter(pk=self.deployment.pk).update(**fields)
+        follow = {k: v for k, v in fields.items() if k in ("state", "finished_at", "content_hash")}
+        if self.covered and follow:
+            Deployment.objects.filter(pk__in=self.covered).update(**follow)
+
+    def finish(self, state: str, **fields: Any) -> None:
+        summary = dict(fields.pop("summary", self.deployment.summary) or {})
+        summary["timings"] = {k: round(v, 3) for k, v in self.timings.items()}
+        if self.covered:
+            summary["covers"] = self.covered
+        self.save(state=state, finished_at=timezone.now(), summary=summary, **fields)
+        if self.covered:
+            text = f"covered by deployment {self.deployment.pk}"
+            extra = {"error": fields["error"][:2000]} if fields.get("error") else {}
+            Deployment.objects.filter(pk__in=self.covered).update(confirmation=text, **extra)
+        logger.info(
+            "deployment %s of node %s: %s (%s)",
+            self.deployment.pk,
+            self.node.name,
+            state,
+            fields.get("error") or fields.get("confirmation", ""),
+        )
+
+    def time(self, step: str, start: float) -> None:
+        self.timings[step] = self.timings.get(step, 0.0) + time.monotonic() - start
+
+
+def claim(node: NaemonNode) -> _Run | None:
+    """Claim the node's oldest pending deployment and cover the other pending ones; None: nothing to do.
+
+    A pending deployment that a write transaction still holds (``request_deployments`` locks
+    the one it reuses) is skipped, not waited for: its changes are not committed yet, so this
+    run cannot bring them; the next run will. Not waiting also means no lock cycle with
+    concurrent writes (they lock one pending row each, this locks the rest at once).
+    """
+    now = timezone.now()
+    # Under the node lock no other run is active: anything mid-way was interrupted (worker lost).
+    Deployment.objects.filter(node=node).exclude(state__in=(*FINAL_STATES, DeploymentState.PENDING)).update(
+        state=DeploymentState.FAILED, finished_at=now, error="the run was interrupted (worker lost or killed)"
+    )
+    with transaction.atomic():
+        pending = list(
+            Deployment.objects.select_for_update(skip_locked=True)
+            .filter(node=node, state=DeploymentState.PENDING)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not pending:
+            return None
+        primary, covered = pending[0], pending[1:]
+        Deployment.objects.filter(pk=primary).update(
+            state=DeploymentState.RENDERING, started_at=now, error=""
+        )
+        if covered:
+            Deployment.objects.filter(pk__in=covered).update(
+                state=DeploymentState.RENDERING, started_at=now, covered_by_id=primary
+            )
+    deployment = Deployment.objects.select_related("node").get(pk=primary)
+    return _Run(deployment, covered)
+
+
+def _names_diff(old: dict[str, Any], new: dict[str, int]) -> dict[str, Any]:
+    added = sorted(new.keys() - old.keys())
+    removed = sorted(old.keys() - new.keys())
+    changed = sorted(k for k in new.keys() & old.keys() if old[k] != new[k])
+    result: dict[str, Any] = {"added": len(added), "removed": len(removed), "changed": len(changed)}
+    for label, names in (("added", added), ("removed", removed), ("changed", changed)):
+        result[f"{label}_names"] = names[:SUMMARY_NAMES]
+    return result
+
+
+def summarize(old_manifest: dict[str, Any], rendered: Rendered) -> dict[str, Any]:
+    """Hosts and services added, removed and changed against the live version's manifest."""
+    return {
+        "baseline": old_manifest.get("deployment", "none"),
+        "hosts": _names_diff(old_manifest.get("hosts") or {}, rendered.hosts),
+        "services": _names_diff(old_manifest.get("services") or {}, rendered.services),
+    }
+
+
+def _write_version(directory: Path, rendered: Rendered, deployment_id: int) -> None:
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(mode=0o755, parents=True)
+    # Readable by the core's user (the worker may run as someone else).
+    directory.chmod(0o755)
+    for name in FILES:
+        path = directory / name
+        path.write_text(rendered.files[name], encoding="utf-8")
+        path.chmod(0o644)
+    manifest = {
+        "content_hash": rendered.content_hash,
+        "deployment": deployment_id,
+        "hosts": rendered.hosts,
+        "services": rendered.services,
+    }
+    (directory / MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")), encoding="utf-8")
+
+
+_PATH_DIRECTIVES = ("cfg_file", "cfg_dir", "resource_file")
+
+
+def staged_main_config(node: NaemonNode, staged: Path) -> str:
+    """The node's main config with the line(s) that include config_dir pointed at the staged version."""
+    config_dir = os.path.normpath(node.config_dir)
+    if not node.main_config:
+        return f"cfg_dir={staged}\n"
+    main = Path(node.main_config)
+    try:
+        text = main.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        raise runner.RunnerError(f"cannot read main config {main}: {exc.strerror}", retryable=False) from None
+    lines, included = [], False
+    for line in text.split("\n"):
+        key, sep, value = line.strip().partition("=")
+        if sep and key in _PATH_DIRECTIVES:
+            path = value.strip()
+            if not os.path.isabs(path):  # relative to the main config, which the copy is not next to
+                path = os.path.normpath(os.path.join(main.parent, path))
+            norm = os.path.normpath(path)
+            if norm == config_dir or norm.startswith(config_dir + "/"):
+                path = str(staged) + norm[len(config_dir) :]
+                included = True
+            elif key == "cfg_dir" and config_dir.startswith(norm.rstrip("/") + "/"):
+                raise runner.RunnerError(
+                    f"config_dir {config_dir} is inside cfg_dir {norm} of {main}: the core would read every "
+                    "version; give the portal a cfg_dir of its own",
+                    retryable=False,
+                )
+            line = f"{key}={path}"
+        lines.append(line)
+    if not included:
+        raise runner.RunnerError(
+            f"main config {main} has no cfg_dir={config_dir}: the core would never read the portal's config",
+            retryable=False,
+        )
+    return "\n".join(lines)
+
+
+def verify_argv(node: NaemonNode, main_config: Path) -> list[str]:
+    """The node's verify command, split like a shell would (no shell runs it), {main_config} filled in."""
+    argv = shlex.split(node.verify_command)
+    if not any("{main_config}" in arg for arg in argv):
+        raise runner.RunnerError("verify_command has no {main_config} placeholder", retryable=False)
+    return [arg.replace("{main_config}", str(main_config)) for arg in argv]
+
+
+def core_status(node: NaemonNode) -> runner.CoreStatus | None:
+    """The core's status from Livestatus, else its status file; None when the node has neither."""
+    if node.livestatus:
+        return runner.livestatus_core_status(node.livestatus, timeout=RELOAD_TIMEOUT)
+    if node.status_file:
+        return runner.read_status_file(node.status_file)
+    return None
+
+
+def reload_core(node: NaemonNode) -> str:
+    """Ask the core to re-read its config; returns what to record as reload output."""
+    command = f"[{int(time.time())}] RESTART_PROGRAM"
+    if node.reload_method == ReloadMethod.LIVESTATUS:
+        if not node.livestatus:
+            raise runner.RunnerError(
+                "reload method is livestatus but the node has no address", retryable=False
+            )
+        return runner.livestatus_restart(node.livestatus, timeout=RELOAD_TIMEOUT)
+    if node.reload_method == ReloadMethod.COMMAND_FILE:
+        if not node.command_file:
+            raise runner.RunnerError("reload method is command_file but the node has none", retryable=False)
+        runner.send_external_command(node.command_file, command, timeout=RELOAD_TIMEOUT)
+        return f"wrote {command} to {node.command_file}"
+    if node.reload_method == ReloadMethod.COMMAND:
+        result = runner.run(shlex.split(node.reload_command), timeout=RELOAD_TIMEOUT)
+        if result.returncode != 0:
+            raise runner.RunnerError(
+                f"reload command exited {result.returncode}", retryable=False, output=result.output
+            )
+        return f"$ {node.reload_command}\n{result.output}"
+    return "reload method none"
+
+
+@dataclass
+class Expectation:
+    """What the core must show after a reload."""
+
+    started_after: int | None
+    present: set[str]
+    absent: set[str]
+
+
+def confirm(node: NaemonNode, expect: Expectation, *, timeout: float) -> str:
+    """Poll the core until it restarted after the reload and lists what it should; returns how."""
+    if not node.livestatus and not node.status_file:
+        return "reloaded; not confirmed: the node has neither livestatus nor status_file"
+    source = f"Livestatus {node.livestatus}" if node.livestatus else f"status file {node.status_file}"
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while True:
+        try:
+            status = core_status(node)
+        except runner.RunnerError as exc:
+            if not exc.retryable:
+                raise
+            last = str(exc)
+        else:
+            assert status is not None
+            moved = status.program_start is not None and (
+                expect.started_after is None or status.program_start > expect.started_after
+            )
+            missing = expect.present - status.hosts
+            lingering = expect.absent & status.hosts
+            if moved and not missing and not lingering:
+                return (
+                    f"{source}: program_start {expect.started_after} -> {status.program_start}; "
+                    f"{len(status.hosts)} hosts listed, {len(expect.present)} new ones among them, "
+                    f"{len(expect.absent)} removed ones gone"
+                )
+            last = (
+                f"program_start {status.program_start} (before the reload: {expect.started_after}); "
+                f"missing hosts: {sorted(missing)[:10]}; still listed: {sorted(lingering)[:10]}"
+            )
+        if time.monotonic() >= deadline:
+            raise runner.RunnerError(
+                f"the reload was not confirmed within {timeout:.0f}s by {source}: {last}", retryable=True
+            )
+        time.sleep(0.2)
+
+
+def _status_before(node: NaemonNode) -> int | None:
+    try:
+        status = core_status(node)
+    except runner.RunnerError:
+        return None
+    return status.program_start if status else None
+
+
+def _wait_past(program_start: int | None) -> None:
+    # program_start has one-second resolution: a restart in the same second would not show.
+    if program_start is None:
+        return
+    while int(time.time()) <= program_start:
+        time.sleep(0.05)
+
+
+def _reload_and_confirm(node: NaemonNode, expect: Expectation) -> tuple[str, str]:
+    _wait_past(expect.started_after)
+    output = reload_core(node)
+    return output, confirm(node, expect, timeout=CONFIRM_TIMEOUT)
+
+
+def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
+    """Render, stage, verify, swap, reload and confirm; every outcome is saved on the deployment."""
+    node = run.node
+    start = time.monotonic()
+    try:
+        rendered = render_node(node)
+    except NaemonValueError as exc:
+        run.time("render", start)
+        run.finish(DeploymentState.FAILED, error=f"rendering failed: {exc}")
+        return
+    run.time("render", start)
+    run.save(content_hash=rendered.content_hash)
+
+    config_dir = Path(node.config_dir)
+    versions = versions_dir(node)
+    versions.mkdir(parents=True, exist_ok=True)
+    _adopt(node)
+    previous = live_version(node)
+    live = read_manifest(previous)
+    last = (
+        Deployment.objects.filter(node=node, state=DeploymentState.CONFIRMED, covered_by__isnull=True)
+        .exclude(content_hash="")
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+    if (
+        last
+        and last.content_hash == rendered.content_hash
+        and live.get("content_hash") == rendered.content_hash
+    ):
+        run.finish(
+            DeploymentState.SKIPPED,
+            summary={"baseline": last.pk, "unchanged": True},
+            confirmation=f"content unchanged since deployment {last.pk}: nothing written, no reload",
+        )
+        return
+    summary = summarize(live, rendered)
+    run.save(summary=summary)
+
+    staged = versions / str(run.deployment.pk)
+    main_copy = versions / f"verify-{run.deployment.pk}.cfg"
+    swapped = False
+    try:
+        start = time.monotonic()
+        _write_version(staged, rendered, run.deployment.pk)
+        run.time("write", start)
+        run.save(state=DeploymentState.VERIFYING)
+        start = time.monotonic()
+        if node.verify_command.strip():
+            main_copy.write_text(staged_main_config(node, staged), encoding="utf-8", errors="surrogateescape")
+            main_copy.chmod(0o644)
+            result = runner.run(verify_argv(node, main_copy), timeout=VERIFY_TIMEOUT)
+            run.time("verify", start)
+            run.save(verify_output=f"$ {' '.join(result.argv)}\n{result.output}")
+            if result.returncode != 0:
+                run.finish(
+                    DeploymentState.FAILED,
+                    error=f"verification failed (exit {result.returncode}); the live config is unchanged",
+                )
+                return
+        else:
+            run.save(verify_output="not verified: the node has no verify_command")
+
+        _point(config_dir, staged)
+        swapped = True
+        if node.reload_method == ReloadMethod.NONE:
+            _prune(node, [staged, previous])
+            run.finish(
+                DeploymentState.CONFIRMED, confirmation="config swapped in; not reloaded (reload method none)"
+            )
+            return
+
+        run.save(state=DeploymentState.RELOADING)
+        start = time.monotonic()
+        expect = Expectation(
+            started_after=_status_before(node),
+            present=set(rendered.hosts) - set(live.get("hosts") or {}),
+            absent=set(live.get("hosts") or {}) - set(rendered.hosts),
+        )
+        try:
+            output, confirmation = _reload_and_confirm(node, expect)
+        except runner.RunnerError as exc:
+            run.time("reload", start)
+            run.save(reload_output=exc.output or str(exc))
+            rollback = _roll_back(node, previous)
+            run.finish(DeploymentState.FAILED, error=f"reload failed: {exc}; {rollback}")
+            return
+        run.time("reload", start)
+        _prune(node, [staged, previous])
+        run.finish(DeploymentState.CONFIRMED, reload_output=output, confirmation=confirmation)
+    except runner.RunnerError as exc:
+        if exc.output:
+            run.save(verify_output=exc.output)
+        if exc.retryable and not swapped and not final_attempt:
+            # Nothing changed on disk or in the core: try the whole deploy again later.
+            Deployment.objects.filter(pk__in=[run.deployment.pk, *run.covered]).update(
+                state=DeploymentState.PENDING, started_at=None, covered_by=None, error=f"will retry: {exc}"
+            )
+            raise TransientDeployError(str(exc)) from exc
+        run.finish(DeploymentState.FAILED, error=str(exc))
+    except OSError as exc:
+        error = f"file system: {exc}"
+        if swapped:
+            error += "; " + _roll_back(node, previous)
+        run.finish(DeploymentState.FAILED, error=error)
+    except Exception as exc:
+        logger.exception("deployment %s of node %s crashed", run.deployment.pk, node.name)
+        error = f"{type(exc).__name__}: {exc}"
+        if swapped:
+            error += "; " + _roll_back(node, previous)
+        run.finish(DeploymentState.FAILED, error=error)
+        raise
+    finally:
+        main_copy.unlink(missing_ok=True)
+        current = live_version(node)
+        if staged.exists() and (current is None or current != staged.resolve()):
+            shutil.rmtree(staged, ignore_errors=True)
+
+
+def _roll_back(node: NaemonNode, previous: Path | None) -> str:
+    """Point config_dir back at the previous version and reload; returns what happened, for the error."""
+    if previous is None or not previous.is_dir():
+        return "no previous version to roll back to"
+    _point(Path(node.config_dir), previous)
+    if node.reload_method == ReloadMethod.NONE:
+        return "rolled back to the previous version"
+    expect = Expectation(started_after=_status_before(node), present=set(), absent=set())
+    try:
+        _reload_and_confirm(node, expect)
+    except runner.RunnerError as exc:
+        return f"rolled back to the previous version, but its reload failed too: {exc}"
+    return "rolled back to the previous version and reloaded it"
+
+
+def deploy(node_id: int, *, final_attempt: bool = True) -> int | None:
+    """The deploy task's body: one run under the node lock; returns the deployment id it ran, if any."""
+    node = NaemonNode.objects.filter(pk=node_id).first()
+    if node is None or not node.enabled:
+        return None
+    ran: int | None = None
+    with node_lock(node) as acquired:
+        if not acquired:
+            logger.info("node %s: another deploy holds the lock; it will pick up pending work", node.name)
+            return None
+        run = claim(node)
+        if run is not None:
+            ran = run.deployment.pk
+            run_deployment(run, final_attempt=final_attempt)
+    # After letting go: writes that committed while we held the lock saw it taken and left the
+    # work to us. (Pending rows still locked by a write in progress are enqueued by its commit.)
+    if _unclaimed_work(node):
+        _enqueue(node.pk, node.queue)
+    return ran
+
+
+def _unclaimed_work(node: NaemonNode) -> bool:
+    with transaction.atomic():
+        unlocked = (
+            Deployment.objects.select_for_update(skip_locked=True)
+            .filter(node=node, state=DeploymentState.PENDING)
+            .values_list("pk", flat=True)[:1]
+        )
+        return bool(list(unlocked))

@@ -47,7 +47,9 @@ class NamedObject(models.Model):
 
     def naemon_errors(self) -> dict[str, list[str]]:
         """Field -> messages for anything Naemon would misread."""
-        errors = _check("name", validation.check_name, self.name, what="name", allow_spaces=self.name_allows_spaces)
+        errors = _check(
+            "name", validation.check_name, self.name, what="name", allow_spaces=self.name_allows_spaces
+        )
         if self.alias:
             errors |= _check("alias", validation.check_value, self.alias, what="alias")
         return errors
@@ -65,23 +67,38 @@ class NaemonNode(NamedObject):
     livestatus = models.CharField(
         max_length=255, blank=True, help_text="unix:/path/to/live.sock or tcp:host:port; empty if none."
     )
-    config_dir = models.CharField(max_length=1024, help_text="Directory the portal owns, e.g. /etc/naemon/portal.d")
+    config_dir = models.CharField(
+        max_length=1024, help_text="Directory the portal owns, e.g. /etc/naemon/portal.d"
+    )
     main_config = models.CharField(
-        max_length=1024, blank=True, help_text="The core's main config (naemon.cfg); verification uses a copy of it."
+        max_length=1024,
+        blank=True,
+        help_text="The core's main config (naemon.cfg); verification uses a copy of it.",
     )
     verify_command = models.CharField(
         max_length=1024,
         default="naemon -v {main_config}",
         help_text="Run on the staged config; {main_config} is the staged main config file.",
     )
-    reload_method = models.CharField(max_length=20, choices=ReloadMethod.choices, default=ReloadMethod.LIVESTATUS)
-    reload_command = models.CharField(max_length=1024, blank=True, help_text="For the 'command' reload method.")
-    command_file = models.CharField(max_length=1024, blank=True, help_text="For the 'command_file' reload method.")
+    reload_method = models.CharField(
+        max_length=20, choices=ReloadMethod.choices, default=ReloadMethod.LIVESTATUS
+    )
+    reload_command = models.CharField(
+        max_length=1024, blank=True, help_text="For the 'command' reload method."
+    )
+    command_file = models.CharField(
+        max_length=1024, blank=True, help_text="For the 'command_file' reload method."
+    )
     status_file = models.CharField(
         max_length=1024, blank=True, help_text="The core's status.dat, to confirm without Livestatus."
     )
     notify_dir = models.CharField(
         max_length=1024, blank=True, help_text="Where the notify-filter reads its snapshot on this node."
+    )
+    notify_filter_path = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="The notify-filter executable on this node; empty: the one in the portal's virtualenv there.",
     )
     enabled = models.BooleanField(default=True)
 
@@ -118,7 +135,9 @@ class Command(NamedObject):
     )
 
     def naemon_errors(self) -> dict[str, list[str]]:
-        return super().naemon_errors() | _check("command_line", validation.check_command_line, self.command_line)
+        return super().naemon_errors() | _check(
+            "command_line", validation.check_command_line, self.command_line
+        )
 
 
 class Contact(NamedObject):
@@ -170,7 +189,9 @@ class ContactGroup(NamedObject):
 class HostGroup(NamedObject):
     """Host groups carry ownership (team) and placement (the poller node that monitors them)."""
 
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="hostgroups")
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="hostgroups"
+    )
     node = models.ForeignKey(
         NaemonNode,
         null=True,
@@ -183,18 +204,24 @@ class HostGroup(NamedObject):
 
 
 class ServiceGroup(NamedObject):
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="servicegroups")
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="servicegroups"
+    )
 
 
 class CheckSettings(models.Model):
     """Directives shared by hosts, services and their templates; empty means 'inherit'."""
 
-    check_command = models.ForeignKey(Command, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    check_command = models.ForeignKey(
+        Command, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     check_command_args = models.JSONField(default=list, blank=True, help_text="Values of $ARG1$, $ARG2$, …")
     check_interval = models.PositiveIntegerField(null=True, blank=True)
     retry_interval = models.PositiveIntegerField(null=True, blank=True)
     max_check_attempts = models.PositiveIntegerField(null=True, blank=True)
-    check_period = models.ForeignKey(TimePeriod, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    check_period = models.ForeignKey(
+        TimePeriod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     active_checks_enabled = models.BooleanField(null=True, blank=True)
     passive_checks_enabled = models.BooleanField(null=True, blank=True)
     notifications_enabled = models.BooleanField(null=True, blank=True)
@@ -253,6 +280,9 @@ class HostTemplateUse(models.Model):
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["template", "uses"], name="unique_hosttemplate_use")]
 
+    def __str__(self) -> str:
+        return f"{self.template} uses {self.uses} (#{self.position})"
+
 
 class ServiceTemplate(NamedObject, CheckSettings):
     """A service template (``register 0``)."""
@@ -272,7 +302,12 @@ class ServiceTemplateUse(models.Model):
 
     class Meta:
         ordering = ["position"]
-        constraints = [models.UniqueConstraint(fields=["template", "uses"], name="unique_servicetemplate_use")]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "uses"], name="unique_servicetemplate_use")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} uses {self.uses} (#{self.position})"
 
 
 class HostQuerySet(models.QuerySet["Host"]):
@@ -331,6 +366,9 @@ class HostUse(models.Model):
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["host", "template"], name="unique_host_use")]
 
+    def __str__(self) -> str:
+        return f"{self.host} uses {self.template} (#{self.position})"
+
 
 class Service(CheckSettings):
     """A service on one host, or on every host of some host groups."""
@@ -338,7 +376,9 @@ class Service(CheckSettings):
     description = models.CharField(max_length=255)
     host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.CASCADE, related_name="services")
     hostgroups = models.ManyToManyField(HostGroup, blank=True, related_name="services")
-    templates = models.ManyToManyField(ServiceTemplate, blank=True, through="ServiceUse", related_name="services")
+    templates = models.ManyToManyField(
+        ServiceTemplate, blank=True, through="ServiceUse", related_name="services"
+    )
     servicegroups = models.ManyToManyField(ServiceGroup, blank=True, related_name="services")
     contacts = models.ManyToManyField(Contact, blank=True, related_name="services")
     contact_groups = models.ManyToManyField(ContactGroup, blank=True, related_name="services")
@@ -351,7 +391,9 @@ class Service(CheckSettings):
         ordering = ["host__name", "description", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["host", "description"], condition=Q(host__isnull=False), name="unique_service_per_host"
+                fields=["host", "description"],
+                condition=Q(host__isnull=False),
+                name="unique_service_per_host",
             ),
         ]
 
@@ -360,7 +402,9 @@ class Service(CheckSettings):
 
     def naemon_errors(self) -> dict[str, list[str]]:
         return (
-            _check("description", validation.check_name, self.description, what="description", allow_spaces=True)
+            _check(
+                "description", validation.check_name, self.description, what="description", allow_spaces=True
+            )
             | self.check_errors()
         )
 
@@ -379,20 +423,35 @@ class ServiceUse(models.Model):
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["service", "template"], name="unique_service_use")]
 
+    def __str__(self) -> str:
+        return f"{self.service} uses {self.template} (#{self.position})"
+
 
 class Deployment(models.Model):
     """One attempt to bring a node's running config to the registry's latest state."""
 
     node = models.ForeignKey(NaemonNode, on_delete=models.CASCADE, related_name="deployments")
     state = models.CharField(max_length=12, choices=DeploymentState.choices, default=DeploymentState.PENDING)
-    triggered_by = models.CharField(max_length=255, blank=True, help_text="User, token or task that asked for it.")
+    triggered_by = models.CharField(
+        max_length=255, blank=True, help_text="User, token or task that asked for it."
+    )
     reason = models.CharField(max_length=255, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
-    summary = models.JSONField(default=dict, blank=True, help_text="What changed: objects added/removed/changed.")
+    summary = models.JSONField(
+        default=dict, blank=True, help_text="What changed: objects added/removed/changed."
+    )
     verify_output = models.TextField(blank=True)
     reload_output = models.TextField(blank=True)
     confirmation = models.TextField(blank=True, help_text="How the reload was confirmed.")
     error = models.TextField(blank=True)
+    covered_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="covered",
+        help_text="The deployment whose run also brought this request's changes (coalescing).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

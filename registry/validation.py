@@ -24,6 +24,19 @@ class NaemonValueError(ValueError):
     """A name or value Naemon would misread; the message says what and why."""
 
 
+def _common(value: str, what: str) -> None:
+    """What Naemon's parser misreads in any name or value."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NaemonValueError(f"{what} is not valid UTF-8 text.") from None
+    if value.endswith("\\"):
+        # Naemon joins a line ending in a backslash with the next one.
+        raise NaemonValueError(f"{what} must not end with a backslash.")
+    if value == "null":
+        raise NaemonValueError(f"{what} must not be 'null', which Naemon reads as 'unset'.")
+
+
 def _describe(char: str) -> str:
     return repr(char) if not _CONTROL.match(char) else f"control character U+{ord(char):04X}"
 
@@ -32,6 +45,9 @@ def check_name(value: str, *, what: str = "name", allow_spaces: bool = False) ->
     """An object name: no control characters, none of Naemon's illegal characters."""
     if not isinstance(value, str) or not value:
         raise NaemonValueError(f"{what} must not be empty.")
+    _common(value, what)
+    if value.startswith("+"):
+        raise NaemonValueError(f"{what} must not start with '+', which Naemon reads as 'add to inherited'.")
     if len(value) > MAX_NAME:
         raise NaemonValueError(f"{what} is longer than {MAX_NAME} characters.")
     bad = _CONTROL.search(value) or _ILLEGAL_NAME.search(value)
@@ -51,6 +67,7 @@ def check_value(value: str, *, what: str = "value", allow_dollar: bool = False) 
     """A directive value: one line, no comment start (;), no macro ($) unless allowed."""
     if not isinstance(value, str):
         raise NaemonValueError(f"{what} must be a string.")
+    _common(value, what)
     if len(value) > MAX_VALUE:
         raise NaemonValueError(f"{what} is longer than {MAX_VALUE} characters.")
     bad = _CONTROL.search(value)
@@ -77,6 +94,7 @@ def check_command_line(value: str, *, what: str = "command line") -> str:
     """A command definition's line: macros allowed, one line, no unescaped ';'."""
     if not isinstance(value, str) or not value.strip():
         raise NaemonValueError(f"{what} must not be empty.")
+    _common(value, what)
     bad = _CONTROL.search(value)
     if bad:
         raise NaemonValueError(f"{what} contains {_describe(bad.group())}; it must be one line.")
@@ -121,5 +139,7 @@ def check_options(value: str, allowed: frozenset[str], *, what: str) -> str:
     letters = [item.strip() for item in value.split(",")]
     unknown = [item for item in letters if item not in allowed]
     if unknown:
-        raise NaemonValueError(f"{what}: unknown option(s) {', '.join(unknown)}; allowed: {','.join(sorted(allowed))}.")
+        raise NaemonValueError(
+            f"{what}: unknown option(s) {', '.join(unknown)}; allowed: {','.join(sorted(allowed))}."
+        )
     return ",".join(letters)

@@ -10,6 +10,7 @@ have /usr/sbin/icinga2 || need="$need icinga2"
 have docker-compose || need="$need docker-compose"
 have chromium || need="$need chromium"
 have runuser || need="$need util-linux"
+have puppet || need="$need puppet"
 if [ -n "$need" ]; then
     echo "Installing Debian packages:$need"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "test"
+# One directory per run, so two runs on one machine never wipe each other's database.
+VAR = ROOT / "var" / "test" / f"run-{os.getpid()}"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -62,7 +63,7 @@ class Postgres:
         if os.geteuid() == 0:
             self.as_user = ["runuser", "-u", "postgres", "--"]
             # The postgres user must reach the data dir; a private checkout path blocks it.
-            if subprocess.run([*self.as_user, "test", "-x", str(VAR.parent)], check=False).returncode != 0:
+            if subprocess.run([*self.as_user, "test", "-x", str(VAR)], check=False).returncode != 0:
                 base = Path(tempfile.mkdtemp(prefix="portal-test-pg-"))
                 print(f"testenv: {VAR} is not reachable by user postgres; using {base}")
         self.data = base / "pg"
@@ -195,6 +196,7 @@ def step(name: str, cmd: list[str], env: dict[str, str]) -> int:
 
 def main(pytest_args: list[str]) -> int:
     VAR.mkdir(parents=True, exist_ok=True)
+    VAR.chmod(0o755)
     pg, redis = Postgres(), Redis()
     # Stop services on SIGTERM too (CI time limit), through the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -229,6 +231,7 @@ def main(pytest_args: list[str]) -> int:
     finally:
         redis.stop()
         pg.stop()
+        shutil.rmtree(VAR, ignore_errors=True)
 
 
 if __name__ == "__main__":

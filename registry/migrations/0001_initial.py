@@ -6,408 +6,888 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('monitoring_portal', '0001_initial'),
+        ("monitoring_portal", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Command',
+            name="Command",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('alias', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('command_line', models.TextField()),
-                ('channel', models.SlugField(blank=True, help_text='For notification commands: the channel name rules match on.', max_length=32)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("alias", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("command_line", models.TextField()),
+                (
+                    "channel",
+                    models.SlugField(
+                        blank=True,
+                        help_text="For notification commands: the channel name rules match on.",
+                        max_length=32,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='NaemonNode',
+            name="NaemonNode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('alias', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('role', models.CharField(choices=[('master', 'master'), ('poller', 'poller')], default='master', max_length=10)),
-                ('livestatus', models.CharField(blank=True, help_text='unix:/path/to/live.sock or tcp:host:port; empty if none.', max_length=255)),
-                ('config_dir', models.CharField(help_text='Directory the portal owns, e.g. /etc/naemon/portal.d', max_length=1024)),
-                ('main_config', models.CharField(blank=True, help_text="The core's main config (naemon.cfg); verification uses a copy of it.", max_length=1024)),
-                ('verify_command', models.CharField(default='naemon -v {main_config}', help_text='Run on the staged config; {main_config} is the staged main config file.', max_length=1024)),
-                ('reload_method', models.CharField(choices=[('livestatus', 'Livestatus RESTART_PROGRAM'), ('command_file', 'external command file'), ('command', 'configured command'), ('none', 'do not reload (render and verify only)')], default='livestatus', max_length=20)),
-                ('reload_command', models.CharField(blank=True, help_text="For the 'command' reload method.", max_length=1024)),
-                ('command_file', models.CharField(blank=True, help_text="For the 'command_file' reload method.", max_length=1024)),
-                ('status_file', models.CharField(blank=True, help_text="The core's status.dat, to confirm without Livestatus.", max_length=1024)),
-                ('notify_dir', models.CharField(blank=True, help_text='Where the notify-filter reads its snapshot on this node.', max_length=1024)),
-                ('enabled', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("alias", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("master", "master"), ("poller", "poller")], default="master", max_length=10
+                    ),
+                ),
+                (
+                    "livestatus",
+                    models.CharField(
+                        blank=True,
+                        help_text="unix:/path/to/live.sock or tcp:host:port; empty if none.",
+                        max_length=255,
+                    ),
+                ),
+                (
+                    "config_dir",
+                    models.CharField(
+                        help_text="Directory the portal owns, e.g. /etc/naemon/portal.d", max_length=1024
+                    ),
+                ),
+                (
+                    "main_config",
+                    models.CharField(
+                        blank=True,
+                        help_text="The core's main config (naemon.cfg); verification uses a copy of it.",
+                        max_length=1024,
+                    ),
+                ),
+                (
+                    "verify_command",
+                    models.CharField(
+                        default="naemon -v {main_config}",
+                        help_text="Run on the staged config; {main_config} is the staged main config file.",
+                        max_length=1024,
+                    ),
+                ),
+                (
+                    "reload_method",
+                    models.CharField(
+                        choices=[
+                            ("livestatus", "Livestatus RESTART_PROGRAM"),
+                            ("command_file", "external command file"),
+                            ("command", "configured command"),
+                            ("none", "do not reload (render and verify only)"),
+                        ],
+                        default="livestatus",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "reload_command",
+                    models.CharField(
+                        blank=True, help_text="For the 'command' reload method.", max_length=1024
+                    ),
+                ),
+                (
+                    "command_file",
+                    models.CharField(
+                        blank=True, help_text="For the 'command_file' reload method.", max_length=1024
+                    ),
+                ),
+                (
+                    "status_file",
+                    models.CharField(
+                        blank=True,
+                        help_text="The core's status.dat, to confirm without Livestatus.",
+                        max_length=1024,
+                    ),
+                ),
+                (
+                    "notify_dir",
+                    models.CharField(
+                        blank=True,
+                        help_text="Where the notify-filter reads its snapshot on this node.",
+                        max_length=1024,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
             ],
             options={
-                'verbose_name': 'Naemon node',
-                'ordering': ['name'],
-                'abstract': False,
+                "verbose_name": "Naemon node",
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='TimePeriod',
+            name="TimePeriod",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('alias', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('ranges', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("alias", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("ranges", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('alias', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('pager', models.CharField(blank=True, max_length=64)),
-                ('host_notification_options', models.CharField(default='d,u,r,f,s', max_length=20)),
-                ('service_notification_options', models.CharField(default='w,u,c,r,f,s', max_length=20)),
-                ('host_notification_commands', models.ManyToManyField(blank=True, related_name='+', to='registry.command')),
-                ('service_notification_commands', models.ManyToManyField(blank=True, related_name='+', to='registry.command')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='contacts', to='monitoring_portal.team')),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='naemon_contact', to=settings.AUTH_USER_MODEL)),
-                ('host_notification_period', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.timeperiod')),
-                ('service_notification_period', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.timeperiod')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("alias", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("pager", models.CharField(blank=True, max_length=64)),
+                ("host_notification_options", models.CharField(default="d,u,r,f,s", max_length=20)),
+                ("service_notification_options", models.CharField(default="w,u,c,r,f,s", max_length=20)),
+                (
+                    "host_notification_commands",
+                    models.ManyToManyField(blank=True, related_name="+", to="registry.command"),
+                ),
+                (
+                    "service_notification_commands",
+                    models.ManyToManyField(blank=True, related_name="+", to="registry.command"),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="contacts",
+                        to="monitoring_portal.team",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="naemon_contact",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "host_notification_period",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.timeperiod",
+                    ),
+                ),
+                (
+                    "service_notification_period",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.timeperiod",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ContactGroup',
+            name="ContactGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('alias', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('members', models.ManyToManyField(blank=True, related_name='contact_groups', to='registry.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("alias", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "members",
+                    models.ManyToManyField(blank=True, related_name="contact_groups", to="registry.contact"),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='HostGroup',
+            name="HostGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('alias', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='hostgroups', to='monitoring_portal.team')),
-                ('node', models.ForeignKey(blank=True, help_text="The poller that monitors this group's hosts (masters get every host).", limit_choices_to={'role': 'poller'}, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='hostgroups', to='registry.naemonnode')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("alias", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="hostgroups",
+                        to="monitoring_portal.team",
+                    ),
+                ),
+                (
+                    "node",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The poller that monitors this group's hosts (masters get every host).",
+                        limit_choices_to={"role": "poller"},
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="hostgroups",
+                        to="registry.naemonnode",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Host',
+            name="Host",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('alias', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('check_command_args', models.JSONField(blank=True, default=list, help_text='Values of $ARG1$, $ARG2$, …')),
-                ('check_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('retry_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_check_attempts', models.PositiveIntegerField(blank=True, null=True)),
-                ('active_checks_enabled', models.BooleanField(blank=True, null=True)),
-                ('passive_checks_enabled', models.BooleanField(blank=True, null=True)),
-                ('notifications_enabled', models.BooleanField(blank=True, null=True)),
-                ('notification_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('notification_options', models.CharField(blank=True, max_length=20)),
-                ('custom_variables', models.JSONField(blank=True, default=dict, help_text='{"_RACK": "B12"}')),
-                ('notes', models.CharField(blank=True, max_length=1024)),
-                ('address', models.CharField(blank=True, max_length=255)),
-                ('expires_at', models.DateTimeField(blank=True, db_index=True, help_text='Lease end of a short-lived host; renewed by PUT.', null=True)),
-                ('check_command', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.command')),
-                ('contact_groups', models.ManyToManyField(blank=True, related_name='hosts', to='registry.contactgroup')),
-                ('contacts', models.ManyToManyField(blank=True, related_name='hosts', to='registry.contact')),
-                ('parents', models.ManyToManyField(blank=True, related_name='children', to='registry.host')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='hosts', to='monitoring_portal.team')),
-                ('hostgroups', models.ManyToManyField(blank=True, related_name='hosts', to='registry.hostgroup')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("alias", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "check_command_args",
+                    models.JSONField(blank=True, default=list, help_text="Values of $ARG1$, $ARG2$, …"),
+                ),
+                ("check_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("retry_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("max_check_attempts", models.PositiveIntegerField(blank=True, null=True)),
+                ("active_checks_enabled", models.BooleanField(blank=True, null=True)),
+                ("passive_checks_enabled", models.BooleanField(blank=True, null=True)),
+                ("notifications_enabled", models.BooleanField(blank=True, null=True)),
+                ("notification_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("notification_options", models.CharField(blank=True, max_length=20)),
+                (
+                    "custom_variables",
+                    models.JSONField(blank=True, default=dict, help_text='{"_RACK": "B12"}'),
+                ),
+                ("notes", models.CharField(blank=True, max_length=1024)),
+                ("address", models.CharField(blank=True, max_length=255)),
+                (
+                    "expires_at",
+                    models.DateTimeField(
+                        blank=True,
+                        db_index=True,
+                        help_text="Lease end of a short-lived host; renewed by PUT.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "check_command",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.command",
+                    ),
+                ),
+                (
+                    "contact_groups",
+                    models.ManyToManyField(blank=True, related_name="hosts", to="registry.contactgroup"),
+                ),
+                ("contacts", models.ManyToManyField(blank=True, related_name="hosts", to="registry.contact")),
+                ("parents", models.ManyToManyField(blank=True, related_name="children", to="registry.host")),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="hosts",
+                        to="monitoring_portal.team",
+                    ),
+                ),
+                (
+                    "hostgroups",
+                    models.ManyToManyField(blank=True, related_name="hosts", to="registry.hostgroup"),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='HostTemplate',
+            name="HostTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('alias', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('check_command_args', models.JSONField(blank=True, default=list, help_text='Values of $ARG1$, $ARG2$, …')),
-                ('check_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('retry_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_check_attempts', models.PositiveIntegerField(blank=True, null=True)),
-                ('active_checks_enabled', models.BooleanField(blank=True, null=True)),
-                ('passive_checks_enabled', models.BooleanField(blank=True, null=True)),
-                ('notifications_enabled', models.BooleanField(blank=True, null=True)),
-                ('notification_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('notification_options', models.CharField(blank=True, max_length=20)),
-                ('custom_variables', models.JSONField(blank=True, default=dict, help_text='{"_RACK": "B12"}')),
-                ('notes', models.CharField(blank=True, max_length=1024)),
-                ('check_command', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.command')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("alias", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "check_command_args",
+                    models.JSONField(blank=True, default=list, help_text="Values of $ARG1$, $ARG2$, …"),
+                ),
+                ("check_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("retry_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("max_check_attempts", models.PositiveIntegerField(blank=True, null=True)),
+                ("active_checks_enabled", models.BooleanField(blank=True, null=True)),
+                ("passive_checks_enabled", models.BooleanField(blank=True, null=True)),
+                ("notifications_enabled", models.BooleanField(blank=True, null=True)),
+                ("notification_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("notification_options", models.CharField(blank=True, max_length=20)),
+                (
+                    "custom_variables",
+                    models.JSONField(blank=True, default=dict, help_text='{"_RACK": "B12"}'),
+                ),
+                ("notes", models.CharField(blank=True, max_length=1024)),
+                (
+                    "check_command",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.command",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='HostTemplateUse',
+            name="HostTemplateUse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.hosttemplate')),
-                ('uses', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.hosttemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="registry.hosttemplate",
+                    ),
+                ),
+                (
+                    "uses",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.hosttemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.AddField(
-            model_name='hosttemplate',
-            name='parents',
-            field=models.ManyToManyField(blank=True, through='registry.HostTemplateUse', to='registry.hosttemplate'),
+            model_name="hosttemplate",
+            name="parents",
+            field=models.ManyToManyField(
+                blank=True, through="registry.HostTemplateUse", to="registry.hosttemplate"
+            ),
         ),
         migrations.CreateModel(
-            name='HostUse',
+            name="HostUse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('host', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.host')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.hosttemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "host",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="registry.host"
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.hosttemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.AddField(
-            model_name='host',
-            name='templates',
-            field=models.ManyToManyField(blank=True, related_name='hosts', through='registry.HostUse', to='registry.hosttemplate'),
+            model_name="host",
+            name="templates",
+            field=models.ManyToManyField(
+                blank=True, related_name="hosts", through="registry.HostUse", to="registry.hosttemplate"
+            ),
         ),
         migrations.CreateModel(
-            name='Deployment',
+            name="Deployment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('pending', 'pending'), ('rendering', 'rendering'), ('verifying', 'verifying'), ('reloading', 'reloading'), ('confirmed', 'confirmed'), ('failed', 'failed'), ('skipped', 'skipped')], default='pending', max_length=12)),
-                ('triggered_by', models.CharField(blank=True, help_text='User, token or task that asked for it.', max_length=255)),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('content_hash', models.CharField(blank=True, max_length=64)),
-                ('summary', models.JSONField(blank=True, default=dict, help_text='What changed: objects added/removed/changed.')),
-                ('verify_output', models.TextField(blank=True)),
-                ('reload_output', models.TextField(blank=True)),
-                ('confirmation', models.TextField(blank=True, help_text='How the reload was confirmed.')),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('node', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deployments', to='registry.naemonnode')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("rendering", "rendering"),
+                            ("verifying", "verifying"),
+                            ("reloading", "reloading"),
+                            ("confirmed", "confirmed"),
+                            ("failed", "failed"),
+                            ("skipped", "skipped"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "triggered_by",
+                    models.CharField(
+                        blank=True, help_text="User, token or task that asked for it.", max_length=255
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                ("content_hash", models.CharField(blank=True, max_length=64)),
+                (
+                    "summary",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="What changed: objects added/removed/changed."
+                    ),
+                ),
+                ("verify_output", models.TextField(blank=True)),
+                ("reload_output", models.TextField(blank=True)),
+                ("confirmation", models.TextField(blank=True, help_text="How the reload was confirmed.")),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "node",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deployments",
+                        to="registry.naemonnode",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ServiceGroup',
+            name="ServiceGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('alias', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='servicegroups', to='monitoring_portal.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("alias", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="servicegroups",
+                        to="monitoring_portal.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Service',
+            name="Service",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('check_command_args', models.JSONField(blank=True, default=list, help_text='Values of $ARG1$, $ARG2$, …')),
-                ('check_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('retry_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_check_attempts', models.PositiveIntegerField(blank=True, null=True)),
-                ('active_checks_enabled', models.BooleanField(blank=True, null=True)),
-                ('passive_checks_enabled', models.BooleanField(blank=True, null=True)),
-                ('notifications_enabled', models.BooleanField(blank=True, null=True)),
-                ('notification_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('notification_options', models.CharField(blank=True, max_length=20)),
-                ('custom_variables', models.JSONField(blank=True, default=dict, help_text='{"_RACK": "B12"}')),
-                ('notes', models.CharField(blank=True, max_length=1024)),
-                ('description', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('check_command', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.command')),
-                ('contact_groups', models.ManyToManyField(blank=True, related_name='services', to='registry.contactgroup')),
-                ('contacts', models.ManyToManyField(blank=True, related_name='services', to='registry.contact')),
-                ('host', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='services', to='registry.host')),
-                ('hostgroups', models.ManyToManyField(blank=True, related_name='services', to='registry.hostgroup')),
-                ('servicegroups', models.ManyToManyField(blank=True, related_name='services', to='registry.servicegroup')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "check_command_args",
+                    models.JSONField(blank=True, default=list, help_text="Values of $ARG1$, $ARG2$, …"),
+                ),
+                ("check_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("retry_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("max_check_attempts", models.PositiveIntegerField(blank=True, null=True)),
+                ("active_checks_enabled", models.BooleanField(blank=True, null=True)),
+                ("passive_checks_enabled", models.BooleanField(blank=True, null=True)),
+                ("notifications_enabled", models.BooleanField(blank=True, null=True)),
+                ("notification_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("notification_options", models.CharField(blank=True, max_length=20)),
+                (
+                    "custom_variables",
+                    models.JSONField(blank=True, default=dict, help_text='{"_RACK": "B12"}'),
+                ),
+                ("notes", models.CharField(blank=True, max_length=1024)),
+                ("description", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "check_command",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.command",
+                    ),
+                ),
+                (
+                    "contact_groups",
+                    models.ManyToManyField(blank=True, related_name="services", to="registry.contactgroup"),
+                ),
+                (
+                    "contacts",
+                    models.ManyToManyField(blank=True, related_name="services", to="registry.contact"),
+                ),
+                (
+                    "host",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="services",
+                        to="registry.host",
+                    ),
+                ),
+                (
+                    "hostgroups",
+                    models.ManyToManyField(blank=True, related_name="services", to="registry.hostgroup"),
+                ),
+                (
+                    "servicegroups",
+                    models.ManyToManyField(blank=True, related_name="services", to="registry.servicegroup"),
+                ),
             ],
             options={
-                'ordering': ['host__name', 'description', 'pk'],
+                "ordering": ["host__name", "description", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ServiceTemplate',
+            name="ServiceTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255, unique=True)),
-                ('alias', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('check_command_args', models.JSONField(blank=True, default=list, help_text='Values of $ARG1$, $ARG2$, …')),
-                ('check_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('retry_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_check_attempts', models.PositiveIntegerField(blank=True, null=True)),
-                ('active_checks_enabled', models.BooleanField(blank=True, null=True)),
-                ('passive_checks_enabled', models.BooleanField(blank=True, null=True)),
-                ('notifications_enabled', models.BooleanField(blank=True, null=True)),
-                ('notification_interval', models.PositiveIntegerField(blank=True, null=True)),
-                ('notification_options', models.CharField(blank=True, max_length=20)),
-                ('custom_variables', models.JSONField(blank=True, default=dict, help_text='{"_RACK": "B12"}')),
-                ('notes', models.CharField(blank=True, max_length=1024)),
-                ('check_command', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.command')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, unique=True)),
+                ("alias", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "check_command_args",
+                    models.JSONField(blank=True, default=list, help_text="Values of $ARG1$, $ARG2$, …"),
+                ),
+                ("check_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("retry_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("max_check_attempts", models.PositiveIntegerField(blank=True, null=True)),
+                ("active_checks_enabled", models.BooleanField(blank=True, null=True)),
+                ("passive_checks_enabled", models.BooleanField(blank=True, null=True)),
+                ("notifications_enabled", models.BooleanField(blank=True, null=True)),
+                ("notification_interval", models.PositiveIntegerField(blank=True, null=True)),
+                ("notification_options", models.CharField(blank=True, max_length=20)),
+                (
+                    "custom_variables",
+                    models.JSONField(blank=True, default=dict, help_text='{"_RACK": "B12"}'),
+                ),
+                ("notes", models.CharField(blank=True, max_length=1024)),
+                (
+                    "check_command",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.command",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'abstract': False,
+                "ordering": ["name"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ServiceTemplateUse',
+            name="ServiceTemplateUse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.servicetemplate')),
-                ('uses', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.servicetemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="registry.servicetemplate",
+                    ),
+                ),
+                (
+                    "uses",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.servicetemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.AddField(
-            model_name='servicetemplate',
-            name='parents',
-            field=models.ManyToManyField(blank=True, through='registry.ServiceTemplateUse', to='registry.servicetemplate'),
+            model_name="servicetemplate",
+            name="parents",
+            field=models.ManyToManyField(
+                blank=True, through="registry.ServiceTemplateUse", to="registry.servicetemplate"
+            ),
         ),
         migrations.CreateModel(
-            name='ServiceUse',
+            name="ServiceUse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.service')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.servicetemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="registry.service"
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="registry.servicetemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.AddField(
-            model_name='service',
-            name='templates',
-            field=models.ManyToManyField(blank=True, related_name='services', through='registry.ServiceUse', to='registry.servicetemplate'),
+            model_name="service",
+            name="templates",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="services",
+                through="registry.ServiceUse",
+                to="registry.servicetemplate",
+            ),
         ),
         migrations.AddField(
-            model_name='servicetemplate',
-            name='check_period',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.timeperiod'),
+            model_name="servicetemplate",
+            name="check_period",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.timeperiod",
+            ),
         ),
         migrations.AddField(
-            model_name='servicetemplate',
-            name='notification_period',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.timeperiod'),
+            model_name="servicetemplate",
+            name="notification_period",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.timeperiod",
+            ),
         ),
         migrations.AddField(
-            model_name='service',
-            name='check_period',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.timeperiod'),
+            model_name="service",
+            name="check_period",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.timeperiod",
+            ),
         ),
         migrations.AddField(
-            model_name='service',
-            name='notification_period',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.timeperiod'),
+            model_name="service",
+            name="notification_period",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.timeperiod",
+            ),
         ),
         migrations.AddField(
-            model_name='hosttemplate',
-            name='check_period',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.timeperiod'),
+            model_name="hosttemplate",
+            name="check_period",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.timeperiod",
+            ),
         ),
         migrations.AddField(
-            model_name='hosttemplate',
-            name='notification_period',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.timeperiod'),
+            model_name="hosttemplate",
+            name="notification_period",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.timeperiod",
+            ),
         ),
         migrations.AddField(
-            model_name='host',
-            name='check_period',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.timeperiod'),
+            model_name="host",
+            name="check_period",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.timeperiod",
+            ),
         ),
         migrations.AddField(
-            model_name='host',
-            name='notification_period',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.timeperiod'),
+            model_name="host",
+            name="notification_period",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.timeperiod",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='hosttemplateuse',
-            constraint=models.UniqueConstraint(fields=('template', 'uses'), name='unique_hosttemplate_use'),
+            model_name="hosttemplateuse",
+            constraint=models.UniqueConstraint(fields=("template", "uses"), name="unique_hosttemplate_use"),
         ),
         migrations.AddConstraint(
-            model_name='hostuse',
-            constraint=models.UniqueConstraint(fields=('host', 'template'), name='unique_host_use'),
+            model_name="hostuse",
+            constraint=models.UniqueConstraint(fields=("host", "template"), name="unique_host_use"),
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['node', 'state'], name='registry_de_node_id_ac5c16_idx'),
+            model_name="deployment",
+            index=models.Index(fields=["node", "state"], name="registry_de_node_id_ac5c16_idx"),
         ),
         migrations.AddConstraint(
-            model_name='servicetemplateuse',
-            constraint=models.UniqueConstraint(fields=('template', 'uses'), name='unique_servicetemplate_use'),
+            model_name="servicetemplateuse",
+            constraint=models.UniqueConstraint(
+                fields=("template", "uses"), name="unique_servicetemplate_use"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='serviceuse',
-            constraint=models.UniqueConstraint(fields=('service', 'template'), name='unique_service_use'),
+            model_name="serviceuse",
+            constraint=models.UniqueConstraint(fields=("service", "template"), name="unique_service_use"),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.UniqueConstraint(condition=models.Q(('host__isnull', False)), fields=('host', 'description'), name='unique_service_per_host'),
+            model_name="service",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("host__isnull", False)),
+                fields=("host", "description"),
+                name="unique_service_per_host",
+            ),
         ),
     ]

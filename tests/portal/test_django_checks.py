@@ -18,7 +18,14 @@ PRODUCTION_ENV = {
     "STATIC_MANIFEST": "true",
 }
 # Set by pytest-env for the test process; a subprocess starts from the production defaults.
-_TEST_DEFAULTS = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "STATIC_MANIFEST"}
+_TEST_DEFAULTS = {
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "SECURE_SSL_REDIRECT",
+    "STATIC_MANIFEST",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests for live_server
+}
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

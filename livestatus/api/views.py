@@ -1,0 +1,328 @@
+"""REST API of the status area: live hosts, services, problems, downtimes, node health, actions.
+
+Live lists ask every node at once and answer with the rows of those that answered plus
+``unreachable: [{node, error}]`` for the others (200 even then: a partial picture is
+still the truth about the nodes that answered). Their query parameters are the filters
+of the pages (``livestatus.forms.StatusFilterForm``); an unknown parameter is a 400.
+
+Actions are POSTs to ``actions/<kind>/``; the answer is the recorded ``ActionLog`` entry:
+201 when the command was sent, 502 when the node could not be reached or rejected it
+(nothing happened on the core; the entry records the error). 403 when the caller may not
+act on the object, 400 for invalid input: nothing is sent and nothing recorded then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, cast
+
+from django import forms
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from livestatus import actions
+from livestatus import status as live
+from livestatus.actions import ActionForbidden, ActionInvalid, Target
+from livestatus.api import serializers as s
+from livestatus.forms import ActionLogFilterSet, StatusFilterForm
+from livestatus.models import ActionKind, ActionLog
+from monitoring_portal.models import APIToken
+from registry.filtersets import StrictFilterBackend
+from registry.models import NaemonNode
+
+#: Query parameters that are not filters: pagination and DRF's format override.
+PAGING_PARAMETERS = frozenset({"limit", "offset", "format"})
+
+
+class StatusPagination(LimitOffsetPagination):
+    """limit/offset over live rows, with the nodes that did not answer."""
+
+    def get_status_response(self, data: Any, unreachable: list[live.Unreachable]) -> Response:
+        response = self.get_paginated_response(data)
+        response.data["unreachable"] = s.UnreachableSerializer(unreachable, many=True).data
+        return response
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        answer = super().get_paginated_response_schema(schema)
+        answer["required"] = [*answer.get("required", []), "unreachable"]
+        answer["properties"]["unreachable"] = {
+            "type": "array",
+            "description": "Nodes that did not answer; their objects are missing from results.",
+            "items": {
+                "type": "object",
+                "properties": {"node": {"type": "string"}, "error": {"type": "string"}},
+                "required": ["node", "error"],
+            },
+        }
+        return answer
+
+
+def _choice_values(field: forms.ChoiceField) -> list[str]:
+    choices = cast(Iterable[tuple[Any, Any]], field.choices)
+    return [str(value) for value, _ in choices if value]
+
+
+def _filter_parameters(kind: str) -> list[OpenApiParameter]:
+    """OpenAPI query parameters from the page filter form, so the two cannot drift apart."""
+    form = StatusFilterForm(kind=kind)
+    params = []
+    for name, field in form.fields.items():
+        enum = None
+        many = False
+        if isinstance(field, forms.MultipleChoiceField):
+            enum, many = _choice_values(field), True
+        elif isinstance(field, forms.TypedChoiceField):
+            enum = _choice_values(field)
+        params.append(
+            OpenApiParameter(
+                name,
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                description=str(field.help_text),
+                enum=enum,
+                many=many or None,
+                explode=True if many else None,
+            )
+        )
+    return params
+
+
+class LiveListViewSet(viewsets.GenericViewSet):
+    """A live list: validate the filters, ask the nodes, page the rows."""
+
+    pagination_class = StatusPagination
+    filter_backends: list[Any] = []
+    kind = ""
+
+    def ask(self, filters: live.StatusFilter) -> live.StatusResult:
+        """The rows of this list."""
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet[NaemonNode]:
+        # The rows come from Livestatus, not the database; the browsable API still asks.
+        return NaemonNode.objects.none()
+
+    def filters(self, request: Request) -> live.StatusFilter:
+        """The validated filters of the request (400 for unknown or invalid ones)."""
+        form = StatusFilterForm(request.query_params, kind=self.kind)
+        unknown = sorted(set(request.query_params) - set(form.fields) - PAGING_PARAMETERS)
+        if unknown:
+            known = ", ".join(sorted(set(form.fields) | PAGING_PARAMETERS))
+            raise ValidationError({name: [f"Unknown query parameter. Known: {known}."] for name in unknown})
+        if not form.is_valid():
+            raise ValidationError(
+                {name: [str(m) for m in messages] for name, messages in form.errors.items()}
+            )
+        return form.to_filter()
+
+    def list(self, request: Request) -> Response:
+        result = self.ask(self.filters(request))
+        paginator = self.paginator
+        assert isinstance(paginator, StatusPagination)
+        page = paginator.paginate_queryset(result.rows, request, view=self)
+        data = self.get_serializer(page, many=True).data
+        return paginator.get_status_response(data, result.unreachable)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Live hosts of every node", parameters=_filter_parameters("hosts"))
+)
+class HostStatusViewSet(LiveListViewSet):
+    """Hosts as the cores see them now."""
+
+    serializer_class = s.HostStatusSerializer
+    kind = "hosts"
+
+    def ask(self, filters: live.StatusFilter) -> live.StatusResult:
+        return live.hosts(filters)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Live services of every node", parameters=_filter_parameters("services"))
+)
+class ServiceStatusViewSet(LiveListViewSet):
+    """Services as the cores see them now."""
+
+    serializer_class = s.ServiceStatusSerializer
+    kind = "services"
+
+    def ask(self, filters: live.StatusFilter) -> live.StatusResult:
+        return live.services(filters)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Hosts not UP and services not OK, most severe and newest first",
+        parameters=_filter_parameters("problems"),
+    )
+)
+class ProblemViewSet(LiveListViewSet):
+    """Problems (checked at least once), most severe first, then newest first."""
+
+    serializer_class = s.ProblemSerializer
+    kind = "problems"
+
+    def ask(self, filters: live.StatusFilter) -> live.StatusResult:
+        return live.problems(filters)
+
+
+_DOWNTIME_PARAMETERS = [
+    OpenApiParameter("host", OpenApiTypes.STR, description="Exact host name."),
+    OpenApiParameter("service", OpenApiTypes.STR, description="Exact service description."),
+    OpenApiParameter("node", OpenApiTypes.STR, description="Only this node."),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Scheduled downtimes of every node", parameters=_DOWNTIME_PARAMETERS)
+)
+class DowntimeViewSet(LiveListViewSet):
+    """Scheduled downtimes, by start (filters: host, service, node)."""
+
+    serializer_class = s.DowntimeSerializer
+    kind = "services"
+
+    def filters(self, request: Request) -> live.StatusFilter:
+        allowed = {param.name for param in _DOWNTIME_PARAMETERS}
+        unknown = sorted(set(request.query_params) - allowed - PAGING_PARAMETERS)
+        if unknown:
+            known = ", ".join(sorted(allowed | PAGING_PARAMETERS))
+            raise ValidationError({name: [f"Unknown query parameter. Known: {known}."] for name in unknown})
+        return super().filters(request)
+
+    def ask(self, filters: live.StatusFilter) -> live.StatusResult:
+        return live.downtimes(filters)
+
+
+@extend_schema_view(list=extend_schema(summary="Health of every Naemon node"))
+class NodeHealthViewSet(LiveListViewSet):
+    """Per node: reachable (or the error), core and version, start, object counts, last deployment."""
+
+    serializer_class = s.NodeHealthSerializer
+
+    def filters(self, request: Request) -> live.StatusFilter:
+        unknown = sorted(set(request.query_params) - PAGING_PARAMETERS)
+        if unknown:
+            known = ", ".join(sorted(PAGING_PARAMETERS))
+            raise ValidationError({name: [f"Unknown query parameter. Known: {known}."] for name in unknown})
+        return live.StatusFilter()
+
+    def ask(self, filters: live.StatusFilter) -> live.StatusResult:
+        return live.node_health()
+
+
+# -- actions --------------------------------------------------------------------------------
+
+
+def _via(request: Request) -> str:
+    if isinstance(request.auth, APIToken):
+        return f"api (token {request.auth.name})"
+    return "api"
+
+
+_ACTION_RESPONSES = {
+    201: s.ActionLogSerializer,
+    400: OpenApiResponse(
+        description="Invalid input (a line break, ';' in a name, unknown node...): nothing sent."
+    ),
+    403: OpenApiResponse(description="Not staff and not in the team that owns the host: nothing sent."),
+    502: OpenApiResponse(
+        s.ActionLogSerializer, description="The node could not be reached or rejected the command (recorded)."
+    ),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The record of operator actions (staff: all; others: their own)"),
+    retrieve=extend_schema(summary="One recorded action"),
+)
+class ActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Operator actions: POST one kind to act; GET the record."""
+
+    serializer_class = s.ActionLogSerializer
+    filter_backends = [StrictFilterBackend]
+    filterset_class = ActionLogFilterSet
+
+    def get_queryset(self) -> QuerySet[ActionLog]:
+        queryset = ActionLog.objects.all()
+        if not self.request.user.is_staff:
+            queryset = queryset.filter(user=self.request.user.pk)
+        return queryset
+
+    def perform_action(self, request: Request, kind: str) -> Response:
+        """Validate, check, send and record; the answer is the record (see the module docstring)."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assert isinstance(serializer, s.TargetSerializer)
+        data = serializer.validated_data
+        target = Target(data["host"], data.get("service") or "")
+        try:
+            entry = actions.perform(
+                request.user,
+                kind,
+                target,
+                serializer.params(),
+                node=data.get("node") or "",
+                via=_via(request),
+            )
+        except ActionForbidden as exc:
+            raise PermissionDenied(str(exc)) from None
+        except ActionInvalid as exc:
+            raise ValidationError({exc.field or "non_field_errors": [str(exc)]}) from None
+        body = s.ActionLogSerializer(entry, context=self.get_serializer_context()).data
+        code = status.HTTP_201_CREATED if entry.ok else status.HTTP_502_BAD_GATEWAY
+        return Response(body, status=code)
+
+    @extend_schema(
+        summary="Acknowledge a problem", request=s.AcknowledgeSerializer, responses=_ACTION_RESPONSES
+    )
+    @action(detail=False, methods=["post"], serializer_class=s.AcknowledgeSerializer)
+    def acknowledge(self, request: Request) -> Response:
+        return self.perform_action(request, ActionKind.ACKNOWLEDGE)
+
+    @extend_schema(
+        summary="Remove an acknowledgement", request=s.TargetSerializer, responses=_ACTION_RESPONSES
+    )
+    @action(
+        detail=False, methods=["post"], url_path="remove-acknowledgement", serializer_class=s.TargetSerializer
+    )
+    def remove_acknowledgement(self, request: Request) -> Response:
+        return self.perform_action(request, ActionKind.REMOVE_ACKNOWLEDGEMENT)
+
+    @extend_schema(
+        summary="Schedule a downtime", request=s.DowntimeRequestSerializer, responses=_ACTION_RESPONSES
+    )
+    @action(detail=False, methods=["post"], serializer_class=s.DowntimeRequestSerializer)
+    def downtime(self, request: Request) -> Response:
+        return self.perform_action(request, ActionKind.DOWNTIME)
+
+    @extend_schema(
+        summary="Delete a downtime", request=s.DeleteDowntimeSerializer, responses=_ACTION_RESPONSES
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="delete-downtime",
+        serializer_class=s.DeleteDowntimeSerializer,
+    )
+    def delete_downtime(self, request: Request) -> Response:
+        return self.perform_action(request, ActionKind.DELETE_DOWNTIME)
+
+    @extend_schema(
+        summary="Re-check now (forced check)", request=s.TargetSerializer, responses=_ACTION_RESPONSES
+    )
+    @action(detail=False, methods=["post"], serializer_class=s.TargetSerializer)
+    def recheck(self, request: Request) -> Response:
+        return self.perform_action(request, ActionKind.RECHECK)
+
+    @extend_schema(summary="Add a comment", request=s.CommentRequestSerializer, responses=_ACTION_RESPONSES)
+    @action(detail=False, methods=["post"], serializer_class=s.CommentRequestSerializer)
+    def comment(self, request: Request) -> Response:
+        return self.perform_action(request, ActionKind.COMMENT)

@@ -1,0 +1,683 @@
+"""Livestatus client: one node, over a unix socket or TCP.
+
+Plain Python (no Django): it runs in web workers, Celery workers on Naemon
+nodes and tests alike.
+
+* Addresses are ``unix:/path/to/live.sock`` or ``tcp:host:port``
+  (``tcp:[::1]:6557`` for IPv6).
+* Every request sends ``OutputFormat: json`` and ``ResponseHeader: fixed16``;
+  queries also send ``KeepAlive: on`` and the connection is reused until it
+  breaks. A query that could not be delivered (socket missing or refused
+  during a reload, a kept-alive connection the server has closed) is retried
+  for ``retry_window`` seconds; a timeout or an error status is not.
+* External commands each go over their own, short connection.
+* Naemon and Icinga 2 answer the same query with different shapes (``0``/``1``
+  vs ``true``/``false``, custom variables as a dict vs ``[[name, value]]``,
+  unknown columns as ``""`` vs a 452 error): rows come back as dicts with the
+  same Python values from both. Icinga 2 ignores ``Sort:`` and ``Offset:``, so
+  the client sorts and pages itself there, and refuses ``AuthUser:`` and
+  ``Wait*:`` which Icinga 2 would silently ignore.
+"""
+
+from __future__ import annotations
+
+import errno
+import gc
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+from livestatus.commands import Command
+from livestatus.errors import (
+    LivestatusBadResponse,
+    LivestatusCommandError,
+    LivestatusConnectError,
+    LivestatusConnectionClosed,
+    LivestatusError,
+    LivestatusQueryError,
+    LivestatusTimeout,
+    UnsupportedQueryError,
+)
+from livestatus.query import LivestatusQuery
+
+Row: TypeAlias = dict[str, Any]
+Dialect: TypeAlias = Literal["naemon", "icinga2"]
+DIALECTS: tuple[Dialect, ...] = ("naemon", "icinga2")
+
+# -- addresses ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a Livestatus server listens: a unix socket path or a TCP host and port."""
+
+    family: Literal["unix", "tcp"]
+    path: str = ""
+    host: str = ""
+    port: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        """Parse ``unix:/path`` or ``tcp:host:port``; anything else is a ValueError."""
+        kind, sep, rest = text.partition(":")
+        if sep and kind == "unix" and rest.startswith("/") and "\0" not in rest:
+            return cls("unix", path=rest)
+        if sep and kind == "tcp":
+            match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([A-Za-z0-9.\-]+):(\d{1,5})", rest)
+            if match:
+                host = match.group(1) or match.group(3)
+                port = int(match.group(2) or match.group(4))
+                if 0 < port < 65536:
+                    return cls("tcp", host=host, port=port)
+        raise ValueError(f"not a Livestatus address: {text!r} (expected unix:/path/to/live or tcp:host:port)")
+
+    def __str__(self) -> str:
+        if self.family == "unix":
+            return f"unix:{self.path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"tcp:{host}:{self.port}"
+
+
+# -- dialect normalisation ---------------------------------------------------
+
+# Columns that are flags. Naemon answers 0/1, Icinga 2 true/false for some and
+# 0/1 for others; both become bool (None when the server does not know the
+# column). Anything not listed (acknowledgement_type, state, counts) is left alone.
+_OBJECT_FLAGS = frozenset(
+    {
+        "accept_passive_checks",
+        "acknowledged",
+        "active_checks_enabled",
+        "check_flapping_recovery_notification",
+        "check_freshness",
+        "checks_enabled",
+        "event_handler_enabled",
+        "flap_detection_enabled",
+        "has_been_checked",
+        "in_check_period",
+        "in_notification_period",
+        "is_executing",
+        "is_flapping",
+        "is_reachable",
+        "no_more_notifications",
+        "notifications_enabled",
+        "process_performance_data",
+    }
+)
+HOST_FLAGS = _OBJECT_FLAGS | {"obsess_over_host"}
+SERVICE_FLAGS = _OBJECT_FLAGS | {"obsess_over_service"}
+_PREFIXED_HOST_FLAGS = frozenset(f"host_{name}" for name in HOST_FLAGS)
+_PREFIXED_SERVICE_FLAGS = frozenset(f"service_{name}" for name in SERVICE_FLAGS)
+_STATUS_FLAGS = frozenset(
+    {
+        "accept_passive_host_checks",
+        "accept_passive_service_checks",
+        "check_external_commands",
+        "check_host_freshness",
+        "check_service_freshness",
+        "enable_event_handlers",
+        "enable_flap_detection",
+        "enable_notifications",
+        "execute_host_checks",
+        "execute_service_checks",
+        "obsess_over_hosts",
+        "obsess_over_services",
+        "process_performance_data",
+    }
+)
+_CONTACT_FLAGS = frozenset(
+    {
+        "can_submit_commands",
+        "host_notifications_enabled",
+        "service_notifications_enabled",
+        "in_host_notification_period",
+        "in_service_notification_period",
+    }
+)
+_HOSTS = HOST_FLAGS
+_SERVICES = SERVICE_FLAGS | _PREFIXED_HOST_FLAGS
+_DOWNTIMES_COMMENTS = (
+    frozenset({"fixed", "is_service", "persistent", "expires"})
+    | _PREFIXED_HOST_FLAGS
+    | _PREFIXED_SERVICE_FLAGS
+)
+#: Per table, the columns normalised to ``bool``.
+BOOL_COLUMNS: Mapping[str, frozenset[str]] = {
+    "hosts": _HOSTS,
+    "hostsbygroup": _HOSTS,
+    "services": _SERVICES,
+    "servicesbygroup": _SERVICES,
+    "servicesbyhostgroup": _SERVICES,
+    "downtimes": _DOWNTIMES_COMMENTS,
+    "comments": _DOWNTIMES_COMMENTS,
+    "status": _STATUS_FLAGS,
+    "contacts": _CONTACT_FLAGS,
+}
+#: Columns holding custom variables, normalised to ``dict`` in every table.
+CUSTOM_VARIABLE_COLUMNS = frozenset({"custom_variables", "host_custom_variables", "service_custom_variables"})
+
+_TRUE_STRINGS = frozenset({"1", "true", "on", "yes"})
+_FALSE_STRINGS = frozenset({"0", "false", "off", "no"})
+
+
+def to_bool(value: Any) -> bool | None:
+    """Naemon ``0``/``1``, Icinga 2 ``true``/``false`` → bool; unknown (``""``/null) → None."""
+    if value is True or value is False:
+        return bool(value)
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE_STRINGS:
+            return True
+        if lowered in _FALSE_STRINGS:
+            return False
+    return None
+
+
+def to_custom_variables(value: Any) -> dict[str, Any]:
+    """Naemon ``{"NAME": "value"}`` or Icinga 2 ``[["name", "value"], ...]`` → dict."""
+    if isinstance(value, dict):
+        return {str(name): val for name, val in value.items()}
+    if isinstance(value, list):
+        pairs = (pair for pair in value if isinstance(pair, list | tuple) and len(pair) == 2)
+        return {str(name): val for name, val in pairs}
+    return {}
+
+
+def converters_for(table: str, columns: list[str]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """Positions in a row that need converting, with the converter for each."""
+    flags = BOOL_COLUMNS.get(table, frozenset())
+    found: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, name in enumerate(columns):
+        if name in flags:
+            found.append((index, to_bool))
+        elif name in CUSTOM_VARIABLE_COLUMNS:
+            found.append((index, to_custom_variables))
+    return found
+
+
+# The common wire values of a flag, looked up without a function call: True
+# and 1 (False and 0) are the same dict key. Anything else takes to_bool().
+_FAST_BOOLS: dict[Any, bool] = {0: False, 1: True}
+
+
+def _convert_column(rows: list[list[Any]], index: int, convert: Callable[[Any], Any]) -> None:
+    # One column at a time with the common cases inlined: on 100,000 rows the
+    # per-value function call is most of the conversion cost.
+    if convert is to_bool:
+        fast = _FAST_BOOLS
+        for row in rows:
+            value = row[index]
+            try:
+                row[index] = fast[value]
+            except (KeyError, TypeError):
+                row[index] = to_bool(value)
+    elif convert is to_custom_variables:
+        for row in rows:
+            value = row[index]
+            if value.__class__ is dict:
+                continue
+            # Icinga 2: [[name, value], ...]; checking the first pair keeps a
+            # flat list of 2-character strings from passing as pairs.
+            if value.__class__ is list and value and value[0].__class__ is list:
+                try:
+                    row[index] = dict(value)
+                    continue
+                except (TypeError, ValueError):
+                    pass
+            row[index] = to_custom_variables(value)
+    else:
+        for row in rows:
+            row[index] = convert(row[index])
+
+
+def rows_to_dicts(table: str, columns: list[str], rows: list[list[Any]]) -> list[Row]:
+    """Turn list rows into dicts by column name, normalising both dialects' values."""
+    width = len(columns)
+    widths = {len(row) for row in rows}
+    if widths - {width}:
+        raise LivestatusBadResponse(
+            f"rows have {sorted(widths - {width})} fields, expected {width} ({', '.join(columns)})"
+        )
+    for index, convert in converters_for(table, columns):
+        _convert_column(rows, index, convert)
+    return [dict(zip(columns, row)) for row in rows]  # noqa: B905 (widths checked above)
+
+
+@contextmanager
+def _gc_paused(size: int) -> Iterator[None]:
+    """Pause the cyclic GC while a large reply becomes objects.
+
+    json.loads of 100,000 rows allocates millions of containers and the
+    collector keeps rescanning them; none of them can form a cycle, so pausing
+    it more than halves the parse time. Only for large replies, and it is
+    switched back on even if parsing fails.
+    """
+    if size < 1_000_000 or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def detect_dialect(program_version: str) -> Dialect:
+    """Icinga 2 reports e.g. ``r2.13.6-1-icinga2`` as program_version; Naemon ``1.4.1``."""
+    lowered = program_version.lower()
+    return "icinga2" if "icinga" in lowered else "naemon"
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    # Rows may mix None, numbers and strings in one column; never compare across kinds.
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool | int | float):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, json.dumps(value, sort_keys=True, default=str))
+
+
+def sort_and_page(query: LivestatusQuery, rows: list[Row]) -> list[Row]:
+    """Apply Sort, Offset and Limit on the client, as Naemon would on the server."""
+    for column, direction in reversed(query.sort_keys):  # stable sort, last key first
+        rows.sort(key=lambda row: _sort_key(row.get(column)), reverse=direction == "desc")
+    start = query.offset_rows or 0
+    stop = None if query.limit_rows is None else start + query.limit_rows
+    return rows[start:stop]
+
+
+# -- the wire ----------------------------------------------------------------
+
+_RETRY_ERRNOS = frozenset({errno.ENOENT, errno.ECONNREFUSED, errno.EAGAIN, errno.ECONNRESET})
+_HEADER_SIZE = 16
+_MISSING_COLUMN_RE = re.compile(r"Column '([a-z0-9_]+)' does not exist in table")
+
+
+class _Undelivered(Exception):
+    """The request did not reach a working server; safe to resend a query."""
+
+    def __init__(self, error: LivestatusError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _pause_or_give_up(undelivered: _Undelivered, window_ends: float, delay: float) -> float:
+    """Wait before the next attempt (backing off to 0.5 s) or raise once the window is over."""
+    remaining = window_ends - time.monotonic()
+    if remaining <= 0:
+        raise undelivered.error from None
+    time.sleep(min(delay, remaining))
+    return min(delay * 2, 0.5)
+
+
+def _recv_exact(sock: socket.socket, size: int, deadline: float, address: str) -> bytearray:
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LivestatusTimeout(f"reply incomplete after {got} of {size} bytes", address=address)
+        sock.settimeout(remaining)
+        try:
+            count = sock.recv_into(view[got:], size - got)
+        except TimeoutError:
+            raise LivestatusTimeout(
+                f"timed out reading the reply ({got} of {size} bytes)", address=address
+            ) from None
+        if count == 0:
+            raise LivestatusConnectionClosed(
+                f"server closed the connection after {got} of {size} bytes", address=address
+            )
+        got += count
+    return buf
+
+
+def parse_header(header: bytes | bytearray, address: str = "") -> tuple[int, int]:
+    """Parse a fixed16 header ``"200          42\\n"`` into (status, length)."""
+    if len(header) != _HEADER_SIZE or header[3:4] != b" " or header[15:16] != b"\n":
+        raise LivestatusBadResponse(f"malformed response header {bytes(header)!r}", address=address)
+    try:
+        return int(header[:3]), int(header[4:15])
+    except ValueError:
+        raise LivestatusBadResponse(f"malformed response header {bytes(header)!r}", address=address) from None
+
+
+def server_message(body: bytes | bytearray) -> str:
+    """The useful part of an error body (Icinga 2 appends a C++ stack trace)."""
+    text = bytes(body).decode("utf-8", "replace")
+    return text.split("\n\nStacktrace:", 1)[0].strip()
+
+
+def decode_json(body: bytes | bytearray, address: str = "") -> list[list[Any]]:
+    """Parse a JSON reply into a list of rows."""
+    try:
+        data = json.loads(body)
+    except UnicodeDecodeError:
+        # Plugin output is not always UTF-8; keep the row rather than fail the page.
+        data = json.loads(bytes(body).decode("utf-8", "replace"))
+    except ValueError as exc:
+        raise LivestatusBadResponse(f"reply is not valid JSON: {exc}", address=address) from None
+    if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
+        raise LivestatusBadResponse("reply is not a list of rows", address=address)
+    return data
+
+
+class LivestatusClient:
+    """A connection to one Livestatus server; thread-safe, one request at a time.
+
+    >>> client = LivestatusClient("unix:/var/cache/naemon/live")
+    >>> client.query(LivestatusQuery("hosts").select("name", "state"))
+    [{'name': 'web1', 'state': 0}]
+    """
+
+    def __init__(
+        self,
+        address: str | Address,
+        *,
+        connect_timeout: float = 3.0,
+        timeout: float = 10.0,
+        retry_window: float = 5.0,
+        keepalive: bool = True,
+        dialect: Dialect | None = None,
+    ) -> None:
+        self.address = address if isinstance(address, Address) else Address.parse(address)
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self.retry_window = retry_window
+        self.keepalive = keepalive
+        if dialect is not None and dialect not in DIALECTS:
+            raise ValueError(f"unknown dialect {dialect!r}; one of {DIALECTS}")
+        self._dialect: Dialect | None = dialect
+        self._sock: socket.socket | None = None
+        self._sock_used = False
+        self._lock = threading.Lock()
+        # Columns Icinga 2 told us it does not have, per table (see _fetch).
+        self._missing_columns: dict[str, frozenset[str]] = {}
+        #: How many connections this client has opened (keep-alive reuse shows here).
+        self.connections_opened = 0
+        #: How many requests (queries and commands) it has sent.
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"<LivestatusClient {self.address}>"
+
+    def __enter__(self) -> LivestatusClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the kept-alive connection, if any."""
+        with self._lock:
+            self._drop()
+
+    # -- public API -------------------------------------------------------
+
+    def query(self, query: LivestatusQuery) -> list[Row]:
+        """Run a query; rows are dicts keyed by column (stats rows: group-by columns, then stat names)."""
+        if not isinstance(query, LivestatusQuery):
+            raise TypeError(f"expected a LivestatusQuery, not {type(query).__name__}")
+        naemon_only = (
+            query.user is not None
+            or query.wait_for is not None
+            or bool(query.sort_keys)
+            or query.offset_rows is not None
+        )
+        if not naemon_only or self.dialect == "naemon":
+            return self._fetch(query)
+        if query.user is not None:
+            # Icinga 2 ignores AuthUser: running the query would show everything.
+            raise UnsupportedQueryError(
+                "Icinga 2 ignores AuthUser; refusing a query that would not be restricted to the user",
+                address=str(self.address),
+            )
+        if query.wait_for is not None:
+            raise UnsupportedQueryError("Icinga 2 ignores the Wait headers", address=str(self.address))
+        extra = [column for column, _ in query.sort_keys if column not in query.columns]
+        if extra and (query.is_stats or not query.columns):
+            if query.is_stats:
+                raise UnsupportedQueryError(
+                    f"sort columns {extra} must be group-by columns of this stats query",
+                    address=str(self.address),
+                )
+            extra = []  # no Columns: every column comes back anyway
+        rows = self._fetch(query.without_paging().select(*extra))
+        rows = sort_and_page(query, rows)
+        for row in rows:
+            for column in extra:
+                del row[column]
+        return rows
+
+    def status(self) -> Row:
+        """``GET status``: program_start, program_version, nagios_pid, num_services..."""
+        rows = self._fetch(LivestatusQuery("status"))
+        if len(rows) != 1:
+            raise LivestatusBadResponse(f"GET status returned {len(rows)} rows", address=str(self.address))
+        return rows[0]
+
+    @property
+    def dialect(self) -> Dialect:
+        """``"naemon"`` or ``"icinga2"``: as given, else detected once from ``GET status``."""
+        if self._dialect is None:
+            version = str(self.status().get("program_version", ""))
+            self._dialect = detect_dialect(version)
+        return self._dialect
+
+    def command(self, command: Command, *, timestamp: int | None = None) -> None:
+        """Send an external command over its own connection.
+
+        Naemon answers a rejected command with a reason (raised as
+        LivestatusCommandError); Icinga 2 answers nothing and logs it instead.
+        A command is never resent once it may have been delivered.
+        """
+        if not isinstance(command, Command):
+            raise TypeError(f"expected a Command, not {type(command).__name__}")
+        data = command.encode(int(time.time()) if timestamp is None else timestamp)
+        address = str(self.address)
+        sock = self._connect_with_retry()
+        try:
+            deadline = time.monotonic() + self.timeout
+            try:
+                sock.settimeout(self.timeout)
+                sock.sendall(data)
+                self.requests_sent += 1
+                sock.shutdown(socket.SHUT_WR)
+                reply = self._read_until_eof(sock, deadline)
+            except TimeoutError:
+                error = LivestatusTimeout(
+                    f"command {command.name} sent, but the server did not close the connection "
+                    f"within {self.timeout}s; it may or may not have been applied",
+                    address=address,
+                )
+                error.retryable = False
+                raise error from None
+            except OSError as exc:
+                raise LivestatusConnectionClosed(
+                    f"sending command {command.name} failed: {exc}", address=address
+                ) from None
+        finally:
+            sock.close()
+        if reply.strip():
+            raise LivestatusCommandError(
+                f"command {command.name} rejected: {server_message(reply)}", address=address
+            )
+
+    # -- internals --------------------------------------------------------
+
+    def _fetch(self, query: LivestatusQuery) -> list[Row]:
+        missing = self._missing_columns.get(query.table, frozenset())
+        if missing and not query.is_stats and missing & set(query.columns):
+            return self._fetch_without(query, missing)
+        try:
+            body = self._request(query.encode(keepalive=self.keepalive))
+        except LivestatusQueryError as exc:
+            # Icinga 2 refuses columns it does not have (452); Naemon answers
+            # them with "". Give the caller Naemon's answer from both.
+            match = _MISSING_COLUMN_RE.search(exc.server_message)
+            if exc.status == 452 and match and not query.is_stats and match.group(1) in query.columns:
+                self._missing_columns[query.table] = missing | {match.group(1)}
+                return self._fetch_without(query, missing | {match.group(1)})
+            raise
+        with _gc_paused(len(body)):
+            rows = decode_json(body, str(self.address))
+            columns = query.result_columns
+            if columns is None:
+                if not rows:
+                    return []
+                columns = tuple(str(name) for name in rows[0])
+                rows = rows[1:]
+            return rows_to_dicts(query.table, list(columns), rows)
+
+    def _fetch_without(self, query: LivestatusQuery, missing: frozenset[str]) -> list[Row]:
+        kept = tuple(column for column in query.columns if column not in missing)
+        if not kept:
+            raise UnsupportedQueryError(
+                f"none of the columns {list(query.columns)} exist in table {query.table!r}",
+                address=str(self.address),
+            )
+        narrower = LivestatusQuery(
+            query.table,
+            columns=kept,
+            filters=query.filters,
+            limit_rows=query.limit_rows,
+            offset_rows=query.offset_rows,
+            sort_keys=query.sort_keys,
+            user=query.user,
+            wait_for=query.wait_for,
+        )
+        rows = self._fetch(narrower)
+        flags = BOOL_COLUMNS.get(query.table, frozenset())
+        return [
+            {
+                column: row[column] if column in row and column in kept else (None if column in flags else "")
+                for column in query.columns
+            }
+            for row in rows
+        ]
+
+    def _request(self, data: bytes) -> bytearray:
+        """Send a query and read its reply, retrying delivery within the retry window."""
+        address = str(self.address)
+        window_ends = time.monotonic() + self.retry_window
+        delay = 0.05
+        with self._lock:
+            while True:
+                try:
+                    return self._request_once(data)
+                except _Undelivered as undelivered:
+                    delay = _pause_or_give_up(undelivered, window_ends, delay)
+                except LivestatusError:
+                    self._drop()
+                    raise
+                except OSError as exc:  # anything the mapping below did not expect
+                    self._drop()
+                    raise LivestatusConnectionClosed(f"connection failed: {exc}", address=address) from None
+
+    def _request_once(self, data: bytes) -> bytearray:
+        address = str(self.address)
+        sock = self._sock
+        if sock is None:
+            sock = self._connect()
+            self._sock = sock
+            self._sock_used = False
+        deadline = time.monotonic() + self.timeout
+        try:
+            sock.settimeout(self.timeout)
+            sock.sendall(data)
+            self.requests_sent += 1
+            header = _recv_exact(sock, _HEADER_SIZE, deadline, address)
+        except (LivestatusConnectionClosed, BrokenPipeError, ConnectionResetError) as exc:
+            # Nothing of the reply arrived: the server closed a kept-alive
+            # connection (idle timeout) or is going away for a reload.
+            self._drop()
+            raise _Undelivered(
+                exc
+                if isinstance(exc, LivestatusError)
+                else LivestatusConnectionClosed(f"connection lost: {exc}", address=address)
+            ) from None
+        except TimeoutError:
+            self._drop()
+            raise LivestatusTimeout(f"no reply within {self.timeout}s", address=address) from None
+        self._sock_used = True
+        status, length = parse_header(header, address)
+        body = _recv_exact(sock, length, deadline, address)
+        if status != 200:
+            # Naemon may close after an error; start afresh next time.
+            self._drop()
+            raise LivestatusQueryError(status, server_message(body), address=address)
+        if not self.keepalive:
+            self._drop()
+        return body
+
+    def _drop(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+
+    def _connect(self) -> socket.socket:
+        """Open one connection; refused/missing sockets raise _Undelivered."""
+        address = str(self.address)
+        try:
+            if self.address.family == "unix":
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(self.connect_timeout)
+                    sock.connect(self.address.path)
+                except BaseException:
+                    sock.close()
+                    raise
+            else:
+                sock = socket.create_connection(
+                    (self.address.host, self.address.port), timeout=self.connect_timeout
+                )
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except TimeoutError:
+            raise LivestatusTimeout(
+                f"cannot connect within {self.connect_timeout}s", address=address
+            ) from None
+        except OSError as exc:
+            error = LivestatusConnectError(f"cannot connect: {exc.strerror or exc}", address=address)
+            if exc.errno in _RETRY_ERRNOS:
+                # The socket vanishes for a moment while the core reloads.
+                raise _Undelivered(error) from None
+            error.retryable = not isinstance(exc, PermissionError)
+            raise error from None
+        self.connections_opened += 1
+        return sock
+
+    def _connect_with_retry(self) -> socket.socket:
+        window_ends = time.monotonic() + self.retry_window
+        delay = 0.05
+        while True:
+            try:
+                return self._connect()
+            except _Undelivered as undelivered:
+                delay = _pause_or_give_up(undelivered, window_ends, delay)
+
+    def _read_until_eof(self, sock: socket.socket, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+            chunk = sock.recv(65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)

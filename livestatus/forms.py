@@ -1,0 +1,247 @@
+"""Forms of the Status area: the status filters (pages and API), the action forms, the log filter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from livestatus import status
+from livestatus.actions import MAX_DOWNTIME_SECONDS
+from livestatus.errors import UnsafeValueError
+from livestatus.models import ActionKind, ActionLog, ActionOutcome
+from livestatus.query import check_value
+
+#: The views a status filter is for, and the states each offers.
+KINDS = ("hosts", "services", "problems")
+_STATE_CHOICES = {
+    "hosts": [*status.HOST_STATES, status.PENDING_STATE],
+    "services": [*status.SERVICE_STATES, status.PENDING_STATE],
+    "problems": ["down", "unreachable", "critical", "warning", "unknown"],
+}
+# Fields a kind does not have (a host has no service group and no description).
+_NOT_FOR = {"hosts": ("servicegroup", "service"), "services": (), "problems": ()}
+YES_NO = [("", "any"), ("true", "yes"), ("false", "no")]
+
+
+def _yes_no(value: str) -> bool:
+    return value == "true"
+
+
+def _node_choices() -> list[tuple[str, str]]:
+    # A callable: evaluated when the form validates or renders, not when it is built.
+    return [("", "any node"), *((name, name) for name in status.node_names())]
+
+
+def _one_line(value: str, label: str) -> str:
+    try:
+        return check_value(value, label)
+    except UnsafeValueError:
+        raise ValidationError(
+            f"{label} may not contain line breaks or control characters.", code="unsafe"
+        ) from None
+
+
+class StatusFilterForm(forms.Form):
+    """The filters of the hosts, services and problems views (query parameters of the API too)."""
+
+    state = forms.MultipleChoiceField(required=False, help_text="Repeat for several states.")
+    hostgroup = forms.CharField(required=False, max_length=255, help_text="Host group name.")
+    servicegroup = forms.CharField(required=False, max_length=255, help_text="Service group name.")
+    acknowledged = forms.TypedChoiceField(
+        required=False, choices=YES_NO, coerce=_yes_no, empty_value=None, help_text="true or false."
+    )
+    downtime = forms.TypedChoiceField(
+        required=False,
+        choices=YES_NO,
+        coerce=_yes_no,
+        empty_value=None,
+        label="In downtime",
+        help_text="true or false (for a service, its host's downtime counts).",
+    )
+    node = forms.ChoiceField(required=False, choices=_node_choices, help_text="Only this node.")
+    host = forms.CharField(required=False, max_length=255, help_text="Exact host name.")
+    service = forms.CharField(required=False, max_length=255, help_text="Exact service description.")
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        help_text="Text in the host name, service description or output (case-insensitive).",
+    )
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        for name in _NOT_FOR[kind]:
+            del self.fields[name]
+        state = self.fields["state"]
+        assert isinstance(state, forms.MultipleChoiceField)
+        state.choices = [(name, name) for name in _STATE_CHOICES[kind]]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name in ("hostgroup", "servicegroup", "host", "service", "q"):
+            value = cleaned.get(name)
+            if value:
+                try:
+                    cleaned[name] = _one_line(value, name)
+                except ValidationError as exc:
+                    self.add_error(name, exc)
+        return cleaned
+
+    def to_filter(self) -> status.StatusFilter:
+        """The validated filters (call after ``is_valid()``)."""
+        data = self.cleaned_data
+        return status.StatusFilter(
+            states=tuple(data.get("state") or ()),
+            hostgroup=data.get("hostgroup") or "",
+            servicegroup=data.get("servicegroup") or "",
+            acknowledged=data.get("acknowledged"),
+            downtime=data.get("downtime"),
+            node=data.get("node") or "",
+            host=data.get("host") or "",
+            service=data.get("service") or "",
+            q=data.get("q") or "",
+        )
+
+
+# -- actions ------------------------------------------------------------------------
+
+
+def _comment_field(**kwargs: Any) -> forms.CharField:
+    return forms.CharField(
+        max_length=1024,
+        help_text="One line; shown to everyone who looks at the object.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        **kwargs,
+    )
+
+
+class ActionForm(forms.Form):
+    """Base of the action forms: an optional node (default: the one that owns the host)."""
+
+    kind: str = ""
+    title = ""
+    node = forms.CharField(required=False, max_length=255, widget=forms.HiddenInput)
+
+    def params(self) -> dict[str, Any]:
+        """The action's arguments for ``livestatus.actions.perform``."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "node"}
+
+
+class AcknowledgeForm(ActionForm):
+    kind = ActionKind.ACKNOWLEDGE
+    title = "Acknowledge"
+    comment = _comment_field()
+    sticky = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Keep it until the object is OK/UP again (not just until it changes).",
+    )
+    notify = forms.BooleanField(required=False, initial=True, help_text="Notify the contacts.")
+    persistent = forms.BooleanField(
+        required=False, initial=False, help_text="Keep the comment after a restart."
+    )
+
+
+class DowntimeForm(ActionForm):
+    kind = ActionKind.DOWNTIME
+    title = "Schedule downtime"
+    comment = _comment_field()
+    fixed = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Fixed: from start to end. Unticked (flexible): starts when the object goes down "
+        "between start and end, then lasts the duration.",
+    )
+    start = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Default: now.",
+    )
+    end = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    duration_minutes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DOWNTIME_SECONDS // 60,
+        help_text="Fixed without an end: how long. Flexible: how long once started.",
+    )
+
+    def params(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        minutes = data.get("duration_minutes")
+        return {
+            "comment": data["comment"],
+            "fixed": data["fixed"],
+            "start": data.get("start"),
+            "end": data.get("end"),
+            "duration": minutes * 60 if minutes else None,
+        }
+
+
+class CommentForm(ActionForm):
+    kind = ActionKind.COMMENT
+    title = "Add a comment"
+    comment = _comment_field()
+    persistent = forms.BooleanField(required=False, initial=True, help_text="Keep it after a restart.")
+
+
+class RecheckForm(ActionForm):
+    kind = ActionKind.RECHECK
+    title = "Re-check now"
+
+
+class RemoveAcknowledgementForm(ActionForm):
+    kind = ActionKind.REMOVE_ACKNOWLEDGEMENT
+    title = "Remove acknowledgement"
+
+
+class DeleteDowntimeForm(ActionForm):
+    kind = ActionKind.DELETE_DOWNTIME
+    title = "Delete downtime"
+    downtime_id = forms.IntegerField(min_value=0)
+
+
+ACTION_FORMS: dict[str, type[ActionForm]] = {
+    form.kind: form
+    for form in (
+        AcknowledgeForm,
+        RemoveAcknowledgementForm,
+        DowntimeForm,
+        DeleteDowntimeForm,
+        RecheckForm,
+        CommentForm,
+    )
+}
+
+
+# -- the action log --------------------------------------------------------------------
+
+
+class ActionLogFilterSet(django_filters.FilterSet):
+    """Filters of the action log (page and API); ``q`` searches object names and comments."""
+
+    q = django_filters.CharFilter(method="search", label="Search")
+    kind = django_filters.ChoiceFilter(choices=ActionKind.choices)
+    outcome = django_filters.ChoiceFilter(choices=ActionOutcome.choices)
+    host = django_filters.CharFilter(field_name="host_name")
+    service = django_filters.CharFilter(field_name="service_description")
+    node = django_filters.CharFilter(field_name="node")
+    user = django_filters.CharFilter(field_name="username")
+
+    class Meta:
+        model = ActionLog
+        fields = ["kind", "outcome", "host", "service", "node", "user"]
+
+    def search(self, queryset: QuerySet[ActionLog], name: str, value: str) -> QuerySet[ActionLog]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(host_name__icontains=value)
+            | Q(service_description__icontains=value)
+            | Q(command__icontains=value)
+        )

@@ -1,0 +1,83 @@
+"""Django glue between NaemonNode rows and the plain Livestatus client.
+
+Clients are kept per process and reused (keep-alive connections), keyed by node name and
+address so that editing a node's address takes effect without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from livestatus.client import LivestatusClient
+from livestatus.errors import LivestatusError
+from livestatus.multi import LivestatusCluster
+from livestatus.query import Filter, LivestatusQuery
+from registry.models import Host, NaemonNode
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str], LivestatusClient] = {}
+
+# Status pages must answer even when a node hangs: short timeouts, a brief reconnect window.
+CONNECT_TIMEOUT = 2.0
+TIMEOUT = 10.0
+RETRY_WINDOW = 2.0
+
+
+def live_nodes() -> list[NaemonNode]:
+    """Enabled nodes that have a Livestatus address, by name."""
+    return list(NaemonNode.objects.filter(enabled=True).exclude(livestatus="").order_by("name"))
+
+
+def client_for(node: NaemonNode) -> LivestatusClient:
+    """The process-wide client of a node (created on first use)."""
+    key = (node.name, node.livestatus)
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = LivestatusClient(
+                node.livestatus, connect_timeout=CONNECT_TIMEOUT, timeout=TIMEOUT, retry_window=RETRY_WINDOW
+            )
+            _clients[key] = client
+        return client
+
+
+def cluster_for(nodes: list[NaemonNode] | None = None) -> LivestatusCluster:
+    """A cluster over the given (default: all live) nodes, sharing the process-wide clients."""
+    chosen = live_nodes() if nodes is None else nodes
+    by_address = {node.livestatus: node for node in chosen}
+    return LivestatusCluster(
+        [(node.name, node.livestatus) for node in chosen],
+        client_factory=lambda address: client_for(by_address[str(address)]),
+    )
+
+
+def forget_clients() -> None:
+    """Close and drop every cached client (tests, node edits)."""
+    with _lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+def node_for_host(host_name: str) -> NaemonNode | None:
+    """The node that owns a host: its poller by placement, else the node whose core lists it."""
+    host = Host.objects.filter(name=host_name).prefetch_related("hostgroups__node").first()
+    if host is not None:
+        poller = host.poller()
+        if poller is not None and poller.enabled and poller.livestatus:
+            return poller
+    # Asked one node at a time through the shared clients: actions are rare, and a
+    # throwaway cluster would leave a thread pool behind per action.
+    owners = set()
+    for node in live_nodes():
+        try:
+            rows = client_for(node).query(
+                LivestatusQuery("hosts").select("name").where(Filter("name", "=", host_name))
+            )
+        except LivestatusError:
+            continue
+        if rows:
+            owners.add(node)
+    for node in sorted(owners, key=lambda n: (n.role != "poller", n.name)):  # a poller runs the checks
+        return node
+    return None

@@ -1,0 +1,543 @@
+/* My notifications and "Who would be notified?": every read and write goes through the
+   public REST API (/api/v1/preferences/), with the session cookie and the CSRF token, so
+   anything these pages do a script can do too. Plain JavaScript, no build step. */
+(function () {
+  "use strict";
+
+  // --- helpers --------------------------------------------------------------------------
+
+  function csrfToken() {
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (input) return input.value;
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function ApiError(status, body) {
+    this.status = status;
+    this.body = body;
+    this.message = describeErrors(body) || "HTTP " + status;
+  }
+
+  function describeErrors(body) {
+    if (!body || typeof body !== "object") return "";
+    if (body.detail) return String(body.detail);
+    return Object.keys(body)
+      .map(function (key) { return key + ": " + [].concat(body[key]).join(" "); })
+      .join("; ");
+  }
+
+  /** fetch JSON from the API; rejects with ApiError on a non-2xx answer. */
+  function api(base, method, path, body) {
+    var options = {
+      method: method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    };
+    if (method !== "GET") options.headers["X-CSRFToken"] = csrfToken();
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(base + path, options).then(function (response) {
+      if (response.status === 204) return null;
+      return response.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text.slice(0, 200) }; }
+        if (!response.ok) throw new ApiError(response.status, data);
+        return data;
+      });
+    });
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      var value = attrs[key];
+      if (value === null || value === undefined || value === false) return;
+      if (key === "text") node.textContent = value;
+      else if (key === "className") node.className = value;
+      else if (key.slice(0, 2) === "on") node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : value);
+    });
+    [].concat(children || []).forEach(function (child) {
+      if (child === null || child === undefined) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function debounce(fn, ms) {
+    var timer = null;
+    return function () {
+      var args = arguments;
+      clearTimeout(timer);
+      timer = setTimeout(function () { fn.apply(null, args); }, ms);
+    };
+  }
+
+  function splitNames(value) {
+    return value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+  }
+
+  function fillSelect(select, values, selected) {
+    select.replaceChildren.apply(select, values.map(function (v) {
+      return el("option", { value: v, text: v, selected: v === selected });
+    }));
+  }
+
+  function fillDatalist(list, values) {
+    list.replaceChildren.apply(list, values.map(function (v) { return el("option", { value: v }); }));
+  }
+
+  /** Suggest registry names in a datalist; for comma-separated inputs, for the last name. */
+  function suggestNames(base, input, list, kind, multiple) {
+    var update = debounce(function () {
+      var value = input.value;
+      var cut = multiple ? value.lastIndexOf(",") + 1 : 0;
+      var prefix = value.slice(0, cut);
+      if (prefix && prefix.slice(-1) !== " ") prefix += " ";
+      var query = value.slice(cut).trim();
+      api(base, "GET", "choices/" + kind + "/?limit=20&q=" + encodeURIComponent(query)).then(function (data) {
+        fillDatalist(list, data.results.map(function (name) { return prefix + name; }));
+      }).catch(function () { /* suggestions are a convenience */ });
+    }, 150);
+    input.addEventListener("input", update);
+    input.addEventListener("focus", update);
+  }
+
+  function decisionBadge(decision) {
+    return el("span", {
+      className: "badge fs-6 " + (decision === "notify" ? "text-bg-success" : "text-bg-secondary"),
+      text: decision,
+      "data-decision": decision,
+    });
+  }
+
+  function showFieldErrors(form, body) {
+    form.querySelectorAll(".is-invalid").forEach(function (n) { n.classList.remove("is-invalid"); });
+    form.querySelectorAll("[data-error-for]").forEach(function (n) { n.textContent = ""; n.classList.remove("d-block"); });
+    if (!body) return;
+    Object.keys(body).forEach(function (field) {
+      var target = form.querySelector('[data-error-for="' + field + '"]') || form.querySelector('[data-error-for="non_field_errors"]');
+      var message = [].concat(body[field]).join(" ");
+      if (target) {
+        target.textContent = (target.getAttribute("data-error-for") === field ? "" : field + ": ") + message;
+        target.classList.add("d-block");
+      }
+      var input = form.querySelector('[name="' + field + '"]');
+      if (input) input.classList.add("is-invalid");
+    });
+  }
+
+  // --- My notifications ---------------------------------------------------------------------
+
+  var DAY_LABELS = { mon: "Mon", tue: "Tue", wed: "Wed", thu: "Thu", fri: "Fri", sat: "Sat", sun: "Sun" };
+  var NAME_FIELDS = ["hosts", "hostgroups", "services", "servicegroups"];
+  var CHECK_FIELDS = ["states", "types", "channels", "days"];
+
+  function notificationsPage(root) {
+    var base = root.getAttribute("data-api");
+    var rules = [];
+    var choices = null;
+    var lastPreview = null;
+    var errorBox = document.getElementById("page-error");
+    var body = document.getElementById("rules-body");
+    var editor = document.getElementById("rule-editor");
+    var ruleForm = document.getElementById("rule-form");
+    var profileForm = document.getElementById("profile-form");
+    var previewForm = document.getElementById("preview-form");
+    var result = document.getElementById("preview-result");
+
+    function fail(error) {
+      errorBox.textContent = error && error.message ? error.message : String(error);
+      errorBox.classList.remove("d-none");
+    }
+
+    function clearFailure() { errorBox.classList.add("d-none"); }
+
+    function summary(rule) {
+      var parts = [];
+      NAME_FIELDS.concat(["states", "types", "channels"]).forEach(function (field) {
+        if (rule[field].length) parts.push(field + ": " + rule[field].join(", "));
+      });
+      var windowed = rule.days.length || rule.start !== "00:00" || rule.end !== "24:00";
+      if (windowed) {
+        var days = rule.days.length ? rule.days.map(function (d) { return DAY_LABELS[d]; }).join(" ") : "every day";
+        parts.push(days + " " + rule.start + "–" + rule.end);
+      }
+      return parts.length ? parts.join("; ") : "any notification";
+    }
+
+    function renderRules() {
+      if (!rules.length) {
+        body.replaceChildren(el("tr", {}, el("td", {
+          colspan: "6", className: "text-body-secondary",
+          text: "No rules: your default decides every notification.",
+        })));
+        return;
+      }
+      body.replaceChildren.apply(body, rules.map(function (rule, index) {
+        var decided = lastPreview && lastPreview.rule && lastPreview.rule.id === rule.id;
+        return el("tr", {
+          "data-rule-id": rule.id,
+          className: [decided ? "table-info" : "", rule.enabled ? "" : "text-body-tertiary"].join(" ").trim() || null,
+        }, [
+          el("td", { text: String(index + 1) }),
+          el("td", {}, el("div", { className: "form-check form-switch mb-0" }, el("input", {
+            className: "form-check-input rule-enabled", type: "checkbox", role: "switch",
+            checked: rule.enabled, "aria-label": "Rule " + (index + 1) + " enabled",
+            onchange: function (event) { setEnabled(rule, event.target.checked); },
+          }))),
+          el("td", {}, el("span", {
+            className: "badge " + (rule.action === "notify" ? "text-bg-success" : "text-bg-secondary"),
+            text: rule.action,
+          })),
+          el("td", { className: "small", text: summary(rule) }),
+          el("td", { className: "small", text: rule.comment }),
+          el("td", { className: "text-end text-nowrap" }, [
+            el("button", {
+              type: "button", className: "btn btn-sm btn-outline-secondary", text: "↑",
+              title: "Move up", "aria-label": "Move rule " + (index + 1) + " up", disabled: index === 0,
+              onclick: function () { move(index, -1); },
+            }),
+            " ",
+            el("button", {
+              type: "button", className: "btn btn-sm btn-outline-secondary", text: "↓",
+              title: "Move down", "aria-label": "Move rule " + (index + 1) + " down", disabled: index === rules.length - 1,
+              onclick: function () { move(index, 1); },
+            }),
+            " ",
+            el("button", {
+              type: "button", className: "btn btn-sm btn-outline-primary", text: "Edit",
+              "aria-label": "Edit rule " + (index + 1), onclick: function () { openEditor(rule); },
+            }),
+            " ",
+            el("button", {
+              type: "button", className: "btn btn-sm btn-outline-danger", text: "Delete",
+              "aria-label": "Delete rule " + (index + 1), onclick: function () { remove(rule, index); },
+            }),
+          ]),
+        ]);
+      }));
+    }
+
+    function loadRules() {
+      return api(base, "GET", "rules/?limit=1000&user=" + encodeURIComponent(root.getAttribute("data-username")))
+        .then(function (data) { rules = data.results; renderRules(); });
+    }
+
+    function changed() {
+      clearFailure();
+      return loadRules().then(runPreview);
+    }
+
+    function setEnabled(rule, enabled) {
+      api(base, "PATCH", "rules/" + rule.id + "/", { enabled: enabled }).then(changed).catch(function (e) {
+        fail(e);
+        renderRules();
+      });
+    }
+
+    function move(index, delta) {
+      var ids = rules.map(function (r) { return r.id; });
+      var other = index + delta;
+      var swap = ids[other];
+      ids[other] = ids[index];
+      ids[index] = swap;
+      api(base, "POST", "rules/reorder/", { ids: ids }).then(changed).catch(fail);
+    }
+
+    function remove(rule, index) {
+      var label = "Delete rule " + (index + 1) + (rule.comment ? " (" + rule.comment + ")" : "") + "?";
+      if (!window.confirm(label)) return;
+      api(base, "DELETE", "rules/" + rule.id + "/").then(changed).catch(fail);
+    }
+
+    // The editor ----------------------------------------------------------------------------
+
+    function checkboxes(field, values) {
+      var container = ruleForm.querySelector('[data-checks="' + field + '"]');
+      container.replaceChildren.apply(container, values.map(function (value) {
+        var id = "rule-" + field + "-" + value;
+        return el("div", { className: "form-check form-check-inline" }, [
+          el("input", { className: "form-check-input", type: "checkbox", id: id, name: field, value: value }),
+          el("label", { className: "form-check-label", for: id, text: field === "days" ? DAY_LABELS[value] : value }),
+        ]);
+      }));
+    }
+
+    function openEditor(rule) {
+      showFieldErrors(ruleForm, null);
+      ruleForm.reset();
+      document.getElementById("rule-editor-heading").textContent = rule ? "Edit rule" : "New rule";
+      document.getElementById("rule-id").value = rule ? rule.id : "";
+      document.getElementById("rule-action").value = rule ? rule.action : "suppress";
+      document.getElementById("rule-comment").value = rule ? rule.comment : "";
+      document.getElementById("rule-enabled").checked = rule ? rule.enabled : true;
+      NAME_FIELDS.forEach(function (field) {
+        document.getElementById("rule-" + field).value = rule ? rule[field].join(", ") : "";
+      });
+      CHECK_FIELDS.forEach(function (field) {
+        ruleForm.querySelectorAll('input[name="' + field + '"]').forEach(function (box) {
+          box.checked = !!rule && rule[field].indexOf(box.value) >= 0;
+        });
+      });
+      document.getElementById("rule-start").value = rule && rule.start !== "00:00" ? rule.start : "";
+      document.getElementById("rule-end").value = rule && rule.end !== "24:00" ? rule.end : "";
+      editor.classList.remove("d-none");
+      document.getElementById("rule-action").focus();
+    }
+
+    function closeEditor() { editor.classList.add("d-none"); }
+
+    function ruleFromForm() {
+      var data = {
+        action: document.getElementById("rule-action").value,
+        comment: document.getElementById("rule-comment").value.trim(),
+        enabled: document.getElementById("rule-enabled").checked,
+        start: document.getElementById("rule-start").value.trim() || "00:00",
+        end: document.getElementById("rule-end").value.trim() || "24:00",
+      };
+      NAME_FIELDS.forEach(function (field) { data[field] = splitNames(document.getElementById("rule-" + field).value); });
+      CHECK_FIELDS.forEach(function (field) {
+        data[field] = [].map.call(ruleForm.querySelectorAll('input[name="' + field + '"]:checked'), function (b) { return b.value; });
+      });
+      return data;
+    }
+
+    ruleForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var id = document.getElementById("rule-id").value;
+      var request = id
+        ? api(base, "PUT", "rules/" + id + "/", ruleFromForm())
+        : api(base, "POST", "rules/", ruleFromForm());
+      request.then(function () {
+        closeEditor();
+        return changed();
+      }).catch(function (error) {
+        if (error.status === 400) showFieldErrors(ruleForm, error.body);
+        else fail(error);
+      });
+    });
+    document.getElementById("add-rule").addEventListener("click", function () { openEditor(null); });
+    document.getElementById("cancel-rule").addEventListener("click", closeEditor);
+    NAME_FIELDS.forEach(function (field) {
+      suggestNames(base, document.getElementById("rule-" + field), document.getElementById("choices-" + field), field, true);
+    });
+
+    // The profile ---------------------------------------------------------------------------
+
+    function loadProfile() {
+      return api(base, "GET", "profile/").then(function (profile) {
+        document.getElementById("profile-default").value = profile.default;
+        document.getElementById("profile-timezone").value = profile.timezone;
+      });
+    }
+
+    profileForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var status = document.getElementById("profile-status");
+      status.textContent = "";
+      api(base, "PUT", "profile/", {
+        default: document.getElementById("profile-default").value,
+        timezone: document.getElementById("profile-timezone").value.trim(),
+      }).then(function () {
+        showFieldErrors(profileForm, null);
+        status.textContent = "Saved.";
+        return changed();
+      }).catch(function (error) {
+        if (error.status === 400) showFieldErrors(profileForm, error.body);
+        else fail(error);
+      });
+    });
+
+    // The preview ---------------------------------------------------------------------------
+
+    var stateSelect = document.getElementById("preview-state");
+    var serviceInput = document.getElementById("preview-service");
+
+    function fillStates() {
+      if (!choices) return;
+      var service = serviceInput.value.trim() !== "";
+      var states = service ? choices.service_states : choices.host_states;
+      if (states.indexOf(stateSelect.value) < 0 || stateSelect.options.length !== states.length) {
+        fillSelect(stateSelect, states, service ? "CRITICAL" : "DOWN");
+      }
+    }
+
+    var previewSerial = 0;
+
+    function runPreview() {
+      var host = document.getElementById("preview-host").value.trim();
+      if (!host || !choices) return Promise.resolve();
+      var serial = ++previewSerial;
+      var time = document.getElementById("preview-time").value;
+      var request = {
+        host: host,
+        service: serviceInput.value.trim(),
+        state: stateSelect.value,
+        type: document.getElementById("preview-type").value,
+        channel: document.getElementById("preview-channel").value.trim() || "email",
+      };
+      if (time) request.time = new Date(time).toISOString();
+      result.setAttribute("aria-busy", "true");
+      return api(base, "POST", "test/", request).then(function (answer) {
+        if (serial !== previewSerial) return;  // a newer question is on its way
+        lastPreview = answer;
+        renderPreview(answer);
+        renderRules();
+      }).catch(function (error) {
+        if (serial !== previewSerial) return;
+        lastPreview = null;
+        result.replaceChildren(el("div", { className: "text-danger small", text: error.message }));
+        renderRules();
+      }).then(function () { result.removeAttribute("aria-busy"); });
+    }
+
+    function renderPreview(answer) {
+      var decidedBy = answer.rule
+        ? "Rule " + (rules.findIndex(function (r) { return r.id === answer.rule.id; }) + 1) +
+          (answer.rule.comment ? " (" + answer.rule.comment + ")" : "") + " decides."
+        : "No rule matches: your default decides.";
+      var groups = answer.hostgroups.length ? answer.hostgroups.join(", ") : "none";
+      var parts = [
+        el("p", { className: "mb-2", id: "preview-decision" }, [decisionBadge(answer.decision), " ", decidedBy]),
+        el("p", { className: "small text-body-secondary mb-1", text: answer.reason }),
+        answer.note ? el("p", { className: "small text-body-secondary mb-1", text: answer.note }) : null,
+        el("p", {
+          className: "small text-body-secondary mb-0",
+          text: "As contact " + answer.contact + " in " + answer.timezone + "; host groups: " + groups +
+            (answer.service ? "; service groups: " + (answer.servicegroups.join(", ") || "none") : "") +
+            (answer.host_known ? "" : " (host not in the registry)"),
+        }),
+      ];
+      result.replaceChildren.apply(result, parts.filter(Boolean));
+    }
+
+    var previewSoon = debounce(runPreview, 200);
+    previewForm.addEventListener("input", function (event) {
+      if (event.target === serviceInput) fillStates();
+      previewSoon();
+    });
+    previewForm.addEventListener("change", previewSoon);
+    previewForm.addEventListener("submit", function (event) { event.preventDefault(); runPreview(); });
+    suggestNames(base, document.getElementById("preview-host"), document.getElementById("preview-hosts"), "hosts", false);
+    suggestNames(base, serviceInput, document.getElementById("preview-services"), "services", false);
+
+    // Start ---------------------------------------------------------------------------------
+
+    api(base, "GET", "choices/").then(function (data) {
+      choices = data;
+      checkboxes("states", data.host_states.concat(data.service_states));
+      checkboxes("types", data.types);
+      checkboxes("channels", data.channels);
+      checkboxes("days", data.days);
+      fillDatalist(document.getElementById("timezones"), data.timezones);
+      fillDatalist(document.getElementById("preview-channels"), data.channels);
+      fillSelect(document.getElementById("preview-type"), data.types, "PROBLEM");
+      fillStates();
+      return Promise.all([loadProfile(), loadRules()]);
+    }).then(function () {
+      root.setAttribute("data-ready", "true");
+      return runPreview();
+    }).catch(fail);
+  }
+
+  // --- Who would be notified? ---------------------------------------------------------------
+
+  function whoPage(root) {
+    var base = root.getAttribute("data-api");
+    var form = document.getElementById("who-form");
+    var output = document.getElementById("who-result");
+    var host = document.getElementById("who-host");
+    var service = document.getElementById("who-service");
+    var state = document.getElementById("who-state");
+    var type = document.getElementById("who-type");
+    var choices = null;
+
+    function fillStates() {
+      if (!choices) return;
+      var states = service.value.trim() ? choices.service_states : choices.host_states;
+      if (states.indexOf(state.value) < 0) fillSelect(state, states, service.value.trim() ? "CRITICAL" : "DOWN");
+    }
+
+    function render(answer) {
+      var what = answer.service ? answer.service + " on " + answer.host : "host " + answer.host;
+      var heading = el("p", {}, [
+        el("strong", { text: answer.type + " " + answer.state }), " for " + what +
+          " (host groups: " + (answer.hostgroups.join(", ") || "none") +
+          (answer.service ? "; service groups: " + (answer.servicegroups.join(", ") || "none") : "") + ")",
+      ]);
+      if (!answer.contacts.length) {
+        output.replaceChildren(heading, el("p", { className: "text-warning-emphasis", text: "Nobody: the object has no contacts." }));
+        return;
+      }
+      var rows = [];
+      answer.contacts.forEach(function (contact) {
+        var channels = contact.channels.length ? contact.channels : [null];
+        channels.forEach(function (channel, i) {
+          var cells = [];
+          if (i === 0) {
+            cells.push(el("td", { rowspan: String(channels.length) }, [
+              el("strong", { text: contact.contact }),
+              el("div", { className: "small text-body-secondary", text: contact.user ? "user " + contact.user : "no portal user" }),
+            ]));
+            cells.push(el("td", { rowspan: String(channels.length), className: "small", text: contact.via.join(", ") }));
+          }
+          if (!channel) {
+            cells.push(el("td", { colspan: "3", className: "text-body-secondary small", text: "no notification commands" }));
+          } else if (!contact.sent_by_naemon) {
+            cells.push(el("td", { text: channel.channel || "(" + channel.command + ")" }));
+            cells.push(el("td", {}, decisionBadge("suppress")));
+            cells.push(el("td", { className: "small", text: "Naemon does not send: " + contact.naemon_reason }));
+          } else {
+            cells.push(el("td", { text: channel.channel || "(" + channel.command + ")" }));
+            cells.push(el("td", {}, decisionBadge(channel.decision)));
+            cells.push(el("td", { className: "small" }, [
+              channel.rule ? el("span", { text: "Rule " + (channel.rule.position + 1) + (channel.rule.comment ? " (" + channel.rule.comment + ")" : "") + ": " }) : null,
+              channel.reason,
+            ]));
+          }
+          rows.push(el("tr", { "data-contact": contact.contact, "data-channel": channel ? channel.channel : "" }, cells));
+        });
+      });
+      output.replaceChildren(heading, el("table", { className: "table table-sm align-middle", id: "who-table" }, [
+        el("thead", {}, el("tr", {}, ["Contact", "Why a contact", "Channel", "Decision", "Because"].map(function (t) {
+          return el("th", { scope: "col", text: t });
+        }))),
+        el("tbody", {}, rows),
+      ]));
+    }
+
+    function ask() {
+      if (!host.value.trim()) return;
+      var query = new URLSearchParams({ host: host.value.trim(), state: state.value, type: type.value });
+      if (service.value.trim()) query.set("service", service.value.trim());
+      history.replaceState(null, "", "?" + query.toString());
+      api(base, "GET", "who/?" + query.toString()).then(render).catch(function (error) {
+        output.replaceChildren(el("div", { className: "alert alert-warning", text: error.message }));
+      });
+    }
+
+    form.addEventListener("submit", function (event) { event.preventDefault(); ask(); });
+    service.addEventListener("input", fillStates);
+    suggestNames(base, host, document.getElementById("who-hosts"), "hosts", false);
+    suggestNames(base, service, document.getElementById("who-services"), "services", false);
+    api(base, "GET", "choices/").then(function (data) {
+      choices = data;
+      fillSelect(type, data.types, type.getAttribute("data-initial") || "PROBLEM");
+      var states = service.value.trim() ? data.service_states : data.host_states;
+      fillSelect(state, states, state.getAttribute("data-initial") || (service.value.trim() ? "CRITICAL" : "DOWN"));
+      root.setAttribute("data-ready", "true");
+      ask();
+    }).catch(function (error) {
+      output.replaceChildren(el("div", { className: "alert alert-danger", text: error.message }));
+    });
+  }
+
+  var page = document.getElementById("notifications-page");
+  if (page) notificationsPage(page);
+  var who = document.getElementById("who-page");
+  if (who) whoPage(who);
+})();

@@ -1,0 +1,134 @@
+"""Publishing the preferences snapshot to every Naemon node: on change and periodically.
+
+A rule, profile or contact change calls ``publish_on_commit()`` (model receivers): once per
+transaction, after commit, one ``publish_snapshot(node)`` message goes to each enabled
+node's own queue (``naemon.<node>``), whose worker builds the snapshot from the database
+and writes it atomically under ``<notify_dir>/snapshot`` (``preferences.snapshot``). No
+Naemon reload: the notify-filter reads the snapshot on every notification.
+
+Bursts coalesce through a Redis key per node: while a message for a node is queued and not
+yet started, further changes add none (the task clears the key *before* it reads the
+database, so a change made after that sends a new message). Without Redis (development,
+eager Celery) every change publishes; a publish is idempotent either way.
+
+``refresh_snapshots`` (periodic, see CELERY_BEAT_SCHEDULE) rewrites every node's snapshot
+even when nothing changed: the filter logs a snapshot older than its --max-age as stale,
+and a node that missed a message catches up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import redis
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from preferences import snapshot
+from preferences.services import snapshot_contacts
+from registry.models import NaemonNode
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_SUBDIR = "snapshot"
+#: How long a "message queued" mark lives: bounds how long a lost message delays the next one.
+PENDING_TTL = 120
+#: A queued publish older than this is dropped (a later one or the periodic refresh follows).
+MESSAGE_EXPIRES = 3600
+
+
+def snapshot_dir(node: NaemonNode) -> str:
+    """Where the node's notify-filter reads its snapshot (``--snapshot-dir``)."""
+    return os.path.join(node.notify_dir, SNAPSHOT_SUBDIR)
+
+
+def _pending_key(node_id: int) -> str:
+    return f"portal:preferences:publish-pending:{node_id}"
+
+
+def _redis() -> redis.Redis | None:
+    if not settings.REDIS_URL:
+        return None
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
+
+
+def publish_on_commit() -> None:
+    """Publish every node's snapshot once the current transaction commits (once per transaction)."""
+    # Already registered in this transaction? Rolled-back savepoints drop their callbacks, so
+    # looking at the pending list is exact where a flag could go stale.
+    if any(entry[1] is enqueue_publish for entry in connection.run_on_commit):
+        return
+    transaction.on_commit(enqueue_publish, robust=True)
+
+
+def enqueue_publish(*, coalesce: bool = True) -> list[str]:
+    """Send ``publish_snapshot`` to each enabled node that has a notify_dir; returns their names."""
+    nodes = list(NaemonNode.objects.filter(enabled=True).exclude(notify_dir="").order_by("name"))
+    client = _redis() if coalesce and nodes else None
+    sent = []
+    try:
+        for node in nodes:
+            if client is not None:
+                try:
+                    if not client.set(_pending_key(node.pk), "1", nx=True, ex=PENDING_TTL):
+                        continue  # a queued message will read the latest state
+                except redis.exceptions.RedisError as exc:
+                    logger.warning("cannot coalesce snapshot publishing (%s); publishing anyway", exc)
+            publish_snapshot.apply_async(args=(node.pk,), queue=node.queue, expires=MESSAGE_EXPIRES)
+            sent.append(node.name)
+    finally:
+        if client is not None:
+            client.close()
+    return sent
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OSError, DatabaseError, redis.exceptions.ConnectionError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def publish_snapshot(node_id: int) -> dict[str, Any] | None:
+    """Write the latest preferences to one node's snapshot; run by the node's worker.
+
+    Idempotent: it always writes the current database state (a new generation; the
+    previous one is kept for readers that already opened it).
+    """
+    client = _redis()
+    if client is not None:
+        try:
+            client.delete(_pending_key(node_id))  # before reading: later changes send a new message
+        except redis.exceptions.RedisError as exc:
+            logger.warning("cannot clear the snapshot publishing mark of node %s: %s", node_id, exc)
+        finally:
+            client.close()
+    node = NaemonNode.objects.filter(pk=node_id, enabled=True).exclude(notify_dir="").first()
+    if node is None:
+        return None
+    started = time.monotonic()
+    contacts = snapshot_contacts()
+    directory = snapshot_dir(node)
+    generation = snapshot.write_snapshot(directory, contacts)
+    result = {
+        "node": node.name,
+        "directory": directory,
+        "generation": os.path.basename(generation),
+        "contacts": len(contacts),
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+    }
+    logger.info("published notification preferences snapshot", extra=result)
+    return result
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def refresh_snapshots() -> list[str]:
+    """Periodic: rewrite every node's snapshot so none looks stale to the filter."""
+    return enqueue_publish()

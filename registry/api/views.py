@@ -1,0 +1,645 @@
+"""REST API of the registry: natural-key URLs, idempotent PUT, ETags, deployments, bulk upsert.
+
+Status codes of writes:
+
+- 200: stored (or nothing to change) and nothing to deploy, or ``?wait=`` saw every
+  deployment confirmed or skipped; 201 likewise for a create; 204 for a delete with nothing
+  to deploy.
+- 202: the config changed; ``deployments`` lists the deployment URLs (also in ``Location``
+  and ``Link: <…>; rel="monitor"``). ``?wait=N`` (seconds, at most 120) waits for them.
+- 409: ``?wait=`` saw a deployment fail: the change is stored, the node still runs its
+  previous config; ``deployment_results`` carries the verify output. Also: object in use.
+- 412: ``If-Match`` does not match the current ``ETag`` (or ``If-None-Match: *`` on PUT
+  and the object exists).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from monitoring_portal.models import APIToken
+from registry import deploy, filtersets
+from registry.api import serializers as s
+from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
+from registry.models import Deployment, Host, HostGroup, NaemonNode, Service
+from registry.permissions import RegistryPermission, check_change, may_create
+
+MAX_WAIT_SECONDS = 120
+POLL_SECONDS = 0.25
+MAX_BULK_ITEMS = 1000
+
+
+class PreconditionFailed(APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The object changed since you read it (ETag mismatch): read it again."
+    default_code = "precondition_failed"
+
+
+def caller(request: Request) -> str:
+    """Who triggered a deployment: the user, and the token's name if a token was used."""
+    name = request.user.get_username()
+    if isinstance(request.auth, APIToken):
+        name += f" (token {request.auth.name})"
+    return name
+
+
+def parse_wait(request: Request) -> int:
+    raw = request.query_params.get("wait")
+    if raw is None:
+        return 0
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:
+        raise ValidationError({"wait": [f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}."]})
+    return seconds
+
+
+def wait_for(deployments: list[Deployment], seconds: float) -> list[Deployment]:
+    """Re-read the deployments until all are final or the time is up."""
+    deadline = time.monotonic() + seconds
+    pks = [d.pk for d in deployments]
+    while True:
+        current = list(Deployment.objects.filter(pk__in=pks).select_related("node").order_by("node__name"))
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or all(d.state in FINAL_DEPLOYMENT_STATES for d in current):
+            return current
+        time.sleep(min(POLL_SECONDS, remaining))
+
+
+def _tags(header: str | None) -> list[str]:
+    return [t.strip().removeprefix("W/") for t in (header or "").split(",") if t.strip()]
+
+
+def preconditions(request: Request) -> s.Precondition:
+    """If-Match / If-None-Match against the representation before the write (None: absent)."""
+
+    def check(before: Any) -> None:
+        current = s.etag_of(before) if before is not None else None
+        if_match = _tags(request.headers.get("If-Match"))
+        if if_match and (current is None or ("*" not in if_match and current not in if_match)):
+            raise PreconditionFailed()
+        if_none_match = _tags(request.headers.get("If-None-Match"))
+        if current is not None and ("*" in if_none_match or current in if_none_match):
+            raise PreconditionFailed("The object exists (If-None-Match).")
+
+    return check
+
+
+def write_response(
+    request: Request, result: s.WriteResult, wait: int, extra: dict[str, Any] | None = None
+) -> Response:
+    """The answer to a write: the object, its deployments, and a status saying how far it got."""
+    deployments = result.deployments
+    if deployments:
+        deployments = wait_for(deployments, wait)
+    body: dict[str, Any] = dict(result.data) if result.data is not None else {}
+    body.update(extra or {})
+    headers: dict[str, str] = {}
+    if result.data is not None:
+        headers["ETag"] = s.etag_of(result.data)
+    urls = [reverse("registry-api:deployment-detail", args=[d.pk], request=request) for d in deployments]
+    body["deployments"] = urls
+    body["deployment_results"] = s.DeploymentSerializer(
+        deployments, many=True, context={"request": request}
+    ).data
+    code: int
+    final = all(d.state in FINAL_DEPLOYMENT_STATES for d in deployments)
+    failed = [d for d in deployments if d.state == DeploymentState.FAILED]
+    if deployments and wait and final and failed:
+        nodes = ", ".join(d.node.name for d in failed)
+        body["detail"] = (
+            f"Stored, but the deployment to {nodes} failed: that node still runs its previous config. "
+            "See deployment_results (verify_output, error)."
+        )
+        code = status.HTTP_409_CONFLICT
+    elif deployments and not (wait and final):
+        code = status.HTTP_202_ACCEPTED
+        headers["Location"] = urls[0]
+        headers["Link"] = ", ".join(f'<{url}>; rel="monitor"' for url in urls)
+    elif result.created:
+        code = status.HTTP_201_CREATED
+        if "url" in body:
+            headers["Location"] = body["url"]
+    elif result.deleted and not deployments:
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    else:
+        code = status.HTTP_200_OK
+    return Response(body, status=code, headers=headers)
+
+
+WAIT_PARAMETER = OpenApiParameter(
+    "wait",
+    OpenApiTypes.INT,
+    OpenApiParameter.QUERY,
+    description=f"Wait up to this many seconds (max {MAX_WAIT_SECONDS}) for the deployments to finish.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Write only if the ETag still matches."
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="'*' on PUT: create only, 412 if the object exists.",
+)
+
+
+def write_result(serializer_class: Any) -> Any:
+    """The serializer of a write's answer: the object plus its deployments (for the schema)."""
+    name = serializer_class.__name__.removesuffix("Serializer") + "WriteResult"
+    meta = type(
+        "Meta", (serializer_class.Meta,), {"fields": [*serializer_class.Meta.fields, *_RESULT_FIELDS]}
+    )
+    doc = f"{(serializer_class.__doc__ or '').strip()} With the deployments the write requested."
+    return type(name, (serializer_class,), {**_result_fields(), "Meta": meta, "__doc__": doc})
+
+
+_RESULT_FIELDS = ["deployments", "deployment_results"]
+
+
+def _result_fields() -> dict[str, serializers.Field]:
+    return {
+        "deployments": serializers.ListField(child=serializers.URLField(), read_only=True),
+        "deployment_results": s.DeploymentSerializer(many=True, read_only=True),
+    }
+
+
+DELETE_RESULT = inline_serializer("DeleteResult", _result_fields())
+
+
+def documented(serializer_class: type[serializers.Serializer], *path: OpenApiParameter) -> Any:
+    """Schema of a natural-key viewset: write answers, ?wait, preconditions."""
+    result = write_result(serializer_class)
+    write = {200: result, 201: result, 202: result, 409: result}
+    params = [*path, WAIT_PARAMETER, IF_MATCH]
+    return extend_schema_view(
+        list=extend_schema(parameters=list(path)),
+        retrieve=extend_schema(parameters=list(path)),
+        create=extend_schema(parameters=[*path, WAIT_PARAMETER], responses=write),
+        update=extend_schema(
+            parameters=[*params, IF_NONE_MATCH],
+            responses=write,
+            description="Create or replace (idempotent). Fields left out get their defaults.",
+        ),
+        partial_update=extend_schema(parameters=params, responses=write),
+        destroy=extend_schema(
+            parameters=params, responses={202: DELETE_RESULT, 204: None, 409: DELETE_RESULT}
+        ),
+    )
+
+
+class RegistryViewSet(viewsets.ModelViewSet):
+    """Objects addressed by name: PUT creates or replaces, writes answer with their deployments."""
+
+    lookup_field = "name"
+    lookup_value_regex = "[^/]+"
+    permission_classes = [RegistryPermission]
+    filter_backends = [filtersets.StrictFilterBackend]
+    parser_classes = [JSONParser]
+    serializer_class: type[s.NaemonModelSerializer]
+
+    def get_serializer_class(self) -> type[s.NaemonModelSerializer]:
+        return self.serializer_class
+
+    # --- hooks for nested resources ---
+    def key_field(self) -> str:
+        return self.lookup_field
+
+    def check_parent(self) -> None:
+        """Nested resources: may the caller write under the parent object?"""
+
+    def save_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def prepare_body(self, body: dict[str, Any], instance: Any) -> dict[str, Any]:
+        return body
+
+    def check_validated(self, serializer: s.NaemonModelSerializer) -> None:
+        """Last checks on the validated data before the write."""
+
+    # --- reads ---
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.get_serializer(self.get_object()).data
+        tag = s.etag_of(data)
+        if tag in _tags(request.headers.get("If-None-Match")):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
+        return Response(data, headers={"ETag": tag})
+
+    # --- writes ---
+    def _body(self, request: Request, url_key: str | None, instance: Any, partial: bool) -> dict[str, Any]:
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        body = dict(request.data)
+        key = self.key_field()
+        if url_key is not None:
+            if not partial and key in body and body[key] != url_key:
+                raise ValidationError({key: [f"{key} must match the URL ({url_key!r}); rename with PATCH."]})
+            if not partial or instance is None:
+                body[key] = url_key
+        return self.prepare_body(body, instance)
+
+    def _write(self, request: Request, instance: Any, url_key: str | None, partial: bool) -> Response:
+        wait = parse_wait(request)
+        self.check_parent()
+        model = self.get_queryset().model
+        if instance is None and not may_create(request.user, model):
+            raise PermissionDenied(f"Only staff may create {model._meta.verbose_name_plural}.")
+        serializer: Any = self.get_serializer(
+            instance, data=self._body(request, url_key, instance, partial), partial=partial
+        )
+        serializer.is_valid(raise_exception=True)
+        self.check_validated(serializer)
+        key = url_key or serializer.validated_data.get(self.key_field(), "")
+        result = s.apply_write(
+            serializer,
+            queryset=self.get_queryset(),
+            user=request.user,
+            triggered_by=caller(request),
+            reason=f"{request.method} {model._meta.verbose_name} {key}",
+            precondition=preconditions(request) if url_key is not None else None,
+            save_kwargs=self.save_kwargs(),
+        )
+        return write_response(request, result, wait)
+
+    def _existing(self) -> Any:
+        value = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+        instance = self.get_queryset().filter(**{self.lookup_field: value}).first()
+        if instance is not None:
+            self.check_object_permissions(self.request, instance)
+        return instance
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._write(request, None, None, partial=False)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        partial = kwargs.pop("partial", False)
+        instance = self._existing()
+        if instance is None and partial:
+            raise NotFound()
+        return self._write(
+            request, instance, self.kwargs[self.lookup_url_kwarg or self.lookup_field], partial
+        )
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        wait = parse_wait(request)
+        self.check_parent()
+        instance = self.get_object()
+        model = self.get_queryset().model
+        result = s.apply_delete(
+            instance,
+            serializer_class=self.get_serializer_class(),
+            queryset=self.get_queryset(),
+            context=dict(self.get_serializer_context()),
+            triggered_by=caller(request),
+            reason=f"DELETE {model._meta.verbose_name} {self.kwargs[self.lookup_url_kwarg or self.lookup_field]}",
+            precondition=preconditions(request),
+        )
+        return write_response(request, result, wait)
+
+
+NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="The object's name.")
+
+
+@documented(s.NaemonNodeSerializer, NAME)
+class NaemonNodeViewSet(RegistryViewSet):
+    """Naemon cores (masters and pollers). Staff only for writes."""
+
+    queryset = s.NaemonNodeSerializer.read_queryset()
+    serializer_class = s.NaemonNodeSerializer
+    filterset_class = filtersets.NaemonNodeFilterSet
+
+
+@documented(s.TimePeriodSerializer, NAME)
+class TimePeriodViewSet(RegistryViewSet):
+    queryset = s.TimePeriodSerializer.read_queryset()
+    serializer_class = s.TimePeriodSerializer
+    filterset_class = filtersets.TimePeriodFilterSet
+
+
+@documented(s.CommandSerializer, NAME)
+class CommandViewSet(RegistryViewSet):
+    queryset = s.CommandSerializer.read_queryset()
+    serializer_class = s.CommandSerializer
+    filterset_class = filtersets.CommandFilterSet
+
+
+@documented(s.ContactSerializer, NAME)
+class ContactViewSet(RegistryViewSet):
+    """Contacts; staff write them, a user may update their own."""
+
+    queryset = s.ContactSerializer.read_queryset()
+    serializer_class = s.ContactSerializer
+    filterset_class = filtersets.ContactFilterSet
+
+
+@documented(s.ContactGroupSerializer, NAME)
+class ContactGroupViewSet(RegistryViewSet):
+    queryset = s.ContactGroupSerializer.read_queryset()
+    serializer_class = s.ContactGroupSerializer
+    filterset_class = filtersets.ContactGroupFilterSet
+
+
+@documented(s.HostGroupSerializer, NAME)
+class HostGroupViewSet(RegistryViewSet):
+    """Host groups: ownership (team) and placement (poller)."""
+
+    queryset = s.HostGroupSerializer.read_queryset()
+    serializer_class = s.HostGroupSerializer
+    filterset_class = filtersets.HostGroupFilterSet
+
+
+@documented(s.ServiceGroupSerializer, NAME)
+class ServiceGroupViewSet(RegistryViewSet):
+    queryset = s.ServiceGroupSerializer.read_queryset()
+    serializer_class = s.ServiceGroupSerializer
+    filterset_class = filtersets.ServiceGroupFilterSet
+
+
+@documented(s.HostTemplateSerializer, NAME)
+class HostTemplateViewSet(RegistryViewSet):
+    queryset = s.HostTemplateSerializer.read_queryset()
+    serializer_class = s.HostTemplateSerializer
+    filterset_class = filtersets.HostTemplateFilterSet
+
+
+@documented(s.ServiceTemplateSerializer, NAME)
+class ServiceTemplateViewSet(RegistryViewSet):
+    queryset = s.ServiceTemplateSerializer.read_queryset()
+    serializer_class = s.ServiceTemplateSerializer
+    filterset_class = filtersets.ServiceTemplateFilterSet
+
+
+@documented(s.HostSerializer, NAME)
+class HostViewSet(RegistryViewSet):
+    """Hosts, with their services. ``lease_seconds`` makes a short-lived host (renew with PUT)."""
+
+    queryset = s.HostSerializer.read_queryset()
+    serializer_class = s.HostSerializer
+    filterset_class = filtersets.HostFilterSet
+
+
+DESCRIPTION = OpenApiParameter(
+    "description",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The service description (URL-encoded).",
+)
+HOST = OpenApiParameter("host", OpenApiTypes.STR, OpenApiParameter.PATH, description="The host's name.")
+HOSTGROUP = OpenApiParameter(
+    "hostgroup", OpenApiTypes.STR, OpenApiParameter.PATH, description="The host group's name."
+)
+
+
+class NestedServiceViewSet(RegistryViewSet):
+    """Services under their host or host group, addressed by description."""
+
+    lookup_field = "description"
+    lookup_value_regex = ".+"
+    filterset_class = filtersets.ServiceFilterSet
+    parent_model: type[models.Model]
+    parent_kwarg: str
+
+    def parent(self) -> Any:
+        if not hasattr(self, "_parent"):
+            queryset = self.parent_model._default_manager.all()
+            if self.parent_model is Host:
+                queryset = queryset.prefetch_related("hostgroups")  # for its owning teams
+            self._parent = get_object_or_404(queryset, name=self.kwargs[self.parent_kwarg])
+        return self._parent
+
+    def check_parent(self) -> None:
+        check_change(self.request.user, self.parent())
+
+
+@documented(s.HostServiceSerializer, HOST, DESCRIPTION)
+class HostServiceViewSet(NestedServiceViewSet):
+    """The services of one host: ``/hosts/<host>/services/<description>/``."""
+
+    queryset = Service.objects.none()
+    serializer_class = s.HostServiceSerializer
+    parent_model = Host
+    parent_kwarg = "host"
+
+    def get_queryset(self) -> QuerySet[Service]:
+        if getattr(self, "swagger_fake_view", False):
+            return Service.objects.none()
+        return s.ServiceSerializer.read_queryset().filter(host=self.parent())
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        if not getattr(self, "swagger_fake_view", False):
+            context["host"] = self.parent()
+        return context
+
+    def save_kwargs(self) -> dict[str, Any]:
+        return {"host": self.parent()}
+
+
+@documented(s.ServiceSerializer, HOSTGROUP, DESCRIPTION)
+class HostGroupServiceViewSet(NestedServiceViewSet):
+    """Services on every host of a host group: ``/hostgroups/<hostgroup>/services/<description>/``."""
+
+    queryset = Service.objects.none()
+    serializer_class = s.ServiceSerializer
+    parent_model = HostGroup
+    parent_kwarg = "hostgroup"
+
+    def get_queryset(self) -> QuerySet[Service]:
+        if getattr(self, "swagger_fake_view", False):
+            return Service.objects.none()
+        return s.ServiceSerializer.read_queryset().filter(host__isnull=True, hostgroups=self.parent())
+
+    def prepare_body(self, body: dict[str, Any], instance: Any) -> dict[str, Any]:
+        if self.request.method != "PATCH":  # PUT replaces: absent host groups mean the URL's
+            body.setdefault("hostgroups", [self.parent().name])
+        return body
+
+    def check_validated(self, serializer: s.NaemonModelSerializer) -> None:
+        groups = serializer.validated_data.get("hostgroups")
+        if groups is not None and self.parent() not in groups:
+            raise ValidationError(
+                {"hostgroups": [f"hostgroups must include {self.parent().name}, the group in the URL."]}
+            )
+
+
+@extend_schema_view(list=extend_schema(description="Every service; filter by host, hostgroup, template, …"))
+class ServiceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """All services (read); write them under their host or host group."""
+
+    queryset = s.ServiceSerializer.read_queryset()
+    serializer_class = s.ServiceSerializer
+    filterset_class = filtersets.ServiceFilterSet
+    filter_backends = [filtersets.StrictFilterBackend]
+    permission_classes = [RegistryPermission]
+
+
+@extend_schema_view(
+    retrieve=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "wait",
+                OpenApiTypes.INT,
+                OpenApiParameter.QUERY,
+                description=f"Wait up to this many seconds (max {MAX_WAIT_SECONDS}) for a final state.",
+            )
+        ]
+    )
+)
+class DeploymentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Deployments: one per attempt to bring a node to the registry's latest state."""
+
+    queryset = Deployment.objects.select_related("node")
+    serializer_class = s.DeploymentSerializer
+    filterset_class = filtersets.DeploymentFilterSet
+    filter_backends = [filtersets.StrictFilterBackend]
+    permission_classes = [RegistryPermission]
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        wait = parse_wait(request)
+        deployment = self.get_object()
+        if wait and deployment.state not in FINAL_DEPLOYMENT_STATES:
+            deployment = wait_for([deployment], wait)[0]
+        return Response(self.get_serializer(deployment).data)
+
+
+# --- bulk ---------------------------------------------------------------------------------
+
+
+class BulkHostsSerializer(serializers.Serializer):
+    hosts = s.HostSerializer(many=True, help_text=f"At most {MAX_BULK_ITEMS} hosts, each as for PUT.")
+
+
+class BulkItemResultSerializer(serializers.Serializer):
+    name = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(
+        choices=["created", "updated", "renewed", "unchanged", "valid", "invalid", "forbidden"],
+        help_text="renewed: only the lease changed (no deployment). valid: would have been stored, "
+        "but another item failed, so nothing was.",
+    )
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors
+        child=serializers.JSONField(), required=False
+    )
+
+
+class BulkHostsResultSerializer(serializers.Serializer):
+    detail = serializers.CharField(required=False)
+    results = BulkItemResultSerializer(many=True)
+    deployments = serializers.ListField(child=serializers.URLField(), required=False)
+    deployment_results = s.DeploymentSerializer(many=True, required=False)
+
+
+class BulkHostsView(GenericAPIView):
+    """Create or replace many hosts (with their services) in one transaction: all or nothing.
+
+    Each item is a PUT of ``/hosts/<name>/``. If any item is invalid (400) or not the
+    caller's to write (403), nothing is stored and every item's status says why. Otherwise
+    one deployment per affected node is requested for the whole batch.
+    """
+
+    permission_classes = [RegistryPermission]
+    parser_classes = [JSONParser]
+    serializer_class = BulkHostsSerializer
+    queryset = Host.objects.none()
+    write_model = Host
+
+    @extend_schema(
+        request=BulkHostsSerializer,
+        parameters=[WAIT_PARAMETER],
+        responses={
+            200: BulkHostsResultSerializer,
+            202: BulkHostsResultSerializer,
+            400: BulkHostsResultSerializer,
+            403: BulkHostsResultSerializer,
+            409: BulkHostsResultSerializer,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        wait = parse_wait(request)
+        items = request.data.get("hosts") if isinstance(request.data, dict) else None
+        if not isinstance(items, list):
+            raise ValidationError({"hosts": ["Expected a list of hosts."]})
+        if len(items) > MAX_BULK_ITEMS:
+            raise ValidationError({"hosts": [f"At most {MAX_BULK_ITEMS} hosts per request."]})
+        queryset = s.HostSerializer.read_queryset()
+        context = dict(self.get_serializer_context())
+        results: list[dict[str, Any]] = []
+        nodes: set[NaemonNode] = set()
+        seen: set[str] = set()
+        deployments: list[Deployment] = []
+        with transaction.atomic():
+            for item in items:
+                results.append(self._one(item, queryset, context, seen, nodes))
+            bad = [r for r in results if r["status"] in ("invalid", "forbidden")]
+            if bad:
+                transaction.set_rollback(True)
+            elif nodes:
+                deployments = deploy.request_deployments(
+                    nodes, triggered_by=caller(request), reason=f"bulk upsert of {len(items)} hosts"
+                )
+        if bad:
+            for r in results:
+                if r["status"] in ("created", "updated", "renewed", "unchanged"):
+                    r["status"] = "valid"
+            forbidden = any(r["status"] == "forbidden" for r in bad)
+            return Response(
+                {
+                    "detail": f"Nothing was stored: {len(bad)} of {len(items)} hosts failed.",
+                    "results": results,
+                },
+                status=status.HTTP_403_FORBIDDEN if forbidden else status.HTTP_400_BAD_REQUEST,
+            )
+        result = s.WriteResult(instance=None, data=None, deployments=deployments)
+        return write_response(request, result, wait, extra={"results": results})
+
+    def _one(
+        self,
+        item: Any,
+        queryset: QuerySet[Host],
+        context: dict[str, Any],
+        seen: set[str],
+        nodes: set[NaemonNode],
+    ) -> dict[str, Any]:
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name:
+            return {"name": None, "status": "invalid", "errors": {"name": ["Each host needs a name."]}}
+        if name in seen:
+            return {"name": name, "status": "invalid", "errors": {"name": ["Listed twice in this request."]}}
+        seen.add(name)
+        user = self.request.user
+        try:
+            instance = queryset.filter(name=name).first()
+            if instance is not None:
+                check_change(user, instance)
+            serializer = s.HostSerializer(instance, data=item, context=context)
+            if not serializer.is_valid():
+                return {"name": name, "status": "invalid", "errors": serializer.errors}
+            result = s.write_one(serializer, queryset=queryset, user=user, need_data=False)
+        except PermissionDenied as exc:
+            return {"name": name, "status": "forbidden", "errors": {"detail": [str(exc)]}}
+        except s.Conflict as exc:
+            return {"name": name, "status": "invalid", "errors": {"detail": [str(exc.detail)]}}
+        nodes |= result.nodes
+        if result.created:
+            state = "created"
+        elif result.config_changed:
+            state = "updated"
+        else:
+            state = "renewed" if result.stored else "unchanged"
+        return {"name": name, "status": state}

@@ -1,0 +1,229 @@
+"""One FilterSet per registry model: explicit fields by name and a ``q`` search.
+
+Related objects are filtered by their (natural key) name: ``?hostgroup=web``,
+``?team=web``, ``?node=poller1``, ``?template=generic-host``. The API rejects parameters
+no filter knows (see ``StrictFilterBackend``) instead of silently ignoring a typo.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from registry.choices import DeploymentState, NodeRole
+from registry.models import (
+    Command,
+    Contact,
+    ContactGroup,
+    Deployment,
+    Host,
+    HostGroup,
+    HostTemplate,
+    NaemonNode,
+    Service,
+    ServiceGroup,
+    ServiceTemplate,
+    TimePeriod,
+)
+
+LEASE_CHOICES = [("active", "active"), ("expired", "expired"), ("none", "none")]
+
+
+class RegistryFilterSet(django_filters.FilterSet):
+    """Base: ``q`` searches ``search_fields`` (case-insensitive substring, any of them)."""
+
+    q = django_filters.CharFilter(method="search", label="Search")
+
+    search_fields: tuple[str, ...] = ("name", "alias")
+
+    def search(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        value = value.strip()
+        if not value:
+            return queryset
+        query = Q()
+        for field in self.search_fields:
+            query |= Q(**{f"{field}__icontains": value})
+        return queryset.filter(query)
+
+
+class NaemonNodeFilterSet(RegistryFilterSet):
+    role = django_filters.ChoiceFilter(choices=NodeRole.choices)
+    hostgroup = django_filters.CharFilter(field_name="hostgroups__name", distinct=True)
+
+    class Meta:
+        model = NaemonNode
+        fields = ["name", "role", "enabled", "hostgroup"]
+
+
+class TimePeriodFilterSet(RegistryFilterSet):
+    class Meta:
+        model = TimePeriod
+        fields = ["name"]
+
+
+class CommandFilterSet(RegistryFilterSet):
+    search_fields = ("name", "alias", "command_line")
+
+    class Meta:
+        model = Command
+        fields = ["name", "channel"]
+
+
+class ContactFilterSet(RegistryFilterSet):
+    search_fields = ("name", "alias", "email")
+    team = django_filters.CharFilter(field_name="team__name")
+    user = django_filters.CharFilter(field_name="user__username")
+    contactgroup = django_filters.CharFilter(field_name="contact_groups__name", distinct=True)
+
+    class Meta:
+        model = Contact
+        fields = ["name", "email", "team", "user", "contactgroup"]
+
+
+class ContactGroupFilterSet(RegistryFilterSet):
+    member = django_filters.CharFilter(field_name="members__name", distinct=True)
+
+    class Meta:
+        model = ContactGroup
+        fields = ["name", "member"]
+
+
+class HostGroupFilterSet(RegistryFilterSet):
+    team = django_filters.CharFilter(field_name="team__name")
+    node = django_filters.CharFilter(field_name="node__name")
+
+    class Meta:
+        model = HostGroup
+        fields = ["name", "team", "node"]
+
+
+class ServiceGroupFilterSet(RegistryFilterSet):
+    team = django_filters.CharFilter(field_name="team__name")
+
+    class Meta:
+        model = ServiceGroup
+        fields = ["name", "team"]
+
+
+class HostTemplateFilterSet(RegistryFilterSet):
+    template = django_filters.CharFilter(field_name="parents__name", distinct=True, label="Uses template")
+    check_command = django_filters.CharFilter(field_name="check_command__name")
+
+    class Meta:
+        model = HostTemplate
+        fields = ["name", "template", "check_command"]
+
+
+class ServiceTemplateFilterSet(RegistryFilterSet):
+    template = django_filters.CharFilter(field_name="parents__name", distinct=True, label="Uses template")
+    check_command = django_filters.CharFilter(field_name="check_command__name")
+
+    class Meta:
+        model = ServiceTemplate
+        fields = ["name", "template", "check_command"]
+
+
+class HostFilterSet(RegistryFilterSet):
+    search_fields = ("name", "alias", "address")
+    team = django_filters.CharFilter(method="filter_team", label="Owning team (the host's or a host group's)")
+    hostgroup = django_filters.CharFilter(field_name="hostgroups__name", distinct=True)
+    node = django_filters.CharFilter(method="filter_node", label="Monitored by node (masters: every host)")
+    template = django_filters.CharFilter(field_name="templates__name", distinct=True)
+    check_command = django_filters.CharFilter(field_name="check_command__name")
+    parent = django_filters.CharFilter(field_name="parents__name", distinct=True)
+    lease = django_filters.ChoiceFilter(choices=LEASE_CHOICES, method="filter_lease")
+
+    class Meta:
+        model = Host
+        fields = [
+            "name",
+            "address",
+            "team",
+            "hostgroup",
+            "node",
+            "template",
+            "check_command",
+            "parent",
+            "lease",
+        ]
+
+    def filter_team(self, queryset: QuerySet[Host], name: str, value: str) -> QuerySet[Host]:
+        return queryset.filter(Q(team__name=value) | Q(hostgroups__team__name=value)).distinct()
+
+    def filter_node(self, queryset: QuerySet[Host], name: str, value: str) -> QuerySet[Host]:
+        node = NaemonNode.objects.filter(name=value).first()
+        if node is None:
+            return queryset.none()
+        if node.role == NodeRole.MASTER:
+            return queryset
+        return queryset.filter(hostgroups__node=node).distinct()
+
+    def filter_lease(self, queryset: QuerySet[Host], name: str, value: str) -> QuerySet[Host]:
+        now = timezone.now()
+        if value == "none":
+            return queryset.filter(expires_at__isnull=True)
+        if value == "expired":
+            return queryset.filter(expires_at__lte=now)
+        return queryset.filter(expires_at__gt=now)
+
+
+class ServiceFilterSet(RegistryFilterSet):
+    search_fields = ("description", "host__name", "notes")
+    host = django_filters.CharFilter(field_name="host__name")
+    hostgroup = django_filters.CharFilter(
+        method="filter_hostgroup", label="On the host group, or on a host in it"
+    )
+    servicegroup = django_filters.CharFilter(field_name="servicegroups__name", distinct=True)
+    template = django_filters.CharFilter(field_name="templates__name", distinct=True)
+    check_command = django_filters.CharFilter(field_name="check_command__name")
+    team = django_filters.CharFilter(method="filter_team", label="Owning team")
+
+    class Meta:
+        model = Service
+        fields = ["description", "host", "hostgroup", "servicegroup", "template", "check_command", "team"]
+
+    def filter_hostgroup(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+        return queryset.filter(Q(hostgroups__name=value) | Q(host__hostgroups__name=value)).distinct()
+
+    def filter_team(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
+        return queryset.filter(
+            Q(host__team__name=value)
+            | Q(host__hostgroups__team__name=value)
+            | Q(hostgroups__team__name=value)
+        ).distinct()
+
+
+class DeploymentFilterSet(RegistryFilterSet):
+    search_fields = ("reason", "triggered_by", "error")
+    node = django_filters.CharFilter(field_name="node__name")
+    state = django_filters.MultipleChoiceFilter(choices=DeploymentState.choices)
+
+    class Meta:
+        model = Deployment
+        fields = ["node", "state", "triggered_by"]
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """django-filter on list views only, answering 400 for query parameters no filter knows."""
+
+    # Pagination and DRF's format override are not filters but are welcome.
+    allowed_parameters = frozenset({"limit", "offset", "format"})
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> QuerySet[Any]:
+        # Object lookups (get_object) also pass through filter backends: filters are for lists.
+        if getattr(view, "action", None) != "list":
+            return queryset
+        filterset_class = self.get_filterset_class(view, queryset)
+        known = set(filterset_class.base_filters) if filterset_class else set()
+        unknown = sorted(set(request.query_params) - known - self.allowed_parameters)
+        if unknown:
+            allowed = ", ".join(sorted(known | self.allowed_parameters))
+            raise ValidationError({name: [f"Unknown query parameter. Known: {allowed}."] for name in unknown})
+        return super().filter_queryset(request, queryset, view)

@@ -1,0 +1,674 @@
+"""Import existing Naemon/Nagios object definitions into the registry.
+
+``import_paths(paths)`` reads object config files (directories: every ``*.cfg`` below
+them), resolves what the registry cannot hold as Naemon would, validates every object
+with the model's rules (and the renderer's), and creates or updates registry objects by
+name. What is invalid or unsupported is reported and skipped, never half-imported.
+
+How Naemon's features map:
+
+* Host and service templates (``name``, ``register 0``) become HostTemplate /
+  ServiceTemplate with their ``use`` chains in order; the directives a registry template
+  cannot hold (``hostgroups``, ``contacts``, ``contact_groups``, ``parents``,
+  ``servicegroups``) are resolved through the chain (first ``use`` wins, ``+`` adds, ``null``
+  clears) and set on each object that inherits them.
+* Contact and time period templates are flattened into the objects that use them.
+* Host group membership may be declared on either side (a host's ``hostgroups``, a group's
+  ``members``); so may service group membership (``servicegroups`` / ``members host,svc``)
+  and contact group membership.
+* A service on several hosts (``host_name a,b``) becomes one service per host; a service on
+  host groups keeps its host groups.
+* Commands used as contacts' notification commands get a ``channel`` (``email`` when the
+  name mentions mail, ``sms`` for sms/pager, else the command's name) so the renderer wraps
+  them in the notify-filter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from registry import models as m
+from registry import render
+from registry.validation import NaemonValueError
+
+# --- parsing --------------------------------------------------------------------------
+
+_DEFINE = re.compile(r"^define\s+([a-z]+)\s*\{\s*$")
+_COMMENT = re.compile(r"(?<!\\);.*")
+
+
+@dataclass
+class Definition:
+    """One ``define kind { ... }`` block: its directives (a repeated directive: the last wins) and origin."""
+
+    kind: str
+    directives: dict[str, str]
+    origin: str
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.directives.get(key, default)
+
+    @property
+    def is_template(self) -> bool:
+        return "name" in self.directives
+
+    @property
+    def registered(self) -> bool:
+        return self.directives.get("register", "1").strip() != "0"
+
+
+def parse_text(text: str, origin: str = "<text>") -> tuple[list[Definition], list[str]]:
+    """Definitions in one file's text, read as Naemon reads it; and problems (with file:line)."""
+    definitions: list[Definition] = []
+    problems: list[str] = []
+    current: Definition | None = None
+    pending = ""
+    start_line = 0
+    for number, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.rstrip("\r")
+        if raw.endswith("\\"):  # Naemon joins a line ending in a backslash with the next
+            if not pending:
+                start_line = number
+            pending += raw[:-1]
+            continue
+        line, pending = pending + raw, ""
+        where = f"{origin}:{start_line or number}"
+        start_line = 0
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        line = _COMMENT.sub("", line).replace("\\;", ";").strip()
+        if not line:
+            continue
+        match = _DEFINE.match(line)
+        if match:
+            if current is not None:
+                problems.append(f"{where}: 'define' inside a definition (missing '}}'?)")
+            current = Definition(match.group(1), {}, where)
+            definitions.append(current)
+        elif line == "}":
+            if current is None:
+                problems.append(f"{where}: '}}' outside a definition")
+            current = None
+        elif current is None:
+            if line.startswith(("include_file", "include_dir")):
+                problems.append(f"{where}: {line.split('=')[0]} is not followed; import that path itself")
+            else:
+                problems.append(f"{where}: text outside a definition: {line[:60]!r}")
+        else:
+            key, _, value = line.replace("\t", " ").partition(" ")
+            current.directives[key] = value.strip()
+    if current is not None:
+        problems.append(f"{current.origin}: definition never closed")
+        definitions.remove(current)
+    return definitions, problems
+
+
+def config_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files to read: files as given, directories as every ``*.cfg`` below them, sorted."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files.extend(sorted(p for p in path.rglob("*.cfg") if p.is_file()) if path.is_dir() else [path])
+    return files
+
+
+# --- resolving templates ----------------------------------------------------------------
+
+
+def split_list(value: str) -> list[str]:
+    """A comma-separated list directive (``a, b``)."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+# List directives where a leading '+' means "add to the inherited list" (elsewhere it is literal).
+ADDITIVE = frozenset(
+    {
+        "hostgroups", "contact_groups", "contacts", "parents", "servicegroups", "host_name", "hostgroup_name",
+        "contactgroups", "members", "host_notification_commands", "service_notification_commands",
+    }
+)  # fmt: skip
+
+
+class Resolver:
+    """Naemon's template inheritance for one object kind: own value first, then each ``use`` in order."""
+
+    def __init__(self, definitions: list[Definition]) -> None:
+        self.templates = {d.get("name"): d for d in definitions if d.is_template}
+
+    def chain(self, definition: Definition) -> list[Definition]:
+        """The definition and every template it inherits from, depth-first, each once."""
+        seen: list[Definition] = []
+
+        def walk(d: Definition) -> None:
+            if any(d is s for s in seen):
+                return
+            seen.append(d)
+            for name in split_list(d.get("use")):
+                if name in self.templates:
+                    walk(self.templates[name])
+
+        walk(definition)
+        return seen
+
+    def missing(self, definition: Definition) -> list[str]:
+        """Templates used somewhere in the chain that are not defined."""
+        return [
+            n for d in self.chain(definition) for n in split_list(d.get("use")) if n not in self.templates
+        ]
+
+    def value(self, definition: Definition, key: str) -> str | None:
+        """The inherited value of a directive (``+`` adds to what is inherited, ``null`` clears)."""
+        parts: list[str] = []
+        for d in self.chain(definition):
+            if key not in d.directives:
+                continue
+            value = d.directives[key]
+            if value == "null":
+                break
+            if value.startswith("+") and key in ADDITIVE:
+                parts.append(value[1:])
+                continue
+            parts.append(value)
+            break
+        if not parts:
+            return None
+        return ",".join(reversed(parts))
+
+    def resolved(self, definition: Definition) -> dict[str, str]:
+        """Every directive the definition ends up with (for kinds the registry has no templates of)."""
+        keys = {k for d in self.chain(definition) for k in d.directives}
+        result = {}
+        for key in keys - {"name", "use", "register"}:
+            value = self.value(definition, key)
+            if value is not None:
+                result[key] = value
+        return result
+
+
+# --- importing --------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    created: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    updated: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def count(self, kind: str, created: bool) -> None:
+        (self.created if created else self.updated)[kind] += 1
+
+    def lines(self) -> list[str]:
+        """A readable report."""
+        out = []
+        for kind in sorted(set(self.created) | set(self.updated)):
+            out.append(f"{kind}: {self.created.get(kind, 0)} created, {self.updated.get(kind, 0)} updated")
+        for directive, n in sorted(self.dropped.items()):
+            out.append(f"not supported, dropped: {directive} ({n} times)")
+        out += [f"warning: {w}" for w in self.warnings]
+        out += [f"skipped: {s}" for s in self.skipped]
+        return out
+
+
+CHECK_DIRECTIVES = {
+    "check_command",
+    "check_interval",
+    "normal_check_interval",
+    "retry_interval",
+    "retry_check_interval",
+    "max_check_attempts",
+    "check_period",
+    "active_checks_enabled",
+    "passive_checks_enabled",
+    "notifications_enabled",
+    "notification_interval",
+    "notification_period",
+    "notification_options",
+    "notes",
+}
+FLATTENED = {
+    "hostgroups",
+    "contacts",
+    "contact_groups",
+    "parents",
+    "servicegroups",
+    "host_name",
+    "hostgroup_name",
+}
+IGNORED = {"name", "use", "register"}
+
+
+class Invalid(Exception):
+    """An object that cannot be imported; the message says why."""
+
+
+def _errors_text(errors: dict[str, list[str]]) -> str:
+    return "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+
+
+def split_check_command(value: str) -> tuple[str, list[str]]:
+    """``name!arg1!arg2`` (``\\!`` is a literal '!') into the command name and its arguments."""
+    parts = [p.replace("\x00", "!") for p in value.replace("\\!", "\x00").split("!")]
+    return parts[0].strip(), parts[1:]
+
+
+class Importer:
+    """One import run: definitions in, registry objects out (call ``run`` inside a transaction)."""
+
+    def __init__(self, definitions: list[Definition], report: ImportReport) -> None:
+        self.report = report
+        self.by_kind: dict[str, list[Definition]] = defaultdict(list)
+        for d in definitions:
+            self.by_kind[d.kind].append(d)
+        self.resolvers = {kind: Resolver(defs) for kind, defs in self.by_kind.items()}
+        self.hostgroup_members: dict[str, set[str]] = defaultdict(set)  # host -> groups (from members)
+        self.servicegroup_members: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.contactgroup_members: dict[str, set[str]] = defaultdict(set)  # group -> contacts
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def objects(self, kind: str) -> list[Definition]:
+        return [d for d in self.by_kind.get(kind, []) if d.registered]
+
+    def templates(self, kind: str) -> list[Definition]:
+        return [d for d in self.by_kind.get(kind, []) if d.is_template]
+
+    def skip(self, what: str, definition: Definition, why: str) -> None:
+        self.report.skipped.append(f"{what} ({definition.origin}): {why}")
+
+    def drop_unsupported(self, kind: str, directives: Iterable[str], supported: set[str]) -> None:
+        for key in directives:
+            if key not in supported and key not in IGNORED and not key.startswith("_"):
+                self.report.dropped[f"{kind} {key}"] += 1
+
+    def lookup(self, model: Any, names: Iterable[str], what: str, definition: Definition) -> list[Any]:
+        names = list(names)
+        found = {o.name: o for o in model.objects.filter(name__in=names)}
+        missing = [n for n in names if n not in found]
+        if missing:
+            self.report.warnings.append(
+                f"{definition.origin}: {what} {', '.join(missing)} not found; left out"
+            )
+        return [found[n] for n in names if n in found]
+
+    def check_settings(self, definition: Definition, directives: dict[str, str]) -> dict[str, Any]:
+        """CheckSettings fields from directives (raises Invalid on unusable values)."""
+        fields: dict[str, Any] = {}
+        if "check_command" in directives:
+            name, args = split_check_command(directives["check_command"])
+            command = m.Command.objects.filter(name=name).first()
+            if command is None:
+                raise Invalid(f"check_command {name!r} is not defined")
+            fields["check_command"], fields["check_command_args"] = command, args
+        for key, target in (
+            ("check_interval", "check_interval"),
+            ("normal_check_interval", "check_interval"),
+            ("retry_interval", "retry_interval"),
+            ("retry_check_interval", "retry_interval"),
+            ("max_check_attempts", "max_check_attempts"),
+            ("notification_interval", "notification_interval"),
+        ):
+            if key in directives:
+                try:
+                    fields[target] = int(float(directives[key]))
+                except ValueError:
+                    raise Invalid(f"{key} {directives[key]!r} is not a number") from None
+        for key in ("active_checks_enabled", "passive_checks_enabled", "notifications_enabled"):
+            if key in directives:
+                fields[key] = directives[key].strip() not in ("0", "")
+        for key in ("check_period", "notification_period"):
+            if key in directives:
+                period = m.TimePeriod.objects.filter(name=directives[key]).first()
+                if period is None:
+                    raise Invalid(f"{key} {directives[key]!r} is not defined")
+                fields[key] = period
+        if "notification_options" in directives:
+            fields["notification_options"] = directives["notification_options"].replace(" ", "")
+        if "notes" in directives:
+            fields["notes"] = directives["notes"]
+        fields["custom_variables"] = {k: v for k, v in directives.items() if k.startswith("_")}
+        return fields
+
+    def save(self, model: Any, lookup: dict[str, Any], fields: dict[str, Any], what: str) -> Any:
+        """Validate like the API does (and like the renderer will), then create or update."""
+        obj = model.objects.filter(**lookup).first()
+        created = obj is None
+        if created:
+            obj = model(**lookup)
+        for key, value in fields.items():
+            setattr(obj, key, value)
+        errors = obj.naemon_errors()
+        if errors:
+            raise Invalid(_errors_text(errors))
+        for name in ("name", "alias"):
+            value = getattr(obj, name, "")
+            if value:
+                try:
+                    (render.check_name if name == "name" else render.check_value)(value, name)
+                except NaemonValueError as exc:
+                    raise Invalid(str(exc)) from None
+        obj.save()
+        self.report.count(what, created)
+        return obj
+
+    # -- the run ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Import every kind in dependency order."""
+        self.timeperiods()
+        self.commands()
+        self.collect_memberships()
+        self.contacts()
+        self.contactgroups()
+        self.groups("hostgroup", m.HostGroup)
+        self.groups("servicegroup", m.ServiceGroup)
+        self.templates_of("host", m.HostTemplate, m.HostTemplateUse, validation_letters="durfsn")
+        self.templates_of("service", m.ServiceTemplate, m.ServiceTemplateUse, validation_letters="wucrfsn")
+        self.hosts()
+        self.services()
+        self.channels()
+
+    def timeperiods(self) -> None:
+        resolver = self.resolvers.get("timeperiod")
+        for d in self.objects("timeperiod"):
+            name = d.get("timeperiod_name")
+            if not name:
+                self.skip("timeperiod", d, "no timeperiod_name")
+                continue
+            assert resolver is not None
+            directives = resolver.resolved(d)
+            ranges = {}
+            try:
+                for key, value in directives.items():
+                    if key in ("timeperiod_name", "alias"):
+                        continue
+                    if key == "exclude":
+                        self.report.dropped["timeperiod exclude"] += 1
+                        continue
+                    day, _, times = " ".join(f"{key} {value}".split()).rpartition(" ")
+                    ranges[render.check_timeperiod_day(day, f"day {day!r}")] = render.check_time_ranges(
+                        times, f"ranges of {day}"
+                    )
+                self.save(
+                    m.TimePeriod,
+                    {"name": name},
+                    {"alias": directives.get("alias", ""), "ranges": ranges},
+                    "timeperiods",
+                )
+            except (Invalid, NaemonValueError) as exc:
+                self.skip(f"timeperiod {name!r}", d, str(exc))
+
+    def commands(self) -> None:
+        for d in self.objects("command"):
+            name, line = d.get("command_name"), d.get("command_line")
+            try:
+                self.save(m.Command, {"name": name}, {"command_line": line}, "commands")
+            except Invalid as exc:
+                self.skip(f"command {name!r}", d, str(exc))
+
+    def collect_memberships(self) -> None:
+        """Group membership declared on the groups' side (``members``), read before the objects."""
+        for d in self.objects("hostgroup"):
+            for host in split_list(d.get("members")):
+                self.hostgroup_members[host].add(d.get("hostgroup_name"))
+            if d.get("hostgroup_members"):
+                self.report.dropped["hostgroup hostgroup_members"] += 1
+        for d in self.objects("servicegroup"):
+            items = split_list(d.get("members"))
+            for host, service in zip(items[::2], items[1::2], strict=False):
+                self.servicegroup_members[(host, service)].add(d.get("servicegroup_name"))
+            if d.get("servicegroup_members"):
+                self.report.dropped["servicegroup servicegroup_members"] += 1
+        for d in self.objects("contactgroup"):
+            self.contactgroup_members[d.get("contactgroup_name")].update(split_list(d.get("members")))
+            if d.get("contactgroup_members"):
+                self.report.dropped["contactgroup contactgroup_members"] += 1
+
+    def contacts(self) -> None:
+        resolver = self.resolvers.get("contact")
+        supported = {
+            "contact_name", "alias", "email", "pager", "host_notification_period", "service_notification_period",
+            "host_notification_options", "service_notification_options", "host_notification_commands",
+            "service_notification_commands", "contactgroups",
+        }  # fmt: skip
+        for d in self.objects("contact"):
+            name = d.get("contact_name")
+            assert resolver is not None
+            directives = resolver.resolved(d)
+            self.drop_unsupported("contact", directives, supported)
+            try:
+                fields: dict[str, Any] = {k: directives.get(k, "") for k in ("alias", "email", "pager")}
+                for key in ("host_notification_period", "service_notification_period"):
+                    if directives.get(key):
+                        fields[key] = m.TimePeriod.objects.filter(name=directives[key]).first()
+                        if fields[key] is None:
+                            raise Invalid(f"{key} {directives[key]!r} is not defined")
+                for key in ("host_notification_options", "service_notification_options"):
+                    if key in directives:
+                        fields[key] = directives[key].replace(" ", "")
+                contact = self.save(m.Contact, {"name": name}, fields, "contacts")
+            except Invalid as exc:
+                self.skip(f"contact {name!r}", d, str(exc))
+                continue
+            for key in ("host_notification_commands", "service_notification_commands"):
+                names = [split_check_command(c)[0] for c in split_list(directives.get(key, ""))]
+                getattr(contact, key).set(self.lookup(m.Command, names, key, d))
+            for group in split_list(directives.get("contactgroups", "")):
+                self.contactgroup_members[group].add(name)
+
+    def contactgroups(self) -> None:
+        for d in self.objects("contactgroup"):
+            name = d.get("contactgroup_name")
+            try:
+                group = self.save(m.ContactGroup, {"name": name}, {"alias": d.get("alias")}, "contact groups")
+            except Invalid as exc:
+                self.skip(f"contactgroup {name!r}", d, str(exc))
+                continue
+            group.members.set(self.lookup(m.Contact, sorted(self.contactgroup_members[name]), "contacts", d))
+
+    def groups(self, kind: str, model: Any) -> None:
+        for d in self.objects(kind):
+            name = d.get(f"{kind}_name")
+            try:
+                self.save(model, {"name": name}, {"alias": d.get("alias")}, f"{kind}s")
+            except Invalid as exc:
+                self.skip(f"{kind} {name!r}", d, str(exc))
+
+    def templates_of(self, kind: str, model: Any, use_model: Any, *, validation_letters: str) -> None:
+        supported = CHECK_DIRECTIVES | FLATTENED
+        saved: dict[str, tuple[Any, Definition]] = {}
+        for d in self.templates(kind):
+            name = d.get("name")
+            self.drop_unsupported(f"{kind} template", d.directives, supported)
+            try:
+                saved[name] = (
+                    self.save(
+                        model, {"name": name}, self.check_settings(d, d.directives), f"{kind} templates"
+                    ),
+                    d,
+                )
+            except Invalid as exc:
+                self.skip(f"{kind} template {name!r}", d, str(exc))
+        for template, d in saved.values():
+            use_model.objects.filter(template=template).delete()
+            for position, used in enumerate(self.lookup(model, split_list(d.get("use")), "templates", d)):
+                use_model.objects.create(template=template, uses=used, position=position)
+
+    def _uses(self, obj: Any, through: Any, fk: str, model: Any, d: Definition) -> None:
+        through.objects.filter(**{fk: obj}).delete()
+        names = split_list(d.get("use"))
+        if d.is_template and d.registered:
+            names = [d.get("name")]  # an object that is also a template: its own template carries it
+        for position, template in enumerate(self.lookup(model, names, "templates", d)):
+            through.objects.create(**{fk: obj, "template": template, "position": position})
+
+    def hosts(self) -> None:
+        resolver = self.resolvers["host"] if "host" in self.resolvers else Resolver([])
+        supported = CHECK_DIRECTIVES | FLATTENED | {"host_name", "alias", "address"}
+        created: list[tuple[Any, Definition]] = []
+        for d in self.objects("host"):
+            name = d.get("host_name")
+            if not name:
+                self.skip("host", d, "no host_name")
+                continue
+            self.drop_unsupported("host", d.directives, supported)
+            missing = resolver.missing(d)
+            try:
+                if missing:
+                    raise Invalid(f"template(s) {', '.join(missing)} not defined")
+                own = d.directives if not (d.is_template and d.registered) else {}
+                fields = self.check_settings(d, own) | {"alias": d.get("alias"), "address": d.get("address")}
+                host = self.save(m.Host, {"name": name}, fields, "hosts")
+            except Invalid as exc:
+                self.skip(f"host {name!r}", d, str(exc))
+                continue
+            self._uses(host, m.HostUse, "host", m.HostTemplate, d)
+            groups = set(split_list(resolver.value(d, "hostgroups") or "")) | self.hostgroup_members.get(
+                name, set()
+            )
+            host.hostgroups.set(self.lookup(m.HostGroup, sorted(groups), "host groups", d))
+            host.contacts.set(
+                self.lookup(m.Contact, split_list(resolver.value(d, "contacts") or ""), "contacts", d)
+            )
+            cgroups = split_list(resolver.value(d, "contact_groups") or "")
+            host.contact_groups.set(self.lookup(m.ContactGroup, cgroups, "contact groups", d))
+            created.append((host, d))
+        for host, d in created:
+            host.parents.set(
+                self.lookup(m.Host, split_list(resolver.value(d, "parents") or ""), "parents", d)
+            )
+        for d in self.objects("hostgroup"):
+            unknown = [h for h in split_list(d.get("members")) if h in ("*",) or h.startswith("!")]
+            if unknown:
+                self.report.warnings.append(
+                    f"{d.origin}: host group members {', '.join(unknown)} (wildcards, exclusions) not supported"
+                )
+
+    def services(self) -> None:
+        resolver = self.resolvers["service"] if "service" in self.resolvers else Resolver([])
+        supported = CHECK_DIRECTIVES | FLATTENED | {"service_description"}
+        for d in self.objects("service"):
+            description = resolver.value(d, "service_description") or ""
+            hosts = split_list(resolver.value(d, "host_name") or "")
+            groups = split_list(resolver.value(d, "hostgroup_name") or "")
+            what = f"service {description!r}"
+            self.drop_unsupported("service", d.directives, supported)
+            if not hosts and not groups:
+                self.skip(what, d, "neither host_name nor hostgroup_name")
+                continue
+            if any(h == "*" or h.startswith("!") for h in hosts + groups):
+                self.skip(what, d, "wildcards and exclusions in host_name/hostgroup_name are not supported")
+                continue
+            missing = resolver.missing(d)
+            try:
+                if missing:
+                    raise Invalid(f"template(s) {', '.join(missing)} not defined")
+                own = d.directives if not (d.is_template and d.registered) else {}
+                fields = self.check_settings(d, own)
+            except Invalid as exc:
+                self.skip(what, d, str(exc))
+                continue
+            targets: list[tuple[Any, list[Any]]] = []
+            for host_name in hosts:
+                host = m.Host.objects.filter(name=host_name).first()
+                if host is None:
+                    self.skip(f"{what} on {host_name!r}", d, "host not imported")
+                else:
+                    targets.append((host, []))
+            if groups:
+                targets.append((None, self.lookup(m.HostGroup, groups, "host groups", d)))
+            for host, hostgroups in targets:
+                try:
+                    service = self.save_service(description, host, hostgroups, fields)
+                except Invalid as exc:
+                    self.skip(what, d, str(exc))
+                    continue
+                self._uses(service, m.ServiceUse, "service", m.ServiceTemplate, d)
+                sgroups = set(split_list(resolver.value(d, "servicegroups") or ""))
+                if host is not None:
+                    sgroups |= self.servicegroup_members.get((host.name, description), set())
+                service.servicegroups.set(self.lookup(m.ServiceGroup, sorted(sgroups), "service groups", d))
+                service.contacts.set(
+                    self.lookup(m.Contact, split_list(resolver.value(d, "contacts") or ""), "contacts", d)
+                )
+                cgroups = split_list(resolver.value(d, "contact_groups") or "")
+                service.contact_groups.set(self.lookup(m.ContactGroup, cgroups, "contact groups", d))
+
+    def save_service(self, description: str, host: Any, hostgroups: list[Any], fields: dict[str, Any]) -> Any:
+        """A service is known by (host, description), or by (its host groups, description)."""
+        if host is not None:
+            service = self.save(m.Service, {"host": host, "description": description}, fields, "services")
+        else:
+            wanted = {g.pk for g in hostgroups}
+            existing = next(
+                (
+                    s
+                    for s in m.Service.objects.filter(host__isnull=True, description=description)
+                    if {g.pk for g in s.hostgroups.all()} == wanted
+                ),
+                None,
+            )
+            lookup = {"pk": existing.pk} if existing else {"description": description, "host": None}
+            service = self.save(m.Service, lookup, fields, "services")
+            service.hostgroups.set(hostgroups)
+        return service
+
+    def channels(self) -> None:
+        """Commands that contacts notify with get a channel, so the renderer wraps them."""
+        used = set(m.Contact.host_notification_commands.through.objects.values_list("command_id", flat=True))
+        used |= set(
+            m.Contact.service_notification_commands.through.objects.values_list("command_id", flat=True)
+        )
+        for command in m.Command.objects.filter(pk__in=used, channel=""):
+            lower = command.name.lower()
+            if "mail" in lower:
+                channel = "email"
+            elif "sms" in lower or "pager" in lower:
+                channel = "sms"
+            else:
+                channel = re.sub(r"[^a-z0-9_-]", "-", lower)[:32].strip("-") or "default"
+            m.Command.objects.filter(pk=command.pk).update(channel=channel)
+            self.report.warnings.append(f"command {command.name!r} notifies: channel set to {channel!r}")
+
+
+def import_paths(paths: Iterable[str | Path], *, dry_run: bool = False) -> ImportReport:
+    """Import every object definition in ``paths`` in one transaction (rolled back with ``dry_run``)."""
+    report = ImportReport()
+    definitions: list[Definition] = []
+    for path in config_files(paths):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            report.skipped.append(f"{path}: cannot read ({exc.strerror})")
+            continue
+        found, problems = parse_text(text, str(path))
+        definitions += found
+        report.skipped += problems
+    supported_kinds = {
+        "timeperiod",
+        "command",
+        "contact",
+        "contactgroup",
+        "hostgroup",
+        "servicegroup",
+        "host",
+        "service",
+    }
+    for d in definitions:
+        if d.kind not in supported_kinds:
+            report.dropped[f"define {d.kind}"] += 1
+    with transaction.atomic():
+        Importer([d for d in definitions if d.kind in supported_kinds], report).run()
+        if dry_run:
+            transaction.set_rollback(True)
+    return report

@@ -1,0 +1,212 @@
+"""All I/O from the deploy pipeline to a Naemon core: one module, timeouts everywhere.
+
+Subprocesses (verify, reload command), the external command file and the status file
+are handled here; Livestatus goes through the project's Livestatus client.
+
+Every failure is a RunnerError whose ``retryable`` says whether trying again later can help
+(a core that is restarting, a timeout) or not (a missing binary, a config the core rejects).
+No Django here: the deploy task calls it with plain values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from livestatus.client import LivestatusClient
+from livestatus.commands import restart_program
+from livestatus.errors import LivestatusError
+from livestatus.query import LivestatusQuery
+
+OUTPUT_LIMIT = 64 * 1024
+
+
+class RunnerError(Exception):
+    """Talking to the core failed; ``retryable`` says whether trying again later can help."""
+
+    def __init__(self, message: str, *, retryable: bool, output: str = "") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.output = output
+
+    def __str__(self) -> str:
+        hint = "retrying can help" if self.retryable else "retrying will not help"
+        return f"{super().__str__()} ({hint})"
+
+
+@dataclass
+class CommandResult:
+    """What a finished command did."""
+
+    argv: list[str]
+    returncode: int
+    output: str
+    seconds: float
+
+
+def clip(text: str, limit: int = OUTPUT_LIMIT) -> str:
+    """Keep the start and, mostly, the end of long output (the verdict is at the end)."""
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    return f"{text[:head]}\n[... {len(text) - limit} characters left out ...]\n{text[-(limit - head) :]}"
+
+
+def run(argv: list[str], *, timeout: float) -> CommandResult:
+    """Run a command (no shell) with stdout and stderr together; kill its process group on timeout."""
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise RunnerError(f"{argv[0]}: command not found", retryable=False) from None
+    except PermissionError:
+        raise RunnerError(f"{argv[0]}: permission denied", retryable=False) from None
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # The command may have started children (a shell script): stop them all.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise RunnerError(
+            f"{' '.join(argv)} did not finish within {timeout:.0f}s",
+            retryable=True,
+            output=clip(out.decode("utf-8", "replace")),
+        ) from None
+    return CommandResult(
+        argv=argv,
+        returncode=proc.returncode,
+        output=clip(out.decode("utf-8", "replace")),
+        seconds=time.monotonic() - start,
+    )
+
+
+def send_external_command(path: str, line: str, *, timeout: float = 10.0) -> None:
+    """Write one external command line to the core's command file (a FIFO), without ever blocking."""
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND)
+    except FileNotFoundError:
+        raise RunnerError(
+            f"command file {path} does not exist: is the core running with check_external_commands=1?",
+            retryable=True,
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            # A FIFO without a reader: nobody would ever read the command.
+            raise RunnerError(
+                f"nothing reads command file {path}: the core is not running", retryable=True
+            ) from None
+        raise RunnerError(f"cannot open command file {path}: {exc.strerror}", retryable=False) from None
+    deadline = time.monotonic() + timeout
+    try:
+        while data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RunnerError(f"command file {path} stayed full for {timeout:.0f}s", retryable=True)
+            _, writable, _ = select.select([], [fd], [], remaining)
+            if not writable:
+                continue
+            try:
+                data = data[os.write(fd, data) :]
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:
+                raise RunnerError(f"the core closed command file {path}", retryable=True) from None
+    finally:
+        os.close(fd)
+
+
+# --- Livestatus: through the project's Livestatus client --------------------------------
+
+
+def _livestatus_client(address: str, timeout: float) -> LivestatusClient:
+    # No keep-alive: a deploy asks a few questions minutes apart, and the core restarts in between.
+    return LivestatusClient(
+        address,
+        connect_timeout=min(timeout, 5.0),
+        timeout=timeout,
+        retry_window=min(timeout, 2.0),
+        keepalive=False,
+    )
+
+
+def _livestatus_failure(address: str, exc: Exception) -> RunnerError:
+    return RunnerError(f"Livestatus {address}: {exc}", retryable=bool(getattr(exc, "retryable", True)))
+
+
+def livestatus_restart(address: str, *, timeout: float = 10.0) -> str:
+    """Ask the core to restart (re-read its config) over Livestatus; returns what was sent."""
+    command = restart_program()
+    try:
+        with _livestatus_client(address, timeout) as client:
+            client.command(command)
+    except (LivestatusError, ValueError) as exc:
+        raise _livestatus_failure(address, exc) from None
+    return f"sent COMMAND {command.name} to {address}"
+
+
+# --- the core's status file ------------------------------------------------------------
+
+
+@dataclass
+class CoreStatus:
+    """What a core reports about itself: when it (re)started and which hosts it runs."""
+
+    program_start: int | None
+    hosts: set[str] = field(default_factory=set)
+
+
+def read_status_file(path: str) -> CoreStatus:
+    """Parse a status.dat: ``program_start`` of the programstatus block and the hoststatus host names."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise RunnerError(f"status file {path} does not exist (yet)", retryable=True) from None
+    except OSError as exc:
+        raise RunnerError(f"cannot read status file {path}: {exc.strerror}", retryable=True) from None
+    program_start: int | None = None
+    hosts: set[str] = set()
+    block = ""
+    for line in text.split("\n"):
+        if not line.startswith("\t"):
+            if line.endswith(" {"):
+                block = line[:-2]
+            continue
+        item = line[1:]
+        if block == "hoststatus" and item.startswith("host_name="):
+            hosts.add(item[10:])
+        elif block == "programstatus" and item.startswith("program_start="):
+            try:
+                program_start = int(item[14:])
+            except ValueError:
+                program_start = None
+    return CoreStatus(program_start=program_start, hosts=hosts)
+
+
+def livestatus_core_status(address: str, *, timeout: float = 10.0) -> CoreStatus:
+    """program_start and host names over Livestatus."""
+    try:
+        with _livestatus_client(address, timeout) as client:
+            status = client.query(LivestatusQuery("status").select("program_start"))
+            hosts = client.query(LivestatusQuery("hosts").select("name"))
+    except (LivestatusError, ValueError) as exc:
+        raise _livestatus_failure(address, exc) from None
+    start = status[0].get("program_start") if status else None
+    return CoreStatus(
+        program_start=int(start) if isinstance(start, int | float) else None,
+        hosts={str(row["name"]) for row in hosts},
+    )

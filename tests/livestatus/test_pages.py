@@ -1,0 +1,289 @@
+"""The status pages against a real Icinga 2: lists, filters, details, the fragment, node health.
+
+Pages are read by everyone logged in; actions from the pages are in test_actions.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html import unescape
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from livestatus import dashboard
+from livestatus.actions import Target
+from livestatus.client import LivestatusClient
+from livestatus.views import action_url, detail_url
+from registry.choices import DeploymentState
+from registry.models import Deployment, NaemonNode
+from tests.livestatus.icinga import ODD_HOST
+
+# The status tests' fixtures (their own Icinga 2, nodes, owners); see that module.
+pytest_plugins = ["tests.livestatus.conftest_pages"]
+pytestmark = pytest.mark.services
+
+Browser = Callable[[Any], Client]
+ROW_RE = re.compile(
+    r'<tr data-kind="(host|service)" data-host="([^"]*)" data-service="([^"]*)" data-node="([^"]*)"'
+)
+
+
+def rows(html: str) -> list[tuple[str, str, str, str]]:
+    """(kind, host, service, node) of every status row, in page order."""
+    return [tuple(unescape(part) for part in match) for match in ROW_RE.findall(html)]  # type: ignore[misc]
+
+
+def services_of(html: str) -> set[tuple[str, str]]:
+    return {(host, service) for kind, host, service, _ in rows(html) if kind == "service"}
+
+
+@pytest.fixture
+def owner_browser(browser_for: Browser, owner: User, master: NaemonNode, owned: dict[str, Any]) -> Client:
+    return browser_for(owner)
+
+
+def test_pages_need_a_login(browser_for: Browser, master: NaemonNode) -> None:
+    for url in (
+        "/status/",
+        "/status/hosts/",
+        "/status/services/table/",
+        "/status/host/web-01/",
+        "/status/nodes/",
+    ):
+        response = browser_for(None).get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/"), url
+
+
+def test_problems_page_shows_real_problems_by_severity_then_age(owner_browser: Client) -> None:
+    response = owner_browser.get("/status/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    found = rows(html)
+    assert ("host", "db-01", "", "master") in found
+    assert ("service", "web-01", "crit-me", "master") in found
+    assert ("service", "web-01", "warn-me", "master") in found
+    assert ("service", ODD_HOST, "disk", "master") in found
+    # OK and never-checked services are not problems.
+    assert ("web-01", "http") not in services_of(html)
+    assert ("web-01", "downtime-me") not in services_of(html)  # never checked
+    # DOWN before CRITICAL before UNKNOWN before WARNING.
+    order = [(host, service) for _, host, service, _ in found]
+    assert order.index(("db-01", "")) < order.index(("web-01", "crit-me"))
+    assert order.index(("web-01", "crit-me")) < order.index((ODD_HOST, "disk"))
+    assert order.index((ODD_HOST, "disk")) < order.index(("web-01", "warn-me"))
+    assert 'id="unreachable-nodes"' not in html
+    # Polls its fragment with the same query.
+    assert 'hx-get="/status/problems/table/"' in html and 'hx-trigger="every 10s"' in html
+
+
+def test_hosts_and_services_lists(owner_browser: Client) -> None:
+    hosts = rows(owner_browser.get("/status/hosts/").content.decode())
+    assert {host for _, host, _, _ in hosts} == {"web-01", "db-01", ODD_HOST, "unowned-01"}
+    services = services_of(owner_browser.get("/status/services/").content.decode())
+    assert ("web-01", "http") in services and ("web-01", "Disk /var") in services
+    assert ("db-01", "postgres") in services
+
+
+def test_dead_node_partial_result_and_banner(owner_browser: Client, dead_node: NaemonNode) -> None:
+    for url in ("/status/", "/status/services/", "/status/hosts/table/"):
+        response = owner_browser.get(url)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert 'id="unreachable-nodes"' in html, url
+        assert '<li data-node="dead-poller">' in html
+        assert "Connection refused" in html
+        assert {node for _, _, _, node in rows(html)} == {"master"}, url
+
+
+@pytest.mark.parametrize(
+    ("query", "expected", "absent"),
+    [
+        ("state=warning", {("web-01", "warn-me"), ("web-01", "Disk /var")}, {("web-01", "crit-me")}),
+        (
+            "state=critical&state=unknown",
+            {("web-01", "crit-me"), (ODD_HOST, "disk")},
+            {("web-01", "warn-me")},
+        ),
+        ("hostgroup=databases", {("db-01", "postgres")}, {("web-01", "crit-me")}),
+        ("node=master&q=CONNECTION", {("db-01", "postgres")}, {("web-01", "crit-me")}),
+        ("q=db-01", {("db-01", "postgres")}, {("web-01", "crit-me")}),
+        ("q=(sda) 99%25 full [x] a.b", {("web-01", "crit-me")}, {("web-01", "warn-me")}),
+        ("acknowledged=false&downtime=false", {("web-01", "crit-me")}, set()),
+        ("acknowledged=true", set(), {("web-01", "crit-me"), ("web-01", "warn-me")}),
+        ("host=web-01&service=warn-me", {("web-01", "warn-me")}, {("web-01", "crit-me")}),
+    ],
+)
+def test_problem_filters(
+    owner_browser: Client, query: str, expected: set[tuple[str, str]], absent: set[tuple[str, str]]
+) -> None:
+    response = owner_browser.get(f"/status/problems/?{query}")
+    assert response.status_code == 200
+    found = services_of(response.content.decode())
+    assert expected <= found
+    assert not absent & found
+
+
+def test_host_rows_follow_host_filters(owner_browser: Client) -> None:
+    html = owner_browser.get("/status/problems/?state=down").content.decode()
+    assert rows(html) == [("host", "db-01", "", "master")]
+    # A service group excludes hosts (they are in none).
+    html = owner_browser.get("/status/problems/?servicegroup=nothing-here").content.decode()
+    assert rows(html) == []
+
+
+def test_fragment_is_the_table_alone_with_the_same_query(owner_browser: Client) -> None:
+    response = owner_browser.get("/status/problems/table/?state=critical&q=sda")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith(
+        '<div id="status-table" hx-get="/status/problems/table/?state=critical&amp;q=sda"'
+    )
+    assert "<html" not in html
+    assert services_of(html) == {("web-01", "crit-me")}
+
+
+CRIT_ME = ("web-01", "crit-me")
+ODD_DISK = (ODD_HOST, "disk")
+
+
+@pytest.mark.parametrize(
+    ("needle", "literal_matches"),
+    [
+        ("(", {CRIT_ME, ODD_DISK}),
+        ("[x", {CRIT_ME}),
+        ("$", {ODD_DISK}),
+        ('\' "dq" \\ #', {ODD_DISK}),
+        (".*", set()),
+        ("a\\", set()),
+        ("^", set()),
+        ("|", set()),
+        ("?{}+", set()),
+        ("') OR 1=1 --", set()),
+        ("\\n", set()),
+        ("Filter: state = 0", set()),
+    ],
+)
+def test_hostile_search_matches_literally(
+    owner_browser: Client, live: LivestatusClient, needle: str, literal_matches: set[tuple[str, str]]
+) -> None:
+    pid = live.status()["nagios_pid"]
+    response = owner_browser.get("/status/services/", {"q": needle})
+    assert response.status_code == 200
+    # Exactly the rows whose name or output contains the text as typed: no regex, no injection.
+    assert services_of(response.content.decode()) == literal_matches
+    assert live.status()["nagios_pid"] == pid
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "x\nCOMMAND [1] SHUTDOWN_PROCESS"},
+        {"hostgroup": "web\r\nFilter: state = 0"},
+        {"host": "web-01\x00"},
+        {"state": "exploded"},
+        {"acknowledged": "maybe"},
+        {"node": "no-such-node"},
+    ],
+)
+def test_invalid_filters_are_a_400_and_ask_nothing(
+    owner_browser: Client, live: LivestatusClient, params: dict[str, str]
+) -> None:
+    pid = live.status()["nagios_pid"]
+    response = owner_browser.get("/status/problems/", params)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="filter-errors"' in html
+    assert rows(html) == []
+    assert live.status()["nagios_pid"] == pid
+
+
+def test_service_detail(owner_browser: Client) -> None:
+    response = owner_browser.get("/status/service/web-01/crit-me/")
+    assert response.status_code == 200
+    html = unescape(response.content.decode())
+    assert "CRITICAL - disk (sda) 99% full [x] a.b\nlong line one\nlong line two" in html
+    assert "CRITICAL (hard), attempt 1/1" in html
+    assert re.search(r"Last check</dt><dd[^>]*>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", html)
+    assert re.search(r"Since</dt><dd[^>]*>\d{4}-\d\d-\d\d", html)
+    assert '<dd class="col-sm-8" id="acknowledged">no</dd>' in html
+    # Icinga 2 without its compat log has no log table: the page says so instead of failing.
+    assert 'id="history-unavailable"' in html
+    assert "None scheduled." in html
+    # The owner may act.
+    assert 'id="actions"' in html and "/status/acknowledge/web-01/crit-me/?node=master" in html
+
+
+def test_service_with_a_slash_and_odd_host(owner_browser: Client) -> None:
+    assert owner_browser.get("/status/service/web-01/Disk%20/var/").status_code == 200
+    url = reverse("livestatus:service", kwargs={"host": ODD_HOST, "service": "disk"})
+    response = owner_browser.get(url)
+    assert response.status_code == 200
+    assert "UNKNOWN - odd host" in response.content.decode()
+    # Not owned in the registry: the owner may look but not act.
+    assert 'id="actions"' not in response.content.decode()
+    # The query-string form takes any name.
+    assert owner_browser.get("/status/object/", {"host": ODD_HOST}).status_code == 200
+
+
+def test_host_detail_lists_its_services(owner_browser: Client) -> None:
+    response = owner_browser.get("/status/host/db-01/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "PING CRITICAL - host down" in html
+    assert 'data-service="postgres"' in html
+    assert '<a class="nav-link active" aria-current="page" href="/status/hosts/">' in html
+
+
+def test_unknown_object_is_a_404(owner_browser: Client, dead_node: NaemonNode) -> None:
+    response = owner_browser.get("/status/host/no-such-host/")
+    assert response.status_code == 404
+    assert 'id="unreachable-nodes"' in response.content.decode()
+    assert owner_browser.get("/status/service/web-01/no-such-service/").status_code == 404
+    assert owner_browser.get("/status/host/web-01%0AGET%20status/").status_code == 400
+
+
+def test_node_health_page(owner_browser: Client, master: NaemonNode, dead_node: NaemonNode) -> None:
+    Deployment.objects.create(node=master, state=DeploymentState.CONFIRMED, reason="test")
+    NaemonNode.objects.create(name="quiet", config_dir="/x", enabled=False)
+    response = owner_browser.get("/status/nodes/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    master_row = html[html.index('<tr data-node="master"') :].split("</tr>")[0]
+    assert 'data-reachable="yes"' in master_row
+    assert "Icinga 2 r2." in master_row
+    assert "<td>4</td>" in master_row and "<td>16</td>" in master_row  # hosts, services
+    assert "confirmed" in master_row
+    dead_row = html[html.index('<tr data-node="dead-poller"') :].split("</tr>")[0]
+    assert 'data-reachable="no"' in dead_row and "Connection refused" in dead_row
+    assert 'data-reachable="not-asked"' in html  # the disabled node
+
+
+def test_names_that_do_not_fit_a_path_go_through_the_query_string(db: None) -> None:
+    assert detail_url(Target("a/b", "x")) == "/status/object/?host=a%2Fb&service=x"
+    assert action_url("acknowledge", Target("a/b")) == "/status/act/acknowledge/?host=a%2Fb"
+    assert action_url("delete_downtime", Target("h", "Disk /var")) == "/status/delete-downtime/h/Disk%20/var/"
+
+
+def test_home_page_links_reach_these_pages(db: None) -> None:
+    links = dashboard.status_links({"host": "web-01", "service": "Disk /var"})
+    assert links == {
+        "detail": "/status/service/web-01/Disk%20/var/",
+        "acknowledge": "/status/acknowledge/web-01/Disk%20/var/",
+        "downtime": "/status/downtime/web-01/Disk%20/var/",
+        "recheck": "/status/recheck/web-01/Disk%20/var/",
+    }
+    assert dashboard.status_links({"host": "db-01", "service": ""})["detail"] == "/status/host/db-01/"
+
+
+def test_query_string_forms(owner_browser: Client) -> None:
+    response = owner_browser.get("/status/object/", {"host": "web-01", "service": "crit-me"})
+    assert response.status_code == 200 and "CRITICAL - disk (sda)" in response.content.decode()
+    assert owner_browser.get("/status/act/recheck/", {"host": "web-01"}).status_code == 200
+    assert owner_browser.get("/status/act/explode/", {"host": "web-01"}).status_code == 404
+    assert owner_browser.get("/status/object/").status_code == 404

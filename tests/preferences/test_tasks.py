@@ -1,0 +1,308 @@
+"""Publishing the preferences snapshot: what goes in it, when it is sent, to which queue, coalescing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
+from pytest_django.fixtures import Settings as SettingsWrapper
+from rest_framework.test import APIClient
+
+from preferences import engine, notify_filter, snapshot, tasks
+from preferences.models import NotificationProfile, NotificationRule
+from preferences.services import snapshot_contacts
+from registry.models import Contact, NaemonNode
+from tests.preferences.conftest import Registry, make_contact, make_rule
+
+pytestmark = pytest.mark.django_db
+
+
+class Recorder:
+    """Stands in for ``publish_snapshot.apply_async``: records (node id, queue)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+
+    def apply_async(self, args: list[Any], queue: str, **kwargs: Any) -> None:
+        assert kwargs.get("expires"), "a publish message must expire"
+        self.sent.append((args[0], queue))
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper) -> Recorder:
+    # The fake never runs the task, so it would never clear Redis's "queued" mark: count every
+    # message here; test_bursts_coalesce_through_redis turns Redis back on.
+    settings.REDIS_URL = ""
+    fake = Recorder()
+    monkeypatch.setattr(tasks.publish_snapshot, "apply_async", fake.apply_async)
+    return fake
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> dict[str, NaemonNode]:
+    def node(name: str, **fields: Any) -> NaemonNode:
+        defaults = {
+            "config_dir": str(tmp_path / name / "portal.d"),
+            "notify_dir": str(tmp_path / name / "notify"),
+        }
+        return NaemonNode.objects.create(name=name, **(defaults | fields))
+
+    return {
+        "master": node("master"),
+        "poller": node("poller", role="poller"),
+        "off": node("off", enabled=False),
+        "no-filter": node("no-filter", notify_dir=""),
+    }
+
+
+def test_snapshot_contacts_holds_linked_contacts_only(owner: User, teammate: User, outsider: User) -> None:
+    make_contact("alice", owner)
+    make_contact("bob", teammate)
+    make_contact("robot", None)  # no portal user: absent, the filter sends everything (fail open)
+    NotificationProfile.objects.create(user=owner, default="suppress", timezone="Europe/Paris")
+    first = make_rule(owner, action="notify", hostgroups=["web"], states=["CRITICAL"])
+    second = make_rule(owner, action="suppress", enabled=False, comment="off for now")
+    make_rule(outsider, action="suppress")  # outsider has no contact: not in the snapshot
+
+    contacts = snapshot_contacts()
+    assert sorted(contacts) == ["alice", "bob"]
+    assert contacts["bob"] == {"rules": [], "default": "notify", "timezone": "UTC"}
+    assert contacts["alice"]["default"] == "suppress" and contacts["alice"]["timezone"] == "Europe/Paris"
+    assert [rule["id"] for rule in contacts["alice"]["rules"]] == [first.pk, second.pk]
+    assert contacts["alice"]["rules"][0] == {
+        "id": first.pk,
+        "enabled": True,
+        "action": "notify",
+        "comment": "",
+        "hosts": [],
+        "hostgroups": ["web"],
+        "services": [],
+        "servicegroups": [],
+        "states": ["CRITICAL"],
+        "types": [],
+        "channels": [],
+        "days": [],
+        "start": "00:00",
+        "end": "24:00",
+    }
+
+
+def test_a_rule_the_engine_rejects_leaves_only_that_contact_out(owner: User, teammate: User) -> None:
+    make_contact("alice", owner)
+    make_contact("bob", teammate)
+    rule = make_rule(owner, action="notify")
+    NotificationRule.objects.filter(pk=rule.pk).update(states=["BROKEN"])  # around validation
+    assert sorted(snapshot_contacts()) == ["bob"]
+
+
+# Publishing happens after commit: these tests commit for real (transactional_db).
+committing = pytest.mark.django_db(transaction=True)
+
+
+@committing
+def test_changes_publish_once_per_transaction_to_each_enabled_node(
+    owner: User, nodes: dict[str, NaemonNode], recorder: Recorder
+) -> None:
+    with transaction.atomic():
+        for n in range(5):
+            make_rule(owner, action="notify", comment=str(n))
+        NotificationProfile.objects.create(user=owner, default="suppress")
+        assert recorder.sent == []  # nothing before the commit
+    assert recorder.sent == [(nodes["master"].pk, "naemon.master"), (nodes["poller"].pk, "naemon.poller")]
+
+
+@committing
+@pytest.mark.parametrize(
+    "change",
+    [
+        "create rule",
+        "update rule",
+        "delete rule",
+        "profile",
+        "contact linked",
+        "contact deleted",
+        "user deleted",
+    ],
+)
+def test_every_kind_of_change_publishes(
+    change: str, owner: User, nodes: dict[str, NaemonNode], recorder: Recorder
+) -> None:
+    rule = make_rule(owner, action="notify")
+    contact = make_contact("alice", None)
+    recorder.sent.clear()
+    with transaction.atomic():
+        if change == "create rule":
+            make_rule(owner, action="suppress")
+        elif change == "update rule":
+            rule.enabled = False
+            rule.save()
+        elif change == "delete rule":
+            rule.delete()
+        elif change == "profile":
+            NotificationProfile.objects.create(user=owner)
+        elif change == "contact linked":
+            contact.user = owner
+            contact.save()
+        elif change == "contact deleted":
+            contact.delete()
+        else:
+            owner.delete()  # cascades to the rules
+    assert len(recorder.sent) == 2
+
+
+@committing
+def test_a_rolled_back_change_publishes_nothing_and_does_not_block_the_next(
+    owner: User, nodes: dict[str, NaemonNode], recorder: Recorder
+) -> None:
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                make_rule(owner, action="notify")
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        assert NotificationRule.objects.count() == 0
+    assert recorder.sent == []
+    with transaction.atomic():
+        make_rule(owner, action="notify")
+    assert len(recorder.sent) == 2
+
+
+def test_publish_writes_the_snapshot_the_filter_reads(
+    owner: User, nodes: dict[str, NaemonNode], registry: Registry
+) -> None:
+    make_contact("alice", owner, registry.email)
+    NotificationProfile.objects.create(user=owner, default="suppress")
+    rule = make_rule(owner, action="notify", hostgroups=["web"], states=["CRITICAL"])
+
+    result = tasks.publish_snapshot(nodes["master"].pk)
+    assert result is not None and result["contacts"] == 1 and result["node"] == "master"
+    directory = Path(nodes["master"].notify_dir) / "snapshot"
+    assert result["directory"] == str(directory)
+    assert snapshot.read_manifest(directory)["contacts"] == 1
+    compiled = snapshot.read_contact(directory, "alice")
+    assert compiled is not None and compiled["default_notify"] is False
+
+    # The filter itself, on that snapshot, decides as the preview does.
+    def filter_decision(hostgroups: str, state: str) -> engine.Decision:
+        args = notify_filter.parse_arguments(
+            [
+                "--contact=alice",
+                "--channel=email",
+                "--type=PROBLEM",
+                "--host=web1",
+                f"--hostgroups={hostgroups}",
+                "--service=HTTP",
+                f"--state={state}",
+                f"--snapshot-dir={directory}",
+                f"--state-dir={directory.parent / 'state'}",
+            ]
+        )
+        return notify_filter.decide(args)
+
+    assert filter_decision("web", "CRITICAL") == engine.Decision(True, rule.pk, f"rule {rule.pk} matched")
+    assert filter_decision("db", "CRITICAL").notify is False
+    client = APIClient()
+    client.force_login(owner)
+    body = {"host": "web1", "service": "HTTP", "state": "CRITICAL", "channel": "email"}
+    assert client.post("/api/v1/preferences/test/", body, format="json").json()["rule"]["id"] == rule.pk
+
+    # Disabled nodes and nodes without a notify_dir are left alone.
+    assert tasks.publish_snapshot(nodes["off"].pk) is None
+    assert tasks.publish_snapshot(nodes["no-filter"].pk) is None
+    assert not (Path(nodes["off"].notify_dir) / "snapshot").exists()
+
+
+@committing
+def test_an_api_change_reaches_the_nodes_snapshot(
+    owner: User,
+    nodes: dict[str, NaemonNode],
+    registry: Registry,
+    api_client_for: Callable[[User | None], APIClient],
+) -> None:
+    """Eager Celery (no broker in tests): the change is on disk when the request returns."""
+    make_contact("alice", owner, registry.email)
+    directory = Path(nodes["poller"].notify_dir) / "snapshot"
+    response = api_client_for(owner).post(
+        "/api/v1/preferences/rules/", {"action": "suppress", "comment": "quiet"}, format="json"
+    )
+    assert response.status_code == 201
+    compiled = snapshot.read_contact(directory, "alice")
+    assert compiled is not None and [r["id"] for r in compiled["rules"]] == [response.json()["id"]]
+
+    api_client_for(owner).delete(f"/api/v1/preferences/rules/{response.json()['id']}/")
+    compiled = snapshot.read_contact(directory, "alice")
+    assert compiled is not None and compiled["rules"] == []
+
+
+@committing
+def test_a_failing_publish_does_not_fail_the_request(
+    owner: User,
+    nodes: dict[str, NaemonNode],
+    api_client_for: Callable[[User | None], APIClient],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.publish_snapshot, "apply_async", broken)
+    response = api_client_for(owner).post("/api/v1/preferences/rules/", {"action": "notify"}, format="json")
+    assert response.status_code == 201
+    assert NotificationRule.objects.filter(user=owner).count() == 1
+    assert "broker down" in caplog.text
+
+
+def test_refresh_rewrites_every_node(nodes: dict[str, NaemonNode], owner: User) -> None:
+    make_contact("alice", owner)
+    assert tasks.refresh_snapshots() == ["master", "poller"]
+    first = snapshot.generated_at(Path(nodes["master"].notify_dir) / "snapshot")
+    tasks.refresh_snapshots()
+    assert snapshot.generated_at(Path(nodes["master"].notify_dir) / "snapshot") >= first
+    assert snapshot.read_contact(Path(nodes["poller"].notify_dir) / "snapshot", "alice") is not None
+
+
+@pytest.mark.services
+def test_bursts_coalesce_through_redis(
+    redis_url: str, settings: SettingsWrapper, nodes: dict[str, NaemonNode], recorder: Recorder
+) -> None:
+    import redis
+
+    settings.REDIS_URL = redis_url
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*(tasks._pending_key(node.pk) for node in nodes.values()))
+    try:
+        assert tasks.enqueue_publish() == ["master", "poller"]
+        assert tasks.enqueue_publish() == []  # queued, not started: nothing more to send
+        assert len(recorder.sent) == 2
+        ttl = client.ttl(tasks._pending_key(nodes["master"].pk))
+        assert 0 < ttl <= tasks.PENDING_TTL  # a lost message delays the next one only so long
+        # The master's worker starts: the next change must send a new message there.
+        tasks.publish_snapshot(nodes["master"].pk)
+        assert tasks.enqueue_publish() == ["master"]
+        assert tasks.enqueue_publish(coalesce=False) == ["master", "poller"]
+    finally:
+        client.delete(*(tasks._pending_key(node.pk) for node in nodes.values()))
+        client.close()
+
+
+def test_contacts_absent_from_the_snapshot_fail_open(nodes: dict[str, NaemonNode], owner: User) -> None:
+    Contact.objects.create(name="robot")
+    tasks.publish_snapshot(nodes["master"].pk)
+    directory = Path(nodes["master"].notify_dir) / "snapshot"
+    assert snapshot.read_contact(directory, "robot") is None
+    args = notify_filter.parse_arguments(
+        [
+            "--contact=robot",
+            "--channel=email",
+            "--type=PROBLEM",
+            "--host=h",
+            "--state=DOWN",
+            f"--snapshot-dir={directory}",
+        ]
+    )
+    assert notify_filter.decide(args) == engine.Decision(True, None, "unknown contact")

@@ -1,0 +1,369 @@
+"""The deploy pipeline without a running core: claiming, coalescing, locking, staging, verify, rollback, runner I/O."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from registry import deploy, runner
+from registry.models import Deployment, Host, HostUse, NaemonNode
+from registry.tasks import deploy_node
+from tests.registry.nagios import NAGIOS, NagiosCore
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def node(db: None, tmp_path: Path, basics: dict[str, Any]) -> NaemonNode:
+    """A node whose verify and reload commands are plain programs (no core)."""
+    main = tmp_path / "naemon.cfg"
+    main.write_text(f"log_file=/tmp/x.log\ncfg_file=objects/static.cfg\ncfg_dir={tmp_path}/portal.d\n")
+    return NaemonNode.objects.create(
+        name="n1",
+        config_dir=str(tmp_path / "portal.d"),
+        main_config=str(main),
+        verify_command="/bin/grep -q cfg_dir= {main_config}",
+        reload_method="none",
+    )
+
+
+def host(name: str, basics: dict[str, Any]) -> Host:
+    h = Host.objects.create(name=name)
+    HostUse.objects.create(host=h, template=basics["host_template"])
+    return h
+
+
+def test_render_swap_and_skip(node: NaemonNode, basics: dict[str, Any]) -> None:
+    host("web1", basics)
+    first = Deployment.objects.create(node=node)
+    assert deploy.deploy(node.pk) == first.pk
+    first.refresh_from_db()
+    assert first.state == "confirmed", first.error
+    assert first.confirmation == "config swapped in; not reloaded (reload method none)"
+    assert first.verify_output.startswith("$ /bin/grep -q cfg_dir= ")
+    live = Path(node.config_dir)
+    assert live.is_symlink() and os.readlink(live) == f"portal.d.versions/{first.pk}"
+    assert "host_name web1" in (live / "hosts.cfg").read_text()
+    manifest = json.loads((live / deploy.MANIFEST).read_text())
+    assert manifest["content_hash"] == first.content_hash and set(manifest["hosts"]) == {"web1"}
+    assert not list(deploy.versions_dir(node).glob("verify-*.cfg"))
+
+    again = Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    again.refresh_from_db()
+    assert again.state == "skipped" and again.summary["unchanged"] is True
+
+    # The live version was touched behind our back: not skipped, redeployed.
+    (live / deploy.MANIFEST).write_text("{}")
+    third = Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    third.refresh_from_db()
+    assert third.state == "confirmed"
+
+
+def test_oldest_pending_is_claimed_and_covers_the_rest(node: NaemonNode, basics: dict[str, Any]) -> None:
+    host("web1", basics)
+    pending = [Deployment.objects.create(node=node, triggered_by=f"w{i}") for i in range(4)]
+    other_node = NaemonNode.objects.create(name="n2", config_dir=node.config_dir + "-2", reload_method="none")
+    elsewhere = Deployment.objects.create(node=other_node)
+    assert deploy.deploy(node.pk) == pending[0].pk
+    for d in pending:
+        d.refresh_from_db()
+    assert [d.state for d in pending] == ["confirmed"] * 4
+    assert [d.covered_by_id for d in pending] == [None, pending[0].pk, pending[0].pk, pending[0].pk]
+    assert pending[1].confirmation == f"covered by deployment {pending[0].pk}"
+    assert pending[0].summary["covers"] == [d.pk for d in pending[1:]]
+    elsewhere.refresh_from_db()
+    assert elsewhere.state == "pending"
+    assert deploy.deploy(node.pk) is None  # nothing left
+
+
+def test_interrupted_run_is_marked_failed(node: NaemonNode, basics: dict[str, Any]) -> None:
+    stuck = Deployment.objects.create(node=node, state="verifying")
+    Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    stuck.refresh_from_db()
+    assert stuck.state == "failed" and "interrupted" in stuck.error
+
+
+def test_busy_lock_leaves_work_to_the_holder(
+    node: NaemonNode,
+    basics: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(deploy, "LOCK_WAIT", 0.0)
+    host("web1", basics)
+    with deploy.node_lock(node) as held:
+        assert held
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            (d,) = deploy.request_deployments([node], triggered_by="t")
+        d.refresh_from_db()
+        assert d.state == "pending"
+        with deploy.node_lock(node) as second:
+            assert not second
+
+    # A write that lands while a run holds the lock is picked up by that run's follow-up.
+    real_render = deploy.render_node
+    arrived: list[Deployment] = []
+
+    def render_and_write_meanwhile(n: NaemonNode) -> Any:
+        if not arrived:
+            arrived.append(Deployment.objects.create(node=n, triggered_by="meanwhile"))
+        return real_render(n)
+
+    monkeypatch.setattr(deploy, "render_node", render_and_write_meanwhile)
+    deploy_node.delay(node.pk)
+    d.refresh_from_db()
+    arrived[0].refresh_from_db()
+    assert d.state == "confirmed"
+    assert arrived[0].state == "skipped" and arrived[0].covered_by_id is None
+
+
+def test_failed_verification_keeps_the_live_config(node: NaemonNode, basics: dict[str, Any]) -> None:
+    host("web1", basics)
+    Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    target = os.readlink(node.config_dir)
+    node.verify_command = "/bin/sh -c 'echo Error: broken config in $0; exit 1' {main_config}"
+    node.save()
+    host("web2", basics)
+    failed = Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    failed.refresh_from_db()
+    assert failed.state == "failed" and "verification failed (exit 1)" in failed.error
+    assert "Error: broken config in " in failed.verify_output
+    assert os.readlink(node.config_dir) == target
+    versions = sorted(p.name for p in deploy.versions_dir(node).iterdir() if not p.name.startswith("."))
+    assert versions == [target.split("/")[-1]]  # the staged version is gone (".lock": without Redis)
+
+
+def test_failed_reload_rolls_back_to_the_previous_version(node: NaemonNode, basics: dict[str, Any]) -> None:
+    host("web1", basics)
+    Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    target = os.readlink(node.config_dir)
+    node.reload_method = "command"
+    node.reload_command = "/bin/sh -c 'echo cannot reload; exit 3'"
+    node.save()
+    host("web2", basics)
+    failed = Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    failed.refresh_from_db()
+    assert failed.state == "failed"
+    assert "reload command exited 3" in failed.error and "rolled back" in failed.error
+    assert "cannot reload" in failed.reload_output
+    assert os.readlink(node.config_dir) == target
+
+
+def test_reload_command_without_status_source(node: NaemonNode, basics: dict[str, Any]) -> None:
+    node.reload_method = "command"
+    node.reload_command = "/bin/echo reloaded"
+    node.save()
+    host("web1", basics)
+    d = Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    d.refresh_from_db()
+    assert d.state == "confirmed" and "reloaded\n" in d.reload_output
+    assert "not confirmed" in d.confirmation
+
+
+def test_rendering_error_fails_without_writing(node: NaemonNode, basics: dict[str, Any]) -> None:
+    Host.objects.filter(pk=host("web1", basics).pk).update(alias="a\nb")
+    d = Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    d.refresh_from_db()
+    assert d.state == "failed" and d.error.startswith("rendering failed: host 'web1': alias")
+    assert not Path(node.config_dir).exists()
+
+
+def test_verifier_timeout_is_retried_then_fails(
+    node: NaemonNode, basics: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deploy, "VERIFY_TIMEOUT", 0.3)
+    node.verify_command = "/bin/sh -c 'sleep 5' {main_config}"
+    node.save()
+    host("web1", basics)
+    d = Deployment.objects.create(node=node)
+    with pytest.raises(deploy.TransientDeployError):
+        deploy.deploy(node.pk, final_attempt=False)
+    d.refresh_from_db()
+    assert d.state == "pending" and d.started_at is None and "will retry" in d.error
+    deploy_node.delay(node.pk)  # eager: its only attempt is the final one
+    d.refresh_from_db()
+    assert d.state == "failed" and "did not finish within" in d.error and "retrying can help" in d.error
+
+
+def test_adopts_an_existing_directory(node: NaemonNode, basics: dict[str, Any]) -> None:
+    Path(node.config_dir).mkdir()
+    (Path(node.config_dir) / "handmade.cfg").write_text("# before the portal\n")
+    host("web1", basics)
+    Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    assert (deploy.versions_dir(node) / "initial" / "handmade.cfg").exists()
+    assert Path(node.config_dir).is_symlink()
+
+
+def test_staged_main_config(node: NaemonNode, tmp_path: Path) -> None:
+    staged = tmp_path / "portal.d.versions" / "7"
+    text = deploy.staged_main_config(node, staged)
+    assert text.split("\n") == [
+        "log_file=/tmp/x.log",
+        f"cfg_file={tmp_path}/objects/static.cfg",  # relative to the original main config
+        f"cfg_dir={staged}",
+        "",
+    ]
+    Path(node.main_config).write_text(f"cfg_dir={tmp_path}\n")
+    with pytest.raises(runner.RunnerError, match="inside cfg_dir"):
+        deploy.staged_main_config(node, staged)
+    Path(node.main_config).write_text("cfg_dir=/etc/elsewhere\n")
+    with pytest.raises(runner.RunnerError, match="never read the portal's config"):
+        deploy.staged_main_config(node, staged)
+    node.main_config = ""
+    assert deploy.staged_main_config(node, staged) == f"cfg_dir={staged}\n"
+
+
+def test_verify_argv_substitutes_without_a_shell(node: NaemonNode) -> None:
+    node.verify_command = "naemon -v '{main_config}'"
+    assert deploy.verify_argv(node, Path("/a b/main.cfg")) == ["naemon", "-v", "/a b/main.cfg"]
+    node.verify_command = "naemon -v"
+    with pytest.raises(runner.RunnerError, match="placeholder"):
+        deploy.verify_argv(node, Path("/x"))
+
+
+# --- runner -----------------------------------------------------------------------------
+
+
+def test_run_kills_on_timeout_and_reports_missing_binaries() -> None:
+    result = runner.run(["/bin/sh", "-c", "echo out; echo err >&2; exit 2"], timeout=5)
+    assert result.returncode == 2 and result.output == "out\nerr\n"
+    with pytest.raises(runner.RunnerError, match="did not finish") as slow:
+        runner.run(["/bin/sh", "-c", "echo started; sleep 10"], timeout=0.3)
+    assert slow.value.retryable and slow.value.output == "started\n"
+    with pytest.raises(runner.RunnerError, match="command not found") as missing:
+        runner.run(["/nonexistent/naemon"], timeout=1)
+    assert not missing.value.retryable and "retrying will not help" in str(missing.value)
+
+
+def test_clip_keeps_the_end() -> None:
+    text = "a" * 100 + "VERDICT"
+    clipped = runner.clip(text, limit=40)
+    assert clipped.endswith("VERDICT") and "left out" in clipped
+
+
+def test_external_command_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "naemon.cmd"
+    with pytest.raises(runner.RunnerError, match="does not exist") as missing:
+        runner.send_external_command(str(fifo), "[1] RESTART_PROGRAM")
+    assert missing.value.retryable
+    os.mkfifo(fifo)
+    with pytest.raises(runner.RunnerError, match="core is not running"):
+        runner.send_external_command(str(fifo), "[1] RESTART_PROGRAM")
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        runner.send_external_command(str(fifo), "[1] RESTART_PROGRAM", timeout=2)
+        assert os.read(reader, 100) == b"[1] RESTART_PROGRAM\n"
+        # A full pipe (nobody reading fast enough) times out instead of blocking.
+        os.write(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK), b"x" * 65536)
+        with pytest.raises(runner.RunnerError, match="stayed full"):
+            runner.send_external_command(str(fifo), "[2] RESTART_PROGRAM", timeout=0.3)
+    finally:
+        os.close(reader)
+    plain = tmp_path / "plain.cmd"
+    plain.write_text("")
+    runner.send_external_command(str(plain), "[3] RESTART_PROGRAM\n")
+    assert plain.read_text() == "[3] RESTART_PROGRAM\n"
+
+
+def test_status_file_parsing(tmp_path: Path) -> None:
+    status = tmp_path / "status.dat"
+    status.write_text(
+        "info {\n\tcreated=1\n\t}\n\nprogramstatus {\n\tnagios_pid=42\n\tprogram_start=1700000000\n\t}\n\n"
+        "hoststatus {\n\thost_name=web 1\n\tcurrent_state=0\n\t}\n\n"
+        "servicestatus {\n\thost_name=ghost\n\tservice_description=x\n\t}\n"
+    )
+    parsed = runner.read_status_file(str(status))
+    assert parsed.program_start == 1700000000 and parsed.hosts == {"web 1"}
+    with pytest.raises(runner.RunnerError) as missing:
+        runner.read_status_file(str(tmp_path / "none.dat"))
+    assert missing.value.retryable
+
+
+class FakeLivestatus:
+    """A unix socket that records requests and answers like Naemon's Livestatus (for the wire format only)."""
+
+    def __init__(self, path: Path, answers: dict[str, bytes]) -> None:
+        self.path, self.answers = path, answers
+        self.requests: list[str] = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                # A request ends with an empty line (the client may keep its side open).
+                while not data.endswith(b"\n\n") and (chunk := conn.recv(4096)):
+                    data += chunk
+                request = data.decode()
+                self.requests.append(request)
+                table = request.split("\n", 1)[0]
+                body = self.answers.get(table)
+                if body is not None:
+                    conn.sendall(f"200 {len(body):>11}\n".encode() + body)
+
+    def close(self) -> None:
+        self.server.close()
+        self.path.unlink()
+
+
+def test_livestatus_reload_and_confirmation_wire_format(tmp_path: Path) -> None:
+    fake = FakeLivestatus(
+        tmp_path / "live",
+        {"GET status": b"[[1700000005]]\n", "GET hosts": b'[["web1"],["web2"]]\n'},
+    )
+    address = f"unix:{tmp_path / 'live'}"
+    try:
+        assert runner.livestatus_restart(address).startswith("sent COMMAND RESTART_PROCESS")
+        status = runner.livestatus_core_status(address)
+    finally:
+        fake.close()
+    assert re.fullmatch(r"COMMAND \[\d+\] RESTART_PROCESS\n\n", fake.requests[0]), fake.requests
+    assert fake.requests[1].startswith("GET status\nColumns: program_start\n")
+    assert status.program_start == 1700000005 and status.hosts == {"web1", "web2"}
+    with pytest.raises(runner.RunnerError) as down:
+        runner.livestatus_restart(address, timeout=0.5)
+    assert down.value.retryable
+
+
+def test_livestatus_node_confirms_through_livestatus(node: NaemonNode, tmp_path: Path) -> None:
+    fake = FakeLivestatus(
+        tmp_path / "live2", {"GET status": b"[[1700000009]]\n", "GET hosts": b'[["web1"]]\n'}
+    )
+    node.livestatus = f"unix:{tmp_path / 'live2'}"
+    try:
+        text = deploy.confirm(node, deploy.Expectation(1700000000, {"web1"}, {"gone"}), timeout=2)
+        with pytest.raises(runner.RunnerError, match="not confirmed within"):
+            deploy.confirm(node, deploy.Expectation(1700000000, {"web2"}, set()), timeout=0.5)
+    finally:
+        fake.close()
+    assert text.startswith(f"Livestatus {node.livestatus}: program_start 1700000000 -> 1700000009")
+
+
+def test_harness_uses_the_debian_binary() -> None:
+    assert NagiosCore().verify_command == f"{NAGIOS} -v {{main_config}}"

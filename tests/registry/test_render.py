@@ -1,0 +1,354 @@
+"""The renderer: exact output, determinism, what each node gets, notify-filter wrapping, re-validation."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from registry import render
+from registry.models import (
+    Command,
+    Contact,
+    ContactGroup,
+    Host,
+    HostGroup,
+    HostTemplate,
+    HostTemplateUse,
+    HostUse,
+    NaemonNode,
+    Service,
+    ServiceGroup,
+    ServiceTemplate,
+    ServiceUse,
+    TimePeriod,
+)
+from registry.validation import NaemonValueError
+from tests.registry.nagios import VerifyDir
+from tests.registry.nagios import parse_objects as blocks
+
+pytestmark = pytest.mark.django_db
+
+
+def by_name(text: str, kind: str, key: str) -> dict[str, dict[str, str]]:
+    return {dict(d)[key]: dict(d) for k, d in blocks(text) if k == kind}
+
+
+@pytest.fixture
+def master(db: None, tmp_path: Any) -> NaemonNode:
+    return NaemonNode.objects.create(
+        name="master",
+        role="master",
+        config_dir=str(tmp_path / "portal.d"),
+        notify_filter_path="/opt/portal/bin/notify-filter",
+    )
+
+
+@pytest.fixture
+def world(db: None, master: NaemonNode, tmp_path: Any) -> dict[str, Any]:
+    """A small registry: two pollers, groups, templates with use chains, contacts, services on groups."""
+    poller = NaemonNode.objects.create(name="poller-a", role="poller", config_dir=str(tmp_path / "a"))
+    other = NaemonNode.objects.create(name="poller-b", role="poller", config_dir=str(tmp_path / "b"))
+    always = TimePeriod.objects.create(
+        name="24x7", alias="Always", ranges={"monday": "00:00-24:00", "sunday": "00:00-24:00"}
+    )
+    true = Command.objects.create(name="check-true", command_line="/bin/true")
+    ping = Command.objects.create(
+        name="check-ping",
+        command_line="/usr/lib/nagios/plugins/check_ping -H $HOSTADDRESS$ -w $ARG1$ -c $ARG2$",
+    )
+    mail = Command.objects.create(
+        name="notify-by-mail",
+        command_line='/usr/bin/mail -s "$NOTIFICATIONTYPE$" $CONTACTEMAIL$',
+        channel="email",
+    )
+    alice = Contact.objects.create(
+        name="alice",
+        alias="Alice",
+        email="alice@example.org",
+        host_notification_period=always,
+        service_notification_period=always,
+    )
+    alice.host_notification_commands.add(mail)
+    alice.service_notification_commands.add(mail, true)
+    ops = ContactGroup.objects.create(name="ops", alias="Operations")
+    ops.members.add(alice)
+    base = HostTemplate.objects.create(
+        name="base-host", check_command=true, max_check_attempts=3, check_interval=5, retry_interval=1
+    )
+    linux = HostTemplate.objects.create(name="linux-host", check_period=always, notification_options="d,r")
+    extra = HostTemplate.objects.create(name="extra-host", notes="extra")
+    HostTemplateUse.objects.create(template=linux, uses=base, position=0)
+    service_base = ServiceTemplate.objects.create(
+        name="base service", check_command=true, max_check_attempts=2, check_interval=5, retry_interval=1
+    )
+    web = HostGroup.objects.create(name="web", alias="Web servers", node=poller)
+    HostGroup.objects.create(name="empty-on-a", node=poller)
+    db_group = HostGroup.objects.create(name="db", node=other)
+    linuxes = HostGroup.objects.create(name="linux")
+    payments = ServiceGroup.objects.create(name="payments")
+    web1 = Host.objects.create(
+        name="web1",
+        alias="Web 1",
+        address="192.0.2.1",
+        custom_variables={"_rack": "B12", "_EMPTY": ""},
+        check_command=ping,
+        check_command_args=["100.0,20%", "500.0,60%"],
+    )
+    HostUse.objects.create(host=web1, template=linux, position=0)
+    HostUse.objects.create(host=web1, template=extra, position=1)
+    web1.hostgroups.add(web, linuxes)
+    web1.contacts.add(alice)
+    web1.contact_groups.add(ops)
+    db1 = Host.objects.create(name="db1", address="192.0.2.2")
+    HostUse.objects.create(host=db1, template=base)
+    db1.hostgroups.add(db_group, linuxes)
+    web1.parents.add(db1)
+    http = Service.objects.create(description="HTTP check", host=web1, notes="port 80")
+    ServiceUse.objects.create(service=http, template=service_base)
+    http.servicegroups.add(payments)
+    disk = Service.objects.create(description="Disk", check_command=true)
+    ServiceUse.objects.create(service=disk, template=service_base)
+    disk.hostgroups.add(web, db_group)
+    load = Service.objects.create(description="Load", check_command=true)
+    load.hostgroups.add(linuxes)
+    ServiceUse.objects.create(service=load, template=service_base)
+    return {"poller": poller, "other": other, "web1": web1, "db1": db1}
+
+
+WEB1 = """\
+define host {
+    host_name web1
+    alias Web 1
+    address 192.0.2.1
+    use linux-host,extra-host
+    hostgroups linux,web
+    parents db1
+    contacts alice
+    contact_groups ops
+    check_command check-ping!100.0,20%!500.0,60%
+    _EMPTY
+    _RACK B12
+}
+"""
+
+
+def test_host_block_is_exact(master: NaemonNode, world: dict[str, Any]) -> None:
+    files = render.render_node(master).files
+    assert WEB1 in files["hosts.cfg"]
+    assert files["hosts.cfg"].startswith(
+        "# Rendered by the monitoring portal for node master. Do not edit.\n"
+    )
+
+
+def test_templates_services_and_groups(master: NaemonNode, world: dict[str, Any]) -> None:
+    files = render.render_node(master).files
+    templates = files["templates.cfg"]
+    assert (
+        "define host {\n    name linux-host\n    use base-host\n    check_period 24x7\n    notification_options d,r\n    register 0\n}\n"
+        in templates
+    )
+    assert "define service {\n    name base service\n    check_command check-true\n" in templates
+    services = blocks(files["services.cfg"])
+    assert [dict(d).get("host_name") or dict(d)["hostgroup_name"] for _, d in services] == [
+        "db,web",
+        "linux",
+        "web1",
+    ]
+    http = dict(services[2][1])
+    assert http == {
+        "service_description": "HTTP check",
+        "host_name": "web1",
+        "use": "base service",
+        "servicegroups": "payments",
+        "notes": "port 80",
+    }
+    groups = files["groups.cfg"]
+    assert by_name(groups, "hostgroup", "hostgroup_name").keys() == {"db", "empty-on-a", "linux", "web"}
+    assert by_name(groups, "contactgroup", "contactgroup_name")["ops"]["members"] == "alice"
+    assert by_name(files["timeperiods.cfg"], "timeperiod", "timeperiod_name")["24x7"] == {
+        "timeperiod_name": "24x7",
+        "alias": "Always",
+        "monday": "00:00-24:00",
+        "sunday": "00:00-24:00",
+    }
+
+
+def test_notification_commands_are_wrapped_by_the_notify_filter(
+    master: NaemonNode, world: dict[str, Any]
+) -> None:
+    master.notify_dir = "/var/lib/portal/notify"
+    master.save()
+    files = render.render_node(master).files
+    commands = by_name(files["commands.cfg"], "command", "command_name")
+    original = '/usr/bin/mail -s "$NOTIFICATIONTYPE$" $CONTACTEMAIL$'
+    assert commands["notify-by-mail"]["command_line"] == original
+    files_args = (
+        '--snapshot-dir "/var/lib/portal/notify/snapshot" --state-dir "/var/lib/portal/notify/state" '
+        '--log "/var/lib/portal/notify/decisions.log"'
+    )
+    assert commands["notify-filter-service__notify-by-mail"]["command_line"] == (
+        '/opt/portal/bin/notify-filter --contact "$CONTACTNAME$" --channel email --type "$NOTIFICATIONTYPE$" '
+        '--host "$HOSTNAME$" --hostgroups "$HOSTGROUPNAMES$" --service "$SERVICEDESC$" '
+        '--servicegroups "$SERVICEGROUPNAMES$" --state "$SERVICESTATE$" --id "$SERVICENOTIFICATIONID$" '
+        f'--problem-id "$SERVICEPROBLEMID$" --last-problem-id "$LASTSERVICEPROBLEMID$" {files_args} -- {original}'
+    )
+    assert commands["notify-filter-host__notify-by-mail"]["command_line"] == (
+        '/opt/portal/bin/notify-filter --contact "$CONTACTNAME$" --channel email --type "$NOTIFICATIONTYPE$" '
+        '--host "$HOSTNAME$" --hostgroups "$HOSTGROUPNAMES$" --state "$HOSTSTATE$" --id "$HOSTNOTIFICATIONID$" '
+        f'--problem-id "$HOSTPROBLEMID$" --last-problem-id "$LASTHOSTPROBLEMID$" {files_args} -- {original}'
+    )
+    # Every macro argument is quoted.
+    line = commands["notify-filter-service__notify-by-mail"]["command_line"].split(" -- ")[0]
+    assert not re.search(r'(?<!")\$[A-Z]+\$(?!")', line)
+    alice = by_name(files["contacts.cfg"], "contact", "contact_name")["alice"]
+    assert alice["host_notification_commands"] == "notify-filter-host__notify-by-mail"
+    # Commands without a channel are not notification commands: used as they are.
+    assert alice["service_notification_commands"] == "check-true,notify-filter-service__notify-by-mail"
+
+
+def test_default_notify_filter_is_the_virtualenv_console_script(
+    master: NaemonNode, world: dict[str, Any]
+) -> None:
+    master.notify_filter_path = ""
+    master.save()
+    commands = by_name(render.render_node(master).files["commands.cfg"], "command", "command_name")
+    line = commands["notify-filter-host__notify-by-mail"]["command_line"]
+    assert line.startswith(render.default_notify_filter_path() + " --contact")
+    assert "--snapshot-dir" not in line
+
+
+def test_poller_gets_only_its_host_groups(world: dict[str, Any]) -> None:
+    files = render.render_node(world["poller"]).files
+    hosts = by_name(files["hosts.cfg"], "host", "host_name")
+    assert hosts.keys() == {"web1"}
+    assert "parents" not in hosts["web1"]  # db1 is monitored by another poller
+    assert hosts["web1"]["hostgroups"] == "linux,web"
+    assert by_name(files["groups.cfg"], "hostgroup", "hostgroup_name").keys() == {
+        "empty-on-a",
+        "linux",
+        "web",
+    }
+    services = [dict(d) for _, d in blocks(files["services.cfg"])]
+    # The host group service is limited to this poller's groups; 'Load' on 'linux' stays on the master.
+    assert [(s.get("host_name"), s.get("hostgroup_name"), s["service_description"]) for s in services] == [
+        (None, "web", "Disk"),
+        ("web1", None, "HTTP check"),
+    ]
+    # Definitions every node needs.
+    assert "alice" in files["contacts.cfg"] and "base-host" in files["templates.cfg"]
+
+    other = render.render_node(world["other"]).files
+    assert by_name(other["hosts.cfg"], "host", "host_name").keys() == {"db1"}
+    assert [dict(d)["hostgroup_name"] for _, d in blocks(other["services.cfg"])] == ["db"]
+
+
+def test_render_is_deterministic(master: NaemonNode, world: dict[str, Any]) -> None:
+    first = render.render_node(master)
+    assert render.render_node(master) == first
+    # Insertion order and ids do not matter: recreate a host and its membership in another order.
+    web1 = Host.objects.get(name="web1")
+    groups = list(web1.hostgroups.order_by("-name"))
+    web1.hostgroups.clear()
+    for group in groups:
+        web1.hostgroups.add(group)
+    assert render.render_node(master).content_hash == first.content_hash
+    Host.objects.filter(name="db1").update(alias="Database 1")
+    changed = render.render_node(master)
+    assert changed.content_hash != first.content_hash
+    assert {k for k in changed.hosts if changed.hosts[k] != first.hosts[k]} == {"db1"}
+    assert changed.services == first.services
+
+
+def test_every_file_is_balanced_and_one_directive_per_line(master: NaemonNode, world: dict[str, Any]) -> None:
+    for name, text in render.render_node(master).files.items():
+        assert name in render.FILES
+        for line in text.split("\n"):
+            assert line in ("", "}") or line.startswith(("#", "define ", "    ")), line
+            assert line == line.rstrip()
+        blocks(text)
+
+
+@pytest.mark.parametrize(
+    ("model", "lookup", "field", "value", "message"),
+    [
+        (Host, {"name": "web1"}, "alias", "two\nlines", "host 'web1': alias"),
+        (Host, {"name": "web1"}, "address", "1.2.3.4; define host", "host 'web1': address"),
+        (Host, {"name": "web1"}, "name", "+web1", "host '+web1': name"),
+        (Host, {"name": "web1"}, "custom_variables", {"_X": "a\rb"}, "host 'web1': custom_variables"),
+        (Host, {"name": "web1"}, "check_command_args", ["a!b"], "check_command_args $ARG1$"),
+        (Host, {"name": "web1"}, "notes", "null", "host 'web1': notes"),
+        (HostGroup, {"name": "web"}, "name", "web servers", "hostgroup 'web servers': name"),
+        (
+            Command,
+            {"name": "check-true"},
+            "command_line",
+            "/bin/true; rm -rf /",
+            "command 'check-true': command_line",
+        ),
+        (Command, {"name": "notify-by-mail"}, "channel", "e mail", "command 'notify-by-mail': channel"),
+        (TimePeriod, {"name": "24x7"}, "ranges", {"monday": "always"}, "timeperiod '24x7': ranges 'monday'"),
+        (
+            TimePeriod,
+            {"name": "24x7"},
+            "ranges",
+            {"funday": "00:00-24:00"},
+            "timeperiod '24x7': ranges 'funday'",
+        ),
+        (Contact, {"name": "alice"}, "email", "a@b\n}", "contact 'alice': email"),
+        (
+            Service,
+            {"description": "HTTP check"},
+            "description",
+            "HTTP $check",
+            "service 'web1/HTTP $check': description",
+        ),
+    ],
+)
+def test_render_rechecks_values_that_bypassed_validation(
+    master: NaemonNode,
+    world: dict[str, Any],
+    model: Any,
+    lookup: dict[str, str],
+    field: str,
+    value: Any,
+    message: str,
+) -> None:
+    model.objects.filter(**lookup).update(**{field: value})  # around clean(), as a raw SQL fix would
+    with pytest.raises(NaemonValueError) as error:
+        render.render_node(master)
+    assert message in str(error.value)
+
+
+def test_reserved_command_prefix(master: NaemonNode, world: dict[str, Any]) -> None:
+    Command.objects.create(name="notify-filter-host__x", command_line="/bin/true")
+    with pytest.raises(NaemonValueError, match="portal's own"):
+        render.render_node(master)
+
+
+def test_nagios_accepts_the_rendered_config(
+    master: NaemonNode, world: dict[str, Any], verify_dir: VerifyDir
+) -> None:
+    for node in (master, world["poller"], world["other"]):
+        result = verify_dir.check(render.render_node(node).files)
+        assert result.returncode == 0, result.output
+        assert "Total Errors:   0" in result.output
+
+
+def test_rendering_costs_a_fixed_number_of_queries(
+    master: NaemonNode, world: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    with django_assert_max_num_queries(40) as small:
+        render.render_node(master)
+    group = HostGroup.objects.get(name="web")
+    for i in range(30):
+        host = Host.objects.create(name=f"extra{i}", address=f"192.0.2.{i + 10}")
+        host.hostgroups.add(group)
+        Service.objects.create(
+            host=host, description="Ping", check_command=Command.objects.get(name="check-true")
+        )
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        render.render_node(master)
+    with django_assert_max_num_queries(len(small.captured_queries) + 2):
+        render.render_node(world["poller"])

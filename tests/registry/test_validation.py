@@ -1,0 +1,461 @@
+"""Hostile names and values: what validation rejects never renders; what it accepts, Naemon reads as meant.
+
+Generated values mix Naemon's special characters (newlines, control characters, ';' '$'
+'!' '}' ',' 'define', leading '+', 'null', unicode line separators, lone surrogates...)
+into each field that reaches an object file. For each value:
+
+* the model's own validation (``naemon_errors``, what the API and forms use) rejecting it
+  means the renderer rejects it too, with a NaemonValueError that names the field;
+* whatever the renderer accepts, ``nagios4 -v`` accepts, and parsing the files back gives
+  exactly the definitions and directives that went in, values unchanged (no injection).
+
+The ``nagios4 -v`` part batches every generated object of an example into one config.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from registry import render, validation
+from registry.models import (
+    Command,
+    Contact,
+    Host,
+    HostGroup,
+    HostTemplate,
+    Service,
+    ServiceTemplate,
+    TimePeriod,
+)
+from registry.render import NotifyFilter, State
+from registry.validation import NaemonValueError
+from tests.registry.nagios import VerifyDir, parse_objects
+
+FRAGMENTS = [
+    "\n", "\r", "\r\n", "\t", "\x00", "\x0b", "\x1b", "\x7f", "\x85", "\u2028", "\u00a0", "\ud800",
+    ";", "\\;", "$", "$HOSTNAME$", "!", "}", "{", "define host {", "define", ",", "#", "+", "null", " ",
+    "  ", "`", "~", "%", "^", "&", "*", "|", "'", '"', "<", ">", "?", "(", ")", "=", "\\", "/", "-", "_",
+    "é", "日本", "\U0001f600", "web1", "a", "Z", "0",
+]  # fmt: skip
+hostile = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), max_size=6).map("".join)
+WEEKDAYS = [
+    "monday",
+    "sunday",
+    "2026-12-24",
+    "day 1",
+    "july 4",
+    "monday -1 may",
+    "day -1",
+    "2026-01-01 - 2026-01-05",
+]
+day = st.one_of(
+    st.sampled_from(WEEKDAYS), st.sampled_from(WEEKDAYS).flatmap(lambda d: hostile.map(lambda h: d + h))
+)
+ranges = st.one_of(
+    st.sampled_from(["00:00-24:00", "09:00-17:00,18:00-20:00"]),
+    st.sampled_from(["09:00-17:00", "00:00-24:00"]).flatmap(lambda r: hostile.map(lambda h: r + h)),
+)
+NOTIFY = NotifyFilter(path="/usr/bin/notify-filter", notify_dir="/var/lib/portal/notify")
+CHECK = {"check_command": "base-cmd", "max_check_attempts": 1, "check_interval": 60, "retry_interval": 60}
+
+
+def base_state() -> State:
+    """The smallest config Nagios accepts, for the generated objects to live in."""
+    return State(
+        commands=[{"name": "base-cmd", "command_line": "/bin/true", "channel": ""}],
+        contacts=[
+            {
+                "name": "base-contact",
+                "host_notification_commands": ["base-cmd"],
+                "service_notification_commands": ["base-cmd"],
+            }
+        ],
+        host_templates=[{"name": "base-host", **CHECK}],
+        service_templates=[{"name": "base-service", **CHECK}],
+        hosts=[{"name": "base-h", "use": ["base-host"]}],
+        services=[{"description": "base-svc", "host": "base-h", "use": ["base-service"], "hostgroups": []}],
+    )
+
+
+Expected = dict[tuple[str, str], dict[str, str]]  # (kind, name) -> directive -> value
+
+
+@dataclass
+class Slot:
+    """One place a value reaches a config file: how the model validates it, how it is rendered."""
+
+    field: str  # what the renderer's error must name
+    model_errors: Callable[[str], dict[str, list[str]]]
+    add: Callable[[State, str, int], Expected]
+    namespace: str = ""  # values must be unique within it (object names)
+
+
+def _host(state: State, i: int, **fields: Any) -> Expected:
+    name = f"gen-h{i}"
+    state.hosts.append({"name": name, "use": ["base-host"], **fields})
+    return {("host", name): {"host_name": name, "use": "base-host"}}
+
+
+def _host_with(directive: str) -> Callable[[State, str, int], Expected]:
+    def add(state: State, value: str, i: int) -> Expected:
+        expected = _host(state, i, **{directive: value})
+        if value:  # empty means "not set": no directive
+            expected[("host", f"gen-h{i}")][directive] = value
+        return expected
+
+    return add
+
+
+def _add_host_name(state: State, value: str, i: int) -> Expected:
+    state.hosts.append({"name": value, "use": ["base-host"]})
+    return {("host", value): {"host_name": value, "use": "base-host"}}
+
+
+def _add_custom_value(state: State, value: str, i: int) -> Expected:
+    expected = _host(state, i, custom_variables={"_GEN": value})
+    expected[("host", f"gen-h{i}")]["_GEN"] = value
+    return expected
+
+
+def _add_custom_name(state: State, value: str, i: int) -> Expected:
+    expected = _host(state, i, custom_variables={value: "x"})
+    expected[("host", f"gen-h{i}")][value.upper()] = "x"
+    return expected
+
+
+def _add_check_arg(state: State, value: str, i: int) -> Expected:
+    expected = _host(state, i, check_command="base-cmd", check_command_args=[value, "b"])
+    expected[("host", f"gen-h{i}")]["check_command"] = f"base-cmd!{value}!b"
+    return expected
+
+
+def _add_hostgroup(state: State, value: str, i: int) -> Expected:
+    state.hostgroups.append({"name": value})
+    expected = _host(state, i, hostgroups=[value])
+    expected[("host", f"gen-h{i}")]["hostgroups"] = value
+    return expected | {("hostgroup", value): {"hostgroup_name": value}}
+
+
+def _add_hostgroup_alias(state: State, value: str, i: int) -> Expected:
+    state.hostgroups.append({"name": f"gen-g{i}", "alias": value})
+    alias = {"alias": value} if value else {}
+    return {("hostgroup", f"gen-g{i}"): {"hostgroup_name": f"gen-g{i}", **alias}}
+
+
+def _add_service(state: State, value: str, i: int) -> Expected:
+    state.services.append({"description": value, "host": "base-h", "hostgroups": [], "use": ["base-service"]})
+    return {("service", value): {"service_description": value, "host_name": "base-h", "use": "base-service"}}
+
+
+def _add_contact(directive: str) -> Callable[[State, str, int], Expected]:
+    def add(state: State, value: str, i: int) -> Expected:
+        name = value if directive == "contact_name" else f"gen-c{i}"
+        row = {
+            "name": name,
+            "host_notification_commands": ["base-cmd"],
+            "service_notification_commands": ["base-cmd"],
+        }
+        if directive != "contact_name":
+            row[directive] = value
+        state.contacts.append(row)
+        expected = {
+            "contact_name": name,
+            "host_notification_commands": "base-cmd",
+            "service_notification_commands": "base-cmd",
+        }
+        if directive != "contact_name" and value:
+            expected[directive] = value
+        return {("contact", name): expected}
+
+    return add
+
+
+def _add_command_name(state: State, value: str, i: int) -> Expected:
+    state.commands.append({"name": value, "command_line": "/bin/true", "channel": ""})
+    expected = _host(state, i, check_command=value)
+    expected[("host", f"gen-h{i}")]["check_command"] = value
+    return expected | {("command", value): {"command_name": value, "command_line": "/bin/true"}}
+
+
+def _add_command_line(state: State, value: str, i: int) -> Expected:
+    state.commands.append({"name": f"gen-cmd{i}", "command_line": value, "channel": ""})
+    return {("command", f"gen-cmd{i}"): {"command_name": f"gen-cmd{i}", "command_line": value.strip()}}
+
+
+def _add_channel(state: State, value: str, i: int) -> Expected:
+    state.commands.append({"name": f"gen-n{i}", "command_line": "/bin/true", "channel": value})
+    host_line, service_line = render.wrapped_command_lines(
+        {"name": f"gen-n{i}", "command_line": "/bin/true", "channel": value}, NOTIFY
+    )
+    return {
+        ("command", f"gen-n{i}"): {"command_name": f"gen-n{i}", "command_line": "/bin/true"},
+        ("command", f"notify-filter-host__gen-n{i}"): {
+            "command_name": f"notify-filter-host__gen-n{i}",
+            "command_line": host_line,
+        },
+        ("command", f"notify-filter-service__gen-n{i}"): {
+            "command_name": f"notify-filter-service__gen-n{i}",
+            "command_line": service_line,
+        },
+    }
+
+
+def _add_timeperiod(which: str) -> Callable[[State, str, int], Expected]:
+    def add(state: State, value: str, i: int) -> Expected:
+        key, times = (value, "00:00-24:00") if which == "day" else ("monday", value)
+        state.timeperiods.append({"name": f"gen-tp{i}", "ranges": {key: times}})
+        # Naemon reads "<day words> <ranges>": the directive is the first word, the rest its value.
+        first, _, rest = f"{key} {times}".partition(" ")
+        return {
+            ("timeperiod", f"gen-tp{i}"): {
+                "timeperiod_name": f"gen-tp{i}",
+                "alias": f"gen-tp{i}",
+                first: rest,
+            }
+        }
+
+    return add
+
+
+def _add_template(kind: str) -> Callable[[State, str, int], Expected]:
+    def add(state: State, value: str, i: int) -> Expected:
+        row = {"name": value, **CHECK}
+        (state.host_templates if kind == "host" else state.service_templates).append(row)
+        expected: Expected = {
+            (f"{kind} template", value): {
+                "name": value,
+                "check_command": "base-cmd",
+                "check_interval": "60",
+                "retry_interval": "60",
+                "max_check_attempts": "1",
+                "register": "0",
+            }
+        }
+        if kind == "host":
+            state.hosts.append({"name": f"gen-h{i}", "use": [value]})
+            return expected | {("host", f"gen-h{i}"): {"host_name": f"gen-h{i}", "use": value}}
+        state.services.append(
+            {"description": f"gen-s{i}", "host": "base-h", "hostgroups": [], "use": [value]}
+        )
+        return expected | {
+            ("service", f"gen-s{i}"): {
+                "service_description": f"gen-s{i}",
+                "host_name": "base-h",
+                "use": value,
+            }
+        }
+
+    return add
+
+
+SLOTS: dict[str, Slot] = {
+    "host name": Slot("name", lambda v: Host(name=v).naemon_errors(), _add_host_name, "host"),
+    "host alias": Slot("alias", lambda v: Host(name="h", alias=v).naemon_errors(), _host_with("alias")),
+    "host address": Slot(
+        "address", lambda v: Host(name="h", address=v).naemon_errors(), _host_with("address")
+    ),
+    "host notes": Slot("notes", lambda v: Host(name="h", notes=v).naemon_errors(), _host_with("notes")),
+    "custom variable value": Slot(
+        "custom", lambda v: Host(name="h", custom_variables={"_GEN": v}).naemon_errors(), _add_custom_value
+    ),
+    "custom variable name": Slot(
+        "custom", lambda v: Host(name="h", custom_variables={v: "x"}).naemon_errors(), _add_custom_name
+    ),
+    "check argument": Slot(
+        "check_command_args",
+        lambda v: Host(name="h", check_command_args=[v, "b"]).naemon_errors(),
+        _add_check_arg,
+    ),
+    "host group name": Slot("name", lambda v: HostGroup(name=v).naemon_errors(), _add_hostgroup, "hostgroup"),
+    "host group alias": Slot(
+        "alias", lambda v: HostGroup(name="g", alias=v).naemon_errors(), _add_hostgroup_alias
+    ),
+    "service description": Slot(
+        "description", lambda v: Service(description=v).naemon_errors(), _add_service, "service"
+    ),
+    "contact name": Slot(
+        "name", lambda v: Contact(name=v).naemon_errors(), _add_contact("contact_name"), "contact"
+    ),
+    "contact email": Slot(
+        "email", lambda v: Contact(name="c", email=v).naemon_errors(), _add_contact("email")
+    ),
+    "contact pager": Slot(
+        "pager", lambda v: Contact(name="c", pager=v).naemon_errors(), _add_contact("pager")
+    ),
+    "command name": Slot(
+        "name",
+        lambda v: Command(name=v, command_line="/bin/true").naemon_errors(),
+        _add_command_name,
+        "command",
+    ),
+    "command line": Slot(
+        "command_line", lambda v: Command(name="c", command_line=v).naemon_errors(), _add_command_line
+    ),
+    "notification channel": Slot("channel", lambda v: {}, _add_channel),
+    "time period day": Slot(
+        "ranges",
+        lambda v: TimePeriod(name="t", ranges={v: "00:00-24:00"}).naemon_errors(),
+        _add_timeperiod("day"),
+    ),
+    "time period ranges": Slot(
+        "ranges",
+        lambda v: TimePeriod(name="t", ranges={"monday": v}).naemon_errors(),
+        _add_timeperiod("ranges"),
+    ),
+    "host template name": Slot(
+        "name", lambda v: HostTemplate(name=v).naemon_errors(), _add_template("host"), "host template"
+    ),
+    "service template name": Slot(
+        "name",
+        lambda v: ServiceTemplate(name=v).naemon_errors(),
+        _add_template("service"),
+        "service template",
+    ),
+}
+# The renderer's own rules on top of validation.py (see registry/render.py).
+RENDER_ONLY = (
+    "ends with a backslash",
+    "'null'",
+    "starts with '+'",
+    "lone surrogate",
+    "weekday or date",
+    "time ranges like",
+    "channel must be",
+)
+
+
+def values_for(slot: str) -> st.SearchStrategy[str]:
+    if slot == "time period day":
+        return day
+    if slot == "time period ranges":
+        return ranges
+    return hostile
+
+
+def render_one(slot: str, value: str) -> render.Rendered:
+    state = base_state()
+    SLOTS[slot].add(state, value, 0)
+    return render.render_state(state, NOTIFY)
+
+
+examples = st.sampled_from(sorted(SLOTS)).flatmap(lambda s: values_for(s).map(lambda v: (s, v)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(example=examples)
+def test_rejected_by_validation_means_rejected_by_the_renderer(example: tuple[str, str]) -> None:
+    slot, value = example
+    model_rejects = bool(SLOTS[slot].model_errors(value))
+    try:
+        render_one(slot, value)
+    except NaemonValueError as exc:
+        assert SLOTS[slot].field in str(exc), f"{slot}: {exc}"
+        if not model_rejects:
+            assert any(reason in str(exc) for reason in RENDER_ONLY), f"{slot}: unexpected rejection {exc}"
+    else:
+        assert not model_rejects, f"{slot}: validation rejects {value!r} but it rendered"
+
+
+def expected_blocks(state_expectation: Expected, base_count: int, files: dict[str, str]) -> None:
+    parsed = [block for text in files.values() for block in parse_objects(text)]
+    key_directive = {
+        "host": "host_name",
+        "hostgroup": "hostgroup_name",
+        "service": "service_description",
+        "contact": "contact_name",
+        "command": "command_name",
+        "timeperiod": "timeperiod_name",
+    }
+    found: Expected = {}
+    for kind, directives in parsed:
+        assert len({d for d, _ in directives}) == len(directives), (
+            f"repeated directive in {kind}: {directives}"
+        )
+        as_dict = dict(directives)
+        if as_dict.get("register") == "0":
+            kind, name = f"{kind} template", as_dict.get("name")
+        else:
+            name = as_dict.get(key_directive.get(kind, ""))
+        if name is not None and (kind, name) in state_expectation:
+            found[(kind, name)] = as_dict
+    assert found == state_expectation
+    assert len(parsed) == base_count + len(state_expectation)
+
+
+BASE_BLOCKS = len(
+    [b for text in render.render_state(base_state(), NOTIFY).files.values() for b in parse_objects(text)]
+)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(examples, min_size=1, max_size=12))
+def test_accepted_values_render_to_config_nagios_reads_as_meant(
+    batch: list[tuple[str, str]], verify_dir: VerifyDir
+) -> None:
+    state = base_state()
+    expected: Expected = {}
+    used: set[tuple[str, str]] = set()
+    for i, (slot, value) in enumerate(batch):
+        namespace = SLOTS[slot].namespace
+        if namespace and ((namespace, value) in used or value.startswith(("gen-", "base-"))):
+            continue
+        try:
+            render_one(slot, value)
+        except NaemonValueError:
+            continue  # rejected: covered by the test above
+        used.add((namespace, value))
+        expected |= SLOTS[slot].add(state, value, i)
+    rendered = render.render_state(state, NOTIFY)
+    expected_blocks(expected, BASE_BLOCKS, rendered.files)
+    result = verify_dir.check(rendered.files)
+    assert result.returncode == 0, result.output
+    assert "Total Errors:   0" in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("a" * 256, "longer than 255"),
+        ("web 1", "white space"),
+        (" web1", "white space"),
+        ("web1\n", "control character U+000A"),
+        ("web;1", "';'"),
+        ("", "must not be empty"),
+    ],
+)
+def test_name_rules(value: str, why: str) -> None:
+    with pytest.raises(NaemonValueError, match=re.escape(why)):
+        validation.check_name(value)
+
+
+def test_long_values_within_the_limit_render_and_verify(verify_dir: VerifyDir) -> None:
+    state = base_state()
+    state.hosts.append(
+        {"name": "n" * 255, "alias": "a" * 1024, "use": ["base-host"], "notes": "x " * 511 + "y"}
+    )
+    result = verify_dir.check(render.render_state(state, NOTIFY).files)
+    assert result.returncode == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "message"),
+    [
+        (validation.check_value, "C:\\temp\\", "backslash"),
+        (validation.check_command_argument, "80\\", "backslash"),
+        (validation.check_value, "null", "unset"),
+        (lambda v, what: validation.check_name(v, what=what), "null", "unset"),
+        (lambda v, what: validation.check_name(v, what=what), "+web", "inherited"),
+        (validation.check_value, "a\ud800b", "UTF-8"),
+    ],
+)
+def test_values_naemon_misreads_are_refused(check: Any, value: str, message: str) -> None:
+    """Found by the property test against the real core: refused at the API, not at deploy."""
+    with pytest.raises(validation.NaemonValueError, match=message):
+        check(value, what="field")
