@@ -65,6 +65,7 @@ class Postgres:
             # The postgres user must reach the data dir; a private checkout path blocks it.
             if subprocess.run([*self.as_user, "test", "-x", str(VAR)], check=False).returncode != 0:
                 base = Path(tempfile.mkdtemp(prefix="portal-test-pg-"))
+                base.chmod(0o755)  # mkdtemp makes it private to root
                 print(f"testenv: {VAR} is not reachable by user postgres; using {base}")
         self.data = base / "pg"
         self.sock = base / "pg-sock"
