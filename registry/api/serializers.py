@@ -647,6 +647,25 @@ class ServiceGroupSerializer(NaemonModelSerializer):
 # --- templates ----------------------------------------------------------------------------
 
 
+def _parent_cycle(name: str, parents: Sequence[Host]) -> str | None:
+    """A path back to ``name`` through the stored parents of the new parents, if any."""
+    edges: dict[str, set[str]] = defaultdict(set)
+    for child, parent in Host.parents.through.objects.values_list("from_host__name", "to_host__name"):
+        edges[child].add(parent)
+    edges[name] = {p.name for p in parents}
+    stack: list[tuple[str, list[str]]] = [(name, [name])]
+    seen: set[str] = set()
+    while stack:
+        current, path = stack.pop()
+        for parent in sorted(edges.get(current, ())):
+            if parent == name:
+                return " → ".join([*path, name])
+            if parent not in seen:
+                seen.add(parent)
+                stack.append((parent, [*path, parent]))
+    return None
+
+
 def _template_cycle(candidate: Any, parents: Sequence[Any]) -> str | None:
     """Name of a parent through which the template would end up using itself, if any."""
     if candidate.pk is None:
@@ -936,6 +955,10 @@ class HostSerializer(CheckSettingsSerializer):
             ]
         if any(parent.name == candidate.name for parent in attrs.get("parents", [])):
             errors["parents"] = ["A host cannot be its own parent."]
+        else:
+            cycle = _parent_cycle(candidate.name, attrs.get("parents", []))
+            if cycle:
+                errors["parents"] = [f"Parents would form a loop, which Naemon refuses: {cycle}."]
         descriptions = [s["description"] for s in attrs.get("services") or []]
         duplicates = sorted({d for d in descriptions if descriptions.count(d) > 1})
         if duplicates:

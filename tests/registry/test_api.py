@@ -632,3 +632,23 @@ def test_a_write_is_deployed_by_the_real_deploy_task(
     assert [d["state"] for d in response.json()["deployment_results"]] == ["confirmed"]
     assert "h1" in "".join(p.read_text() for p in (tmp_path / "portal.d").rglob("*.cfg"))
     assert api.put(f"{API}/hosts/h1/?wait=10", {"check_command": "check-x"}, format="json").status_code == 200
+
+
+def test_parent_loops_are_refused_before_anything_is_stored(
+    api_client_for: Any, staff: Any, site: Any
+) -> None:
+    client = api_client_for(staff)
+    assert client.put("/api/v1/registry/hosts/rack-a/", {"team": "web"}, format="json").status_code in (
+        201,
+        202,
+    )
+    response = client.put(
+        "/api/v1/registry/hosts/rack-b/", {"team": "web", "parents": ["rack-a"]}, format="json"
+    )
+    assert response.status_code in (201, 202)
+    before = Deployment.objects.count()
+    response = client.patch("/api/v1/registry/hosts/rack-a/", {"parents": ["rack-b"]}, format="json")
+    assert response.status_code == 400
+    assert "rack-a → rack-b → rack-a" in response.json()["parents"][0]
+    assert Deployment.objects.count() == before
+    assert not Host.objects.get(name="rack-a").parents.exists()
