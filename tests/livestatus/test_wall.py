@@ -290,7 +290,7 @@ def browser_page(live_server: LiveServer) -> Iterator[Page]:
         try:
             context = browser.new_context(viewport={"width": 1920, "height": 1080})
             page = context.new_page()
-            page.set_default_timeout(10_000)
+            page.set_default_timeout(30_000)  # a loaded CI machine, not luck: every wait polls
             page.on("pageerror", lambda error: errors.append(str(error)))
             yield page
         finally:

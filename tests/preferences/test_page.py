@@ -68,7 +68,7 @@ def page(live_server: LiveServer, owner: User, settings: Settings) -> Iterator[P
                 [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
             )
             page = context.new_page()
-            page.set_default_timeout(10_000)
+            page.set_default_timeout(30_000)  # a loaded CI machine, not luck: every wait polls
             page.on("pageerror", lambda error: errors.append(str(error)))
             yield page
         finally:
