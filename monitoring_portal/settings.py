@@ -182,7 +182,8 @@ WALL_KIOSK_REVOKED = get_list("WALL_KIOSK_REVOKED", [])
 
 # Periodic tasks, each with `expires` so a backlog does not run stale copies.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    # The notify-filter treats a snapshot older than an hour as stale: rewrite well before.
+    # The heartbeat of every node's preferences snapshot, through each node's own queue: the
+    # notify-filter sends everything (fail open) once its snapshot is older than an hour.
     "preferences-refresh-snapshots": {
         "task": "preferences.tasks.refresh_snapshots",
         "schedule": float(get_int("SNAPSHOT_REFRESH_SECONDS", 300)),

@@ -30,6 +30,9 @@ Semantics:
   ``(end - start) mod 24h`` (0 → 24h), so ``fri 22:00-06:00`` covers Friday
   night into Saturday 06:00. On a DST change the wall clock decides: an hour
   that does not exist never matches, an hour that occurs twice matches twice.
+* A RECOVERY or ACKNOWLEDGEMENT follows the PROBLEM it ends (``evaluate_followup``):
+  only rules naming its type, and suppress rules without ``types`` that match it
+  (quiet hours), decide otherwise.
 
 Import cost matters here (the filter starts a Python process per
 notification), so this module imports nothing at load time; ``fnmatch`` (and
@@ -449,8 +452,8 @@ def _any_name_matches(names: Names, values: Sequence[str]) -> bool:
     return bool(names[1]) and any(_name_matches(names, value) for value in values)
 
 
-def _matches_object(rule: CompiledRule, n: Notification) -> bool:
-    """Every criterion but the time window (cheap set lookups first)."""
+def _matches_object(rule: CompiledRule, n: Notification, *, states: bool = True) -> bool:
+    """Every criterion but the time window (and ``states`` if false); cheap set lookups first."""
     criterion = rule["channels"]
     if criterion is not None and n.channel not in criterion:
         return False
@@ -458,7 +461,7 @@ def _matches_object(rule: CompiledRule, n: Notification) -> bool:
     if criterion is not None and n.type not in criterion:
         return False
     criterion = rule["states"]
-    if criterion is not None and n.state not in criterion:
+    if states and criterion is not None and n.state not in criterion:
         return False
     names = rule["hosts"]
     if names is not None and not _name_matches(names, n.host):
@@ -526,19 +529,39 @@ FOLLOWUP_TYPES = ("RECOVERY", "ACKNOWLEDGEMENT")
 def evaluate_followup(
     contact: CompiledContact, notification: Notification, problem_sent: bool | None
 ) -> Decision:
-    """A RECOVERY or ACKNOWLEDGEMENT follows the PROBLEM it ends, unless a rule names its type.
+    """A RECOVERY or ACKNOWLEDGEMENT follows the PROBLEM it ends, unless a rule says otherwise.
 
     "Notify me of CRITICAL on web" must bring the recoveries of those problems too, and
-    only of those: a RECOVERY carries state OK, which such a rule does not list. So only
-    rules that name the type in ``types`` decide here (first match wins, and even they
-    cannot send a RECOVERY of a problem this contact never got); otherwise the
-    notification goes out exactly when its problem went out. ``problem_sent`` is None
-    in a preview, where the node's record is unknown.
+    only of those: a RECOVERY carries state OK, which such a rule does not list. So a
+    notify rule without ``types`` does not decide here. The rules that do, first match
+    wins:
+
+    * a rule that names the type in ``types`` (even a notify one cannot send a RECOVERY
+      of a problem this contact never got);
+    * a suppress rule without ``types`` ("quiet nights": everything 22:00-07:00) that
+      matches the follow-up (object, channel, ``states`` absent or listing its state,
+      time window): silence means silence, the end of a problem sent in the day too.
+      Unless an earlier notify rule without ``types`` matches the object (its ``states``
+      aside) in its window: rules above "quiet nights" that let a problem through at
+      night let its end through as well.
+
+    Otherwise the notification goes out exactly when its problem went out.
+    ``problem_sent`` is None in a preview, where the node's record is unknown.
     """
     clock: tuple[int, int] | None = None
+    covered = False  # an earlier notify rule without types took this object: it follows its problem
     for position, rule in enumerate(contact["rules"], start=1):
         types = rule["types"]
-        if types is None or notification.type not in types or not _matches_object(rule, notification):
+        if types is None:
+            if covered:
+                continue
+            if rule["notify"]:
+                # Its states are the problem's, not the follow-up's: leave them aside.
+                if not _matches_object(rule, notification, states=False):
+                    continue
+            elif not _matches_object(rule, notification):
+                continue
+        elif notification.type not in types or not _matches_object(rule, notification):
             continue
         window = rule["window"]
         if window is not None:
@@ -546,6 +569,9 @@ def evaluate_followup(
                 clock = local_clock(notification.time, contact["timezone"])
             if not in_window(window, clock):
                 continue
+        if types is None and rule["notify"]:
+            covered = True
+            continue
         rule_id = rule["id"]
         name = f"rule {rule_id}" if rule_id is not None else f"rule #{position}"
         if rule["notify"] and problem_sent is False:

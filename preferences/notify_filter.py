@@ -18,14 +18,19 @@ the filter's); suppress -> exit 0 without running it.
 Gate form (no command): exit status 0 = notify, 1 = suppress.
 
 A RECOVERY or ACKNOWLEDGEMENT reaches the contact only if the contact was sent
-the PROBLEM it belongs to: sent problems are recorded per contact under
---state-dir (problem ids, when given, tell one problem from the next).
+the PROBLEM it belongs to on the same channel: sent problems are recorded per
+contact, channel, host and service under --state-dir (problem ids, when given,
+tell one problem from the next). Records written before they carried the
+channel (keys "host\0service") count as sent for every channel; a RECOVERY
+does not consume them, the object's next recorded PROBLEM or --state-days does.
 
-Fail open: a missing or corrupt snapshot, an unknown contact, bad arguments, an
-unreadable state record or any internal error -> the notification is sent and
-the reason logged. A stale snapshot (older than --max-age, 0 = never stale) is
-still used - it holds the contacts' latest known wishes - and "stale" is
-logged. Every decision is one JSON line appended to --log.
+Fail open: a missing, corrupt or stale snapshot, an unknown contact, bad
+arguments, an unreadable state record or any internal error -> the notification
+is sent and the reason logged. Stale means the snapshot's heartbeat (its
+manifest's mtime, renewed by the portal's periodic refresh even when nothing
+changed) is older than --max-age seconds (default 3600; 0 = never stale): the
+portal has lost touch with this node, so its rules may be out of date. Every
+decision is one JSON line appended to --log, the last-resort error included.
 """
 
 from __future__ import annotations
@@ -130,8 +135,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(raw)
     except Exception as exc:  # last resort: a bug here must not lose a notification
-        _stderr(f"notify-filter: internal error, sending: {type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        _stderr(f"notify-filter: internal error, sending: {error}")
+        _log_internal_error(raw, error)  # Naemon discards stderr: the log is where people look
         return _send(raw[raw.index("--") + 1 :] if "--" in raw else [], None)
+
+
+def _log_internal_error(raw: list[str], error: str) -> None:
+    """Best effort: one decision line for an error that escaped ``_run``; never raises."""
+    try:
+        options = raw[: raw.index("--")] if "--" in raw else raw
+        values: dict[str, str] = {}
+        for position, arg in enumerate(options):  # by hand: parse_arguments may be what failed
+            name, equals, value = arg.partition("=")
+            key = _OPTIONS.get(name)
+            if key is not None and key not in values:
+                if equals:
+                    values[key] = value
+                elif position + 1 < len(options):
+                    values[key] = options[position + 1]
+        record: dict[str, LogValue] = {"time": _utc_timestamp()}
+        for key in ("contact", "channel", "type", "host", "service", "state", "id"):
+            record[key] = values.get(key, "")
+        record.update(decision="notify", rule=None, reason=f"fail open: internal error: {error}")
+        record["duration_ms"] = None
+        write_log(values.get("log", DEFAULT_LOG), record)
+    except Exception:  # noqa: S110 - reported on stderr already; the notification goes out
+        pass
 
 
 def _run(raw: list[str]) -> int:
@@ -183,26 +213,26 @@ def decide(args: Arguments) -> engine.Decision:
         notification_id=args.get("id"),
     )
     snapshot_dir = args.get("snapshot_dir", DEFAULT_SNAPSHOT_DIR)
+    max_age = float(args.get("max_age", str(DEFAULT_MAX_AGE)))
     gated = False  # may a RECOVERY/ACK be held back because its PROBLEM was not sent?
     contact: engine.CompiledContact | None = None
     try:
+        # The heartbeat first: a generation swapped in after it is only newer.
+        age = time.time() - snapshot.generated_at(snapshot_dir) if max_age > 0 else 0.0
         contact = snapshot.read_contact(snapshot_dir, notification.contact)
     except snapshot.SnapshotError as exc:
         decision = engine.Decision(True, None, f"fail open: {exc}")
     else:
-        if contact is None:
+        if age > max_age > 0:
+            # The portal has not refreshed this node for a while: its rules may be out of date.
+            contact = None
+            decision = engine.Decision(True, None, f"fail open: snapshot stale ({age:.0f} s old)")
+        elif contact is None:
             decision = engine.Decision(True, None, "unknown contact")
         else:
             decision = engine.evaluate(contact, notification)
             # A contact whose rules never suppress gets Naemon's behaviour exactly.
             gated = engine.can_suppress(contact)
-        max_age = float(args.get("max_age", str(DEFAULT_MAX_AGE)))
-        try:
-            age = time.time() - snapshot.generated_at(snapshot_dir)
-        except snapshot.SnapshotError:
-            age = 0.0  # replaced since we read it: anything but stale
-        if max_age > 0 and age > max_age:
-            decision.reason += f"; snapshot stale ({age:.0f}s old)"
     if notification.type in ("PROBLEM", "RECOVERY", "ACKNOWLEDGEMENT"):
         decision = _apply_sent_problems(args, notification, decision, contact if gated else None)
     return decision
@@ -224,23 +254,24 @@ def _apply_sent_problems(
         notification.contact,
         float(args.get("state_days", str(DEFAULT_STATE_DAYS))),
     )
-    key = f"{notification.host}\0{notification.service or ''}"
+    # Per channel: the email RECOVERY must not consume the record that the sms one needs.
+    key, legacy = record_keys(notification.channel, notification.host, notification.service)
     problem_id = _problem_id(args.get("problem_id"))
     kind = notification.type
     try:
         if kind == "PROBLEM":
             if decision.notify:
-                store.record(key, problem_id)
+                store.record(key, problem_id, legacy)
             elif problem_id is not None:
-                store.forget_other_problem(key, problem_id)
+                store.forget_other_problem(key, problem_id, legacy)
             return decision
         if kind == "RECOVERY":
             # Naemon resets $SERVICEPROBLEMID$ to 0 on recovery; the ended
             # problem's id is then in $LASTSERVICEPROBLEMID$.
             problem_id = problem_id or _problem_id(args.get("last_problem_id"))
-            was_sent = store.pop(key, problem_id)  # the problem is over either way
+            was_sent = store.pop(key, problem_id, legacy)  # the problem is over either way
         else:
-            was_sent = store.was_sent(key, problem_id)
+            was_sent = store.was_sent(key, problem_id, legacy)
     except Exception as exc:  # the rules' decision stands; a RECOVERY/ACK fails open
         if kind == "PROBLEM":
             decision.reason += f"; problem not recorded: {exc}"
@@ -252,6 +283,16 @@ def _apply_sent_problems(
     return engine.evaluate_followup(contact, notification, was_sent)
 
 
+def record_keys(channel: str, host: str, service: str | None) -> tuple[str, str]:
+    """The sent-problem key of (channel, host, service) and the channel-less key of older records.
+
+    NUL separates the parts: no Naemon name (nor any argument) can contain one. A
+    channel key has two NULs, an older record's key one, so the two never collide.
+    """
+    obj = f"{host}\0{service or ''}"
+    return f"{channel}\0{obj}", obj
+
+
 class SentProblems:
     """The problems one contact was sent, kept on the node: ``key -> (problem id, when)``.
 
@@ -259,6 +300,11 @@ class SentProblems:
     by rename; writers serialise on a separate lock file with ``flock`` because
     Naemon runs notifications in parallel. Readers need no lock. Entries older
     than ``max_days`` are dropped on every write.
+
+    Keys are ``record_keys``' channel keys. ``legacy`` is the same object's key
+    from before records carried the channel: such a record stands for every
+    channel, is never consumed by a RECOVERY (another channel may still need
+    it) and goes when the object's next PROBLEM is recorded, or with age.
     """
 
     def __init__(self, directory: str, contact: str, max_days: float) -> None:
@@ -282,7 +328,7 @@ class SentProblems:
             raise ValueError(f"{self.path}: not a record of sent problems")
         return records
 
-    def record(self, key: str, problem_id: str | None) -> None:
+    def record(self, key: str, problem_id: str | None, legacy: str | None = None) -> None:
         """Remember that this contact was sent the problem ``key``."""
         os.makedirs(self.directory, 0o750, exist_ok=True)
         lock = self._lock()
@@ -292,26 +338,34 @@ class SentProblems:
             except ValueError:
                 records = {}  # damaged: start again rather than never record
             records[key] = (problem_id, time.time())
+            if legacy is not None:
+                records.pop(legacy, None)  # superseded by per-channel records from now on
             self._write(records)
         finally:
             os.close(lock)
 
-    def forget_other_problem(self, key: str, problem_id: str) -> None:
+    def forget_other_problem(self, key: str, problem_id: str, legacy: str | None = None) -> None:
         """A suppressed PROBLEM with a new problem id: an older record is stale."""
-        if not self._is_other_problem(self.read().get(key), problem_id):
+        keys = (key,) if legacy is None else (key, legacy)
+        records = self.read()
+        if not any(self._is_other_problem(records.get(k), problem_id) for k in keys):
             return
         lock = self._lock()
         try:
             records = self.read()
-            if self._is_other_problem(records.pop(key, None), problem_id):
+            stale = [k for k in keys if self._is_other_problem(records.get(k), problem_id)]
+            for k in stale:
+                del records[k]
+            if stale:
                 self._write(records)
         finally:
             os.close(lock)
 
-    def pop(self, key: str, problem_id: str | None) -> bool:
+    def pop(self, key: str, problem_id: str | None, legacy: str | None = None) -> bool:
         """Forget ``key``; whether this contact had been sent that problem."""
-        if key not in self.read():
-            return False
+        records = self.read()
+        if key not in records:
+            return self._matches(records.get(legacy) if legacy is not None else None, problem_id)
         lock = self._lock()
         try:
             records = self.read()
@@ -320,11 +374,18 @@ class SentProblems:
                 self._write(records)
         finally:
             os.close(lock)
-        return entry is not None and _same_problem(entry[0], problem_id)
+        return self._matches(entry, problem_id)
 
-    def was_sent(self, key: str, problem_id: str | None) -> bool:
+    def was_sent(self, key: str, problem_id: str | None, legacy: str | None = None) -> bool:
         """Whether this contact was sent the problem ``key``."""
-        entry = self.read().get(key)
+        records = self.read()
+        entry = records.get(key)
+        if entry is None and legacy is not None:
+            entry = records.get(legacy)
+        return self._matches(entry, problem_id)
+
+    @staticmethod
+    def _matches(entry: tuple[str | None, float] | None, problem_id: str | None) -> bool:
         return entry is not None and _same_problem(entry[0], problem_id)
 
     @staticmethod

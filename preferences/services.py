@@ -339,7 +339,9 @@ def who_would_be_notified(
             compiled[user_id] = (None, f"preferences do not compile ({exc}): the filter sends (fail open)")
     rules = {
         rule.pk: rule
-        for rule in NotificationRule.objects.filter(user_id__in=prefs).only("pk", "comment", "position")
+        for rule in NotificationRule.objects.filter(user_id__in=prefs).only(
+            "pk", "user_id", "position", "action", "comment"
+        )
     }
 
     answers = []

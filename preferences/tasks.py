@@ -3,7 +3,9 @@
 A rule, profile or contact change calls ``publish_on_commit()`` (model receivers): once per
 transaction, after commit, one ``publish_snapshot(node)`` message goes to each enabled
 node's own queue (``naemon.<node>``), whose worker builds the snapshot from the database
-and writes it atomically under ``<notify_dir>/snapshot`` (``preferences.snapshot``). No
+and writes it atomically under ``<notify_dir>/snapshot`` (``preferences.snapshot``); a node
+with an empty notify_dir gets it where the filter looks by default
+(``notify_filter.DEFAULT_SNAPSHOT_DIR``), as its rendered commands carry no paths. No
 Naemon reload: the notify-filter reads the snapshot on every notification.
 
 Bursts coalesce through a Redis key per node: while a message for a node is queued and not
@@ -11,9 +13,13 @@ yet started, further changes add none (the task clears the key *before* it reads
 database, so a change made after that sends a new message). Without Redis (development,
 eager Celery) every change publishes; a publish is idempotent either way.
 
-``refresh_snapshots`` (periodic, see CELERY_BEAT_SCHEDULE) rewrites every node's snapshot
-even when nothing changed: the filter logs a snapshot older than its --max-age as stale,
-and a node that missed a message catches up.
+``refresh_snapshots`` (periodic, SNAPSHOT_REFRESH_SECONDS, see CELERY_BEAT_SCHEDULE) is the
+heartbeat: it rewrites every node's snapshot even when nothing changed, through the same
+per-node queues, so the snapshot's age says when the portal last reached the node. The
+filter treats a snapshot older than its --max-age (an hour) as stale and sends everything
+(fail open): a node whose worker or portal is gone does not apply rules that may be out of
+date, and a quiet week without changes does not make a snapshot stale. A node that missed a
+message catches up on the next beat.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from preferences import snapshot
+from preferences import notify_filter, snapshot
 from preferences.services import snapshot_contacts
 from registry.models import NaemonNode
 
@@ -42,7 +48,13 @@ MESSAGE_EXPIRES = 3600
 
 
 def snapshot_dir(node: NaemonNode) -> str:
-    """Where the node's notify-filter reads its snapshot (``--snapshot-dir``)."""
+    """Where the node's notify-filter reads its snapshot (``--snapshot-dir``).
+
+    An empty notify_dir: the renderer passes the filter no paths (registry.render), so the
+    filter's own default applies; read at call time, so that tests can point it elsewhere.
+    """
+    if not node.notify_dir:
+        return notify_filter.DEFAULT_SNAPSHOT_DIR
     return os.path.join(node.notify_dir, SNAPSHOT_SUBDIR)
 
 
@@ -66,8 +78,8 @@ def publish_on_commit() -> None:
 
 
 def enqueue_publish(*, coalesce: bool = True) -> list[str]:
-    """Send ``publish_snapshot`` to each enabled node that has a notify_dir; returns their names."""
-    nodes = list(NaemonNode.objects.filter(enabled=True).exclude(notify_dir="").order_by("name"))
+    """Send ``publish_snapshot`` to each enabled node; returns their names."""
+    nodes = list(NaemonNode.objects.filter(enabled=True).order_by("name"))
     client = _redis() if coalesce and nodes else None
     sent = []
     try:
@@ -110,7 +122,7 @@ def publish_snapshot(node_id: int) -> dict[str, Any] | None:
             logger.warning("cannot clear the snapshot publishing mark of node %s: %s", node_id, exc)
         finally:
             client.close()
-    node = NaemonNode.objects.filter(pk=node_id, enabled=True).exclude(notify_dir="").first()
+    node = NaemonNode.objects.filter(pk=node_id, enabled=True).first()
     if node is None:
         return None
     started = time.monotonic()
@@ -130,5 +142,5 @@ def publish_snapshot(node_id: int) -> dict[str, Any] | None:
 
 @shared_task(soft_time_limit=60, time_limit=90)
 def refresh_snapshots() -> list[str]:
-    """Periodic: rewrite every node's snapshot so none looks stale to the filter."""
+    """Periodic heartbeat: rewrite every node's snapshot, so that only a node out of touch looks stale."""
     return enqueue_publish()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,6 +12,7 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from monitoring_portal.models import APIToken, Team
+from preferences import notify_filter
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -29,6 +31,21 @@ def require_service(name: str, available: bool, why: str = "") -> None:
 def _fast_password_hashing(settings: Settings) -> None:
     """PBKDF2's deliberate slowness is for production; tests create many users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def filter_defaults(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The notify-filter's default paths (nodes without notify_dir, in-process runs): never /var/lib.
+
+    Any test that commits a contact or rule change publishes snapshots; a node without
+    notify_dir publishes to the filter's built-in default, which must not be the machine's.
+    """
+    root = tmp_path_factory.mktemp("filter-defaults")
+    (root / "state").mkdir()
+    monkeypatch.setattr(notify_filter, "DEFAULT_SNAPSHOT_DIR", str(root / "snapshot"))
+    monkeypatch.setattr(notify_filter, "DEFAULT_STATE_DIR", str(root / "state"))
+    monkeypatch.setattr(notify_filter, "DEFAULT_LOG", str(root / "decisions.log"))
+    return root
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone as django_timezone
 from rest_framework import serializers
 
@@ -171,14 +172,25 @@ class RuleRefSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     position = serializers.IntegerField()
-    comment = serializers.CharField()
+    comment = serializers.CharField(
+        help_text="The owner's comment; empty in who-would-be-notified answers for anyone but its owner and staff."
+    )
     action = serializers.CharField()
 
 
-def rule_ref(rule: NotificationRule | None) -> dict[str, Any] | None:
+def rule_ref(
+    rule: NotificationRule | None, viewer: User | AnonymousUser | None = None
+) -> dict[str, Any] | None:
+    """The rule's reference; with a ``viewer``, its comment only if the viewer owns it or is staff.
+
+    A comment is the owner's note ("on holiday until the 12th"): not for everyone who
+    asks who would be notified.
+    """
     if rule is None:
         return None
-    return {"id": rule.pk, "position": rule.position, "comment": rule.comment, "action": rule.action}
+    shown = viewer is None or viewer.is_staff or (viewer.is_authenticated and rule.user_id == viewer.pk)
+    comment = rule.comment if shown else ""
+    return {"id": rule.pk, "position": rule.position, "comment": comment, "action": rule.action}
 
 
 class PreviewSerializer(serializers.Serializer):
@@ -232,12 +244,12 @@ class ChannelDecisionSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
     @staticmethod
-    def of(item: ChannelDecision) -> dict[str, Any]:
+    def of(item: ChannelDecision, viewer: User | AnonymousUser) -> dict[str, Any]:
         return {
             "channel": item.channel,
             "command": item.command,
             "decision": "notify" if item.notify else "suppress",
-            "rule": rule_ref(item.rule),
+            "rule": rule_ref(item.rule, viewer),
             "reason": item.reason,
         }
 
@@ -253,14 +265,14 @@ class ContactDecisionsSerializer(serializers.Serializer):
     channels = ChannelDecisionSerializer(many=True)
 
     @staticmethod
-    def of(item: ContactDecisions) -> dict[str, Any]:
+    def of(item: ContactDecisions, viewer: User | AnonymousUser) -> dict[str, Any]:
         return {
             "contact": item.contact,
             "user": item.user,
             "via": item.via,
             "sent_by_naemon": item.sent_by_naemon,
             "naemon_reason": item.naemon_reason,
-            "channels": [ChannelDecisionSerializer.of(c) for c in item.channels],
+            "channels": [ChannelDecisionSerializer.of(c, viewer) for c in item.channels],
         }
 
 
@@ -277,7 +289,8 @@ class WhoSerializer(serializers.Serializer):
     contacts = ContactDecisionsSerializer(many=True)
 
     @staticmethod
-    def of(answer: WhoAnswer) -> dict[str, Any]:
+    def of(answer: WhoAnswer, viewer: User | AnonymousUser) -> dict[str, Any]:
+        """The answer as ``viewer`` may see it (other users' rule comments hidden)."""
         return {
             "host": answer.target.host,
             "service": answer.target.service,
@@ -286,7 +299,7 @@ class WhoSerializer(serializers.Serializer):
             "state": answer.state,
             "type": answer.type,
             "time": answer.time,
-            "contacts": [ContactDecisionsSerializer.of(c) for c in answer.contacts],
+            "contacts": [ContactDecisionsSerializer.of(c, viewer) for c in answer.contacts],
         }
 
 

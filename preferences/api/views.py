@@ -168,7 +168,7 @@ class WhoView(APIView):
             )
         except services.UnknownObject as exc:
             raise NotFound({exc.field: [exc.message]}) from None
-        return Response(s.WhoSerializer.of(answer))
+        return Response(s.WhoSerializer.of(answer, request.user))
 
 
 @cache

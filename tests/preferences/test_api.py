@@ -348,6 +348,27 @@ def test_preview_uses_the_registry_groups_and_names_the_rule(
     assert recovery["reason"] == "follows its problem: sent if the problem was sent to this contact"
 
 
+def test_preview_and_who_hold_back_a_recovery_in_quiet_hours(
+    owner: User, registry: Registry, api_client_for: ClientFor
+) -> None:
+    """A suppress rule without types (quiet nights) silences the end of a problem too: same engine."""
+    registry.http.contacts.add(make_contact("alice", owner, registry.email))
+    quiet = make_rule(owner, action="suppress", start="22:00", end="07:00", comment="quiet nights")
+    client = api_client_for(owner)
+    at_three = preview(
+        client, host="web1", service="HTTP", state="OK", type="RECOVERY", time="2026-01-07T03:00:00Z"
+    )
+    assert (at_three["decision"], at_three["rule"]["id"]) == ("suppress", quiet.pk)
+    assert at_three["reason"] == f"rule {quiet.pk} matched"
+    at_noon = preview(
+        client, host="web1", service="HTTP", state="OK", type="RECOVERY", time="2026-01-07T12:00:00Z"
+    )
+    assert (at_noon["decision"], at_noon["rule"]) == ("notify", None)
+    url = "/api/v1/preferences/who/?host=web1&service=HTTP&state=OK&type=RECOVERY&time="
+    [alice] = client.get(url + "2026-01-07T03:00:00Z").json()["contacts"]
+    assert [(ch["decision"], ch["rule"]["id"]) for ch in alice["channels"]] == [("suppress", quiet.pk)]
+
+
 def test_preview_time_window_in_the_users_time_zone(owner: User, api_client_for: ClientFor) -> None:
     NotificationProfile.objects.create(user=owner, default="notify", timezone="Europe/Paris")
     make_rule(owner, action="suppress", days=["sat", "sun"], comment="weekend")
@@ -417,8 +438,9 @@ def test_who_would_be_notified(
         for ch in c["channels"]
     }
     # The service has its own contacts (bob and carol through the group): the host's alice is not inherited.
+    # Other users' rule comments are theirs: hidden from the outsider asking.
     assert decisions == {
-        ("bob", "email"): ("suppress", "no HTTP"),
+        ("bob", "email"): ("suppress", ""),
         ("carol", "email"): ("notify", None),
         ("carol", ""): ("notify", None),
     }
@@ -445,9 +467,72 @@ def test_who_would_be_notified(
         "email": ("suppress", None),
         "sms": (
             "notify",
-            {"id": sms_rule.pk, "position": 0, "comment": "sms for criticals", "action": "notify"},
+            {"id": sms_rule.pk, "position": 0, "comment": "", "action": "notify"},
         ),
     }
+
+
+@pytest.mark.parametrize(
+    ("viewer", "shown"),
+    [
+        pytest.param("owner", {"alice": "alice's note"}, id="owner-sees-own-only"),
+        pytest.param("teammate", {"bob": "bob's note"}, id="teammate-sees-own-only"),
+        pytest.param("outsider", {}, id="outsider-sees-none"),
+        pytest.param("staff", {"alice": "alice's note", "bob": "bob's note"}, id="staff-sees-all"),
+    ],
+)
+def test_who_shows_rule_comments_only_to_their_owner_and_staff(
+    viewer: str,
+    shown: dict[str, str],
+    owner: User,
+    teammate: User,
+    outsider: User,
+    staff: User,
+    registry: Registry,
+    api_client_for: ClientFor,
+) -> None:
+    registry.http.contacts.add(
+        make_contact("alice", owner, registry.email), make_contact("bob", teammate, registry.email)
+    )
+    make_rule(owner, action="suppress", services=["HTTP"], comment="alice's note")
+    make_rule(teammate, action="notify", services=["HTTP"], comment="bob's note")
+    users = {"owner": owner, "teammate": teammate, "outsider": outsider, "staff": staff}
+    response = api_client_for(users[viewer]).get(
+        "/api/v1/preferences/who/?host=web1&service=HTTP&state=CRITICAL"
+    )
+    assert response.status_code == 200, response.content
+    rules = {c["contact"]: c["channels"][0]["rule"] for c in response.json()["contacts"]}
+    # Everyone sees which rule decided, and how; only the comment is private.
+    assert {name: (rule["action"], rule["position"]) for name, rule in rules.items()} == {
+        "alice": ("suppress", 0),
+        "bob": ("notify", 0),
+    }
+    assert {name: rule["comment"] for name, rule in rules.items()} == {
+        name: shown.get(name, "") for name in ("alice", "bob")
+    }
+
+
+def test_who_query_count_does_not_grow_with_rules(
+    owner: User,
+    teammate: User,
+    registry: Registry,
+    api_client_for: ClientFor,
+    django_assert_max_num_queries: Any,
+) -> None:
+    registry.http.contacts.add(
+        make_contact("alice", owner, registry.email), make_contact("bob", teammate, registry.email)
+    )
+    client = api_client_for(owner)
+    url = "/api/v1/preferences/who/?host=web1&service=HTTP&state=CRITICAL"
+    make_rule(owner, action="suppress", services=["HTTP"], comment="a")
+    make_rule(teammate, action="notify", services=["HTTP"], comment="b")
+    with django_assert_max_num_queries(30) as few:
+        assert client.get(url).status_code == 200
+    for n in range(10):
+        make_rule(owner, action="notify", comment=f"more {n}")
+        make_rule(teammate, action="notify", comment=f"more {n}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
 
 
 def test_who_reports_naemons_own_notification_options(

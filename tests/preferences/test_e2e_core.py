@@ -47,7 +47,10 @@ WEB, DB = ("web1", "HTTP"), ("db1", "Postgres")
 
 @pytest.fixture
 def site(notifying_core: NotifyingCore, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Registry objects deployed to the core: web1/HTTP in host group web, db1/Postgres in db; alice and bob."""
+    """Registry objects deployed to the core: web1/HTTP in host group web, db1/Postgres in db.
+
+    alice is notified by two channels (file and sms), bob by one (file).
+    """
     monkeypatch.setattr(deploy, "CONFIRM_TIMEOUT", 30.0)
     core = notifying_core
     alice = User.objects.create_user("alice")
@@ -62,6 +65,12 @@ def site(notifying_core: NotifyingCore, monkeypatch: pytest.MonkeyPatch) -> dict
             name="notify-file",
             channel="file",
             command_line=f'{core.notify_script} "$CONTACTNAME$" "$NOTIFICATIONTYPE$" "$HOSTNAME$" "$SERVICEDESC$" "$SERVICESTATE$"',
+        )
+        # alice's second channel: its lines read "alice:sms ...".
+        sms = Command.objects.create(
+            name="notify-sms",
+            channel="sms",
+            command_line=f'{core.notify_script} "$CONTACTNAME$:sms" "$NOTIFICATIONTYPE$" "$HOSTNAME$" "$SERVICEDESC$" "$SERVICESTATE$"',
         )
         host_template = HostTemplate.objects.create(
             name="e2e-host",
@@ -82,10 +91,10 @@ def site(notifying_core: NotifyingCore, monkeypatch: pytest.MonkeyPatch) -> dict
             notification_options="w,u,c,r",
         )
         contacts = []
-        for name, user in (("alice", alice), ("bob", bob)):
+        for name, user, commands in (("alice", alice, (notify, sms)), ("bob", bob, (notify,))):
             contact = Contact.objects.create(name=name, user=user)
-            contact.host_notification_commands.add(notify)
-            contact.service_notification_commands.add(notify)
+            contact.host_notification_commands.add(*commands)
+            contact.service_notification_commands.add(*commands)
             contacts.append(contact)
         for (host_name, description), group in ((WEB, "web"), (DB, "db")):
             host = Host.objects.create(name=host_name, address="127.0.0.1")
@@ -136,14 +145,17 @@ def test_preferences_decide_what_the_running_core_sends(
     core: NotifyingCore = site["core"]
     started, pid = core.status().program_start, core.proc.pid if core.proc else None
 
-    # Round 1: both services go CRITICAL, then recover.
-    run_round(core, CRITICAL, [WEB, DB], decisions=4)
-    run_round(core, OK, [WEB, DB], decisions=4)
+    # Round 1: both services go CRITICAL, then recover. Per service: alice twice (two channels), bob once.
+    run_round(core, CRITICAL, [WEB, DB], decisions=6)
+    run_round(core, OK, [WEB, DB], decisions=6)
     wait_sent(
         core,
         [
             "alice PROBLEM web1/HTTP CRITICAL",
             "alice RECOVERY web1/HTTP OK",
+            # Each channel gets the recovery of the problem it was sent.
+            "alice:sms PROBLEM web1/HTTP CRITICAL",
+            "alice:sms RECOVERY web1/HTTP OK",
             "bob PROBLEM web1/HTTP CRITICAL",
             "bob PROBLEM db1/Postgres CRITICAL",
             "bob RECOVERY web1/HTTP OK",
@@ -152,9 +164,9 @@ def test_preferences_decide_what_the_running_core_sends(
     )
     # alice's rule names CRITICAL on web: its recovery follows the problem she was sent;
     # db's problem was not sent to her, so neither is its recovery.
-    assert reasons(core, "alice", "db1", "PROBLEM") == ["no rule matched; default suppress"]
-    assert reasons(core, "alice", "db1", "RECOVERY") == ["its problem was not sent to this contact"]
-    assert reasons(core, "alice", "web1", "RECOVERY") == ["its problem was sent to this contact"]
+    assert reasons(core, "alice", "db1", "PROBLEM") == ["no rule matched; default suppress"] * 2
+    assert reasons(core, "alice", "db1", "RECOVERY") == ["its problem was not sent to this contact"] * 2
+    assert reasons(core, "alice", "web1", "RECOVERY") == ["its problem was sent to this contact"] * 2
 
     # alice changes her rules through the API: databases now, and no recoveries at all.
     client = api_client_for(site["alice"])
@@ -174,12 +186,13 @@ def test_preferences_decide_what_the_running_core_sends(
 
     # Round 2 follows the new rules, without any reload of the core.
     core.sent_log.unlink()
-    run_round(core, CRITICAL, [WEB, DB], decisions=4)
-    run_round(core, OK, [WEB, DB], decisions=4)
+    run_round(core, CRITICAL, [WEB, DB], decisions=6)
+    run_round(core, OK, [WEB, DB], decisions=6)
     wait_sent(
         core,
         [
             "alice PROBLEM db1/Postgres CRITICAL",
+            "alice:sms PROBLEM db1/Postgres CRITICAL",
             "bob PROBLEM web1/HTTP CRITICAL",
             "bob PROBLEM db1/Postgres CRITICAL",
             "bob RECOVERY web1/HTTP OK",
@@ -195,9 +208,16 @@ def test_preferences_decide_what_the_running_core_sends(
     # No snapshot on the node: everything goes out (fail open) and the log says why.
     shutil.rmtree(core.notify_dir / "snapshot")
     core.sent_log.unlink()
-    run_round(core, CRITICAL, [WEB], decisions=2)
-    wait_sent(core, ["alice PROBLEM web1/HTTP CRITICAL", "bob PROBLEM web1/HTTP CRITICAL"])
-    last = core.decisions()[-2:]
+    run_round(core, CRITICAL, [WEB], decisions=3)
+    wait_sent(
+        core,
+        [
+            "alice PROBLEM web1/HTTP CRITICAL",
+            "alice:sms PROBLEM web1/HTTP CRITICAL",
+            "bob PROBLEM web1/HTTP CRITICAL",
+        ],
+    )
+    last = core.decisions()[-3:]
     assert {d["decision"] for d in last} == {"notify"}
     assert all(d["reason"].startswith("fail open: no snapshot in ") for d in last), last
     assert core.status().program_start == started

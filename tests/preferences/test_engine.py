@@ -419,6 +419,104 @@ def test_notification_normalises_empty_service() -> None:
     assert "host='web1'" in repr(n)
 
 
+# --- RECOVERY and ACKNOWLEDGEMENT follow their PROBLEM --------------------------
+
+# Wednesday 03:00 UTC: inside "quiet nights".
+THREE_AM = datetime(2024, 5, 15, 3, 0, tzinfo=UTC)
+QUIET_NIGHTS: dict[str, object] = {"id": "quiet", "action": "suppress", "start": "22:00", "end": "07:00"}
+
+
+def followup(
+    rules: list[dict[str, object]],
+    n: Notification,
+    problem_sent: bool | None,
+    *,
+    default: str = "notify",
+) -> Decision:
+    return engine.evaluate_followup(engine.compile_contact(rules, default=default), n, problem_sent)
+
+
+def recovery(**overrides: object) -> Notification:
+    return notification(**{"type": "RECOVERY", "state": "OK", **overrides})
+
+
+@pytest.mark.parametrize("sent", [True, False, None])
+def test_a_followup_follows_its_problem_when_no_rule_decides(sent: bool | None) -> None:
+    rules: list[dict[str, object]] = [
+        {"id": 1, "action": "notify", "hostgroups": ["web"], "states": ["CRITICAL"]}
+    ]
+    decision = followup(rules, recovery(), sent, default="suppress")
+    assert decision.rule_id is None
+    assert decision.notify is (sent is not False)
+    assert "problem" in decision.reason
+
+
+def test_a_rule_naming_the_type_decides_but_cannot_send_an_unsent_problems_end() -> None:
+    silence: list[dict[str, object]] = [{"id": 1, "action": "suppress", "types": ["RECOVERY"]}]
+    assert followup(silence, recovery(), True) == Decision(False, 1, "rule 1 matched")
+    assert followup(silence, recovery(type="ACKNOWLEDGEMENT", state="CRITICAL"), True).notify
+    send: list[dict[str, object]] = [{"id": 2, "action": "notify", "types": ["RECOVERY"]}]
+    assert followup(send, recovery(), True) == Decision(True, 2, "rule 2 matched")
+    assert followup(send, recovery(), False) == Decision(
+        False, 2, "rule 2 matched; but its problem was not sent to this contact"
+    )
+
+
+@pytest.mark.parametrize("kind", ["RECOVERY", "ACKNOWLEDGEMENT"])
+def test_quiet_nights_hold_back_the_end_of_a_problem_sent_in_the_day(kind: str) -> None:
+    n = recovery(type=kind, state="OK" if kind == "RECOVERY" else "CRITICAL", time=THREE_AM)
+    assert followup([QUIET_NIGHTS], n, True) == Decision(False, "quiet", "rule quiet matched")
+    # Out of the window the problem decides again.
+    day = recovery(type=kind, state=n.state, time=NOON)
+    assert followup([QUIET_NIGHTS], day, True) == Decision(True, None, "its problem was sent to this contact")
+    # The preview (node record unknown) says the same.
+    assert followup([QUIET_NIGHTS], n, None).notify is False
+
+
+@pytest.mark.parametrize(
+    ("criteria", "suppressed"),
+    [
+        ({}, True),
+        ({"hostgroups": ["web"]}, True),
+        ({"hostgroups": ["db"]}, False),
+        ({"channels": ["sms"]}, False),
+        ({"states": ["OK"]}, True),
+        ({"states": ["CRITICAL"]}, False),  # "quiet about criticals": a RECOVERY is OK
+        ({"types": ["PROBLEM"]}, False),  # names other types: not about follow-ups
+    ],
+)
+def test_an_untyped_suppress_rule_must_match_the_followup(
+    criteria: dict[str, object], suppressed: bool
+) -> None:
+    rules = [{**QUIET_NIGHTS, **criteria}]
+    assert followup(rules, recovery(time=THREE_AM), True).notify is not suppressed
+
+
+def test_an_untyped_notify_rule_above_quiet_nights_lets_the_end_of_its_problems_through() -> None:
+    """'Web criticals always, then quiet nights': the CRITICAL woke me, so does its RECOVERY."""
+    rules: list[dict[str, object]] = [
+        {"id": 1, "action": "notify", "hostgroups": ["web"], "states": ["CRITICAL"]},
+        QUIET_NIGHTS,
+    ]
+    contact = engine.compile_contact(rules)
+    assert engine.evaluate(contact, notification(time=THREE_AM)).notify, "the problem goes out at night"
+    assert followup(rules, recovery(time=THREE_AM), True) == Decision(
+        True, None, "its problem was sent to this contact"
+    )
+    assert not followup(rules, recovery(time=THREE_AM), False).notify
+    # Another object than the rule's: quiet nights hold it back.
+    db = recovery(time=THREE_AM, host="db1", hostgroups=["db"])
+    assert followup(rules, db, True) == Decision(False, "quiet", "rule quiet matched")
+    # A rule naming the type still decides after it.
+    typed: list[dict[str, object]] = [rules[0], {"id": 3, "action": "suppress", "types": ["RECOVERY"]}]
+    assert followup(typed, recovery(time=THREE_AM), True) == Decision(False, 3, "rule 3 matched")
+
+
+def test_an_untyped_notify_rule_below_quiet_nights_changes_nothing() -> None:
+    rules: list[dict[str, object]] = [QUIET_NIGHTS, {"id": 1, "action": "notify", "hostgroups": ["web"]}]
+    assert followup(rules, recovery(time=THREE_AM), True) == Decision(False, "quiet", "rule quiet matched")
+
+
 # --- properties -------------------------------------------------------------
 
 HOSTS = ["web1", "web2", "db1", "db10"]

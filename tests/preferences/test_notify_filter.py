@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -54,6 +55,7 @@ class Node:
         self,
         *,
         contact: str = "alice",
+        channel: str = "email",
         type: str = "PROBLEM",
         host: str = "web1",
         service: str = "HTTP",
@@ -69,7 +71,7 @@ class Node:
             "--contact",
             contact,
             "--channel",
-            "email",
+            channel,
             "--type",
             type,
             "--host",
@@ -263,12 +265,66 @@ def test_real_command_that_cannot_run(node: Node) -> None:
     assert "cannot run" in str(second["reason"])
 
 
-def test_stale_snapshot_is_used_and_flagged(node: Node) -> None:
+def test_stale_snapshot_sends(node: Node) -> None:
+    """No heartbeat from the portal for over --max-age: the rules may be out of date."""
     node.write(SUPPRESS_WARNINGS, generated_at=time.time() - 7200)
-    assert node.notify(state="WARNING").returncode == 0
-    assert node.last_reason().startswith("rule 7 matched; snapshot stale (")
-    node.notify(state="WARNING", extra=("--max-age", "0"))
+    assert node.notify(state="WARNING").returncode == 3
+    [decision] = node.decisions()
+    assert (decision["decision"], decision["rule"]) == ("notify", None)
+    assert re.fullmatch(r"fail open: snapshot stale \(72\d\d s old\)", str(decision["reason"]))
+    # Nothing is held back either: its problem may have gone out under newer rules.
+    assert node.notify(type="RECOVERY", state="OK").returncode == 3
+    assert re.fullmatch(r"fail open: snapshot stale \(72\d\d s old\)", node.last_reason())
+    # A longer --max-age, or 0 (never stale), uses it.
+    assert node.notify(state="WARNING", extra=("--max-age", "7300")).returncode == 0
     assert node.last_reason() == "rule 7 matched"
+    assert node.notify(state="WARNING", extra=("--max-age", "0")).returncode == 0
+    assert node.last_reason() == "rule 7 matched"
+    assert len(node.sent_lines()) == 2
+
+
+def test_a_refreshed_snapshot_is_fresh_again(node: Node) -> None:
+    node.write(SUPPRESS_WARNINGS, generated_at=time.time() - 7200)
+    node.write(SUPPRESS_WARNINGS)  # the periodic refresh (heartbeat)
+    assert node.notify(state="WARNING").returncode == 0
+    assert node.last_reason() == "rule 7 matched"
+
+
+def test_last_resort_error_is_logged(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error outside the decision (here in argument parsing) still leaves a decision line."""
+
+    def broken(argv: object) -> notify_filter.Arguments:
+        raise RuntimeError("parser bug")
+
+    node.write(SUPPRESS_WARNINGS)
+    monkeypatch.setattr(notify_filter, "parse_arguments", broken)
+    argv = node.argv(state="WARNING", gate=True)[3:]
+    assert notify_filter.main(argv) == 0
+    [decision] = node.decisions()
+    assert set(decision) == LOG_FIELDS
+    assert (decision["contact"], decision["host"], decision["state"]) == ("alice", "web1", "WARNING")
+    assert (decision["decision"], decision["rule"]) == ("notify", None)
+    assert decision["reason"] == "fail open: internal error: RuntimeError: parser bug"
+    # Nowhere to log: still no exception.
+    argv[argv.index("--log") + 1] = str(node.log.parent / "no" / "such" / "dir.log")
+    assert notify_filter.main(argv) == 0
+
+
+def test_last_resort_error_execs_the_real_command(node: Node) -> None:
+    """The whole process: a decision that cannot even be recorded sends, and says so."""
+    node.write(SUPPRESS_WARNINGS)
+    script = (
+        "import sys\n"
+        "from preferences import notify_filter\n"
+        "def broken(argv): raise RuntimeError('parser bug')\n"
+        "notify_filter.parse_arguments = broken\n"
+        "raise SystemExit(notify_filter.main())\n"
+    )
+    result = node.run([sys.executable, "-c", script, *node.argv(state="WARNING")[3:]])
+    assert result.returncode == 3
+    assert len(node.sent_lines()) == 1
+    assert "internal error, sending: RuntimeError: parser bug" in result.stderr
+    assert node.last_reason() == "fail open: internal error: RuntimeError: parser bug"
 
 
 # --- RECOVERY and ACKNOWLEDGEMENT follow the PROBLEM -----------------------
@@ -333,6 +389,56 @@ def test_records_are_per_contact_host_and_service(node: Node) -> None:
     assert node.notify(type="RECOVERY", state="OK", service="SSH").returncode == 0
     assert node.notify(type="RECOVERY", state="UP", service="").returncode == 0, "host"
     assert node.notify(type="RECOVERY", state="OK").returncode == 3
+
+
+def test_each_channel_gets_the_recovery_of_the_problem_it_was_sent(node: Node) -> None:
+    """Email and sms both got the PROBLEM: the email RECOVERY must not take the sms one's record."""
+    node.write(SUPPRESS_WARNINGS)
+    for channel in ("email", "sms"):
+        assert node.notify(channel=channel, type="PROBLEM", state="CRITICAL").returncode == 3
+    for channel in ("email", "sms"):
+        assert node.notify(channel=channel, type="ACKNOWLEDGEMENT", state="CRITICAL").returncode == 3
+    for channel in ("email", "sms"):
+        assert node.notify(channel=channel, type="RECOVERY", state="OK").returncode == 3, channel
+        assert node.last_reason() == "its problem was sent to this contact"
+    assert len(node.sent_lines()) == 6
+    # Both records consumed.
+    for channel in ("email", "sms"):
+        assert node.notify(channel=channel, type="RECOVERY", state="OK").returncode == 0
+
+
+def test_a_channel_that_was_not_sent_the_problem_gets_no_recovery(node: Node) -> None:
+    node.write(
+        {"alice": {"rules": [{"id": 2, "action": "suppress", "channels": ["sms"], "types": ["PROBLEM"]}]}}
+    )
+    assert node.notify(channel="email", type="PROBLEM", state="CRITICAL").returncode == 3
+    assert node.notify(channel="sms", type="PROBLEM", state="CRITICAL").returncode == 0
+    assert node.notify(channel="sms", type="RECOVERY", state="OK").returncode == 0
+    assert node.last_reason() == "its problem was not sent to this contact"
+    assert node.notify(channel="email", type="RECOVERY", state="OK").returncode == 3
+
+
+def test_records_from_before_channels_count_for_every_channel(node: Node) -> None:
+    """A record keyed host\\0service (older filters) is sent for any channel and not consumed."""
+    node.write(SUPPRESS_WARNINGS)
+    store = notify_filter.SentProblems(str(node.state_dir), "alice", max_days=30)
+    store._write({"web1\0HTTP": ("100", time.time()), "web1\0SSH": (None, time.time())})
+    ids = ("--problem-id", "0", "--last-problem-id", "100")
+    assert node.notify(channel="email", type="RECOVERY", state="OK", extra=ids).returncode == 3
+    assert node.notify(channel="sms", type="RECOVERY", state="OK", extra=ids).returncode == 3
+    assert node.last_reason() == "its problem was sent to this contact"
+    other = ("--problem-id", "0", "--last-problem-id", "101")
+    assert node.notify(channel="sms", type="RECOVERY", state="OK", extra=other).returncode == 0, (
+        "another problem"
+    )
+    assert node.notify(channel="sms", type="ACKNOWLEDGEMENT", state="CRITICAL", service="SSH").returncode == 3
+    # The object's next recorded PROBLEM replaces the old record by per-channel ones.
+    assert node.notify(channel="email", type="PROBLEM", state="CRITICAL", service="SSH").returncode == 3
+    assert set(store.read()) == {"web1\0HTTP", "email\0web1\0SSH"}
+    assert node.notify(channel="sms", type="RECOVERY", state="OK", service="SSH").returncode == 0
+    # A suppressed new problem (another id) makes the old record stale too.
+    assert node.notify(type="PROBLEM", state="WARNING", extra=("--problem-id", "102")).returncode == 0
+    assert set(store.read()) == {"email\0web1\0SSH"}
 
 
 def test_host_problems_are_remembered(node: Node) -> None:
@@ -414,7 +520,7 @@ def test_old_records_are_pruned(node: Node) -> None:
     node.notify(type="PROBLEM", state="CRITICAL", service="old")
     store = notify_filter.SentProblems(str(node.state_dir), "alice", max_days=30)
     records = store.read()
-    key = "web1\0old"
+    key = "email\0web1\0old"
     records[key] = (None, time.time() - 31 * 86400)
     store._write({**records, "keep\0me": (None, time.time())})
     assert set(store.read()) == {"keep\0me"}
@@ -433,7 +539,7 @@ def test_concurrent_filters_lose_no_record_and_no_log_line(node: Node) -> None:
 
     assert run_all("PROBLEM", "CRITICAL") == [3] * 20
     store = notify_filter.SentProblems(str(node.state_dir), "alice", max_days=30)
-    assert set(store.read()) == {f"web1\0{s}" for s in services}
+    assert set(store.read()) == {f"email\0web1\0{s}" for s in services}
     assert run_all("RECOVERY", "OK") == [3] * 20
     assert store.read() == {}
     assert len(node.sent_lines()) == 40

@@ -190,13 +190,17 @@ def test_who_would_be_notified_page(
     bob = make_contact("bob", teammate, registry.email)
     registry.http.contacts.add(alice, bob)
     NotificationRule.objects.create(user=teammate, action="suppress", hostgroups=["web"], comment="not web")
+    NotificationRule.objects.create(user=owner, action="notify", channels=["sms"], comment="sms always")
 
     page.goto(f"{live_server.url}/notifications/who/?host=web1&service=HTTP&state=CRITICAL")
     table = page.locator("#who-table")
     expect(table).to_be_visible()
     expect(table.locator("tr[data-contact=alice][data-channel=sms] [data-decision]")).to_have_text("notify")
     expect(table.locator("tr[data-contact=bob][data-channel=email] [data-decision]")).to_have_text("suppress")
-    expect(table.locator("tr[data-contact=bob]")).to_contain_text("not web")
+    # The rule that decided is named for everyone; its comment only for its owner (and staff).
+    expect(table.locator("tr[data-contact=bob]")).to_contain_text("Rule 1")
+    expect(table.locator("tr[data-contact=bob]")).not_to_contain_text("not web")
+    expect(table.locator("tr[data-contact=alice][data-channel=sms]")).to_contain_text("sms always")
 
     page.get_by_label("Host", exact=True).fill("nowhere")
     page.get_by_role("button", name="Ask").click()

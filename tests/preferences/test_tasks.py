@@ -112,7 +112,11 @@ def test_changes_publish_once_per_transaction_to_each_enabled_node(
             make_rule(owner, action="notify", comment=str(n))
         NotificationProfile.objects.create(user=owner, default="suppress")
         assert recorder.sent == []  # nothing before the commit
-    assert recorder.sent == [(nodes["master"].pk, "naemon.master"), (nodes["poller"].pk, "naemon.poller")]
+    assert recorder.sent == [
+        (nodes["master"].pk, "naemon.master"),
+        (nodes["no-filter"].pk, "naemon.no-filter"),
+        (nodes["poller"].pk, "naemon.poller"),
+    ]
 
 
 @committing
@@ -151,7 +155,7 @@ def test_every_kind_of_change_publishes(
             contact.delete()
         else:
             owner.delete()  # cascades to the rules
-    assert len(recorder.sent) == 2
+    assert len(recorder.sent) == 3
 
 
 @committing
@@ -169,7 +173,7 @@ def test_a_rolled_back_change_publishes_nothing_and_does_not_block_the_next(
     assert recorder.sent == []
     with transaction.atomic():
         make_rule(owner, action="notify")
-    assert len(recorder.sent) == 2
+    assert len(recorder.sent) == 3
 
 
 def test_publish_writes_the_snapshot_the_filter_reads(
@@ -211,10 +215,36 @@ def test_publish_writes_the_snapshot_the_filter_reads(
     body = {"host": "web1", "service": "HTTP", "state": "CRITICAL", "channel": "email"}
     assert client.post("/api/v1/preferences/test/", body, format="json").json()["rule"]["id"] == rule.pk
 
-    # Disabled nodes and nodes without a notify_dir are left alone.
+    # Disabled nodes are left alone.
     assert tasks.publish_snapshot(nodes["off"].pk) is None
-    assert tasks.publish_snapshot(nodes["no-filter"].pk) is None
     assert not (Path(nodes["off"].notify_dir) / "snapshot").exists()
+
+
+def test_a_node_without_notify_dir_gets_the_snapshot_where_its_filter_looks(
+    owner: User, nodes: dict[str, NaemonNode], registry: Registry, filter_defaults: Path
+) -> None:
+    """Its rendered commands pass the filter no paths: the filter's defaults apply, so publish there."""
+    from registry import render
+
+    make_contact("alice", owner, registry.email)
+    rule = make_rule(owner, action="suppress", hostgroups=["web"])
+    node = nodes["no-filter"]
+    _, service_line = render.wrapped_command_lines(
+        {"name": "notify-email", "channel": "email", "command_line": "/bin/true"},
+        render.notify_filter_for(node),
+    )
+    assert "--snapshot-dir" not in service_line  # what makes the filter fall back on its default
+
+    result = tasks.publish_snapshot(node.pk)
+    assert result is not None and result["directory"] == notify_filter.DEFAULT_SNAPSHOT_DIR
+    assert str(filter_defaults / "snapshot") == notify_filter.DEFAULT_SNAPSHOT_DIR
+    args = notify_filter.parse_arguments(
+        [
+            *("--contact=alice", "--channel=email", "--type=PROBLEM", "--host=web1"),
+            *("--hostgroups=web", "--service=HTTP", "--state=CRITICAL"),
+        ]
+    )
+    assert notify_filter.decide(args) == engine.Decision(False, rule.pk, f"rule {rule.pk} matched")
 
 
 @committing
@@ -259,7 +289,7 @@ def test_a_failing_publish_does_not_fail_the_request(
 
 def test_refresh_rewrites_every_node(nodes: dict[str, NaemonNode], owner: User) -> None:
     make_contact("alice", owner)
-    assert tasks.refresh_snapshots() == ["master", "poller"]
+    assert tasks.refresh_snapshots() == ["master", "no-filter", "poller"]
     first = snapshot.generated_at(Path(nodes["master"].notify_dir) / "snapshot")
     tasks.refresh_snapshots()
     assert snapshot.generated_at(Path(nodes["master"].notify_dir) / "snapshot") >= first
@@ -276,15 +306,15 @@ def test_bursts_coalesce_through_redis(
     client = redis.Redis.from_url(redis_url)
     client.delete(*(tasks._pending_key(node.pk) for node in nodes.values()))
     try:
-        assert tasks.enqueue_publish() == ["master", "poller"]
+        assert tasks.enqueue_publish() == ["master", "no-filter", "poller"]
         assert tasks.enqueue_publish() == []  # queued, not started: nothing more to send
-        assert len(recorder.sent) == 2
+        assert len(recorder.sent) == 3
         ttl = client.ttl(tasks._pending_key(nodes["master"].pk))
         assert 0 < ttl <= tasks.PENDING_TTL  # a lost message delays the next one only so long
         # The master's worker starts: the next change must send a new message there.
         tasks.publish_snapshot(nodes["master"].pk)
         assert tasks.enqueue_publish() == ["master"]
-        assert tasks.enqueue_publish(coalesce=False) == ["master", "poller"]
+        assert tasks.enqueue_publish(coalesce=False) == ["master", "no-filter", "poller"]
     finally:
         client.delete(*(tasks._pending_key(node.pk) for node in nodes.values()))
         client.close()
@@ -303,6 +333,7 @@ def test_contacts_absent_from_the_snapshot_fail_open(nodes: dict[str, NaemonNode
             "--host=h",
             "--state=DOWN",
             f"--snapshot-dir={directory}",
+            f"--state-dir={directory.parent / 'state'}",
         ]
     )
     assert notify_filter.decide(args) == engine.Decision(True, None, "unknown contact")
