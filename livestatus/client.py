@@ -7,9 +7,12 @@ nodes and tests alike.
   (``tcp:[::1]:6557`` for IPv6).
 * Every request sends ``OutputFormat: json`` and ``ResponseHeader: fixed16``;
   queries also send ``KeepAlive: on`` and the connection is reused until it
-  breaks. A query that could not be delivered (socket missing or refused
-  during a reload, a kept-alive connection the server has closed) is retried
-  for ``retry_window`` seconds; a timeout or an error status is not.
+  breaks. A client is shared by threads: it keeps up to ``max_connections``
+  kept-alive connections, one request on each at a time, so one slow query
+  does not hold up the others. A query that could not be delivered (socket
+  missing or refused during a reload, a kept-alive connection the server has
+  closed) is retried for ``retry_window`` seconds; a timeout or an error
+  status is not.
 * External commands each go over their own, short connection.
 * Naemon and Icinga 2 answer the same query with different shapes (``0``/``1``
   vs ``true``/``false``, custom variables as a dict vs ``[[name, value]]``,
@@ -376,7 +379,7 @@ def decode_json(body: bytes | bytearray, address: str = "") -> list[list[Any]]:
 
 
 class LivestatusClient:
-    """A connection to one Livestatus server; thread-safe, one request at a time.
+    """Connections to one Livestatus server; thread-safe, up to ``max_connections`` requests at once.
 
     >>> client = LivestatusClient("unix:/var/cache/naemon/live")
     >>> client.query(LivestatusQuery("hosts").select("name", "state"))
@@ -392,6 +395,7 @@ class LivestatusClient:
         retry_window: float = 5.0,
         keepalive: bool = True,
         dialect: Dialect | None = None,
+        max_connections: int = 1,
     ) -> None:
         self.address = address if isinstance(address, Address) else Address.parse(address)
         self.connect_timeout = connect_timeout
@@ -401,9 +405,18 @@ class LivestatusClient:
         if dialect is not None and dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}; one of {DIALECTS}")
         self._dialect: Dialect | None = dialect
-        self._sock: socket.socket | None = None
-        self._sock_used = False
-        self._lock = threading.Lock()
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+        #: How many queries may run at once, each on its own kept-alive connection.
+        self.max_connections = max_connections
+        # The pool: idle kept-alive sockets (last used on top) and how many query
+        # connections exist (idle or in use). ``close()`` starts a new generation:
+        # sockets in use when it was called are closed when they come back.
+        self._idle: list[socket.socket] = []
+        self._in_pool = 0
+        self._generation = 0
+        self._pool = threading.Condition(threading.Lock())
+        self._counters = threading.Lock()
         # Columns Icinga 2 told us it does not have, per table (see _fetch).
         self._missing_columns: dict[str, frozenset[str]] = {}
         #: How many connections this client has opened (keep-alive reuse shows here).
@@ -421,9 +434,20 @@ class LivestatusClient:
         self.close()
 
     def close(self) -> None:
-        """Close the kept-alive connection, if any."""
-        with self._lock:
-            self._drop()
+        """Close the idle kept-alive connections now, those in use when their request ends."""
+        with self._pool:
+            self._generation += 1
+            idle, self._idle = self._idle, []
+            self._in_pool -= len(idle)
+            self._pool.notify_all()
+        for sock in idle:
+            sock.close()
+
+    @property
+    def idle_connections(self) -> int:
+        """Kept-alive connections waiting for the next query."""
+        with self._pool:
+            return len(self._idle)
 
     # -- public API -------------------------------------------------------
 
@@ -494,7 +518,7 @@ class LivestatusClient:
             try:
                 sock.settimeout(self.timeout)
                 sock.sendall(data)
-                self.requests_sent += 1
+                self._count(sent=1)
                 sock.shutdown(socket.SHUT_WR)
                 reply = self._read_until_eof(sock, deadline)
             except TimeoutError:
@@ -572,63 +596,96 @@ class LivestatusClient:
     def _request(self, data: bytes) -> bytearray:
         """Send a query and read its reply, retrying delivery within the retry window."""
         address = str(self.address)
+        sock, generation = self._checkout()
+        kept: socket.socket | None = None
         window_ends = time.monotonic() + self.retry_window
         delay = 0.05
-        with self._lock:
+        try:
             while True:
                 try:
-                    return self._request_once(data)
+                    body, kept = self._request_once(sock, data)
+                    return body
                 except _Undelivered as undelivered:
+                    sock = None  # closed by _request_once: the next attempt connects afresh
                     delay = _pause_or_give_up(undelivered, window_ends, delay)
-                except LivestatusError:
-                    self._drop()
-                    raise
-                except OSError as exc:  # anything the mapping below did not expect
-                    self._drop()
+                except OSError as exc:  # anything the mapping in _request_once did not expect
                     raise LivestatusConnectionClosed(f"connection failed: {exc}", address=address) from None
+        finally:
+            self._checkin(kept, generation)
 
-    def _request_once(self, data: bytes) -> bytearray:
+    def _checkout(self) -> tuple[socket.socket | None, int]:
+        """An idle kept-alive socket, or None and a free slot to connect in; waits while all are busy."""
+        deadline = time.monotonic() + self.timeout
+        with self._pool:
+            while True:
+                if self._idle:
+                    return self._idle.pop(), self._generation
+                if self._in_pool < self.max_connections:
+                    self._in_pool += 1
+                    return None, self._generation
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LivestatusTimeout(
+                        f"all {self.max_connections} connections stayed busy for {self.timeout}s",
+                        address=str(self.address),
+                    )
+                self._pool.wait(remaining)
+
+    def _checkin(self, sock: socket.socket | None, generation: int) -> None:
+        """Give a slot back: its socket stays open for the next query unless it broke or close() ran."""
+        with self._pool:
+            if sock is not None and generation == self._generation:
+                self._idle.append(sock)
+                sock = None
+            else:
+                self._in_pool -= 1
+            self._pool.notify()
+        if sock is not None:
+            sock.close()
+
+    def _request_once(
+        self, sock: socket.socket | None, data: bytes
+    ) -> tuple[bytearray, socket.socket | None]:
+        """One attempt; returns the body and the socket to keep (None: closed). Closes it on any failure."""
         address = str(self.address)
-        sock = self._sock
         if sock is None:
             sock = self._connect()
-            self._sock = sock
-            self._sock_used = False
-        deadline = time.monotonic() + self.timeout
         try:
-            sock.settimeout(self.timeout)
-            sock.sendall(data)
-            self.requests_sent += 1
-            header = _recv_exact(sock, _HEADER_SIZE, deadline, address)
-        except (LivestatusConnectionClosed, BrokenPipeError, ConnectionResetError) as exc:
-            # Nothing of the reply arrived: the server closed a kept-alive
-            # connection (idle timeout) or is going away for a reload.
-            self._drop()
-            raise _Undelivered(
-                exc
-                if isinstance(exc, LivestatusError)
-                else LivestatusConnectionClosed(f"connection lost: {exc}", address=address)
-            ) from None
-        except TimeoutError:
-            self._drop()
-            raise LivestatusTimeout(f"no reply within {self.timeout}s", address=address) from None
-        self._sock_used = True
-        status, length = parse_header(header, address)
-        body = _recv_exact(sock, length, deadline, address)
+            deadline = time.monotonic() + self.timeout
+            try:
+                sock.settimeout(self.timeout)
+                sock.sendall(data)
+                self._count(sent=1)
+                header = _recv_exact(sock, _HEADER_SIZE, deadline, address)
+            except (LivestatusConnectionClosed, BrokenPipeError, ConnectionResetError) as exc:
+                # Nothing of the reply arrived: the server closed a kept-alive
+                # connection (idle timeout) or is going away for a reload.
+                raise _Undelivered(
+                    exc
+                    if isinstance(exc, LivestatusError)
+                    else LivestatusConnectionClosed(f"connection lost: {exc}", address=address)
+                ) from None
+            except TimeoutError:
+                raise LivestatusTimeout(f"no reply within {self.timeout}s", address=address) from None
+            status, length = parse_header(header, address)
+            body = _recv_exact(sock, length, deadline, address)
+        except BaseException:
+            sock.close()
+            raise
         if status != 200:
             # Naemon may close after an error; start afresh next time.
-            self._drop()
+            sock.close()
             raise LivestatusQueryError(status, server_message(body), address=address)
         if not self.keepalive:
-            self._drop()
-        return body
+            sock.close()
+            return body, None
+        return body, sock
 
-    def _drop(self) -> None:
-        if self._sock is not None:
-            try:
-                self._sock.close()
-            finally:
-                self._sock = None
+    def _count(self, *, opened: int = 0, sent: int = 0) -> None:
+        # Threads share a client: += on an attribute is not atomic.
+        with self._counters:
+            self.connections_opened += opened
+            self.requests_sent += sent
 
     def _connect(self) -> socket.socket:
         """Open one connection; refused/missing sockets raise _Undelivered."""
@@ -658,7 +715,7 @@ class LivestatusClient:
                 raise _Undelivered(error) from None
             error.retryable = not isinstance(exc, PermissionError)
             raise error from None
-        self.connections_opened += 1
+        self._count(opened=1)
         return sock
 
     def _connect_with_retry(self) -> socket.socket:

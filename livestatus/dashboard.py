@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -214,7 +215,8 @@ def collect(nodes: Sequence[NaemonNode], *, with_log: bool) -> dict[str, Any]:
     status = _cluster(nodes).status()
     queries += len(nodes)
     for error in status.unreachable:
-        health[error.node] = {"reachable": False, "error": str(error.error)}
+        # The message without "livestatus <address>:": kiosk screens must not learn addresses.
+        health[error.node] = {"reachable": False, "error": error.error.message}
     for node_name, status_rows in status.per_node.items():
         row = status_rows[0] if status_rows else {}
         health[node_name] = {
@@ -244,7 +246,7 @@ def collect(nodes: Sequence[NaemonNode], *, with_log: bool) -> dict[str, Any]:
                 rows[node_name][key] = node_rows
             for error in result.unreachable:
                 # Answered status but not this: unreachable for this refresh, its data unused.
-                health[error.node] = {**health[error.node], "reachable": False, "error": str(error.error)}
+                health[error.node] = {**health[error.node], "reachable": False, "error": error.error.message}
     rows = {name: node_rows for name, node_rows in rows.items() if health[name]["reachable"]}
     log = None
     if with_log:
@@ -486,6 +488,7 @@ def build_snapshot(
 
 def wall_payload(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     """What the wall shows (kiosk screens too): no long problem list, no addresses or user names."""
+    addresses = node_address_strings(str(node.get("address") or "") for node in snapshot["nodes"])
     payload = {
         key: value for key, value in snapshot.items() if key not in ("problems", "nodes", "deployments")
     }
@@ -493,11 +496,50 @@ def wall_payload(snapshot: Mapping[str, Any]) -> dict[str, Any]:
         {key: value for key, value in problem.items() if key != "groups"}
         for problem in snapshot["problems"][:PROBLEMS_ON_WALL]
     ]
-    payload["nodes"] = [{k: v for k, v in node.items() if k != "address"} for node in snapshot["nodes"]]
+    payload["nodes"] = [
+        {k: hide_addresses(v, addresses) if k == "error" else v for k, v in node.items() if k != "address"}
+        for node in snapshot["nodes"]
+    ]
+    # Deployment errors may quote a Livestatus error with its address ("livestatus tcp:…: …").
     payload["deployments"] = [
-        {k: v for k, v in deployment.items() if k != "triggered_by"} for deployment in snapshot["deployments"]
+        {
+            k: hide_addresses(v, addresses) if k == "error" else v
+            for k, v in deployment.items()
+            if k != "triggered_by"
+        }
+        for deployment in snapshot["deployments"]
     ]
     return payload
+
+
+def node_address_strings(addresses: Iterable[str]) -> list[str]:
+    """Every way a node address may appear in an error text, longest first.
+
+    ``tcp:10.0.0.5:6557`` gives itself, ``10.0.0.5:6557`` and ``10.0.0.5``; ``unix:/run/live``
+    gives itself and ``/run/live``.
+    """
+    found: set[str] = set()
+    for address in addresses:
+        if not address:
+            continue
+        found.add(address)
+        kind, _, rest = address.partition(":")
+        if kind in ("unix", "tcp") and rest:
+            found.add(rest)
+            if kind == "tcp":
+                host = rest.rpartition(":")[0]
+                found.update(part for part in (host, host.strip("[]")) if part)
+    return sorted(found, key=len, reverse=True)
+
+
+def hide_addresses(text: Any, addresses: Sequence[str]) -> Any:
+    """``text`` with every node address replaced by ``(address hidden)``; non-strings unchanged."""
+    if not isinstance(text, str):
+        return text
+    text = re.sub(r"livestatus (?:unix|tcp):\S*: ", "", text)
+    for address in addresses:
+        text = text.replace(address, "(address hidden)")
+    return text
 
 
 # -- tops ----------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Django glue between NaemonNode rows and the plain Livestatus client.
 
-Clients are kept per process and reused (keep-alive connections), keyed by node name and
-address so that editing a node's address takes effect without a restart.
+Clients are kept per process and reused, keyed by node name and address: editing a node's
+address takes effect without a restart, and the old address's connections are closed. Each
+client keeps a small pool of keep-alive connections (``POOL_SIZE``), so one slow query on a
+node holds up one connection, not every status page of that node in this process.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ _clients: dict[tuple[str, str], LivestatusClient] = {}
 CONNECT_TIMEOUT = 2.0
 TIMEOUT = 10.0
 RETRY_WINDOW = 2.0
+# Queries on one node that may run at once in this process (each on its own connection).
+POOL_SIZE = 4
 
 
 def live_nodes() -> list[NaemonNode]:
@@ -29,16 +33,24 @@ def live_nodes() -> list[NaemonNode]:
 
 
 def client_for(node: NaemonNode) -> LivestatusClient:
-    """The process-wide client of a node (created on first use)."""
+    """The process-wide client of a node (created on first use; a changed address replaces it)."""
     key = (node.name, node.livestatus)
+    replaced: list[LivestatusClient] = []
     with _lock:
         client = _clients.get(key)
         if client is None:
             client = LivestatusClient(
-                node.livestatus, connect_timeout=CONNECT_TIMEOUT, timeout=TIMEOUT, retry_window=RETRY_WINDOW
+                node.livestatus,
+                connect_timeout=CONNECT_TIMEOUT,
+                timeout=TIMEOUT,
+                retry_window=RETRY_WINDOW,
+                max_connections=POOL_SIZE,
             )
+            replaced = [_clients.pop(k) for k in [k for k in _clients if k[0] == node.name]]
             _clients[key] = client
-        return client
+    for old in replaced:
+        old.close()  # connections in use close when their query ends
+    return client
 
 
 def cluster_for(nodes: list[NaemonNode] | None = None) -> LivestatusCluster:

@@ -39,7 +39,7 @@ _SERVICE_SEVERITY = {0: "ok", 1: "warning", 2: "critical", 3: "unknown"}
 
 #: How far back the history of an object is read from the ``log`` table, and how much of it.
 HISTORY_SECONDS = 7 * 86400
-HISTORY_ROWS = 100
+HISTORY_ROWS = 500
 # Log classes: 1 alerts (state changes), 3 notifications.
 _HISTORY_CLASSES = (1, 3)
 
@@ -620,28 +620,34 @@ def _detail(host: str, service: str, node: str) -> ObjectDetail:
 
 
 def history(node: NaemonNode, host: str, service: str = "") -> tuple[list[dict[str, Any]] | None, str]:
-    """State changes and notifications of the last days from the node's ``log`` table.
+    """The newest state changes and notifications of the last days, from the node's ``log`` table.
 
     Returns (rows, "") or (None, why): Icinga 2 has the table only with its compat log
     feature, and a node may not answer; neither is an error of the page.
+
+    No ``Limit:``: Naemon applies it in log-file order, which would keep the *oldest*
+    entries of the window, and neither core sorts the log table for us (Icinga 2 ignores
+    ``Sort:``). The time filter bounds the reply; the newest ``HISTORY_ROWS`` are kept here.
     """
     since = int(time.time()) - HISTORY_SECONDS
-    query = (
-        LivestatusQuery("log", columns=LOG_COLUMNS)
-        .where(
-            Filter("time", ">=", since),
-            Filter("host_name", "=", host),
-            Filter("service_description", "=", service),
-            Or(*(Filter("class", "=", cls) for cls in _HISTORY_CLASSES)),
-        )
-        .limit(HISTORY_ROWS * 5)
+    query = LivestatusQuery("log", columns=LOG_COLUMNS).where(
+        Filter("time", ">=", since),
+        Filter("host_name", "=", host),
+        Filter("service_description", "=", service),
+        Or(*(Filter("class", "=", cls) for cls in _HISTORY_CLASSES)),
     )
     try:
         rows = client_for(node).query(query)
     except LivestatusError as exc:
         return None, exc.message
-    found = sorted((history_row(row) for row in rows), key=lambda r: _epoch(r["time"]), reverse=True)
-    return found[:HISTORY_ROWS], ""
+    return newest_first(rows)[:HISTORY_ROWS], ""
+
+
+def newest_first(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Log rows as history rows, newest first; lines of the same second: the later line first."""
+    # The log table answers in file order (oldest first): reversed, a stable sort keeps the
+    # later of two lines of the same second in front.
+    return sorted((history_row(row) for row in reversed(rows)), key=lambda r: _epoch(r["time"]), reverse=True)
 
 
 def node_health() -> StatusResult:

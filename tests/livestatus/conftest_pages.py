@@ -11,6 +11,12 @@ Initial states (set through passive results when the server starts):
 - ``db-01`` DOWN; ``postgres`` CRITICAL.
 - the odd host UP, its ``disk`` UNKNOWN.
 - ``unowned-01`` UP, not in the registry.
+- service group ``frontend``: ``http`` (OK) and ``frontend-crit`` (CRITICAL); no other service
+  is in a service group.
+- ``acked-filter`` CRITICAL and acknowledged, ``downtime-filter`` WARNING and in a fixed
+  downtime for a day: the acknowledged/downtime filters have real matches. No test changes them.
+- ``history-me``: left to the history test (it changes its state and reads the ``log`` table,
+  which this Icinga 2 serves from its compat log).
 
 Registry: ``web-01`` belongs to the ``team`` fixture's team directly, ``db-01`` through its
 host group ``databases``; ``outsider`` is in another team.
@@ -22,6 +28,7 @@ before pytest loads it as a plugin.)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -50,7 +57,7 @@ PAGE_HOSTS = (
     IcingaHost(
         "web-01",
         services=(
-            Service("http"),
+            Service("http", groups=("frontend",)),
             Service("disk"),
             Service("crit-me"),
             Service("warn-me"),
@@ -63,6 +70,10 @@ PAGE_HOSTS = (
             Service("comment-me"),
             Service("outsider-me"),
             Service("Disk /var"),
+            Service("frontend-crit", groups=("frontend",)),
+            Service("acked-filter"),
+            Service("downtime-filter"),
+            Service("history-me"),
         ),
         groups=("linux", "web"),
     ),
@@ -82,10 +93,15 @@ INITIAL_SERVICE_STATES = (
     ("web-01", "unack-me", 2, "CRITICAL - acknowledged, then not"),
     ("web-01", "outsider-me", 2, "CRITICAL - nobody else may touch"),
     ("web-01", "Disk /var", 1, "WARNING - slash in the name"),
+    ("web-01", "frontend-crit", 2, "CRITICAL - frontend down"),
+    ("web-01", "acked-filter", 2, "CRITICAL - acknowledged from the start"),
+    ("web-01", "downtime-filter", 1, "WARNING - in downtime from the start"),
     ("db-01", "postgres", 2, "CRITICAL - connection refused"),
     (ODD_HOST, "disk", 3, "UNKNOWN - odd host"),
     ("unowned-01", "disk", 0, "DISK OK"),
 )
+#: Every service of the test server (node health counts them).
+SERVICE_COUNT = sum(len(host.services) for host in PAGE_HOSTS)
 INITIAL_HOST_STATES = (
     ("web-01", 0, "PING OK"),
     ("db-01", 1, "PING CRITICAL - host down"),
@@ -110,7 +126,7 @@ def wait_for(probe: Callable[[], Any], what: str, timeout: float = 15) -> Any:
     return wait_until(probe, timeout=timeout, interval=0.1, what=what)
 
 
-def _has_state(client: LivestatusClient, host: str, service: str, state: int) -> Callable[[], bool]:
+def has_state(client: LivestatusClient, host: str, service: str, state: int) -> Callable[[], bool]:
     def probe() -> bool:
         row = service_state(client, host, service, "has_been_checked")
         return bool(row["has_been_checked"]) and row["state"] == state
@@ -130,7 +146,31 @@ def pages_icinga(icinga_binary: str) -> Iterator[IcingaServer]:
             for host, service, state, output in INITIAL_SERVICE_STATES:
                 client.command(commands.process_service_check_result(host, service, state, output))
             for host, service, state, _ in INITIAL_SERVICE_STATES:
-                wait_for(_has_state(client, host, service, state), f"initial state of {host}/{service}")
+                wait_for(has_state(client, host, service, state), f"initial state of {host}/{service}")
+            client.command(
+                commands.acknowledge_service(
+                    "web-01", "acked-filter", "known", author="fixture", notify=False, persistent=True
+                )
+            )
+            now = int(time.time())
+            client.command(
+                commands.schedule_service_downtime(
+                    "web-01", "downtime-filter", now - 60, now + 86400, "maintenance", author="fixture"
+                )
+            )
+            wait_for(
+                lambda: service_state(client, "web-01", "acked-filter", "acknowledged")["acknowledged"],
+                "acked-filter acknowledged",
+            )
+            wait_for(
+                lambda: (
+                    service_state(client, "web-01", "downtime-filter", "scheduled_downtime_depth")[
+                        "scheduled_downtime_depth"
+                    ]
+                    > 0
+                ),
+                "downtime-filter in downtime",
+            )
         yield server
     finally:
         server.stop()

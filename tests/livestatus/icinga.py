@@ -104,6 +104,7 @@ class Service:
     vars: Mapping[str, str] = field(default_factory=dict)
     dummy_state: int = 0
     dummy_text: str = "dummy check ran"
+    groups: Sequence[str] = ()
 
 
 @dataclass
@@ -147,21 +148,34 @@ DEFAULT_HOSTS: tuple[Host, ...] = (
 
 
 def render_config(
-    hosts: Sequence[Host], *, socket_path: str, tcp_port: int, groups: Sequence[str] = ()
+    hosts: Sequence[Host],
+    *,
+    socket_path: str,
+    tcp_port: int,
+    groups: Sequence[str] = (),
+    compat_log_dir: str = "",
 ) -> str:
-    """The whole Icinga 2 configuration: features, a dummy command, groups, hosts, services."""
+    """The whole Icinga 2 configuration: features, a dummy command, groups, hosts, services.
+
+    With ``compat_log_dir``, the CompatLogger feature writes Nagios-style log files there
+    and both listeners read them: that is what Icinga 2's Livestatus ``log`` table serves.
+    """
     group_names = sorted({g for h in hosts for g in h.groups} | set(groups))
+    service_group_names = sorted({g for h in hosts for s in h.services for g in s.groups})
+    compat = [f"  compat_log_path = {icinga_string(compat_log_dir)}"] if compat_log_dir else []
     out = [
         "// Written by tests/livestatus/icinga.py; regenerated on every run.",
         'const NodeName = "livestatus-test"',
         'object LivestatusListener "livestatus-unix" {',
         '  socket_type = "unix"',
         f"  socket_path = {icinga_string(socket_path)}",
+        *compat,
         "}",
         'object LivestatusListener "livestatus-tcp" {',
         '  socket_type = "tcp"',
         '  bind_host = "127.0.0.1"',
         f'  bind_port = "{tcp_port}"',
+        *compat,
         "}",
         'object CheckerComponent "checker" { }',
         # Icinga's built-in dummy check, as the ITL defines it, without the ITL.
@@ -171,8 +185,12 @@ def render_config(
         '  vars.dummy_text = "dummy check ran"',
         "}",
     ]
+    if compat_log_dir:
+        out += ['object CompatLogger "compatlog" {', f"  log_dir = {icinga_string(compat_log_dir)}", "}"]
     for group in group_names:
         out.append(f"object HostGroup {icinga_string(group)} {{ }}")
+    for group in service_group_names:
+        out.append(f"object ServiceGroup {icinga_string(group)} {{ }}")
     for host in hosts:
         out.append(f"object Host {icinga_string(host.name)} {{")
         out.append('  check_command = "dummy"')
@@ -192,6 +210,8 @@ def render_config(
             out.append("  check_interval = 1h")
             out.append(f"  vars.dummy_state = {int(service.dummy_state)}")
             out.append(f"  vars.dummy_text = {icinga_string(service.dummy_text)}")
+            if service.groups:
+                out.append("  groups = [ " + ", ".join(icinga_string(g) for g in service.groups) + " ]")
             for key, value in service.vars.items():
                 out.append(f"  vars[{icinga_string(key)}] = {icinga_string(value)}")
             out.append("}")
@@ -217,6 +237,8 @@ class IcingaServer:
         self.config_path = self.base_dir / "icinga2.conf"
         self.log_path = self.base_dir / "icinga2.out"
         self.socket_path = self.base_dir / "live.sock"
+        #: Where the CompatLogger writes the history that the ``log`` table serves.
+        self.compat_log_dir = self.base_dir / "log" / "compat"
         self._socket_tmp: str | None = None
         if len(str(self.socket_path)) > 100:  # sun_path is 108 bytes
             self._socket_tmp = tempfile.mkdtemp(prefix="ls-")
@@ -270,10 +292,15 @@ class IcingaServer:
         """Write the config, start the daemon, wait until Livestatus answers."""
         if self.base_dir.exists():
             shutil.rmtree(self.base_dir)
-        for sub in ("data", "log", "cache", "spool", "run/icinga2"):
+        for sub in ("data", "log/compat/archives", "cache", "spool", "run/icinga2"):
             (self.base_dir / sub).mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(
-            render_config(self.hosts, socket_path=str(self.socket_path), tcp_port=self.tcp_port),
+            render_config(
+                self.hosts,
+                socket_path=str(self.socket_path),
+                tcp_port=self.tcp_port,
+                compat_log_dir=str(self.compat_log_dir),
+            ),
             encoding="utf-8",
         )
         with open(self.log_path, "wb") as log:

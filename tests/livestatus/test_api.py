@@ -20,7 +20,7 @@ from livestatus.client import LivestatusClient
 from livestatus.models import ActionKind, ActionLog, ActionOutcome
 from registry.choices import DeploymentState
 from registry.models import Deployment, Host, NaemonNode
-from tests.livestatus.conftest_pages import service_state, wait_for
+from tests.livestatus.conftest_pages import SERVICE_COUNT, service_state, wait_for
 from tests.livestatus.icinga import ODD_HOST
 
 # The status tests' fixtures (their own Icinga 2, nodes, owners); see that module.
@@ -75,7 +75,7 @@ def test_live_lists(api_client_for: ApiFor, owner: User, master: NaemonNode) -> 
     assert db_host["hostgroups"] == ["databases", "linux"] and db_host["num_services"] == 1
 
     services = api.get("/api/v1/livestatus/services/", {"limit": 5}).json()
-    assert services["count"] == 16 and len(services["results"]) == 5 and services["next"]
+    assert services["count"] == SERVICE_COUNT and len(services["results"]) == 5 and services["next"]
     crit = service_row(api, "web-01", "crit-me")
     assert crit["state_label"] == "CRITICAL" and crit["hard"] is True and crit["pending"] is False
     assert crit["output"] == "CRITICAL - disk (sda) 99% full [x] a.b"
@@ -105,6 +105,19 @@ CRIT_ME = ("web-01", "crit-me")
         ({"q": "(sda)", "node": "master"}, {CRIT_ME}, {("web-01", "warn-me")}),
         ({"q": ".*"}, set(), {CRIT_ME, ("web-01", "warn-me")}),
         ({"host": ODD_HOST}, {(ODD_HOST, "disk")}, {CRIT_ME}),
+        (
+            {"servicegroup": "frontend"},
+            {("web-01", "frontend-crit")},
+            {CRIT_ME, ("web-01", "http"), ("db-01", "")},
+        ),
+        ({"acknowledged": "true"}, {("web-01", "acked-filter")}, {CRIT_ME, ("web-01", "downtime-filter")}),
+        ({"acknowledged": "false"}, {CRIT_ME}, {("web-01", "acked-filter")}),
+        (
+            {"downtime": "true"},
+            {("web-01", "downtime-filter")},
+            {CRIT_ME, ("web-01", "acked-filter"), ("db-01", "")},
+        ),
+        ({"downtime": "false"}, {CRIT_ME, ("db-01", "")}, {("web-01", "downtime-filter")}),
     ],
 )
 def test_problem_filters(
@@ -120,6 +133,43 @@ def test_problem_filters(
     found = {(row["host"], row["service"]) for row in response.json()["results"]}
     assert expected <= found
     assert not absent & found
+
+
+@pytest.mark.parametrize(
+    ("query", "exactly"),
+    [
+        ({"servicegroup": "frontend"}, {("web-01", "frontend-crit")}),
+        ({"downtime": "true"}, {("web-01", "downtime-filter")}),
+        ({"servicegroup": "frontend", "acknowledged": "true"}, set()),
+    ],
+)
+def test_group_and_downtime_filters_match_exactly(
+    api_client_for: ApiFor,
+    owner: User,
+    master: NaemonNode,
+    query: dict[str, str],
+    exactly: set[tuple[str, str]],
+) -> None:
+    body = api_client_for(owner).get("/api/v1/livestatus/problems/", query).json()
+    assert {(row["host"], row["service"]) for row in body["results"]} == exactly
+    assert body["count"] == len(exactly)
+    for row in body["results"]:
+        if "servicegroup" in query:
+            assert row["servicegroups"] == ["frontend"]
+        if "downtime" in query:
+            assert row["in_downtime"] is True and row["acknowledged"] is False
+
+
+def test_acknowledged_filter_finds_the_acknowledged_problem(
+    api_client_for: ApiFor, owner: User, master: NaemonNode
+) -> None:
+    rows = (
+        api_client_for(owner).get("/api/v1/livestatus/problems/", {"acknowledged": "true"}).json()["results"]
+    )
+    found = {(row["host"], row["service"]): row for row in rows}
+    assert found["web-01", "acked-filter"]["acknowledged"] is True
+    assert all(row["acknowledged"] for row in rows)  # others' acknowledgements may be there too
+    assert CRIT_ME not in found and ("db-01", "") not in found
 
 
 @pytest.mark.parametrize(
@@ -172,7 +222,7 @@ def test_node_health(api_client_for: ApiFor, owner: User, master: NaemonNode, de
     up, down = nodes["master"], nodes["dead-poller"]
     assert up["reachable"] is True and up["error"] == ""
     assert up["core"] == "Icinga 2" and "icinga2" in up["version"]
-    assert up["num_hosts"] == 4 and up["num_services"] == 16
+    assert up["num_hosts"] == 4 and up["num_services"] == SERVICE_COUNT
     assert datetime.fromisoformat(up["program_start"]) <= datetime.now(UTC)
     assert up["last_deployment"]["state"] == "failed" and up["last_deployment"]["error"] == "verify failed"
     assert down["reachable"] is False and "Connection refused" in down["error"]

@@ -264,17 +264,18 @@ def test_stats_rows_are_named(tmp_path: Path) -> None:
 
 
 def test_error_status_is_raised_with_the_message(server: ReplayServer) -> None:
-    with (
-        make_client(server.address) as client,
-        pytest.raises(LivestatusQueryError) as caught,
-    ):
-        client.query(LivestatusQuery("nosuchtable"))
+    with make_client(server.address) as client:
+        with pytest.raises(LivestatusQueryError) as caught:
+            client.query(LivestatusQuery("nosuchtable"))
         assert caught.value.status == 404
         assert caught.value.server_message == "Invalid GET request, no such table 'nosuchtable'"
         assert not caught.value.retryable
         assert server.address in str(caught.value)
-        # The connection was dropped after the error and the next query works.
+        assert caught.value.message == "server answered 404: Invalid GET request, no such table 'nosuchtable'"
+        # The connection was dropped after the error and the next query works on a new one.
+        opened = client.connections_opened
         assert client.query(SERVICES) == EXPECTED
+        assert client.connections_opened == opened + 1
 
 
 def test_icinga_stack_traces_are_cut(tmp_path: Path) -> None:
@@ -391,23 +392,22 @@ def test_naemon_command_rejection_is_raised(server: ReplayServer) -> None:
 
 
 def test_command_to_a_missing_socket(tmp_path: Path) -> None:
-    with (
-        make_client(f"unix:{tmp_path / 'gone.sock'}", retry_window=0) as client,
-        pytest.raises(LivestatusConnectError),
-    ):
-        client.command(commands.restart_program())
-        assert client.requests_sent == 0
+    with make_client(f"unix:{tmp_path / 'gone.sock'}", retry_window=0) as client:
+        with pytest.raises(LivestatusConnectError) as caught:
+            client.command(commands.restart_program())
+        assert client.requests_sent == 0 and client.connections_opened == 0
+        assert caught.value.retryable
 
 
 def test_hostile_filter_is_refused_before_anything_is_sent(server: ReplayServer) -> None:
-    with (
-        make_client(server.address) as client,
-        pytest.raises(UnsafeValueError),
-    ):
-        client.query(
-            LivestatusQuery("services").where(Filter("description", "=", "x\nCOMMAND [1] SHUTDOWN_PROGRAM"))
-        )
-        assert client.requests_sent == 0
+    with make_client(server.address) as client:
+        with pytest.raises(UnsafeValueError):
+            client.query(
+                LivestatusQuery("services").where(
+                    Filter("description", "=", "x\nCOMMAND [1] SHUTDOWN_PROGRAM")
+                )
+            )
+        assert client.requests_sent == 0 and client.connections_opened == 0
     assert server.requests == []
 
 
@@ -589,3 +589,134 @@ def test_one_client_is_safe_to_share_between_threads(server: ReplayServer) -> No
         assert not errors
         assert client.requests_sent == 160
         assert client.connections_opened == 1
+
+
+class HoldUntil:
+    """A slow core: each query is held until ``count`` queries have arrived (or ``give_up`` s pass).
+
+    A client that sends one query at a time can never get two into the server at once: the
+    held query is then answered with an error after ``give_up`` seconds, and the test fails
+    on the error, not on a clock.
+    """
+
+    def __init__(self, count: int, give_up: float = 10.0) -> None:
+        self.count = count
+        self.give_up = give_up
+        self.arrived = 0
+        self.most_at_once = 0
+        self._busy = 0
+        self._cond = threading.Condition()
+
+    def __call__(self, request: bytes) -> bytes:
+        if request.startswith(b"GET status"):
+            return fixed16(200, json_body(list(NAEMON_STATUS)))
+        with self._cond:
+            self.arrived += 1
+            self._busy += 1
+            self.most_at_once = max(self.most_at_once, self._busy)
+            self._cond.notify_all()
+            together = self._cond.wait_for(lambda: self.arrived >= self.count, timeout=self.give_up)
+            self._busy -= 1
+        if not together:
+            return fixed16(500, b"held alone: the other query never arrived\n")
+        return fixed16(200, json_body(NAEMON_ROWS))
+
+
+def run_together(work: Callable[[], object], count: int) -> list[object]:
+    """Run ``work`` in ``count`` threads at once; its results, or the exceptions raised."""
+    results: list[object] = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            results[index] = work()
+        except BaseException as exc:  # reported by the caller
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def test_a_slow_query_does_not_hold_up_the_next_one(tmp_path: Path) -> None:
+    slow = HoldUntil(2)
+    with (
+        ReplayServer(slow, directory=tmp_path) as srv,
+        make_client(srv.address, dialect="naemon", timeout=15, max_connections=4) as client,
+    ):
+        started = time.monotonic()
+        results = run_together(lambda: client.query(SERVICES), 2)
+        elapsed = time.monotonic() - started
+        assert results == [EXPECTED, EXPECTED]
+        # Both were in the server at once: done in one delay, long before the 10 s give-up.
+        assert slow.most_at_once == 2 and elapsed < slow.give_up
+        assert client.connections_opened == 2 and client.idle_connections == 2
+        # Both connections are kept and reused: no new connection for the next queries.
+        results = run_together(lambda: client.query(SERVICES), 2)
+        assert results == [EXPECTED, EXPECTED] and client.connections_opened == 2
+    assert srv.connections == 2
+
+
+def test_one_connection_serialises_queries(tmp_path: Path) -> None:
+    """The proof that the test above can fail: with one connection the second query waits."""
+    slow = HoldUntil(2, give_up=0.5)
+    with (
+        ReplayServer(slow, directory=tmp_path) as srv,
+        make_client(srv.address, dialect="naemon", timeout=15, max_connections=1) as client,
+    ):
+        results = run_together(lambda: client.query(SERVICES), 2)
+    assert slow.most_at_once == 1
+    failed = [r for r in results if isinstance(r, LivestatusQueryError)]
+    assert len(failed) == 1 and failed[0].status == 500  # the first was held alone, then gave up
+    assert EXPECTED in results  # the second found the count reached
+
+
+def test_the_pool_never_opens_more_than_max_connections(tmp_path: Path) -> None:
+    slow = HoldUntil(2)
+    with (
+        ReplayServer(slow, directory=tmp_path) as srv,
+        make_client(srv.address, dialect="naemon", timeout=15, max_connections=2) as client,
+    ):
+        results = run_together(lambda: client.query(SERVICES), 6)
+        assert results == [EXPECTED] * 6
+        assert slow.most_at_once == 2 and client.connections_opened == 2
+    assert srv.connections == 2
+
+
+def test_busy_pool_times_out_with_a_clear_error(server: ReplayServer) -> None:
+    with make_client(server.address, dialect="naemon", timeout=0.3, max_connections=1) as client:
+        slot = client._checkout()  # the only connection, taken as a hung query would hold it
+        with pytest.raises(LivestatusTimeout, match="all 1 connections stayed busy") as caught:
+            client.query(SERVICES)
+        assert caught.value.retryable and client.requests_sent == 0
+        client._checkin(*slot)
+        assert client.query(SERVICES) == EXPECTED
+    with pytest.raises(ValueError, match="max_connections"):
+        LivestatusClient("unix:/x", max_connections=0)
+
+
+def test_close_while_a_query_runs_closes_its_connection_afterwards(tmp_path: Path) -> None:
+    slow = HoldUntil(2)
+    with (
+        ReplayServer(slow, directory=tmp_path) as srv,
+        make_client(srv.address, dialect="naemon", timeout=15, max_connections=2) as client,
+    ):
+        results: list[object] = []
+        worker = threading.Thread(target=lambda: results.append(client.query(SERVICES)))
+        worker.start()
+        wait_for_arrivals(slow, 1)
+        client.close()  # one query in flight: its connection must not come back to the pool
+        assert client.query(SERVICES) == EXPECTED  # the second arrival releases both
+        worker.join(10)
+        assert results == [EXPECTED]
+        assert client.idle_connections == 1  # only the one opened after close()
+        assert client.connections_opened == 2
+
+
+def wait_for_arrivals(slow: HoldUntil, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while slow.arrived < count:
+        assert time.monotonic() < deadline, f"{count} queries did not arrive"
+        time.sleep(0.01)

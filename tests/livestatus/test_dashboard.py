@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 import redis
+from django.test import Client
 from pytest_django.fixtures import Settings
 
-from livestatus import commands, dashboard
+from livestatus import commands, dashboard, kiosk
 from livestatus.client import LivestatusClient
 from livestatus.nodes import client_for, forget_clients
 from livestatus.query import Filter, LivestatusQuery
@@ -179,6 +180,36 @@ def test_merge_two_nodes_adds_counts_and_dedupes_problems() -> None:
     assert "groups" not in payload["problems"][0]
     assert "address" not in payload["nodes"][0] and "address" in snapshot["nodes"][0]  # kiosks see less
     json.dumps(payload)  # plain JSON all the way down
+
+
+def test_wall_payload_hides_node_addresses_even_inside_error_texts() -> None:
+    """Kiosk links are anonymous: no node address or socket path in what they are sent."""
+    poller = node("poller-web", NodeRole.POLLER, reachable=False, error="cannot connect: refused")
+    poller["address"] = "tcp:10.0.0.5:6557"
+    master = node("master") | {"address": "unix:/var/cache/naemon/live"}
+    snapshot = dashboard.build_snapshot(
+        now=NOW,
+        nodes=[master, poller],
+        rows={"master": two_nodes()["master"]},
+        deployments=[
+            {
+                "node": "poller-web",
+                "state": "failed",
+                "at": NOW,
+                "reason": "registry change",
+                # A deploy error quoting the client's str(error), and the raw path.
+                "error": "livestatus tcp:10.0.0.5:6557: timed out; core at 10.0.0.5, "
+                "socket /var/cache/naemon/live",
+                "triggered_by": "alice",
+            }
+        ],
+    )
+    text = json.dumps(dashboard.wall_payload(snapshot))
+    for secret in ("10.0.0.5", "6557", "/var/cache/naemon/live", "unix:", "tcp:", "alice"):
+        assert secret not in text, secret
+    nodes = {n["name"]: n for n in dashboard.wall_payload(snapshot)["nodes"]}
+    assert nodes["poller-web"]["error"] == "cannot connect: refused"
+    assert "timed out" in text and "(address hidden)" in text  # the reason is still said
 
 
 def test_an_unreachable_node_keeps_its_last_known_state_greyed() -> None:
@@ -371,6 +402,13 @@ def test_refresh_against_icinga_and_a_dead_node(
     assert nodes["master"]["deployment"]["state"] == "confirmed"
     assert nodes["dead"]["reachable"] is False and "cannot connect" in nodes["dead"]["error"]
     assert snapshot["unreachable"] == ["dead"]
+    # What an anonymous kiosk link is sent: the reason, never the node's address or socket path.
+    kiosk_body = Client().get("/wall/data/", {"kiosk": kiosk.make_token("screen")})
+    assert kiosk_body.status_code == 200
+    text = kiosk_body.content.decode()
+    assert "cannot connect" in text
+    for secret in (dead.livestatus, dead.livestatus.removeprefix("tcp:"), str(wall_icinga.socket_path)):
+        assert secret not in text, secret
 
     assert snapshot["hosts"]["up"] == 3 and snapshot["hosts"]["down"] == 0
     assert snapshot["services"]["critical"] == 1 and snapshot["services"]["warning"] == 1
@@ -382,8 +420,11 @@ def test_refresh_against_icinga_and_a_dead_node(
     assert groups["web"]["severity"] == "critical" and groups["web"]["hosts"]["up"] == 2
     assert groups["db"]["severity"] == "warning" and groups["db"]["unhandled"] == 0
     assert groups["edge"]["stale"] is True  # placed on the dead node
-    # Icinga 2 here has no compat log: the noisiest-services panel is hidden, not empty.
-    assert snapshot["tops"]["noisiest"]["available"] is False
+    # Icinga 2 here writes a compat log, so its log table answers: app-01/http changed state.
+    noisiest = snapshot["tops"]["noisiest"]
+    assert noisiest["available"] is True
+    changes = {(r["host"], r["service"]): r["changes"] for r in noisiest["rows"]}
+    assert changes.get(("app-01", "http"), 0) >= 1, noisiest
     assert snapshot["tops"]["problem_hosts"][0]["host"] in ("app-01", "db-01")
 
 

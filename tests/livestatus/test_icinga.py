@@ -189,10 +189,10 @@ def test_keepalive_reuses_the_connection(icinga: IcingaServer, transport: str) -
     address = icinga.unix_address if transport == "unix" else icinga.tcp_address
     with LivestatusClient(address) as client:
         before = client.status()["connections"]
-        first_socket = client._sock
+        assert client.idle_connections == 1
         for _ in range(3):
             client.query(LivestatusQuery("services").select("description").limit(1))
-        assert client._sock is first_socket
+        assert client.idle_connections == 1
         after = client.status()["connections"]
         assert client.connections_opened == 1
         assert client.requests_sent == 5

@@ -6,6 +6,7 @@ Pages are read by everyone logged in; actions from the pages are in test_actions
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from html import unescape
 from typing import Any
@@ -15,12 +16,13 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from livestatus import dashboard
+from livestatus import commands, dashboard
 from livestatus.actions import Target
 from livestatus.client import LivestatusClient
 from livestatus.views import action_url, detail_url
 from registry.choices import DeploymentState
 from registry.models import Deployment, NaemonNode
+from tests.livestatus.conftest_pages import SERVICE_COUNT, has_state, wait_for
 from tests.livestatus.icinga import ODD_HOST
 
 # The status tests' fixtures (their own Icinga 2, nodes, owners); see that module.
@@ -115,7 +117,16 @@ def test_dead_node_partial_result_and_banner(owner_browser: Client, dead_node: N
         ("q=db-01", {("db-01", "postgres")}, {("web-01", "crit-me")}),
         ("q=(sda) 99%25 full [x] a.b", {("web-01", "crit-me")}, {("web-01", "warn-me")}),
         ("acknowledged=false&downtime=false", {("web-01", "crit-me")}, set()),
-        ("acknowledged=true", set(), {("web-01", "crit-me"), ("web-01", "warn-me")}),
+        ("acknowledged=true", {("web-01", "acked-filter")}, {("web-01", "crit-me"), ("web-01", "warn-me")}),
+        ("acknowledged=false", {("web-01", "crit-me")}, {("web-01", "acked-filter")}),
+        (
+            "downtime=true",
+            {("web-01", "downtime-filter")},
+            {("web-01", "crit-me"), ("web-01", "acked-filter")},
+        ),
+        ("downtime=false", {("web-01", "warn-me")}, {("web-01", "downtime-filter")}),
+        ("servicegroup=frontend", {("web-01", "frontend-crit")}, {("web-01", "crit-me"), ("web-01", "http")}),
+        ("servicegroup=frontend&state=warning", set(), {("web-01", "frontend-crit")}),
         ("host=web-01&service=warn-me", {("web-01", "warn-me")}, {("web-01", "crit-me")}),
     ],
 )
@@ -127,6 +138,31 @@ def test_problem_filters(
     found = services_of(response.content.decode())
     assert expected <= found
     assert not absent & found
+
+
+@pytest.mark.parametrize(
+    ("query", "exactly"),
+    [
+        ("acknowledged=true", {("web-01", "acked-filter")}),
+        ("downtime=true", {("web-01", "downtime-filter")}),
+        ("servicegroup=frontend", {("web-01", "frontend-crit")}),
+    ],
+)
+def test_flag_and_group_filters_match_exactly_their_objects(
+    owner_browser: Client, query: str, exactly: set[tuple[str, str]]
+) -> None:
+    """The fixture alone acknowledges, schedules downtime or groups these: nothing else may match.
+
+    (Other tests acknowledge their own services: those are allowed on the acknowledged list.)
+    """
+    for url in (f"/status/problems/?{query}", f"/status/problems/table/?{query}"):
+        html = owner_browser.get(url).content.decode()
+        found = services_of(html)
+        if query == "acknowledged=true":
+            assert exactly <= found and not found & {("web-01", "crit-me"), ("web-01", "downtime-filter")}
+        else:
+            assert found == exactly, url
+        assert not any(kind == "host" for kind, *_ in rows(html)), url  # db-01 is DOWN, unhandled
 
 
 def test_host_rows_follow_host_filters(owner_browser: Client) -> None:
@@ -212,11 +248,33 @@ def test_service_detail(owner_browser: Client) -> None:
     assert re.search(r"Last check</dt><dd[^>]*>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", html)
     assert re.search(r"Since</dt><dd[^>]*>\d{4}-\d\d-\d\d", html)
     assert '<dd class="col-sm-8" id="acknowledged">no</dd>' in html
-    # Icinga 2 without its compat log has no log table: the page says so instead of failing.
-    assert 'id="history-unavailable"' in html
+    # This Icinga 2 writes a compat log: its log table holds the state change of the start.
+    assert 'id="history-unavailable"' not in html
+    history = html[html.index('id="history"') :].split("</table>")[0]
+    assert "CRITICAL - disk (sda) 99% full" in history
     assert "None scheduled." in html
     # The owner may act.
     assert 'id="actions"' in html and "/status/acknowledge/web-01/crit-me/?node=master" in html
+
+
+def test_history_shows_state_changes_newest_first(owner_browser: Client, live: LivestatusClient) -> None:
+    """Passive results change history-me's state; the detail page lists the changes, newest first."""
+    outputs = [f"history {state} {time.time_ns()}" for state in ("CRITICAL", "WARNING", "OK")]
+    for state, output in zip((2, 1, 0), outputs, strict=True):
+        live.command(commands.process_service_check_result("web-01", "history-me", state, output))
+        wait_for(has_state(live, "web-01", "history-me", state), f"history-me state {state}")
+
+    def history_table() -> str | None:
+        html = unescape(owner_browser.get("/status/service/web-01/history-me/").content.decode())
+        if 'id="history"' not in html:
+            return None
+        table = html[html.index('id="history"') :].split("</table>")[0]
+        return table if all(output in table for output in outputs) else None
+
+    table = wait_for(history_table, "the three state changes in the history")
+    positions = [table.index(output) for output in outputs]
+    assert positions[2] < positions[1] < positions[0]  # OK (newest), WARNING, CRITICAL
+    assert table.index("SERVICE ALERT") < positions[2]
 
 
 def test_service_with_a_slash_and_odd_host(owner_browser: Client) -> None:
@@ -257,7 +315,7 @@ def test_node_health_page(owner_browser: Client, master: NaemonNode, dead_node: 
     master_row = html[html.index('<tr data-node="master"') :].split("</tr>")[0]
     assert 'data-reachable="yes"' in master_row
     assert "Icinga 2 r2." in master_row
-    assert "<td>4</td>" in master_row and "<td>16</td>" in master_row  # hosts, services
+    assert "<td>4</td>" in master_row and f"<td>{SERVICE_COUNT}</td>" in master_row  # hosts, services
     assert "confirmed" in master_row
     dead_row = html[html.index('<tr data-node="dead-poller"') :].split("</tr>")[0]
     assert 'data-reachable="no"' in dead_row and "Connection refused" in dead_row
