@@ -8,15 +8,19 @@ once for this package:
   (``DATABASE_URL``), or an SQLite file under var/test/ for a bare local run; migrated
   and seeded (users, a team, tokens, commands, templates, nodes) by ``manage.py``;
 - a running Nagios 4 core (``tests.registry.nagios``) as the master node ``core``: config
-  is deployed to it, it reloads through its command file and is confirmed by its status file;
+  is deployed to it, it reloads through its command file and is confirmed by its status file.
+  Its main config also reads a directory the portal does not manage (``site.d``, like a
+  site's own objects on a real node): ``LivePortal.broken_core`` puts a file there that
+  the core's verifier refuses, so that a deployment fails below the API;
 - Icinga 2 as the node ``live``, a poller that monitors no host group, whose config the portal
   writes but does not reload: Nagios 4 has no Livestatus, and downtimes go through the
   Livestatus API, so the hosts that downtimes are set on also exist in this Icinga 2;
-- with Redis (``PORTAL_TEST_REDIS_URL``): a Celery worker on the nodes' queues, so deploys
-  run in a real worker; without it, Celery runs inline in gunicorn;
+- a Celery worker on the nodes' queues with the test Redis (``PORTAL_TEST_REDIS_URL``), so
+  deploys run in a real worker as in production;
 - gunicorn on a free loopback port.
 
-Missing tools (nagios4, icinga2, ansible, puppet) skip locally and fail in CI.
+Missing services and tools (Redis, nagios4, icinga2, ansible, puppet) skip locally and fail in
+CI or with PORTAL_TEST_SERVICES=true (``tests.conftest.require_service``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +105,23 @@ class LivePortal:
     core: NagiosCore
     livestatus: IcingaServer
     workdir: Path
+
+    @property
+    def site_config_dir(self) -> Path:
+        """A cfg_dir of the core's main config that the portal does not manage."""
+        return self.core.dir / "site.d"
+
+    @contextmanager
+    def broken_core(self) -> Iterator[None]:
+        """While inside: every deployment to ``core`` fails verification (Naemon requires a
+        contact's notification commands, which this site file leaves out); the previous config
+        keeps running. Afterwards the file is gone and the next deployment can pass."""
+        broken = self.site_config_dir / "broken.cfg"
+        broken.write_text("define contact {\n    contact_name nobody-to-notify\n    email x@example.org\n}\n")
+        try:
+            yield
+        finally:
+            broken.unlink()
 
     def api(self, method: str, path: str, body: Any = None, user: str = "admin") -> Answer:
         """One request to ``/api/v1/<path>`` with a user's token (independent of the clients)."""
@@ -198,7 +220,9 @@ def _database(workdir: Path) -> tuple[str, Any]:
 def _redis_url() -> str:
     """The test Redis, on a database of its own (its keys never meet the other tests')."""
     url = os.environ.get("PORTAL_TEST_REDIS_URL", "")
-    return urlunsplit(urlsplit(url)._replace(path="/9")) if url else ""
+    # Without Redis, deploys would run inline in gunicorn: not what these tests are to prove.
+    require_service("Redis", bool(url), "PORTAL_TEST_REDIS_URL is not set (a worker needs a broker)")
+    return urlunsplit(urlsplit(url)._replace(path="/9"))
 
 
 def _manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
@@ -251,6 +275,7 @@ def live_portal() -> Iterator[LivePortal]:
         "Nagios 4", nagios_available(), "/usr/sbin/nagios4 is missing (Debian package nagios4-core)"
     )
     icinga2 = _must_have("Icinga 2", find_icinga2(), "icinga2 is missing (Debian package icinga2)")
+    redis_url = _redis_url()
     workdir = REPO / "var" / "test" / f"integrations-{os.getpid()}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -259,7 +284,6 @@ def live_portal() -> Iterator[LivePortal]:
     core = NagiosCore(f"integrations-{os.getpid()}")
     livestatus = IcingaServer(binary=icinga2, name="integrations", hosts=LIVESTATUS_HOSTS)
     database_url, drop_database = _database(workdir)
-    redis_url = _redis_url()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -274,14 +298,14 @@ def live_portal() -> Iterator[LivePortal]:
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
-    env.pop("CELERY_BROKER_URL", None)
     env.pop("CELERY_RESULT_BACKEND", None)
-    if redis_url:
-        env.update(CELERY_BROKER_URL=redis_url, REDIS_URL=redis_url)
-    else:
-        env.pop("REDIS_URL", None)
+    env.update(CELERY_BROKER_URL=redis_url, REDIS_URL=redis_url)
     try:
         core.prepare()
+        # Objects of the site's own beside the portal's (broken_core writes there).
+        (core.dir / "site.d").mkdir()
+        core.main_config.write_text(core.main_config_text() + f"cfg_dir={core.dir / 'site.d'}\n")
+        core.own()
         core.start()
         livestatus.start()
         nodes = [
@@ -307,16 +331,15 @@ def live_portal() -> Iterator[LivePortal]:
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
             procs.append(gunicorn)
-        if redis_url:
-            with (workdir / "worker.log").open("wb") as out:
-                procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "celery", "-A", "monitoring_portal", "worker",
-                         "--pool", "solo", "--concurrency", "1", "-Q", "celery,naemon.core,naemon.live",
-                         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-                        cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                    )
-                )  # fmt: skip
+        with (workdir / "worker.log").open("wb") as out:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "monitoring_portal", "worker",
+                     "--pool", "solo", "--concurrency", "1", "-Q", "celery,naemon.core,naemon.live",
+                     "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
+                    cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                )
+            )  # fmt: skip
         seeded = _manage(env, "shell", "-c", SEED.format(nodes=json.dumps(nodes)))
         tokens = json.loads(seeded.strip().splitlines()[-1])
         url = f"http://127.0.0.1:{port}"
@@ -339,7 +362,7 @@ def live_portal() -> Iterator[LivePortal]:
         )
         assert seed.status == 201 and seed.data["deployment_results"][0]["state"] == "confirmed", (
             seed,
-            (workdir / "worker.log").read_text()[-3000:] if redis_url else "",
+            (workdir / "worker.log").read_text()[-3000:],
         )
         assert "portal-seed" in portal.core_hosts()
         yield portal

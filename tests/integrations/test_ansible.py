@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -103,7 +104,14 @@ class Run:
     failed: int
 
 
-def playbook(live_portal: LivePortal, name: str, tasks: str, *args: str, user: str = "alice") -> Run:
+def playbook(
+    live_portal: LivePortal,
+    name: str,
+    tasks: str,
+    *args: str,
+    user: str = "alice",
+    env: dict[str, str] | None = None,
+) -> Run:
     """Run ``tasks`` in a play on localhost: the URL from module_defaults, the token from PORTAL_API_TOKEN."""
     path = live_portal.workdir / f"{name}.yml"
     path.write_text(HEADER.format(url=live_portal.url) + tasks)
@@ -119,7 +127,7 @@ def playbook(live_portal: LivePortal, name: str, tasks: str, *args: str, user: s
             "-e",
             f"ansible_python_interpreter={sys.executable}",
         ],
-        env=ansible_env(live_portal, user, with_url=False),
+        env=ansible_env(live_portal, user, with_url=False) | (env or {}),
         capture_output=True,
         text=True,
         timeout=240,
@@ -148,6 +156,33 @@ def ansible_env(live_portal: LivePortal, user: str = "alice", with_url: bool = T
     if with_url:
         env["PORTAL_URL"] = live_portal.url
     return env
+
+
+def flat(text: str) -> str:
+    """Text with its line breaks and runs of white space as single spaces (warnings may be wrapped)."""
+    return " ".join(text.split())
+
+
+def inventory_run(live_portal: LivePortal, name: str, options: str = "") -> subprocess.CompletedProcess[str]:
+    """``ansible-inventory --list`` with the plugin and extra configuration ``options``."""
+    config = live_portal.workdir / f"{name}.portal.yml"
+    config.write_text("plugin: monitoring.portal.portal\n" + options)
+    return subprocess.run(
+        [tool("ansible-inventory"), "-i", str(config), "--list"],
+        env=ansible_env(live_portal),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def inventory_list(live_portal: LivePortal, name: str, options: str = "") -> dict[str, Any]:
+    result = inventory_run(live_portal, name, options)
+    assert result.returncode == 0, result.stderr
+    # Ansible 2.19 marks strings from inventory sources as never to be templated.
+    inventory: dict[str, Any] = json.loads(result.stdout, object_hook=lambda d: d.get("__ansible_unsafe", d))
+    return inventory
 
 
 def play(web01_address: str = "127.0.0.1", extra_services: str = "", days: str = "[]") -> str:
@@ -258,7 +293,7 @@ def test_illegal_names_fail_with_the_api_message_and_change_nothing(live_portal:
         address: 127.0.0.1
         team: web
         templates: [generic-host]
-        services: [{{description: HTTP}}, {{description: {json.dumps(service)}, templates: [{template}]}}]
+        services: [{{description: HTTP, templates: [generic-service]}}, {{description: {json.dumps(service)}, templates: [{template}]}}]
         wait: true
       ignore_errors: true
 """
@@ -281,10 +316,8 @@ def test_illegal_names_fail_with_the_api_message_and_change_nothing(live_portal:
 
 
 def test_a_refused_deployment_fails_the_task_with_the_verifier_output(live_portal: LivePortal) -> None:
-    # Staff breaks the config in a way only the core's verifier sees: a contact without commands.
-    broken = live_portal.api("PUT", "registry/contacts/nobody-to-notify/?wait=60", {"email": "x@example.org"})
-    assert broken.status == 409, broken
-    try:
+    # The core's verifier refuses the next config for a reason the API cannot see (a site file).
+    with live_portal.broken_core():
         run = playbook(
             live_portal,
             "refused",
@@ -299,34 +332,186 @@ def test_a_refused_deployment_fails_the_task_with_the_verifier_output(live_porta
         )
         assert run.failed == 1, run.output
         assert "deployment" in run.output and "to node core failed" in run.output, run.output
+        assert "The node still runs its previous config" in run.output, run.output
         assert "has no service notification commands defined" in run.output, run.output
         assert "refused-01" not in live_portal.core_hosts()
-    finally:
-        fixed = live_portal.api("DELETE", "registry/contacts/nobody-to-notify/?wait=60")
-        assert fixed.status == 200, fixed
-        assert fixed.data["deployment_results"][0]["state"] == "confirmed", fixed
-    assert "refused-01" in live_portal.core_hosts()  # stored all along; deployed with the fix
+        assert live_portal.host("refused-01") is not None  # the message says: stored
+    fixed = live_portal.api("PATCH", "registry/hosts/refused-01/?wait=60", {"alias": "deployed at last"})
+    assert fixed.status == 200, fixed
+    assert fixed.data["deployment_results"][0]["state"] == "confirmed", fixed
+    assert "refused-01" in live_portal.core_hosts()
 
 
 def test_inventory_lists_the_hosts_by_group_and_team(live_portal: LivePortal, applied: Run) -> None:
     assert applied.returncode == 0, applied.output
-    config = live_portal.workdir / "inventory.portal.yml"
-    config.write_text("plugin: monitoring.portal.portal\n")
-    result = subprocess.run(
-        [tool("ansible-inventory"), "-i", str(config), "--list"],
-        env=ansible_env(live_portal),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    # Ansible 2.19 marks strings from inventory sources as never to be templated.
-    inventory = json.loads(result.stdout, object_hook=lambda d: d.get("__ansible_unsafe", d))
+    inventory = inventory_list(live_portal, "default")
     assert {"web-01", "ci-runner-1"} <= set(inventory["hostgroup_web_servers"]["hosts"])
     assert {"web-01", "ci-runner-1"} <= set(inventory["team_web"]["hosts"])
     assert "portal-seed" in inventory["ungrouped"]["hosts"]
     web = inventory["_meta"]["hostvars"]["web-01"]
-    assert (web["ansible_host"], web["rack"], web["ansible_user"]) == ("127.0.0.1", "B12", "deploy")
+    assert (web["ansible_host"], web["portal_var_rack"]) == ("127.0.0.1", "B12")
+    # _ANSIBLE_USER is only a portal variable unless the configuration lets it choose the login.
+    assert web["portal_var_ansible_user"] == "deploy" and "ansible_user" not in web
+    assert web["portal_custom_variables"] == {"_RACK": "B12", "_ANSIBLE_USER": "deploy"}
     assert web["portal_hostgroups"] == ["web-servers"] and web["portal_teams"] == ["web"]
     assert sorted(web["portal_services"]) == ["Disk /var", "HTTP"]
+
+    allowed = inventory_list(live_portal, "login", "connection_variables: [ansible_user]\n")
+    assert allowed["_meta"]["hostvars"]["web-01"]["ansible_user"] == "deploy"
+
+
+def test_custom_variables_never_become_connection_variables(live_portal: LivePortal, applied: Run) -> None:
+    # Any member of the team may edit its hosts; none of it may run commands on the controller.
+    assert applied.returncode == 0, applied.output
+    marker = live_portal.workdir / "pwned"
+    hostile = {
+        "_ANSIBLE_SSH_COMMON_ARGS": f"-o ProxyCommand=/usr/bin/touch {marker}",
+        "_ANSIBLE_PYTHON_INTERPRETER": f"/usr/bin/touch {marker}",
+        "_ANSIBLE_BECOME_EXE": f"/usr/bin/touch {marker}",
+        "_ANSIBLE_USER": "-oProxyCommand=x",
+        "_ANSIBLE_PORT": "2222",
+        "_NAME": "spoofed",
+    }
+    created = live_portal.api(
+        "PUT",
+        "registry/hosts/evil-01/?wait=60",
+        {
+            "address": "127.0.0.1",
+            "team": "web",
+            "templates": ["generic-host"],
+            "custom_variables": hostile,
+        },
+        user="alice",
+    )
+    assert created.status == 201, created
+    inventory = inventory_list(live_portal, "hostile")
+    evil = inventory["_meta"]["hostvars"]["evil-01"]
+    # No Ansible variable but the address: the custom variables only get the prefix.
+    assert [k for k in evil if k.lower().startswith("ansible_")] == ["ansible_host"], evil
+    assert evil["portal_var_ansible_ssh_common_args"] == hostile["_ANSIBLE_SSH_COMMON_ARGS"]
+    assert evil["portal_var_ansible_python_interpreter"] == hostile["_ANSIBLE_PYTHON_INTERPRETER"]
+    assert evil["portal_var_name"] == "spoofed"
+    assert evil["portal_custom_variables"] == hostile  # the portal's view, under its own name
+    for other in inventory["_meta"]["hostvars"].values():
+        assert {k for k in other if k.lower().startswith("ansible_")} <= {"ansible_host"}, other
+
+    # Allowed connection variables still get only plain values: no ssh option through the login.
+    # A prefix that looks like the plugin's own does not let a custom variable replace one of them.
+    allowed = inventory_run(
+        live_portal,
+        "allowed",
+        "connection_variables: [ansible_user, ANSIBLE_PORT]\ncustom_variable_prefix: portal_\n",
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    evil = json.loads(allowed.stdout, object_hook=lambda d: d.get("__ansible_unsafe", d))["_meta"][
+        "hostvars"
+    ]["evil-01"]
+    assert "ansible_user" not in evil and evil["ansible_port"] == "2222", evil
+    assert "ansible_user of host 'evil-01' ignored" in flat(allowed.stderr), allowed.stderr
+    assert evil["portal_name"] == "evil-01" and "portal_ansible_python_interpreter" in evil, evil
+
+    # Variables that run commands cannot be allowed, and the prefix cannot be Ansible's.
+    for options, message in [
+        ("connection_variables: [ansible_ssh_common_args]\n", "runs or chooses commands on the controller"),
+        (
+            "connection_variables: [ANSIBLE_PYTHON_INTERPRETER]\n",
+            "runs or chooses commands on the controller",
+        ),
+        ("connection_variables: [ansible_become_exe]\n", "runs or chooses commands on the controller"),
+        ("custom_variable_prefix: ansible_\n", "must be a variable name"),
+        ("custom_variable_prefix: ''\n", "must be a variable name"),
+    ]:
+        refused = inventory_run(live_portal, "refused", options)
+        assert message in flat(refused.stderr), (options, refused.stderr)
+        assert "evil-01" not in refused.stdout, (options, refused.stdout)
+
+    # Used for real: a module on that host runs with Ansible's own interpreter, not the registry's.
+    config = live_portal.workdir / "hostile.portal.yml"
+    ping = subprocess.run(
+        [tool("ansible"), "-i", str(config), "evil-01", "-m", "ping", "-c", "local"],
+        env=ansible_env(live_portal) | {"ANSIBLE_PYTHON_INTERPRETER": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ping.returncode == 0 and '"ping": "pong"' in ping.stdout, ping.stdout + ping.stderr
+    assert not marker.exists()
+    removed = live_portal.api("DELETE", "registry/hosts/evil-01/?wait=60")
+    assert removed.status == 200, removed
+
+
+def test_api_token_parameter_and_state_absent(live_portal: LivePortal) -> None:
+    # The token comes from the task; the environment's token is a wrong one, so it must not be used.
+    no_env_token = {"PORTAL_API_TOKEN": "mpt_not-a-valid-token"}
+    task = """\
+    - monitoring.portal.host:
+        name: gone-01
+        state: {state}
+        address: 127.0.0.1
+        team: web
+        templates: [generic-host]
+        api_token: {token}
+        wait: true
+"""
+    created = playbook(
+        live_portal, "gone", task.format(state="present", token=live_portal.tokens["alice"]), env=no_env_token
+    )
+    assert created.returncode == 0 and created.changed == 1, created.output
+    assert live_portal.host("gone-01") is not None
+    assert "gone-01" in live_portal.core_hosts()
+
+    # The parameter wins over the environment: a bad one fails even with a good PORTAL_API_TOKEN.
+    refused = playbook(live_portal, "gone-bad-token", task.format(state="absent", token="mpt_wrong"))
+    assert refused.failed == 1, refused.output
+    assert "answered 401 (the API token was not accepted" in refused.output, refused.output
+    assert live_portal.host("gone-01") is not None
+
+    removed = playbook(
+        live_portal,
+        "gone",
+        task.format(state="absent", token=live_portal.tokens["alice"]),
+        "--diff",
+        env=no_env_token,
+    )
+    assert removed.returncode == 0 and removed.changed == 1, removed.output
+    assert '-    "name": "gone-01"' in removed.output, removed.output  # the diff shows what goes
+    assert live_portal.host("gone-01") is None
+    # wait: true returned after the core confirmed the removal.
+    assert "gone-01" not in live_portal.core_hosts()
+
+    deployments = live_portal.deployment_count()
+    again = playbook(
+        live_portal, "gone", task.format(state="absent", token=live_portal.tokens["alice"]), env=no_env_token
+    )
+    assert again.returncode == 0 and again.changed == 0, again.output
+    assert live_portal.deployment_count() == deployments
+
+
+def test_downtime_diff_shows_what_would_be_scheduled_and_removed(
+    live_portal: LivePortal, applied: Run
+) -> None:
+    assert applied.returncode == 0, applied.output
+    before = live_portal.api("GET", "livestatus/downtimes/?host=web-01").data["results"]
+    assert [d["comment"] for d in before] == ["Planned maintenance"], before
+    tasks = """\
+    - monitoring.portal.downtime:
+        host: web-01
+        comment: Reboot window
+        duration: 600
+    - monitoring.portal.downtime:
+        host: web-01
+        comment: Planned maintenance
+        state: absent
+    - monitoring.portal.downtime:
+        host: web-01
+        comment: No such downtime
+        state: absent
+"""
+    run = playbook(live_portal, "downtime-diff", tasks, "--check", "--diff")
+    assert run.returncode == 0 and run.changed == 2, run.output
+    assert re.search(r'^\+\s+"comment": "Reboot window"', run.output, re.M), run.output
+    assert re.search(r'^\+\s+"duration": 600', run.output, re.M), run.output
+    assert re.search(r'^-\s+"comment": "Planned maintenance"', run.output, re.M), run.output
+    assert "No such downtime" not in run.output  # unchanged: no diff
+    assert live_portal.api("GET", "livestatus/downtimes/?host=web-01").data["results"] == before

@@ -152,3 +152,26 @@ def test_ensure_absent_removes_the_host_from_the_core(live_portal: LivePortal, p
     assert removed.returncode == CHANGES, removed.output
     assert live_portal.host("pup-gone") is None
     assert "pup-gone" not in live_portal.core_hosts()
+
+
+def test_a_refused_deployment_fails_the_resource_with_the_verifier_output(
+    live_portal: LivePortal, puppet_dir: Path
+) -> None:
+    declared = "monitoring_host { 'pup-refused': address => '127.0.0.1', team => 'web', templates => ['generic-host'] }\n"
+    # The core's verifier refuses the next config for a reason the API cannot see (a site file).
+    with live_portal.broken_core():
+        run = puppet_apply(puppet_dir, "refused", declared)
+        assert run.returncode in (4, 6), run.output  # failures
+        assert "Monitoring_host[pup-refused]" in run.output, run.output
+        assert "to node core failed" in run.output, run.output
+        assert "The node still runs its previous config" in run.output, run.output
+        assert "has no service notification commands defined" in run.output, run.output
+        assert "pup-refused" not in live_portal.core_hosts()
+        assert live_portal.host("pup-refused") is not None  # the message says: stored
+    fixed = live_portal.api("PATCH", "registry/hosts/pup-refused/?wait=60", {"alias": "x"})
+    assert fixed.status == 200, fixed
+    assert fixed.data["deployment_results"][0]["state"] == "confirmed", fixed
+    assert "pup-refused" in live_portal.core_hosts()
+    # Declared as stored: the next run changes nothing.
+    again = puppet_apply(puppet_dir, "refused", declared)
+    assert again.returncode == NO_CHANGES, again.output

@@ -196,11 +196,20 @@ module PuppetX
       def failure_message(failed)
         failed.map { |d|
           output = (d['verify_output'].to_s.empty? ? d['reload_output'].to_s : d['verify_output'].to_s).strip
-          tail = output.lines.last(25).join
+          shown = self.class.verifier_lines(output)
           "the change is stored, but deployment #{d['id']} to node #{d['node']} failed: " \
             "#{d['error'] || 'see the deployment'}. The node still runs its previous config." +
-            (tail.empty? ? '' : "\nVerifier output:\n#{tail}")
+            (shown.empty? ? '' : "\nVerifier output:\n#{shown}") +
+            (d['url'] ? "\nFull output: #{d['url']}" : '')
         }.join("\n")
+      end
+
+      # What a person needs of a verifier's output: its error lines (Naemon and Nagios print them
+      # among dozens of "Checked ..." lines, and end with boilerplate), else its last 25 lines.
+      def self.verifier_lines(output)
+        lines = output.lines.map(&:rstrip)
+        errors = lines.select { |line| line.strip.match?(%r{\Aerror\b}i) }
+        (errors.empty? ? lines.last(25) : errors.first(25)).join("\n")
       end
 
       def monotonic

@@ -246,15 +246,26 @@ class PortalClient:
         return done
 
 
+def verifier_lines(output):
+    """What a person needs of a verifier's output: its error lines, else its last 25 lines.
+
+    Naemon and Nagios print their errors among dozens of ``Checked ...`` lines and end with
+    boilerplate, so the tail alone would hide the reason.
+    """
+    lines = [line.rstrip() for line in (output or "").strip().splitlines()]
+    errors = [line for line in lines if line.strip().lower().startswith("error")]
+    return "\n".join(errors[:25] if errors else lines[-25:])
+
+
 def deployment_failure(failed):
     parts = []
     for d in failed:
-        output = (d.get("verify_output") or d.get("reload_output") or "").strip().splitlines()
-        tail = "\n".join(output[-25:])
+        shown = verifier_lines(d.get("verify_output") or d.get("reload_output"))
         parts.append(
             f"The change is stored, but deployment {d.get('id')} to node {d.get('node')} failed: "
             f"{d.get('error') or 'see the deployment'}. The node still runs its previous config."
-            + (f"\nVerifier output:\n{tail}" if tail else "")
+            + (f"\nVerifier output:\n{shown}" if shown else "")
+            + (f"\nFull output: {d['url']}" if d.get("url") else "")
         )
     return "\n".join(parts)
 

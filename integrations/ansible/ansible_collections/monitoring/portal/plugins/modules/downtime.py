@@ -14,7 +14,7 @@ description:
     changes nothing. The window of an existing downtime is not compared; to change it, remove the
     downtime and schedule it again (or use another comment).
   - Once a downtime has ended it no longer exists; a later run with V(present) schedules a new one.
-  - Supports check mode.
+  - Supports check mode and diff mode (the object's downtimes with this comment before and after).
 author: Monitoring portal authors
 extends_documentation_fragment:
   - monitoring.portal.portal
@@ -115,6 +115,7 @@ from ansible_collections.monitoring.portal.plugins.module_utils.portal import (
     PortalError,
     client_from_module,
     fail,
+    state_of,
 )
 
 
@@ -135,6 +136,11 @@ def matching(client, p):
         and row.get("comment") == p["comment"]
     ]
     return rows, data.get("unreachable") or []
+
+
+def diff_of(before, after):
+    """What ``--diff`` shows: the downtimes with this comment before and after the task."""
+    return dict(before=dict(downtimes=state_of(before)), after=dict(downtimes=state_of(after)))
 
 
 def send(client, kind, body):
@@ -178,18 +184,18 @@ def main():
         if p["state"] == "present":
             if rows:
                 module.exit_json(**result)
-            result["changed"] = True
-            if module.check_mode:
-                module.exit_json(**result)
             body = dict(target, comment=p["comment"], fixed=p["fixed"])
             for key in ("start", "end", "duration"):
                 if p[key] is not None:
                     body[key] = p[key]
+            result.update(changed=True, diff=diff_of([], [body]))
+            if module.check_mode:
+                module.exit_json(**result)
             result["actions"] = [send(client, "downtime", body)]
         else:
             if not rows:
                 module.exit_json(**result)
-            result["changed"] = True
+            result.update(changed=True, diff=diff_of(rows, []))
             if module.check_mode:
                 module.exit_json(**dict(result, downtimes=[]))
             result["actions"] = [
@@ -211,6 +217,8 @@ def main():
                     )
                 time.sleep(0.5)
         result["downtimes"] = rows
+        if p["state"] == "present" and rows:
+            result["diff"] = diff_of([], rows)  # as Livestatus lists it (with its id and window)
         module.exit_json(**result)
     except PortalError as exc:
         fail(module, exc)

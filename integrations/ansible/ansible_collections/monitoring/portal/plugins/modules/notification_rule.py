@@ -17,6 +17,11 @@ description:
     portal's defaults (empty lists match anything, the whole day).
   - Supports check mode and diff mode.
   - The token's user is always the owner; nobody can change another user's rules, not even staff.
+  - There is no C(wait) option, unlike the registry modules. A rule change deploys no Naemon
+    config and is verified by no core. Each node's worker rewrites the node's preferences
+    snapshot within seconds, without a Naemon reload, and the notify-filter reads it on the next
+    notification. The portal records no deployment for it, so there is nothing a task could wait
+    for; the rule applies once the task has returned and the snapshot has been rewritten.
 author: Monitoring portal authors
 extends_documentation_fragment:
   - monitoring.portal.portal
