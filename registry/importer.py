@@ -339,8 +339,20 @@ class Importer:
         fields["custom_variables"] = {k: v for k, v in directives.items() if k.startswith("_")}
         return fields
 
-    def save(self, model: Any, lookup: dict[str, Any], fields: dict[str, Any], what: str) -> Any:
-        """Validate like the API does (and like the renderer will), then create or update."""
+    def save(
+        self,
+        model: Any,
+        lookup: dict[str, Any],
+        fields: dict[str, Any],
+        what: str,
+        *,
+        templates: list[Any] | None = None,
+    ) -> Any:
+        """Validate like the API does (and like the renderer will), then create or update.
+
+        ``templates`` (hosts, services): the templates it will use, to check that it resolves
+        every directive the core requires.
+        """
         obj = model.objects.filter(**lookup).first()
         created = obj is None
         if created:
@@ -350,6 +362,11 @@ class Importer:
         errors = obj.naemon_errors()
         if errors:
             raise Invalid(_errors_text(errors))
+        missing = m.missing_directives(obj, templates) if templates is not None else []
+        if missing:
+            raise Invalid(
+                f"{', '.join(missing)} not set, nor inherited from its templates: the core would refuse it"
+            )
         for name in ("name", "alias"):
             value = getattr(obj, name, "")
             if value:
@@ -446,7 +463,13 @@ class Importer:
             assert resolver is not None
             directives = resolver.resolved(d)
             self.drop_unsupported("contact", directives, supported)
+            commands: dict[str, list[Any]] = {}
             try:
+                for key in ("host_notification_commands", "service_notification_commands"):
+                    names = [split_check_command(c)[0] for c in split_list(directives.get(key, ""))]
+                    commands[key] = self.lookup(m.Command, names, key, d)
+                    if not commands[key]:
+                        raise Invalid(f"no {key}: the core would refuse it")
                 fields: dict[str, Any] = {k: directives.get(k, "") for k in ("alias", "email", "pager")}
                 for key in ("host_notification_period", "service_notification_period"):
                     if directives.get(key):
@@ -460,9 +483,8 @@ class Importer:
             except Invalid as exc:
                 self.skip(f"contact {name!r}", d, str(exc))
                 continue
-            for key in ("host_notification_commands", "service_notification_commands"):
-                names = [split_check_command(c)[0] for c in split_list(directives.get(key, ""))]
-                getattr(contact, key).set(self.lookup(m.Command, names, key, d))
+            for key, found in commands.items():
+                getattr(contact, key).set(found)
             for group in split_list(directives.get("contactgroups", "")):
                 self.contactgroup_members[group].add(name)
 
@@ -504,12 +526,16 @@ class Importer:
             for position, used in enumerate(self.lookup(model, split_list(d.get("use")), "templates", d)):
                 use_model.objects.create(template=template, uses=used, position=position)
 
-    def _uses(self, obj: Any, through: Any, fk: str, model: Any, d: Definition) -> None:
-        through.objects.filter(**{fk: obj}).delete()
+    def used_templates(self, model: Any, d: Definition) -> list[Any]:
+        """The registry templates an object definition uses, in order."""
         names = split_list(d.get("use"))
         if d.is_template and d.registered:
             names = [d.get("name")]  # an object that is also a template: its own template carries it
-        for position, template in enumerate(self.lookup(model, names, "templates", d)):
+        return self.lookup(model, names, "templates", d)
+
+    def _uses(self, obj: Any, through: Any, fk: str, templates: list[Any]) -> None:
+        through.objects.filter(**{fk: obj}).delete()
+        for position, template in enumerate(templates):
             through.objects.create(**{fk: obj, "template": template, "position": position})
 
     def hosts(self) -> None:
@@ -528,11 +554,12 @@ class Importer:
                     raise Invalid(f"template(s) {', '.join(missing)} not defined")
                 own = d.directives if not (d.is_template and d.registered) else {}
                 fields = self.check_settings(d, own) | {"alias": d.get("alias"), "address": d.get("address")}
-                host = self.save(m.Host, {"name": name}, fields, "hosts")
+                templates = self.used_templates(m.HostTemplate, d)
+                host = self.save(m.Host, {"name": name}, fields, "hosts", templates=templates)
             except Invalid as exc:
                 self.skip(f"host {name!r}", d, str(exc))
                 continue
-            self._uses(host, m.HostUse, "host", m.HostTemplate, d)
+            self._uses(host, m.HostUse, "host", templates)
             groups = set(split_list(resolver.value(d, "hostgroups") or "")) | self.hostgroup_members.get(
                 name, set()
             )
@@ -575,6 +602,7 @@ class Importer:
                     raise Invalid(f"template(s) {', '.join(missing)} not defined")
                 own = d.directives if not (d.is_template and d.registered) else {}
                 fields = self.check_settings(d, own)
+                templates = self.used_templates(m.ServiceTemplate, d)
             except Invalid as exc:
                 self.skip(what, d, str(exc))
                 continue
@@ -589,11 +617,11 @@ class Importer:
                 targets.append((None, self.lookup(m.HostGroup, groups, "host groups", d)))
             for host, hostgroups in targets:
                 try:
-                    service = self.save_service(description, host, hostgroups, fields)
+                    service = self.save_service(description, host, hostgroups, fields, templates)
                 except Invalid as exc:
                     self.skip(what, d, str(exc))
                     continue
-                self._uses(service, m.ServiceUse, "service", m.ServiceTemplate, d)
+                self._uses(service, m.ServiceUse, "service", templates)
                 sgroups = set(split_list(resolver.value(d, "servicegroups") or ""))
                 if host is not None:
                     sgroups |= self.servicegroup_members.get((host.name, description), set())
@@ -604,10 +632,13 @@ class Importer:
                 cgroups = split_list(resolver.value(d, "contact_groups") or "")
                 service.contact_groups.set(self.lookup(m.ContactGroup, cgroups, "contact groups", d))
 
-    def save_service(self, description: str, host: Any, hostgroups: list[Any], fields: dict[str, Any]) -> Any:
+    def save_service(
+        self, description: str, host: Any, hostgroups: list[Any], fields: dict[str, Any], templates: list[Any]
+    ) -> Any:
         """A service is known by (host, description), or by (its host groups, description)."""
         if host is not None:
-            service = self.save(m.Service, {"host": host, "description": description}, fields, "services")
+            lookup = {"host": host, "description": description}
+            service = self.save(m.Service, lookup, fields, "services", templates=templates)
         else:
             wanted = {g.pk for g in hostgroups}
             existing = next(
@@ -619,7 +650,7 @@ class Importer:
                 None,
             )
             lookup = {"pk": existing.pk} if existing else {"description": description, "host": None}
-            service = self.save(m.Service, lookup, fields, "services")
+            service = self.save(m.Service, lookup, fields, "services", templates=templates)
             service.hostgroups.set(hostgroups)
         return service
 

@@ -51,7 +51,8 @@ class NamedObject(models.Model):
             "name", validation.check_name, self.name, what="name", allow_spaces=self.name_allows_spaces
         )
         if self.alias:
-            errors |= _check("alias", validation.check_value, self.alias, what="alias")
+            # $HOSTALIAS$, $CONTACTALIAS$, $HOSTGROUPALIAS$ ... reach command lines.
+            errors |= _check("alias", validation.check_macro_value, self.alias, what="alias")
         return errors
 
     def clean(self) -> None:
@@ -121,8 +122,14 @@ class TimePeriod(NamedObject):
         if not isinstance(self.ranges, dict):
             return errors | {"ranges": ["ranges must be an object of day: time ranges."]}
         for day, times in self.ranges.items():
-            errors |= _check("ranges", validation.check_name, day, what=f"day {day!r}", allow_spaces=True)
-            errors |= _check("ranges", validation.check_value, times, what=f"ranges of {day}")
+            problem = _check("ranges", validation.check_timeperiod_day, day, what=f"day {day!r}")
+            if not problem and not isinstance(times, str):
+                problem = {"ranges": [f"ranges of {day} must be a string."]}
+            problem = problem or _check(
+                "ranges", validation.check_time_ranges, times, what=f"ranges of {day}"
+            )
+            for field, messages in problem.items():
+                errors.setdefault(field, []).extend(messages)
         return errors
 
 
@@ -162,9 +169,10 @@ class Contact(NamedObject):
 
     def naemon_errors(self) -> dict[str, list[str]]:
         errors = super().naemon_errors()
-        for field in ("email", "pager"):
-            if getattr(self, field):
-                errors |= _check(field, validation.check_value, getattr(self, field), what=field)
+        if self.email:
+            errors |= _check("email", validation.check_email, self.email, what="email")
+        if self.pager:
+            errors |= _check("pager", validation.check_pager, self.pager, what="pager")
         errors |= _check(
             "host_notification_options",
             validation.check_options,
@@ -234,6 +242,7 @@ class CheckSettings(models.Model):
     notes = models.CharField(max_length=1024, blank=True)
 
     notification_option_letters = validation.HOST_NOTIFICATION_OPTIONS
+    retry_interval_must_be_positive = False  # Naemon refuses a service's 0, not a host's
 
     class Meta:
         abstract = True
@@ -247,9 +256,18 @@ class CheckSettings(models.Model):
                 errors |= _check(
                     "check_command_args", validation.check_command_argument, arg, what=f"$ARG{i}$"
                 )
+            if self.check_command_args and self.check_command_id is None:
+                # In Naemon the arguments are part of the check_command directive ("name!arg1!arg2").
+                errors["check_command_args"] = [
+                    "check_command_args need a check_command here: Naemon writes them as check_command!arg1!arg2."
+                ]
         errors |= _check("custom_variables", validation.check_custom_variables, self.custom_variables)
         if self.notes:
-            errors |= _check("notes", validation.check_value, self.notes, what="notes")
+            errors |= _check("notes", validation.check_macro_value, self.notes, what="notes")
+        if self.max_check_attempts is not None and self.max_check_attempts < 1:
+            errors["max_check_attempts"] = ["max_check_attempts must be at least 1 (Naemon refuses 0)."]
+        if self.retry_interval_must_be_positive and self.retry_interval == 0:
+            errors["retry_interval"] = ["retry_interval of a service must be at least 1 (Naemon refuses 0)."]
         errors |= _check(
             "notification_options",
             validation.check_options,
@@ -289,6 +307,7 @@ class ServiceTemplate(NamedObject, CheckSettings):
 
     name_allows_spaces = True
     notification_option_letters = validation.SERVICE_NOTIFICATION_OPTIONS
+    retry_interval_must_be_positive = True
     parents = models.ManyToManyField("self", symmetrical=False, blank=True, through="ServiceTemplateUse")
 
     def naemon_errors(self) -> dict[str, list[str]]:
@@ -341,7 +360,7 @@ class Host(NamedObject, CheckSettings):
     def naemon_errors(self) -> dict[str, list[str]]:
         errors = super().naemon_errors() | self.check_errors()
         if self.address:
-            errors |= _check("address", validation.check_value, self.address, what="address")
+            errors |= _check("address", validation.check_address, self.address, what="address")
         return errors
 
     def poller(self) -> NaemonNode | None:
@@ -386,6 +405,7 @@ class Service(CheckSettings):
     updated_at = models.DateTimeField(auto_now=True)
 
     notification_option_letters = validation.SERVICE_NOTIFICATION_OPTIONS
+    retry_interval_must_be_positive = True
 
     class Meta:
         ordering = ["host__name", "description", "pk"]
@@ -478,3 +498,143 @@ def nodes_for_hosts(hosts: Iterable[Host]) -> set[NaemonNode]:
         if poller is not None and poller.enabled:
             nodes.add(poller)
     return nodes
+
+
+# --- directives Naemon requires ----------------------------------------------------------
+
+# What the core refuses an object without (checked with ``nagios4 -v``: errors, not warnings),
+# set on the object or inherited through its templates. Field names; check_command by its id.
+REQUIRED_DIRECTIVES: dict[str, tuple[str, ...]] = {
+    "host": ("max_check_attempts",),
+    "service": ("check_command_id", "max_check_attempts"),
+}
+
+
+def _directive(field: str) -> str:
+    return field.removesuffix("_id")
+
+
+class TemplateChains:
+    """The stored templates of one kind and whom they use: what an object inherits through ``use``.
+
+    Only whether a directive is set somewhere in the chain matters here (the registry cannot
+    express Naemon's ``null``), so the order of the chain does not.
+    """
+
+    def __init__(self, kind: str) -> None:
+        model: type[HostTemplate | ServiceTemplate] = HostTemplate if kind == "host" else ServiceTemplate
+        through: type[HostTemplateUse | ServiceTemplateUse] = (
+            HostTemplateUse if kind == "host" else ServiceTemplateUse
+        )
+        self.fields = REQUIRED_DIRECTIVES[kind]
+        self.values: dict[int, dict[str, Any]] = {}
+        for row in model._default_manager.values("pk", *self.fields):
+            self.values[row.pop("pk")] = row
+        self.uses: dict[int, list[int]] = {}
+        for template_id, uses_id in through._default_manager.values_list("template_id", "uses_id"):
+            self.uses.setdefault(template_id, []).append(uses_id)
+
+    def replace(self, template: Any, uses: Iterable[Any]) -> None:
+        """Resolve as if ``template`` (being written) had its current attributes and used ``uses``."""
+        self.values[template.pk] = {f: getattr(template, f) for f in self.fields}
+        self.uses[template.pk] = [t.pk for t in uses]
+
+    def closure(self, template_ids: Iterable[int]) -> set[int]:
+        """These templates and every template they use, directly or not."""
+        seen: set[int] = set()
+        todo = list(template_ids)
+        while todo:
+            pk = todo.pop()
+            if pk not in seen and pk in self.values:
+                seen.add(pk)
+                todo.extend(self.uses.get(pk, ()))
+        return seen
+
+    def users(self, template_id: int) -> set[int]:
+        """The templates whose chain contains ``template_id`` (itself included)."""
+        found = {template_id}
+        changed = True
+        while changed:
+            changed = False
+            for pk, uses in self.uses.items():
+                if pk not in found and found.intersection(uses):
+                    found.add(pk)
+                    changed = True
+        return found
+
+    def missing(self, own: dict[str, Any], template_ids: Iterable[int]) -> list[str]:
+        """The required directives neither the object (``own``: field -> value) nor its chain sets."""
+        unset = [f for f in self.fields if own.get(f) is None]
+        for pk in self.closure(template_ids) if unset else ():
+            unset = [f for f in unset if self.values[pk].get(f) is None]
+            if not unset:
+                break
+        return [_directive(f) for f in unset]
+
+
+def missing_directives(
+    obj: Host | Service, templates: Iterable[Any], chains: dict[str, TemplateChains] | None = None
+) -> list[str]:
+    """Directives Naemon requires that ``obj`` would have neither itself nor through ``templates``.
+
+    ``chains``: a cache of the loaded templates by kind, for many objects checked at once.
+    """
+    kind = "host" if isinstance(obj, Host) else "service"
+    own = {f: getattr(obj, f) for f in REQUIRED_DIRECTIVES[kind]}
+    if all(v is not None for v in own.values()):
+        return []
+    if chains is None:
+        chains = {}
+    if kind not in chains:
+        chains[kind] = TemplateChains(kind)
+    return chains[kind].missing(own, [t.pk for t in templates])
+
+
+def left_without_directives(
+    template: HostTemplate | ServiceTemplate, uses: Iterable[Any]
+) -> dict[str, list[str]]:
+    """Directive -> the hosts/services that would lack it if ``template`` were written as it is now.
+
+    ``template`` carries its new values and ``uses`` its new templates; objects that set every
+    required directive themselves are not affected and not looked at.
+    """
+    if template.pk is None:
+        return {}  # nothing uses a new template yet
+    kind = "host" if isinstance(template, HostTemplate) else "service"
+    chains = TemplateChains(kind)
+    chains.replace(template, uses)
+    users = chains.users(template.pk)
+    fields = REQUIRED_DIRECTIVES[kind]
+    unset = Q()
+    for f in fields:
+        unset |= Q(**{f"{f}__isnull": True})
+    model: Any = Host if kind == "host" else Service
+    through: Any = HostUse if kind == "host" else ServiceUse
+    owner = "host" if kind == "host" else "service"
+    objects = model._default_manager.filter(
+        unset, pk__in=through._default_manager.filter(template_id__in=users).values(f"{owner}_id")
+    )
+    rows = {row.pop("pk"): row for row in objects.values("pk", *fields)}
+    uses_of: dict[int, list[int]] = {}
+    for obj_id, template_id in through._default_manager.filter(**{f"{owner}_id__in": list(rows)}).values_list(
+        f"{owner}_id", "template_id"
+    ):
+        uses_of.setdefault(obj_id, []).append(template_id)
+    broken: dict[str, list[int]] = {}
+    cache: dict[tuple[Any, ...], list[str]] = {}
+    for pk, own in rows.items():
+        key = (tuple(own[f] is None for f in fields), frozenset(uses_of.get(pk, ())))
+        if key not in cache:
+            cache[key] = chains.missing(own, uses_of.get(pk, ()))
+        for directive in cache[key]:
+            broken.setdefault(directive, []).append(pk)
+    result: dict[str, list[str]] = {}
+    for directive, pks in broken.items():
+        shown = model._default_manager.filter(pk__in=sorted(pks)[:5]).select_related(
+            *(["host"] if kind == "service" else [])
+        )
+        names = sorted(str(o) for o in shown)
+        if len(pks) > 5:
+            names.append(f"{len(pks) - 5} more")
+        result[directive] = names
+    return result

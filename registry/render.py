@@ -21,7 +21,11 @@ to every node.
 Contacts' notification commands are wrapped by the notify-filter: each command with a
 ``channel`` gets two extra definitions, ``notify-filter-host__<name>`` and
 ``notify-filter-service__<name>``, that run the filter with Naemon's macros (each quoted)
-and then ``-- <the command's own line>``; contacts reference those.
+and then ``-- <the command's own line>``; contacts reference those. A line the shell reads as
+more than one simple command (a pipeline such as Nagios's stock ``printf ... | mail``, a list,
+a redirection; see ``shell_structure``) gets the gate form instead,
+``notify-filter ... && ( <the line> )``: the filter exits 0 to notify and 1 to suppress, and
+the shell runs the whole line or none of it.
 """
 
 from __future__ import annotations
@@ -61,16 +65,6 @@ SERVICE_WRAPPER = "notify-filter-service__"
 # - Naemon reads the value "null" as "unset": a host named null could not be referenced.
 # - In list directives (hostgroups, parents, members, host_name of a service) a leading '+'
 #   means "add to the template's value" and is stripped: a host group "+web" would be "web".
-_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-_TIME_RANGES = re.compile(r"^(?:[0-2]\d:[0-5]\d-[0-2]\d:[0-5]\d)(?:,[0-2]\d:[0-5]\d-[0-2]\d:[0-5]\d)*$")
-_DATE_SPEC = (
-    r"(?:\d{4}-\d\d-\d\d"
-    rf"|day -?\d{{1,2}}"
-    rf"|(?:{_MONTHS}) -?\d{{1,2}}"
-    rf"|(?:{_WEEKDAYS}) -?\d(?: (?:{_MONTHS}))?)"
-)
-_TIMEPERIOD_DAY = re.compile(rf"^(?:(?:{_WEEKDAYS})|{_DATE_SPEC}(?: - {_DATE_SPEC})?(?: / \d{{1,3}})?)$")
 _CHANNEL = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./+-]*$")
 
@@ -138,6 +132,8 @@ _PLAIN_NAME = re.compile(rf"[{_PLAIN}]+")
 _PLAIN_SPACED_NAME = re.compile(rf"[{_PLAIN}]+(?: [{_PLAIN}]+)*")
 # Printable ASCII without '$' and ';', no white space at either end, no backslash at the end.
 _PLAIN_VALUE = re.compile(r"[!-#%-:<-~](?:[ !-#%-:<-~]*[!-#%-:<-\[\]-~])?")
+# The same without anything the shell reads (validation.SHELL_CHARS): values that become macros.
+_PLAIN_MACRO = re.compile(r"[!#%(-:=?-\[\]-_a-{}~](?:[ !#%(-:=?-\[\]-_a-{}~]*[!#%(-:=?-\[\]-_a-{}~])?")
 
 
 def check_name(value: Any, what: str, *, allow_spaces: bool = False) -> str:
@@ -171,20 +167,13 @@ def check_value(value: Any, what: str) -> str:
 def check_timeperiod_day(day: Any, what: str) -> str:
     """A time period's day or date exception (``monday``, ``2026-12-24``, ``monday -1 may``)."""
     check_name(day, what, allow_spaces=True)
-    if not _TIMEPERIOD_DAY.fullmatch(day):
-        raise NaemonValueError(
-            f"{what} is not a weekday or date Naemon understands "
-            "(e.g. monday, 2026-12-24, day 1, july 4, monday -1 may)."
-        )
-    return day
+    return validation.check_timeperiod_day(day, what=what)
 
 
 def check_time_ranges(value: Any, what: str) -> str:
     """``HH:MM-HH:MM`` ranges, comma-separated."""
     check_value(value, what)
-    if not _TIME_RANGES.fullmatch(value):
-        raise NaemonValueError(f"{what} must be time ranges like 09:00-17:00,18:00-20:00.")
-    return value
+    return validation.check_time_ranges(value, what=what)
 
 
 def check_path(value: str, what: str) -> str:
@@ -212,6 +201,28 @@ def _plain_value(value: Any) -> bool:
         and len(value) <= validation.MAX_VALUE
         and value != "null"
         and _PLAIN_VALUE.fullmatch(value) is not None
+    )
+
+
+def _plain_macro(value: Any) -> bool:
+    return (
+        type(value) is str
+        and len(value) <= validation.MAX_VALUE
+        and value != "null"
+        and _PLAIN_MACRO.fullmatch(value) is not None
+    )
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+def _plain_address(value: Any) -> bool:
+    return (
+        type(value) is str
+        and len(value) <= 253
+        and value != "null"
+        and validation.HOSTNAME.fullmatch(value) is not None
     )
 
 
@@ -245,6 +256,24 @@ class _Block:
             check_value(value, f"{self.what}: {field or directive}")
         self.add(directive, value, field=field)
 
+    def macro(
+        self,
+        directive: str,
+        value: Any,
+        *,
+        field: str | None = None,
+        check: Callable[..., str] = validation.check_macro_value,
+        plain: Callable[[Any], bool] = _plain_macro,
+    ) -> None:
+        """A value Naemon also substitutes into command lines (a macro): nothing the shell reads."""
+        if value is None or value == "":
+            return
+        if not plain(value):
+            what = f"{self.what}: {field or directive}"
+            check(value, what=what)
+            _text(value, what)
+        self.add(directive, value, field=field)
+
     def checked_name(self, value: Any, field: str, allow_spaces: bool = False) -> str:
         if _plain_name(value, allow_spaces):
             return str(value)
@@ -266,10 +295,10 @@ class _Block:
             checked = ",".join([self.checked_name(v, label, allow_spaces) for v in values])
             self.add(directive, checked, field=field)
 
-    def number(self, directive: str, value: Any) -> None:
+    def number(self, directive: str, value: Any, minimum: int = 0) -> None:
         if value is not None:
-            if type(value) is not int or value < 0:
-                raise NaemonValueError(f"{self.what}: {directive} must be a whole number >= 0.")
+            if type(value) is not int or value < minimum:
+                raise NaemonValueError(f"{self.what}: {directive} must be a whole number >= {minimum}.")
             self.lines.append(f"    {directive} {value}")
 
     def flag(self, directive: str, value: Any) -> None:
@@ -289,7 +318,7 @@ def _options(value: str, letters: frozenset[str]) -> str | None:
         return None
 
 
-def _check_settings(block: _Block, row: Row, option_letters: frozenset[str]) -> None:
+def _check_settings(block: _Block, row: Row, option_letters: frozenset[str], *, service: bool) -> None:
     """The directives hosts, services and their templates share; None/empty means 'inherit'."""
     get = row.get
     command = get("check_command")
@@ -299,7 +328,7 @@ def _check_settings(block: _Block, row: Row, option_letters: frozenset[str]) -> 
     if command:
         parts = [block.checked_name(command, "check_command")]
         for i, arg in enumerate(args, start=1):
-            if arg == "" or (_plain_value(arg) and "!" not in arg):
+            if arg == "" or (_plain_macro(arg) and "!" not in arg):
                 parts.append(arg)
                 continue
             what = f"{block.what}: check_command_args $ARG{i}$"
@@ -312,8 +341,9 @@ def _check_settings(block: _Block, row: Row, option_letters: frozenset[str]) -> 
     elif args:
         raise NaemonValueError(f"{block.what}: check_command_args are given without a check_command.")
     block.number("check_interval", get("check_interval"))
-    block.number("retry_interval", get("retry_interval"))
-    block.number("max_check_attempts", get("max_check_attempts"))
+    # Naemon refuses max_check_attempts 0, and a service's retry_interval 0 (not a host's).
+    block.number("retry_interval", get("retry_interval"), minimum=1 if service else 0)
+    block.number("max_check_attempts", get("max_check_attempts"), minimum=1)
     if get("check_period"):
         block.name("check_period", row["check_period"])
     block.flag("active_checks_enabled", get("active_checks_enabled"))
@@ -329,7 +359,7 @@ def _check_settings(block: _Block, row: Row, option_letters: frozenset[str]) -> 
             validation.check_options(options, option_letters, what=f"{block.what}: notification_options")
             raise NaemonValueError(f"{block.what}: notification_options must be text.")
         block.add("notification_options", checked)
-    block.value("notes", get("notes"))
+    block.macro("notes", get("notes"))
     variables = get("custom_variables")
     if variables:
         _custom_variables(block, variables)
@@ -340,7 +370,7 @@ _CUSTOM_NAME = re.compile(r"_[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 def _custom_variables(block: _Block, variables: Any) -> None:
     if type(variables) is dict and all(
-        type(k) is str and _CUSTOM_NAME.fullmatch(k) and (v == "" or _plain_value(v))
+        type(k) is str and _CUSTOM_NAME.fullmatch(k) and (v == "" or _plain_macro(v))
         for k, v in variables.items()
     ):
         checked = {k.upper(): v for k, v in variables.items()}
@@ -362,7 +392,7 @@ def _render_timeperiod(row: Row) -> str:
     block = _Block("timeperiod", f"timeperiod {row['name']!r}")
     block.name("timeperiod_name", row["name"], field="name")
     # Nagios refuses a time period without an alias; the name is what it shows otherwise.
-    block.value("alias", row.get("alias") or row["name"])
+    block.macro("alias", row.get("alias") or row["name"])
     ranges = row.get("ranges") or {}
     if not isinstance(ranges, dict):
         raise NaemonValueError(f"{block.what}: ranges must be an object of day: time ranges.")
@@ -407,7 +437,72 @@ def wrapped_command_lines(row: Row, notify: NotifyFilter) -> tuple[str, str]:
     service += ["--problem-id", _quoted("SERVICEPROBLEMID")]
     service += ["--last-problem-id", _quoted("LASTSERVICEPROBLEMID")]
     original = row["command_line"]
+    compound, line = shell_structure(original)
+    if compound:
+        # Gate form: the filter only decides (exit 0: notify), the shell runs the whole line or nothing.
+        tail = ["&&", "(", line or ":", ")"]
+        return (" ".join([*host, *files, *tail]), " ".join([*service, *files, *tail]))
     return (" ".join([*host, *files, "--", original]), " ".join([*service, *files, "--", original]))
+
+
+# First words that make a line more than "run this program": reserved words and builtins.
+_SHELL_WORDS = frozenset(
+    {
+        "!", "{", "}", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then",
+        "until", "while", ".", ":", "alias", "break", "cd", "command", "continue", "eval", "exec", "exit",
+        "export", "getopts", "read", "readonly", "return", "set", "shift", "times", "trap", "type",
+        "ulimit", "umask", "unalias", "unset", "wait",
+    }
+)  # fmt: skip
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def shell_structure(line: str) -> tuple[bool, str]:
+    """Whether ``/bin/sh`` reads ``line`` as more than one simple command; and the line without a comment.
+
+    More than one simple command: pipes, lists (``;`` ``&`` ``&&`` ``||``), redirections,
+    subshells, command substitution (which would run before the filter decides), an assignment
+    or a shell keyword or builtin as the first word. The exec form (``notify-filter ... -- LINE``)
+    only works for a simple command: the shell would split ``filter -- a | b`` at the ``|`` and
+    run ``b`` whatever the filter decides. ``line`` is a command definition's line as stored:
+    Naemon turns ``\\;`` into ``;`` and ``$$`` into ``$`` before the shell sees it. A trailing
+    comment is cut off (the shell ignores it; inside ``( ... )`` it would swallow the ``)``).
+    """
+    compound = False
+    quote = ""
+    word_start = True
+    i = 0
+    while i < len(line):
+        c = line[i]
+        starts_word = False
+        if quote == "'":
+            quote = "" if c == "'" else quote
+        elif quote == '"':
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                quote = ""
+            elif c == "`" or line.startswith("$(", i):
+                compound = True
+        elif c == "\\" and line.startswith(";", i + 1):
+            compound, starts_word = True, True  # Naemon's escaped ';' is the shell's ';'
+            i += 1
+        elif c == "\\":
+            i += 1
+        elif c in "'\"":
+            quote = c
+        elif c == "#" and word_start:
+            return True, line[:i].rstrip()
+        elif c in "|&;<>()`" or line.startswith("$(", i):
+            compound, starts_word = True, True
+        elif c in " \t":
+            starts_word = True
+        word_start = starts_word
+        i += 1
+    first = line.split(None, 1)[0] if line.strip() else ""
+    if first in _SHELL_WORDS or _ASSIGNMENT.match(first):
+        compound = True
+    return compound, line
 
 
 def _render_commands(rows: list[Row], notify: NotifyFilter) -> list[str]:
@@ -427,9 +522,9 @@ def _render_commands(rows: list[Row], notify: NotifyFilter) -> list[str]:
 def _render_contact(row: Row, channels: dict[str, str]) -> str:
     block = _Block("contact", f"contact {row['name']!r}")
     block.name("contact_name", row["name"], field="name")
-    block.value("alias", row.get("alias"))
-    block.value("email", row.get("email"))
-    block.value("pager", row.get("pager"))
+    block.macro("alias", row.get("alias"))
+    block.macro("email", row.get("email"), check=validation.check_email, plain=_never)
+    block.macro("pager", row.get("pager"), check=validation.check_pager, plain=_never)
     if row.get("host_notification_period"):
         block.name("host_notification_period", row["host_notification_period"])
     if row.get("service_notification_period"):
@@ -454,7 +549,7 @@ def _render_contact(row: Row, channels: dict[str, str]) -> str:
 def _render_group(kind: str, row: Row, members: list[str] | None = None) -> str:
     block = _Block(kind, f"{kind} {row['name']!r}")
     block.name(f"{kind}_name", row["name"], field="name")
-    block.value("alias", row.get("alias"))
+    block.macro("alias", row.get("alias"))
     if members is not None:
         block.names("members", members)
     return block.text()
@@ -465,7 +560,7 @@ def _render_template(kind: str, row: Row, letters: frozenset[str]) -> str:
     block = _Block(kind, f"{kind} template {row['name']!r}")
     block.name("name", row["name"], allow_spaces=spaces)
     block.names("use", row.get("use") or [], allow_spaces=spaces)
-    _check_settings(block, row, letters)
+    _check_settings(block, row, letters, service=kind == "service")
     block.add("register", "0")
     return block.text()
 
@@ -473,14 +568,14 @@ def _render_template(kind: str, row: Row, letters: frozenset[str]) -> str:
 def _render_host(row: Row) -> str:
     block = _Block("host", lambda: f"host {row['name']!r}")
     block.name("host_name", row["name"], field="name")
-    block.value("alias", row.get("alias"))
-    block.value("address", row.get("address"))
+    block.macro("alias", row.get("alias"))
+    block.macro("address", row.get("address"), check=validation.check_address, plain=_plain_address)
     block.names("use", row.get("use") or [], field="templates")
     block.names("hostgroups", row.get("hostgroups") or [])
     block.names("parents", row.get("parents") or [])
     block.names("contacts", row.get("contacts") or [])
     block.names("contact_groups", row.get("contact_groups") or [])
-    _check_settings(block, row, validation.HOST_NOTIFICATION_OPTIONS)
+    _check_settings(block, row, validation.HOST_NOTIFICATION_OPTIONS, service=False)
     return block.text()
 
 
@@ -500,7 +595,7 @@ def _render_service(row: Row) -> str:
     block.names("servicegroups", row.get("servicegroups") or [])
     block.names("contacts", row.get("contacts") or [])
     block.names("contact_groups", row.get("contact_groups") or [])
-    _check_settings(block, row, validation.SERVICE_NOTIFICATION_OPTIONS)
+    _check_settings(block, row, validation.SERVICE_NOTIFICATION_OPTIONS, service=True)
     return block.text()
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -31,9 +32,13 @@ from registry.models import (
     nodes_for_hosts,
 )
 from registry.permissions import may_change, may_create
+from registry.service_forms import ServiceForm
 
 PAGE_SIZE = 50
 DEPLOYMENT_HISTORY = 50
+# How often the deployment history polls: while a deployment runs, and otherwise.
+POLL_RUNNING_SECONDS = 2
+POLL_IDLE_SECONDS = 5
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
@@ -150,21 +155,80 @@ def host_edit(request: HttpRequest, name: str | None = None) -> HttpResponse:
     form = HostForm(request.POST if request.method == "POST" else None, instance=host, request=request)
     status = 200
     if request.method == "POST" and form.is_valid() and form.serializer is not None:
-        try:
-            result = s.apply_write(
-                form.serializer,
-                queryset=s.HostSerializer.read_queryset(),
-                user=request.user,
-                triggered_by=f"{request.user.get_username()} (web)",
-                reason=f"{'edit' if host else 'create'} host {form.serializer.validated_data.get('name', name)} (web)",
-            )
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
-            status = 403
-        else:
-            _say_what_happened(request, result)
+        key = form.serializer.validated_data.get("name", name)
+        result, status = _write(
+            request,
+            form,
+            form.serializer,
+            queryset=s.HostSerializer.read_queryset(),
+            reason=f"{'edit' if host else 'create'} host {key} (web)",
+        )
+        if result is not None:
             return redirect("registry:host-detail", name=result.instance.name)
     return render(request, "registry/host_form.html", {"form": form, "host": host}, status=status)
+
+
+def _by(request: HttpRequest) -> str:
+    return f"{request.user.get_username()} (web)"
+
+
+def _write(
+    request: HttpRequest,
+    form: forms.Form,
+    serializer: s.NaemonModelSerializer,
+    *,
+    queryset: Any,
+    reason: str,
+    save_kwargs: dict[str, Any] | None = None,
+) -> tuple[s.WriteResult | None, int]:
+    """Store a valid form through the API's write path (ownership after the write, deployments).
+
+    A refusal becomes a form error and the status of the page: 403 (not the caller's to
+    write) or 409 (a concurrent write got there first); nothing is stored then.
+    """
+    try:
+        result = s.apply_write(
+            serializer,
+            queryset=queryset,
+            user=request.user,
+            triggered_by=_by(request),
+            reason=reason,
+            save_kwargs=save_kwargs,
+        )
+    except PermissionDenied as exc:
+        form.add_error(None, str(exc))
+        return None, 403
+    except s.Conflict as exc:
+        form.add_error(None, str(exc.detail))
+        return None, 409
+    _say_what_happened(request, result)
+    return result, 200
+
+
+def _delete(
+    request: HttpRequest,
+    obj: Any,
+    *,
+    serializer_class: type[s.NaemonModelSerializer],
+    queryset: Any,
+    what: str,
+    reason: str,
+) -> str | None:
+    """Delete through the API's path and say so; the refusal's text when the object is in use."""
+    try:
+        result = s.apply_delete(
+            obj,
+            serializer_class=serializer_class,
+            queryset=queryset,
+            context={"request": request},
+            triggered_by=_by(request),
+            reason=reason,
+        )
+    except s.Conflict as exc:
+        return str(exc.detail)
+    nodes = ", ".join(sorted(d.node.name for d in result.deployments))
+    messages.success(request, f"{what} deleted." + (f" Deploying to {nodes}." if nodes else ""))
+    return None
 
 
 def _say_what_happened(request: HttpRequest, result: s.WriteResult) -> None:
@@ -184,19 +248,24 @@ def host_delete(request: HttpRequest, name: str) -> HttpResponse:
     host = _host(name)
     if not may_change(request.user, host):
         return _forbidden(request, f"Host {host.name} is not owned by one of your teams.")
+    error = None
     if request.method == "POST":
-        result = s.apply_delete(
+        error = _delete(
+            request,
             host,
             serializer_class=s.HostSerializer,
             queryset=s.HostSerializer.read_queryset(),
-            context={"request": request},
-            triggered_by=f"{request.user.get_username()} (web)",
+            what=f"Host {host.name}",
             reason=f"delete host {host.name} (web)",
         )
-        nodes = ", ".join(sorted(d.node.name for d in result.deployments))
-        messages.success(request, f"Host {host.name} deleted." + (f" Deploying to {nodes}." if nodes else ""))
-        return redirect("registry:host-list")
-    return render(request, "registry/host_confirm_delete.html", {"host": host})
+        if error is None:
+            return redirect("registry:host-list")
+    return render(
+        request,
+        "registry/host_confirm_delete.html",
+        {"host": host, "error": error},
+        status=409 if error else 200,
+    )
 
 
 # --- services -----------------------------------------------------------------------------
@@ -215,13 +284,29 @@ def service_list(request: HttpRequest) -> HttpResponse:
             "filters": filterset.form.cleaned_data if filterset.is_valid() else {},
             "query": _query_without_page(request),
             "hostgroups": HostGroup.objects.values_list("name", flat=True),
+            "may_create": may_create(request.user, Service),
         },
     )
 
 
+def _service(pk: int) -> Service:
+    return get_object_or_404(s.ServiceSerializer.read_queryset(), pk=pk)
+
+
+def _where(service: Service) -> str:
+    if service.host is not None:
+        return service.host.name
+    return ", ".join(sorted(g.name for g in service.hostgroups.all())) or "no host group"
+
+
+def _service_serializer(service: Service) -> type[s.NaemonModelSerializer]:
+    return s.HostServiceSerializer if service.host is not None else s.ServiceSerializer
+
+
 @login_required
 def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    service = get_object_or_404(s.ServiceSerializer.read_queryset(), pk=pk)
+    """A service: where it runs, its check, templates and groups."""
+    service = _service(pk)
     return render(
         request,
         "registry/service_detail.html",
@@ -229,7 +314,87 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "service": service,
             "templates": s.uses_of(service),
             "api_url": s.ServiceSerializer(service).data["url"],
+            "may_change": may_change(request.user, service),
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Create (no pk) or edit a service, with the API's validation and write path.
+
+    A new service goes on a host (``?host=web01`` fills it in) or on host groups; on a host,
+    the caller must be allowed to change that host, as under ``/api/v1/registry/hosts/<host>/services/``.
+    """
+    service = _service(pk) if pk is not None else None
+    if service is not None and not may_change(request.user, service):
+        return _forbidden(
+            request, f"Service {service.description} on {_where(service)} is not owned by one of your teams."
+        )
+    if service is None and not may_create(request.user, Service):
+        return _forbidden(request, "You may not create services.")
+    # A new service: ?host=web01 (the host page's "Add service") fills in the host.
+    extra: dict[str, Any] = {} if service is not None else {"initial": {"host": request.GET.get("host", "")}}
+    form = ServiceForm(
+        request.POST if request.method == "POST" else None, instance=service, request=request, **extra
+    )
+    status = 200
+    if request.method == "POST" and form.is_valid() and form.serializer is not None:
+        host = form.target_host
+        if service is None and host is not None and not may_change(request.user, host):
+            form.add_error(None, f"Host {host.name} is not owned by one of your teams.")
+            status = 403
+        else:
+            data = form.serializer.validated_data
+            where = (
+                host.name
+                if host is not None
+                else ", ".join(sorted(g.name for g in data.get("hostgroups", [])))
+            )
+            result, status = _write(
+                request,
+                form,
+                form.serializer,
+                queryset=s.ServiceSerializer.read_queryset(),
+                reason=f"{'edit' if service else 'create'} service {data.get('description')} on {where} (web)",
+                save_kwargs=form.save_kwargs(),
+            )
+            if result is not None:
+                return redirect("registry:service-detail", pk=result.instance.pk)
+    return render(request, "registry/service_form.html", {"form": form, "service": service}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Confirm (GET) and delete (POST) a service."""
+    service = _service(pk)
+    where = _where(service)
+    if not may_change(request.user, service):
+        return _forbidden(
+            request, f"Service {service.description} on {where} is not owned by one of your teams."
+        )
+    error = None
+    if request.method == "POST":
+        host = service.host
+        error = _delete(
+            request,
+            service,
+            serializer_class=_service_serializer(service),
+            queryset=s.ServiceSerializer.read_queryset(),
+            what=f"Service {service.description} on {where}",
+            reason=f"delete service {service.description} on {where} (web)",
+        )
+        if error is None:
+            if host is not None:
+                return redirect("registry:host-detail", name=host.name)
+            return redirect("registry:service-list")
+    return render(
+        request,
+        "registry/service_confirm_delete.html",
+        {"service": service, "where": where, "error": error},
+        status=409 if error else 200,
     )
 
 
@@ -238,28 +403,31 @@ def service_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def node_list(request: HttpRequest) -> HttpResponse:
-    """Naemon nodes with their latest deployment."""
-    latest = Deployment.objects.order_by("node_id", "-created_at", "-pk")
-    nodes = list(NaemonNode.objects.prefetch_related("hostgroups"))
-    last: dict[int, Deployment] = {}
-    for deployment in latest.filter(node__in=nodes).only("pk", "node_id", "state", "created_at").iterator():
-        last.setdefault(deployment.node_id, deployment)
-    rows = [(node, last.get(node.pk)) for node in nodes]
+    """Naemon nodes with their latest deployment (one row per node, not the whole history)."""
+    latest = Deployment.objects.filter(node=OuterRef("pk")).order_by("-created_at", "-pk").values("pk")[:1]
+    nodes = list(NaemonNode.objects.prefetch_related("hostgroups").annotate(latest_pk=Subquery(latest)))
+    last = Deployment.objects.only("pk", "node_id", "state", "created_at").in_bulk(
+        [node.latest_pk for node in nodes if node.latest_pk is not None]
+    )
+    rows = [(node, last.get(node.latest_pk)) for node in nodes]
     return render(request, "registry/node_list.html", {"rows": rows})
 
 
 def _deployments_context(node: NaemonNode) -> dict[str, Any]:
     deployments = list(node.deployments.select_related("node")[:DEPLOYMENT_HISTORY])
+    running = any(d.state not in FINAL_DEPLOYMENT_STATES for d in deployments)
     return {
         "node": node,
         "deployments": deployments,
-        "polling": any(d.state not in FINAL_DEPLOYMENT_STATES for d in deployments),
+        "running": running,
+        # Always polled, so that a new deployment shows up too; faster while one runs.
+        "poll_seconds": POLL_RUNNING_SECONDS if running else POLL_IDLE_SECONDS,
     }
 
 
 @login_required
 def node_detail(request: HttpRequest, name: str) -> HttpResponse:
-    """A node and its deployment history (live while any deployment is not final)."""
+    """A node and its deployment history, live: new deployments and state changes appear in place."""
     node = get_object_or_404(
         NaemonNode.objects.prefetch_related(
             Prefetch("hostgroups", queryset=HostGroup.objects.order_by("name"))
@@ -271,6 +439,6 @@ def node_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 def node_deployments(request: HttpRequest, name: str) -> HttpResponse:
-    """The htmx fragment of a node's deployments; it stops polling once all are final."""
+    """The htmx fragment of a node's deployments (it polls itself again)."""
     node = get_object_or_404(NaemonNode, name=name)
     return render(request, "registry/_deployments.html", _deployments_context(node))

@@ -82,12 +82,30 @@ class CommandFactory(factory.django.DjangoModelFactory[Command]):
     command_line = "$USER1$/check_ping -H $HOSTADDRESS$ -w 100,20% -c 500,60%"
 
 
+def _notification_commands(attribute: str) -> Any:
+    """Naemon refuses a contact without notification commands: a shared /bin/true one unless given."""
+
+    def add(obj: Any, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if not create:
+            return
+        if extracted is None:
+            extracted = [
+                Command.objects.get_or_create(name="notify-true", defaults={"command_line": "/bin/true"})[0]
+            ]
+        getattr(obj, attribute).add(*extracted)
+
+    return factory.PostGeneration(add)
+
+
 class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     class Meta:
         model = Contact
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"contact-{n}")
     email = factory.LazyAttribute(lambda o: f"{o.name}@example.org")
+    host_notification_commands = _notification_commands("host_notification_commands")
+    service_notification_commands = _notification_commands("service_notification_commands")
 
 
 class ContactGroupFactory(factory.django.DjangoModelFactory[ContactGroup]):
@@ -206,11 +224,12 @@ class Site:
         self.unused_command = CommandFactory.create(name="check-unused")
         self.period = TimePeriodFactory.create(name="24x7")
         self.unused_period = TimePeriodFactory.create(name="unused-period")
+        # Every host and service resolves what Naemon requires (max_check_attempts, a check command).
         self.generic_host = HostTemplateFactory.create(
-            name="generic-host", check_command=self.check_host_alive
+            name="generic-host", check_command=self.check_host_alive, max_check_attempts=3
         )
         self.linux_host = HostTemplateFactory.create(name="linux-host")
-        self.generic_service = ServiceTemplateFactory.create(name="generic-service")
+        self.generic_service = ServiceTemplateFactory.create(name="generic-service", max_check_attempts=3)
         self.unused_service_template = ServiceTemplateFactory.create(name="unused-service")
         self.contact = ContactFactory.create(name="oncall")
         self.contact_group = ContactGroupFactory.create(name="admins")
@@ -219,10 +238,22 @@ class Site:
             name="web01", team=web_team, hostgroups=[self.web], templates=[self.generic_host]
         )
         self.http = ServiceFactory.create(
-            description="HTTP", host=self.web01, check_command=self.check_http, check_command_args=["80"]
+            description="HTTP",
+            host=self.web01,
+            check_command=self.check_http,
+            check_command_args=["80"],
+            templates=[self.generic_service],
         )
-        self.db01 = HostFactory.create(name="db01", team=db_team, hostgroups=[self.db])
-        self.load = ServiceFactory.create(description="Load", host=None, hostgroups=[self.web])
+        self.db01 = HostFactory.create(
+            name="db01", team=db_team, hostgroups=[self.db], templates=[self.generic_host]
+        )
+        self.load = ServiceFactory.create(
+            description="Load",
+            host=None,
+            hostgroups=[self.web],
+            check_command=self.check_host_alive,
+            templates=[self.generic_service],
+        )
 
 
 class FakeDeployTask:

@@ -60,6 +60,8 @@ from registry.models import (
     ServiceTemplateUse,
     ServiceUse,
     TimePeriod,
+    left_without_directives,
+    missing_directives,
     nodes_for_hosts,
 )
 from registry.permissions import check_groups_joined, check_owner_after_write, hostgroup_ids
@@ -187,9 +189,15 @@ def plain(data: Any) -> Any:
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
+# Not part of an ETag: absolute links change with the Host header and scheme a client used.
+ETAG_IGNORED_KEYS = frozenset({"url", "deployments", "deployment_results"})
+
+
 def etag_of(data: Any) -> str:
-    """A strong ETag: the hash of the object's representation."""
-    encoded = json.dumps(data, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
+    """A strong ETag: the hash of the object's representation, links left out."""
+    encoded = json.dumps(
+        _without(data, ETAG_IGNORED_KEYS), cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":")
+    )
     return '"' + hashlib.sha256(encoded.encode()).hexdigest()[:32] + '"'
 
 
@@ -256,6 +264,18 @@ class NaemonModelSerializer(serializers.ModelSerializer):
         """Checks beyond the model's own (relations, placement, cycles)."""
         return {}
 
+    def required_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        """What the core refuses the object without (also for items embedded in another object)."""
+        return {}
+
+    def related_after(self, attrs: dict[str, Any], key: str) -> list[Any]:
+        """A to-many relation as it will be: from the body, else (PATCH) as stored, else empty."""
+        if key in attrs:
+            return list(attrs[key])
+        if self.instance is not None and self.partial:
+            return list(getattr(self.instance, key).all())
+        return []
+
     @property
     def model(self) -> Any:
         return self.Meta.model
@@ -273,6 +293,8 @@ class NaemonModelSerializer(serializers.ModelSerializer):
         errors = candidate.naemon_errors()
         for key, messages in self.extra_errors(candidate, attrs).items():
             errors.setdefault(key, []).extend(messages)
+        if not errors:
+            errors = self.required_errors(candidate, attrs)
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -369,6 +391,27 @@ class CheckSettingsSerializer(NaemonModelSerializer):
         "custom_variables",
         "notes",
     ]
+
+    def required_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        if isinstance(candidate, HostTemplate | ServiceTemplate):
+            broken = left_without_directives(candidate, self.related_after(attrs, "parents"))
+            return {
+                directive: [
+                    f"{', '.join(names)} would be left without {directive} (not set on them, nor through "
+                    "their other templates), which Naemon refuses."
+                ]
+                for directive, names in broken.items()
+            }
+        kind = "host" if isinstance(candidate, Host) else "service"
+        # One load of the templates per request (a bulk write checks many hosts and services).
+        chains = self.context.setdefault("_template_chains", {}) if isinstance(self.context, dict) else None
+        missing = missing_directives(candidate, self.related_after(attrs, "templates"), chains)
+        return {
+            directive: [
+                f"Naemon refuses a {kind} without {directive}: set it here or in one of its templates."
+            ]
+            for directive in missing
+        }
 
     def validate_custom_variables(self, value: dict[str, str]) -> dict[str, str]:
         try:
@@ -539,6 +582,13 @@ class ContactSerializer(NaemonModelSerializer):
         return Contact.objects.select_related(
             "user", "team", "host_notification_period", "service_notification_period"
         ).prefetch_related("host_notification_commands", "service_notification_commands", "contact_groups")
+
+    def required_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        for key in ("host_notification_commands", "service_notification_commands"):
+            if not self.related_after(attrs, key):
+                errors[key] = [f"Naemon refuses a contact without {key}: name at least one command."]
+        return errors
 
     def validate_host_notification_options(self, value: str) -> str:
         return _options(value, validation.HOST_NOTIFICATION_OPTIONS, "host_notification_options")
@@ -1192,6 +1242,21 @@ def _check_deletable(obj: Any) -> None:
         if names:
             raise Conflict(
                 f"Host group {obj.name} is the only group of its services {', '.join(names)}; delete them first."
+            )
+    if isinstance(obj, Command):
+        # Deleting a command silently drops it from contacts: one left without any is refused by Naemon.
+        stranded: set[str] = set()
+        for key in ("host_notification_commands", "service_notification_commands"):
+            users = Contact.objects.filter(**{key: obj})
+            stranded.update(
+                users.exclude(**{f"{key}__in": Command.objects.exclude(pk=obj.pk)}).values_list(
+                    "name", flat=True
+                )
+            )
+        if stranded:
+            raise Conflict(
+                f"Command {obj.name} is the only notification command of contact(s) {', '.join(sorted(stranded))}; "
+                "give them another one first."
             )
     if isinstance(obj, NaemonNode) and obj.hostgroups.exists():
         groups = ", ".join(obj.hostgroups.values_list("name", flat=True))

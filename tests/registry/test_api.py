@@ -6,8 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.urls import URLPattern, reverse
 from django.utils import timezone
 
+from registry.api import urls as api_urls
 from registry.choices import DeploymentState
 from registry.models import Deployment, Host, HostGroup, Service
 from tests.factories import (
@@ -32,6 +34,10 @@ HOST_BODY = {
     "check_command_args": ["80"],
     "custom_variables": {"_RACK": "B12"},
 }
+
+
+# What Naemon requires of a service that has no template giving it.
+SERVICE_MIN = {"check_command": "check_http", "max_check_attempts": 3}
 
 
 @pytest.fixture(autouse=True)
@@ -115,8 +121,8 @@ def test_get_then_put_of_the_same_representation_is_a_no_op(
 
 def test_put_replaces_fields_left_out(api: Any, site: Site) -> None:
     api.put(f"{API}/hosts/web02/", {**HOST_BODY, "alias": "Web two", "notes": "rack B"}, format="json")
-    response = api.put(f"{API}/hosts/web02/", {"team": "web"}, format="json")
-    assert response.status_code == 202
+    response = api.put(f"{API}/hosts/web02/", {"team": "web", "templates": ["generic-host"]}, format="json")
+    assert response.status_code == 202, response.json()
     host = Host.objects.get(name="web02")
     assert (host.alias, host.notes, host.address, host.check_command, host.custom_variables) == (
         "",
@@ -171,7 +177,7 @@ def test_delete_deploys_the_nodes_that_had_the_host(api: Any, site: Site, deploy
 
 
 def test_without_nodes_writes_answer_201_200_204(api: Any, db: None, team: Any) -> None:
-    created = api.put(f"{API}/hosts/solo/", {"team": "web"}, format="json")
+    created = api.put(f"{API}/hosts/solo/", {"team": "web", "max_check_attempts": 3}, format="json")
     assert created.status_code == 201
     assert created["Location"].endswith("/api/v1/registry/hosts/solo/")
     assert api.patch(f"{API}/hosts/solo/", {"alias": "x"}, format="json").status_code == 200
@@ -396,7 +402,8 @@ def test_services_by_description_with_spaces_and_slashes(
     api: Any, site: Site, deploys: DeployRecorder
 ) -> None:
     url = f"{API}/hosts/web01/services/Disk%20%2Fvar/"
-    response = api.put(url, {"check_command": "check_http", "check_command_args": ["/var"]}, format="json")
+    body = {"check_command": "check_http", "check_command_args": ["/var"], "templates": ["generic-service"]}
+    response = api.put(url, body, format="json")
     assert response.status_code == 202, response.json()
     body = response.json()
     assert body["description"] == "Disk /var"
@@ -404,12 +411,7 @@ def test_services_by_description_with_spaces_and_slashes(
     assert api.get(body["url"]).json()["description"] == "Disk /var"
     assert deploys.calls == [({"master1", "poller1"}, "PUT service Disk /var")]
     deploys.calls.clear()
-    assert (
-        api.put(
-            url, {"check_command": "check_http", "check_command_args": ["/var"]}, format="json"
-        ).status_code
-        == 200
-    )
+    assert api.put(url, body, format="json").status_code == 200
     assert deploys.calls == []
     assert api.delete(url).status_code == 202
     assert api.get(url).status_code == 404
@@ -432,8 +434,13 @@ def test_a_host_put_with_services_replaces_them(api: Any, site: Site) -> None:
     body = {
         **HOST_BODY,
         "services": [
-            {"description": "HTTP", "check_command": "check_http", "check_command_args": ["8080"]},
-            {"description": "SSH", "templates": ["generic-service"]},
+            {
+                "description": "HTTP",
+                "check_command": "check_http",
+                "check_command_args": ["8080"],
+                "max_check_attempts": 3,
+            },
+            {"description": "SSH", "templates": ["generic-service"], "check_command": "check_http"},
         ],
     }
     response = api.put(f"{API}/hosts/web01/", body, format="json")
@@ -456,7 +463,9 @@ def test_a_host_put_with_a_bad_service_stores_nothing(api: Any, site: Site, depl
     assert response.status_code == 400
     assert response.json()["services"]["1"]["notes"]  # errors by item index
     twice = api.put(
-        f"{API}/hosts/web01/", {**HOST_BODY, "services": [{"description": "A"}] * 2}, format="json"
+        f"{API}/hosts/web01/",
+        {**HOST_BODY, "services": [{"description": "A", **SERVICE_MIN}] * 2},
+        format="json",
     )
     assert twice.status_code == 400 and "twice" in twice.json()["services"][0]
     assert registry_state() == before
@@ -465,16 +474,20 @@ def test_a_host_put_with_a_bad_service_stores_nothing(api: Any, site: Site, depl
 
 def test_services_on_host_groups(api: Any, site: Site, deploys: DeployRecorder) -> None:
     url = f"{API}/hostgroups/web/services/Users%20logged%20in/"
-    response = api.put(url, {"check_command": "check_http"}, format="json")
+    response = api.put(url, SERVICE_MIN, format="json")
     assert response.status_code == 202, response.json()
     assert response.json()["hostgroups"] == ["web"]
     assert response.json()["host"] is None
     assert deploys.calls == [({"master1", "poller1"}, "PUT service Users logged in")]
-    replaced = api.put(url, {"notes": "who is on"}, format="json")  # no hostgroups: the URL's
+    replaced = api.put(url, {**SERVICE_MIN, "notes": "who is on"}, format="json")  # no hostgroups: the URL's
     assert replaced.status_code == 202 and replaced.json()["hostgroups"] == ["web"]
-    clash = api.put(f"{API}/hostgroups/db/services/Load/", {"hostgroups": ["db", "web"]}, format="json")
+    clash = api.put(
+        f"{API}/hostgroups/db/services/Load/", {**SERVICE_MIN, "hostgroups": ["db", "web"]}, format="json"
+    )
     assert clash.status_code == 400 and "web" in clash.json()["description"][0]
-    outside = api.put(f"{API}/hostgroups/db/services/Ping/", {"hostgroups": ["web"]}, format="json")
+    outside = api.put(
+        f"{API}/hostgroups/db/services/Ping/", {**SERVICE_MIN, "hostgroups": ["web"]}, format="json"
+    )
     assert outside.status_code == 400 and "hostgroups" in outside.json()
     listed = api.get(f"{API}/hostgroups/web/services/").json()["results"]
     assert sorted(s["description"] for s in listed) == ["Load", "Users logged in"]
@@ -627,24 +640,24 @@ def test_a_write_is_deployed_by_the_real_deploy_task(
         api.put(f"{API}/commands/check-x/?wait=10", {"command_line": "/bin/true"}, format="json").status_code
         == 201
     )
-    response = api.put(f"{API}/hosts/h1/?wait=10", {"check_command": "check-x"}, format="json")
+    host = {"check_command": "check-x", "max_check_attempts": 1}
+    response = api.put(f"{API}/hosts/h1/?wait=10", host, format="json")
     assert response.status_code == 201, response.json()
     assert [d["state"] for d in response.json()["deployment_results"]] == ["confirmed"]
     assert "h1" in "".join(p.read_text() for p in (tmp_path / "portal.d").rglob("*.cfg"))
-    assert api.put(f"{API}/hosts/h1/?wait=10", {"check_command": "check-x"}, format="json").status_code == 200
+    assert api.put(f"{API}/hosts/h1/?wait=10", host, format="json").status_code == 200
 
 
 def test_parent_loops_are_refused_before_anything_is_stored(
     api_client_for: Any, staff: Any, site: Any
 ) -> None:
     client = api_client_for(staff)
-    assert client.put("/api/v1/registry/hosts/rack-a/", {"team": "web"}, format="json").status_code in (
+    rack = {"team": "web", "templates": ["generic-host"]}
+    assert client.put("/api/v1/registry/hosts/rack-a/", rack, format="json").status_code in (
         201,
         202,
     )
-    response = client.put(
-        "/api/v1/registry/hosts/rack-b/", {"team": "web", "parents": ["rack-a"]}, format="json"
-    )
+    response = client.put("/api/v1/registry/hosts/rack-b/", {**rack, "parents": ["rack-a"]}, format="json")
     assert response.status_code in (201, 202)
     before = Deployment.objects.count()
     response = client.patch("/api/v1/registry/hosts/rack-a/", {"parents": ["rack-b"]}, format="json")
@@ -652,3 +665,120 @@ def test_parent_loops_are_refused_before_anything_is_stored(
     assert "rack-a → rack-b → rack-a" in response.json()["parents"][0]
     assert Deployment.objects.count() == before
     assert not Host.objects.get(name="rack-a").parents.exists()
+
+
+# --- every list and every object kind, derived from the URL map ------------------------------
+
+
+def _api_routes() -> dict[str, tuple[set[str], set[str]]]:
+    """URL name -> (viewset actions, URL parameters) of every registry API route."""
+    routes: dict[str, tuple[set[str], set[str]]] = {}
+    for pattern in api_urls.urlpatterns:
+        if not isinstance(pattern, URLPattern):
+            continue
+        params = set(pattern.pattern.regex.groupindex)
+        actions = getattr(pattern.callback, "actions", None) or {}
+        if pattern.name and "format" not in params:  # not the router's .json suffix twins
+            routes.setdefault(pattern.name, (set(actions.values()), params))
+    return routes
+
+
+ROUTES = _api_routes()
+# The objects of the Site that each kind of URL is tried with. A new route needs an entry here:
+# its test fails with a KeyError until it has one, so no list or object kind goes untested.
+LIST_PARAMS = {"host": "web01", "hostgroup": "web"}
+OBJECTS = {
+    "naemonnode-detail": {"name": "master1"},
+    "host-detail": {"name": "web01"},
+    "hostgroup-detail": {"name": "web"},
+    "servicegroup-detail": {"name": "web-services"},
+    "hosttemplate-detail": {"name": "generic-host"},
+    "servicetemplate-detail": {"name": "generic-service"},
+    "command-detail": {"name": "check_http"},
+    "timeperiod-detail": {"name": "24x7"},
+    "contact-detail": {"name": "oncall"},
+    "contactgroup-detail": {"name": "admins"},
+    "host-service-detail": {"host": "web01", "description": "HTTP"},
+    "hostgroup-service-detail": {"hostgroup": "web", "description": "Load"},
+}
+LISTS = sorted(name for name, (actions, _) in ROUTES.items() if "list" in actions)
+WRITABLE_OBJECTS = sorted(name for name, (actions, _) in ROUTES.items() if "partial_update" in actions)
+
+
+def _list_url(name: str) -> str:
+    return reverse(f"registry-api:{name}", kwargs={p: LIST_PARAMS[p] for p in ROUTES[name][1]})
+
+
+def test_the_route_lists_are_complete() -> None:
+    """The derivation finds every list and object kind (it would silently find none if it broke)."""
+    assert {_list_url(name) for name in LISTS} >= {
+        f"{API}/{path}/"
+        for path in [
+            "nodes",
+            "hosts",
+            "services",
+            "hostgroups",
+            "servicegroups",
+            "hosttemplates",
+            "servicetemplates",
+            "commands",
+            "timeperiods",
+            "contacts",
+            "contactgroups",
+            "deployments",
+            "hosts/web01/services",
+            "hostgroups/web/services",
+        ]
+    }
+    assert set(WRITABLE_OBJECTS) == set(OBJECTS)
+    # Read-only objects: deployments only (they carry no ETag; nobody writes them).
+    readonly = {n for n, (actions, _) in ROUTES.items() if "retrieve" in actions} - set(WRITABLE_OBJECTS)
+    assert readonly == {"deployment-detail"}
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_every_list_refuses_unknown_filter_parameters(api: Any, site: Site, name: str) -> None:
+    url = _list_url(name)
+    assert api.get(url).status_code == 200
+    assert api.get(url, {"q": "web"}).status_code == 200
+    response = api.get(url, {"bogus": "1"})
+    assert response.status_code == 400, response.content
+    assert "bogus" in response.json()
+    # A typo beside a known filter is refused too, not half-applied.
+    response = api.get(url, {"q": "web", "nmae": "web01"})
+    assert response.status_code == 400
+    assert list(response.json()) == ["nmae"]
+
+
+@pytest.mark.parametrize("name", WRITABLE_OBJECTS)
+def test_every_object_kind_honours_if_none_match_and_if_match(
+    api: Any, site: Site, deploys: DeployRecorder, name: str
+) -> None:
+    url = reverse(f"registry-api:{name}", kwargs=OBJECTS[name])
+    first = api.get(url)
+    assert first.status_code == 200
+    etag = first["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')
+
+    not_modified = api.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert not_modified.status_code == 304
+    assert not_modified["ETag"] == etag and not_modified.content == b""
+    assert api.get(url, HTTP_IF_NONE_MATCH=f'"stale", W/{etag}').status_code == 304
+    assert api.get(url, HTTP_IF_NONE_MATCH='"stale"').status_code == 200
+
+    before = api.get(url).json()
+    state = registry_state()
+    stale = '"0123456789abcdef0123456789abcdef"'
+    for body in [{}, {"alias": "changed", "notes": "changed"}]:
+        refused = api.patch(url, body, format="json", HTTP_IF_MATCH=stale)
+        assert refused.status_code == 412, refused.content
+    assert api.delete(url, HTTP_IF_MATCH=stale).status_code == 412
+    assert api.get(url).json() == before
+    assert registry_state() == state
+    assert deploys.calls == []
+
+    # The current tag is accepted (a PATCH of nothing: 200, same tag, nothing deployed).
+    accepted = api.patch(url, {}, format="json", HTTP_IF_MATCH=etag)
+    assert accepted.status_code == 200, accepted.content
+    assert accepted["ETag"] == etag
+    assert deploys.calls == []

@@ -30,8 +30,14 @@ def hosts(count: int, group: str = "web", **extra: Any) -> list[dict[str, Any]]:
             "address": f"192.0.2.{i + 1}",
             "team": "web",
             "hostgroups": [group],
+            "templates": ["generic-host"],
             "services": [
-                {"description": "HTTP", "check_command": "check_http", "check_command_args": ["80"]}
+                {
+                    "description": "HTTP",
+                    "check_command": "check_http",
+                    "check_command_args": ["80"],
+                    "templates": ["generic-service"],
+                }
             ],
             **extra,
         }
@@ -42,7 +48,13 @@ def hosts(count: int, group: str = "web", **extra: Any) -> list[dict[str, Any]]:
 def test_bulk_upserts_hosts_and_services_with_one_deployment_per_node(
     api_client_for: Any, staff: Any, site: Site, deploys: DeployRecorder
 ) -> None:
-    items = [*hosts(20), *hosts(5, group="db"), {"name": "web01", "team": "web", "hostgroups": ["web"]}]
+    web01 = {
+        "name": "web01",
+        "team": "web",
+        "hostgroups": ["web"],
+        "templates": ["generic-host"],
+    }
+    items = [*hosts(20), *hosts(5, group="db"), web01]
     response = api_client_for(staff).post(URL, {"hosts": items}, format="json")
     assert response.status_code == 202, response.json()
     body = response.json()
@@ -80,7 +92,13 @@ def test_one_invalid_item_stores_nothing(
     assert response.status_code == 400
     body = response.json()
     assert "Nothing was stored" in body["detail"]
-    assert [r["status"] for r in body["results"]] == ["valid", "valid", "invalid", "valid", "invalid"]
+    assert [r["status"] for r in body["results"]] == [
+        "valid",
+        "valid",
+        "invalid",
+        "valid",
+        "invalid",
+    ]
     assert "address" in body["results"][2]["errors"]
     assert "check_command_args" in body["results"][4]["errors"]["services"]["0"]
     assert (Host.objects.count(), Service.objects.count()) == before
@@ -91,14 +109,19 @@ def test_one_invalid_item_stores_nothing(
 def test_bulk_items_are_checked_for_ownership(
     api_client_for: Any, outsider: Any, site: Site, deploys: DeployRecorder
 ) -> None:
+    valid = {"templates": ["generic-host"]}  # what the core needs: ownership is what is refused
     items = [
-        {"name": "db-new", "team": "db", "hostgroups": ["db"]},
-        {"name": "web01", "team": "db"},  # someone else's host
-        {"name": "web-new", "team": "web"},  # for someone else's team
+        {**valid, "name": "db-new", "team": "db", "hostgroups": ["db"]},
+        {**valid, "name": "web01", "team": "db"},  # someone else's host
+        {**valid, "name": "web-new", "team": "web"},  # for someone else's team
     ]
     response = api_client_for(outsider).post(URL, {"hosts": items}, format="json")
     assert response.status_code == 403
-    assert [r["status"] for r in response.json()["results"]] == ["valid", "forbidden", "forbidden"]
+    assert [r["status"] for r in response.json()["results"]] == [
+        "valid",
+        "forbidden",
+        "forbidden",
+    ]
     assert not Host.objects.filter(name__in=["db-new", "web-new"]).exists()
     assert Host.objects.get(name="web01").team == site.web.team
     assert deploys.calls == []
@@ -107,11 +130,12 @@ def test_bulk_items_are_checked_for_ownership(
 def test_bulk_refuses_duplicates_missing_names_and_placement_conflicts(
     api_client_for: Any, staff: Any, site: Site
 ) -> None:
+    valid = {"templates": ["generic-host"]}
     items = [
-        {"name": "a", "team": "web"},
-        {"name": "a", "team": "web"},
-        {"team": "web"},
-        {"name": "b", "hostgroups": ["web", "db"]},
+        {**valid, "name": "a", "team": "web"},
+        {**valid, "name": "a", "team": "web"},
+        {**valid, "team": "web"},
+        {**valid, "name": "b", "hostgroups": ["web", "db"]},
     ]
     response = api_client_for(staff).post(URL, {"hosts": items}, format="json")
     assert response.status_code == 400
@@ -135,8 +159,13 @@ def test_bulk_hosts_may_reference_hosts_earlier_in_the_batch(
     api_client_for: Any, staff: Any, site: Site
 ) -> None:
     items = [
-        {"name": "switch1", "team": "web"},
-        {"name": "behind-switch1", "team": "web", "parents": ["switch1"]},
+        {"name": "switch1", "team": "web", "templates": ["generic-host"]},
+        {
+            "name": "behind-switch1",
+            "team": "web",
+            "templates": ["generic-host"],
+            "parents": ["switch1"],
+        },
     ]
     response = api_client_for(staff).post(URL, {"hosts": items}, format="json")
     assert response.status_code == 202, response.json()

@@ -58,13 +58,17 @@ ENDPOINTS = {
         deleted=204,
     ),
     "hosts": Endpoint(
-        "hosts/", "hosts/web01/", "hosts/web02/", {"team": "web", "hostgroups": ["web"]}, team_writable=True
+        "hosts/",
+        "hosts/web01/",
+        "hosts/web02/",
+        {"team": "web", "hostgroups": ["web"], "templates": ["generic-host"]},
+        team_writable=True,
     ),
     "host services": Endpoint(
         "hosts/web01/services/",
         "hosts/web01/services/HTTP/",
         "hosts/web01/services/SSH%20port/",
-        {"check_command": "check_http", "check_command_args": ["22"]},
+        {"check_command": "check_http", "check_command_args": ["22"], "templates": ["generic-service"]},
         {"notes": "changed"},
         team_writable=True,
     ),
@@ -72,7 +76,7 @@ ENDPOINTS = {
         "hostgroups/web/services/",
         "hostgroups/web/services/Load/",
         "hostgroups/web/services/Users/",
-        {"check_command": "check_http"},
+        {"check_command": "check_http", "templates": ["generic-service"]},
         {"notes": "changed"},
         team_writable=True,
     ),
@@ -105,7 +109,14 @@ ENDPOINTS = {
         {"ranges": {"monday": "09:00-17:00"}},
     ),
     "contacts": Endpoint(
-        "contacts/", "contacts/oncall/", "contacts/new-contact/", {"email": "new@example.org"}
+        "contacts/",
+        "contacts/oncall/",
+        "contacts/new-contact/",
+        {
+            "email": "new@example.org",
+            "host_notification_commands": ["notify-true"],
+            "service_notification_commands": ["notify-true"],
+        },
     ),
     "contactgroups": Endpoint(
         "contactgroups/", "contactgroups/admins/", "contactgroups/new-group/", {"members": ["oncall"]}
@@ -204,17 +215,23 @@ def test_read_only_endpoints(
 def test_outsider_cannot_create_for_another_team(api_client_for: Any, outsider: Any, site: Site) -> None:
     client = api_client_for(outsider)
     before = registry_state()
-    response = client.put(f"{API}/hosts/evil/", {"team": "web", "hostgroups": ["web"]}, format="json")
+    valid = {"templates": ["generic-host"]}  # what the core needs: ownership is what is refused
+    response = client.put(
+        f"{API}/hosts/evil/", {**valid, "team": "web", "hostgroups": ["web"]}, format="json"
+    )
     assert response.status_code == 403
     assert "another team" in response.json()["detail"]
-    response = client.put(f"{API}/hosts/evil/", {"team": "web"}, format="json")
+    response = client.put(f"{API}/hosts/evil/", {**valid, "team": "web"}, format="json")
     assert response.status_code == 403
     assert "your teams" in response.json()["detail"]
-    assert client.put(f"{API}/hosts/evil/", {}, format="json").status_code == 403  # owned by nobody
+    assert client.put(f"{API}/hosts/evil/", valid, format="json").status_code == 403  # owned by nobody
     assert client.put(f"{API}/hostgroups/evil/", {"team": "web"}, format="json").status_code == 403
-    assert client.put(f"{API}/hosts/db01/services/X/", {}, format="json").status_code == 202  # their own host
-    assert client.put(f"{API}/hosts/web01/services/X/", {}, format="json").status_code == 403
-    assert client.put(f"{API}/hostgroups/web/services/X/", {}, format="json").status_code == 403
+    service = {"check_command": "check_http", "templates": ["generic-service"]}
+    assert (
+        client.put(f"{API}/hosts/db01/services/X/", service, format="json").status_code == 202
+    )  # their own host
+    assert client.put(f"{API}/hosts/web01/services/X/", service, format="json").status_code == 403
+    assert client.put(f"{API}/hostgroups/web/services/X/", service, format="json").status_code == 403
     assert Service.objects.filter(description="X").count() == 1
     assert len(registry_state()[2]) == len(before[2]) + 1
 
@@ -233,7 +250,7 @@ def test_owner_cannot_hand_a_host_to_another_team(api_client_for: Any, owner: An
 
 
 def test_host_group_team_owns_its_hosts(api_client_for: Any, teammate: Any, site: Site) -> None:
-    HostFactory.create(name="grouped", hostgroups=[site.web_extra])  # no team of its own
+    HostFactory.create(name="grouped", hostgroups=[site.web_extra], templates=[site.generic_host])  # no team
     client = api_client_for(teammate)
     assert client.patch(f"{API}/hosts/grouped/", {"alias": "x"}, format="json").status_code == 202
     assert client.patch(f"{API}/hosts/db01/", {"alias": "x"}, format="json").status_code == 403
@@ -310,7 +327,11 @@ def test_cannot_put_own_host_into_another_teams_group(api_client_for: Any, outsi
     response = client.patch(f"{API}/hosts/db01/", {"hostgroups": ["db", "web-extra"]}, format="json")
     assert response.status_code == 403
     assert "web-extra" in response.json()["detail"] and "another team" in response.json()["detail"]
-    response = client.put(f"{API}/hosts/db09/", {"team": "db", "hostgroups": ["web"]}, format="json")
+    response = client.put(
+        f"{API}/hosts/db09/",
+        {"team": "db", "hostgroups": ["web"], "templates": ["generic-host"]},
+        format="json",
+    )
     assert response.status_code == 403
     assert registry_state() == before
     assert (

@@ -143,6 +143,19 @@ define host {
     host_name orphan
     use missing-template
 }
+define host {
+    host_name bare
+    address 192.0.2.9
+}
+define host {
+    host_name shell
+    use base
+    address 192.0.2.1`id`
+}
+define contact {
+    contact_name mute
+    email mute@example.org
+}
 define service {
     name svc
     check_command check-true!80!a b
@@ -158,6 +171,11 @@ define service {
     use svc
     hostgroup_name web,db
     service_description Disk
+}
+define service {
+    host_name web1
+    service_description Unchecked
+    max_check_attempts 1
 }
 define hostdependency {
     host_name web1
@@ -179,6 +197,12 @@ def test_import_maps_naemon_features(config: Path) -> None:
     assert report.created["hosts"] == 2 and report.created["services"] == 3
     assert any("host 'bad'" in s and "alias" in s and "'$'" in s for s in report.skipped)
     assert any("host 'orphan'" in s and "missing-template" in s for s in report.skipped)
+    # What the core would refuse, or what would reach a shell, is not imported either.
+    assert any("host 'bare'" in s and "max_check_attempts not set" in s for s in report.skipped)
+    assert any("host 'shell'" in s and "may not contain '`'" in s for s in report.skipped)
+    assert any("service 'Unchecked'" in s and "check_command not set" in s for s in report.skipped)
+    assert any("contact 'mute'" in s and "no host_notification_commands" in s for s in report.skipped)
+    assert not Contact.objects.filter(name="mute").exists()
     assert report.dropped["host event_handler_enabled"] == 1 and report.dropped["define hostdependency"] == 1
 
     web1, db1 = Host.objects.get(name="web1"), Host.objects.get(name="db1")

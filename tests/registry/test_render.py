@@ -208,6 +208,55 @@ def test_notification_commands_are_wrapped_by_the_notify_filter(
     assert alice["service_notification_commands"] == "check-true,notify-filter-service__notify-by-mail"
 
 
+def test_a_notification_command_with_shell_syntax_gets_the_gate_form(
+    master: NaemonNode, world: dict[str, Any], verify_dir: VerifyDir
+) -> None:
+    """``filter -- a | b`` would run ``b`` whatever the filter decides: ``filter && ( a | b )`` does not."""
+    pipeline = (
+        '/usr/bin/printf "%b" "$NOTIFICATIONTYPE$ $HOSTNAME$ is $HOSTSTATE$\\n" | /usr/bin/mail -s '
+        '"$NOTIFICATIONTYPE$ $HOSTNAME$" $CONTACTEMAIL$'
+    )
+    Command.objects.filter(name="notify-by-mail").update(command_line=pipeline)
+    files = render.render_node(master).files
+    commands = by_name(files["commands.cfg"], "command", "command_name")
+    assert commands["notify-by-mail"]["command_line"] == pipeline
+    line = commands["notify-filter-host__notify-by-mail"]["command_line"]
+    assert line == (
+        '/opt/portal/bin/notify-filter --contact "$CONTACTNAME$" --channel email --type "$NOTIFICATIONTYPE$" '
+        '--host "$HOSTNAME$" --hostgroups "$HOSTGROUPNAMES$" --state "$HOSTSTATE$" --id "$HOSTNOTIFICATIONID$" '
+        f'--problem-id "$HOSTPROBLEMID$" --last-problem-id "$LASTHOSTPROBLEMID$" && ( {pipeline} )'
+    )
+    assert " -- " not in commands["notify-filter-service__notify-by-mail"]["command_line"]
+    result = verify_dir.check(files)
+    assert result.returncode == 0 and "Total Errors:   0" in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("line", "compound", "kept"),
+    [
+        ('/usr/bin/mail -s "$NOTIFICATIONTYPE$" $CONTACTEMAIL$', False, None),
+        ("/bin/echo 'a | b; c' \"x && y > z\"", False, None),  # quoted: one simple command
+        ("/bin/echo a#b", False, None),
+        ("/usr/bin/printf x | /usr/bin/mail $CONTACTEMAIL$", True, None),
+        ("/bin/a\\; /bin/b", True, None),  # Naemon turns \\; into ;
+        ("/bin/a || /bin/b", True, None),
+        ("/bin/a > /tmp/out", True, None),
+        ("/bin/a < /dev/null", True, None),
+        ("/bin/a &", True, None),
+        ('/bin/a "$$(date)"', True, None),  # command substitution would run before the decision
+        ("/bin/a `date`", True, None),
+        ("(/bin/a)", True, None),
+        ("X=1 /bin/a", True, None),
+        ("exec /bin/a", True, None),
+        ("if /bin/a", True, None),
+        ("/bin/a x # trailing comment (with a parenthesis", True, "/bin/a x"),
+        ("/bin/a \\# not a comment", False, None),
+    ],
+)
+def test_shell_structure(line: str, compound: bool, kept: str | None) -> None:
+    assert render.shell_structure(line) == (compound, line if kept is None else kept)
+
+
 def test_default_notify_filter_is_the_virtualenv_console_script(
     master: NaemonNode, world: dict[str, Any]
 ) -> None:
