@@ -11,9 +11,11 @@ node that does not answer it is asked nothing else), host and service counts by 
 ``hostsbygroup``/``servicesbyhostgroup``), and the host and service problems (rows,
 ``state != 0``): ``QUERIES_PER_REFRESH`` queries. Every ``WALL_TOPS_SECONDS`` one more:
 state changes per service over 24 h from the ``log`` table ("noisiest services";
-hidden when no node has that table, e.g. Icinga 2 without compat logs), and the
-notify-filter decision logs (``<notify_dir>/decisions.log``) are read for "who gets
-most notifications".
+hidden when no node has that table, e.g. Icinga 2 without compat logs), and "who gets
+most notifications" from the counts that each node's worker collects from its
+notify-filter decision log into Redis (``livestatus.notifications_log``; the home page's
+"my recent notifications" reads the same store). Without Redis both read the logs on
+this machine directly.
 
 A master renders every host, so a host placed on a poller exists on both cores: masters
 are asked only about objects that no *reachable* poller owns (``groups < name`` filters
@@ -44,7 +46,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -56,6 +58,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
 from django.urls import NoReverseMatch, reverse
 
+from livestatus import notifications_log
 from livestatus.client import Row
 from livestatus.errors import LivestatusQueryError
 from livestatus.multi import LivestatusCluster, merge_stats
@@ -76,8 +79,6 @@ PROBLEMS_KEPT = 2000
 PROBLEMS_ON_WALL = 60
 TOPS_ROWS = 8
 DEPLOYMENTS_ON_WALL = 6
-#: How much of the end of each decision log is read (the logs grow without bound).
-DECISION_LOG_TAIL_BYTES = 2 * 1024 * 1024
 OUTPUT_CHARS = 200
 DAY = 86400
 
@@ -561,76 +562,52 @@ def noisiest(log: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def decision_logs(nodes: Iterable[NaemonNode]) -> list[Path]:
-    """The notify-filter decision logs this process can read (``<notify_dir>/decisions.log``)."""
-    paths = []
-    for node in nodes:
-        if node.notify_dir:
-            path = Path(node.notify_dir) / "decisions.log"
-            if path.is_file():
-                paths.append(path)
-    return paths
+def _readable_logs(nodes: Iterable[NaemonNode]) -> list[Path]:
+    """Without Redis: the decision logs on this machine (nodes with a notify_dir, as rendered)."""
+    return notifications_log.decision_logs(node.notify_dir for node in nodes)
 
 
-def _tail_lines(path: Path, max_bytes: int) -> list[bytes]:
-    with open(path, "rb") as handle:
-        handle.seek(0, 2)
-        size = handle.tell()
-        handle.seek(max(0, size - max_bytes))
-        data = handle.read()
-    lines = data.split(b"\n")
-    if size > max_bytes:
-        lines = lines[1:]  # the first one is cut
-    return [line for line in lines if line.strip()]
+def most_notified(nodes: Sequence[NaemonNode], now: float) -> dict[str, Any]:
+    """Contacts sent most notifications over 24 h: what the nodes' workers collected into Redis.
 
-
-def _decision_time(value: Any) -> float | None:
+    Without Redis, read from the decision logs on this machine.
+    """
+    client = _redis()
+    if client is None:
+        return notifications_log.most_notified(_readable_logs(nodes), now, rows=TOPS_ROWS)
     try:
-        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
-
-
-def read_decisions(
-    paths: Iterable[Path], *, max_bytes: int = DECISION_LOG_TAIL_BYTES
-) -> Iterator[dict[str, Any]]:
-    """Decision records from the end of each log (unreadable logs and lines are skipped)."""
-    for path in paths:
-        try:
-            lines = _tail_lines(path, max_bytes)
-        except OSError as exc:
-            logger.info("decision log %s not readable: %s", path, exc)
-            continue
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                record["_ts"] = _decision_time(record.get("time"))
-                yield record
-
-
-def most_notified(paths: Sequence[Path], now: float) -> dict[str, Any]:
-    """Contacts sent most notifications over 24 h, from the decision logs; unavailable without logs."""
-    if not paths:
+        return notifications_log.most_notified_collected(
+            client, [node.pk for node in nodes], now, rows=TOPS_ROWS
+        )
+    except redis.RedisError as exc:
+        logger.warning("notification counts unreadable: %s", exc)
         return {"available": False, "rows": []}
-    counts: Counter[str] = Counter()
-    for record in read_decisions(paths):
-        if record.get("decision") == "notify" and (record["_ts"] or 0) >= now - DAY and record.get("contact"):
-            counts[str(record["contact"])] += 1
-    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOPS_ROWS]
-    return {"available": True, "rows": [{"contact": contact, "count": count} for contact, count in top]}
 
 
 def recent_notifications(contact: str, *, limit: int = 15) -> list[dict[str, Any]] | None:
     """The contact's latest notify-filter decisions across nodes, newest first; None without logs."""
-    paths = decision_logs(NaemonNode.objects.filter(enabled=True).exclude(notify_dir=""))
-    if not paths:
+    nodes = list(NaemonNode.objects.filter(enabled=True))
+    client = _redis()
+    if client is None:
+        paths = _readable_logs(nodes)
+        return notifications_log.recent_from_files(paths, contact, limit) if paths else None
+    try:
+        return notifications_log.recent_collected(client, [node.pk for node in nodes], contact, limit)
+    except redis.RedisError as exc:  # the page still renders, without the section
+        logger.warning("recent notifications unreadable: %s", exc)
         return None
-    mine = [record for record in read_decisions(paths) if record.get("contact") == contact]
-    mine.sort(key=lambda record: record["_ts"] or 0, reverse=True)
-    return mine[:limit]
+
+
+def has_decision_logs() -> bool:
+    """Whether any enabled node's decision log can be shown (collected into Redis, or readable here)."""
+    nodes = list(NaemonNode.objects.filter(enabled=True))
+    client = _redis()
+    if client is None:
+        return bool(_readable_logs(nodes))
+    try:
+        return bool(notifications_log.collected_nodes(client, [node.pk for node in nodes]))
+    except redis.RedisError:
+        return False
 
 
 # -- registry side -------------------------------------------------------------
@@ -704,7 +681,7 @@ def compute(previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
         tops = {
             "taken_at": now,
             "noisiest": noisiest(collected["log"]),
-            "notified": most_notified(decision_logs(node for node in nodes), now),
+            "notified": most_notified(nodes, now),
         }
     placement = dict(
         HostGroup.objects.filter(node__isnull=False, node__in=nodes).values_list("name", "node__name")
@@ -928,11 +905,6 @@ def home_status(user: Any, *, now: float | None = None) -> dict[str, Any]:
         entry["may_act"] = staff or problem["host"] in hosts
         result["mine" if mine else "others"].append(entry)
     return result
-
-
-def has_decision_logs() -> bool:
-    """Whether any notify-filter decision log is readable from here."""
-    return bool(decision_logs(NaemonNode.objects.filter(enabled=True).exclude(notify_dir="")))
 
 
 def forget_clusters() -> None:

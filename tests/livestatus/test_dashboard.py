@@ -18,7 +18,7 @@ import redis
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from livestatus import commands, dashboard, kiosk
+from livestatus import commands, dashboard, kiosk, notifications_log
 from livestatus.client import LivestatusClient
 from livestatus.nodes import client_for, forget_clients
 from livestatus.query import Filter, LivestatusQuery
@@ -293,7 +293,8 @@ def decision(contact: str, when: float, decision: str = "notify", **extra: Any) 
     return json.dumps(record | extra)
 
 
-def test_most_notified_reads_the_decision_logs(tmp_path: Path) -> None:
+def test_without_redis_most_notified_reads_the_decision_logs(tmp_path: Path) -> None:
+    """The fallback where the portal and the filter share a machine (tests/livestatus/test_notification_log.py: Redis)."""
     now = time.time()
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -312,13 +313,13 @@ def test_most_notified_reads_the_decision_logs(tmp_path: Path) -> None:
     )
     (tmp_path / "b" / "decisions.log").write_text(decision("alice", now - 10) + "\n")
     paths = [tmp_path / "a" / "decisions.log", tmp_path / "b" / "decisions.log"]
-    assert dashboard.most_notified(paths, now) == {
+    assert notifications_log.most_notified(paths, now) == {
         "available": True,
         "rows": [{"contact": "alice", "count": 3}, {"contact": "bob", "count": 1}],
     }
-    assert dashboard.most_notified([], now)["available"] is False
+    assert notifications_log.most_notified([], now)["available"] is False
     # Only the end of a long log is read; a cut first line is dropped, not misparsed.
-    tail = list(dashboard.read_decisions(paths[:1], max_bytes=300))
+    tail = list(notifications_log.read_decisions(paths[:1], max_bytes=300))
     assert tail and all(r["contact"] in ("bob", "carol", "alice") for r in tail)
 
 

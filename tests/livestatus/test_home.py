@@ -163,7 +163,7 @@ def test_htmx_gets_the_status_part_only(
     assert rows(html, "my-problems") == ["lonely-1/", "web-1/http"]
 
 
-def test_my_recent_notifications_from_the_decision_logs(
+def test_without_redis_my_recent_notifications_are_read_from_the_logs(
     web: Client, owner: User, registry: None, serve: dict[str, Any], tmp_path: Path
 ) -> None:
     now = time.time()
