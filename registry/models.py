@@ -37,6 +37,9 @@ class NamedObject(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     name_allows_spaces = False
+    #: Name prefixes of the objects the renderer adds itself (registry.render): a user's
+    #: object of that name would be a duplicate definition, which the core refuses.
+    reserved_prefixes: tuple[str, ...] = ()
 
     class Meta:
         abstract = True
@@ -53,6 +56,9 @@ class NamedObject(models.Model):
         if self.alias:
             # $HOSTALIAS$, $CONTACTALIAS$, $HOSTGROUPALIAS$ ... reach command lines.
             errors |= _check("alias", validation.check_macro_value, self.alias, what="alias")
+        for prefix in self.reserved_prefixes:
+            if self.name.startswith(prefix) and "name" not in errors:
+                errors["name"] = [f"names starting with {prefix!r} are the portal's own."]
         return errors
 
     def clean(self) -> None:
@@ -135,6 +141,8 @@ class TimePeriod(NamedObject):
 
 class Command(NamedObject):
     """A check or notification command. A notification command names its ``channel`` (email, sms)."""
+
+    reserved_prefixes = (validation.NOTIFY_FILTER_PREFIX, validation.PLACEHOLDER_PREFIX)
 
     command_line = models.TextField()
     channel = models.SlugField(
@@ -343,6 +351,8 @@ class HostQuerySet(models.QuerySet["Host"]):
 
 class Host(NamedObject, CheckSettings):
     """A monitored host."""
+
+    reserved_prefixes = (validation.PLACEHOLDER_PREFIX,)
 
     address = models.CharField(max_length=255, blank=True)
     templates = models.ManyToManyField(HostTemplate, blank=True, through="HostUse", related_name="hosts")

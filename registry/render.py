@@ -57,7 +57,7 @@ FILES = (
     "hosts.cfg",
     "services.cfg",
 )
-NOTIFY_PREFIX = "notify-filter"
+NOTIFY_PREFIX = validation.NOTIFY_FILTER_PREFIX
 HOST_WRAPPER = "notify-filter-host__"
 SERVICE_WRAPPER = "notify-filter-service__"
 
@@ -509,8 +509,9 @@ def _render_commands(rows: list[Row], notify: NotifyFilter) -> list[str]:
     blocks = []
     for row in rows:
         what = f"command {row['name']!r}"
-        if row["name"].startswith(NOTIFY_PREFIX):
-            raise NaemonValueError(f"{what}: names starting with {NOTIFY_PREFIX!r} are the portal's own.")
+        for prefix in (NOTIFY_PREFIX, PLACEHOLDER):
+            if row["name"].startswith(prefix):
+                raise NaemonValueError(f"{what}: names starting with {prefix!r} are the portal's own.")
         blocks.append(_render_command(row["name"], row["command_line"], what))
         if row.get("channel"):
             host_line, service_line = wrapped_command_lines(row, notify)
@@ -567,6 +568,8 @@ def _render_template(kind: str, row: Row, letters: frozenset[str]) -> str:
 
 def _render_host(row: Row) -> str:
     block = _Block("host", lambda: f"host {row['name']!r}")
+    if str(row["name"]).startswith(PLACEHOLDER):
+        raise NaemonValueError(f"{block.what}: names starting with {PLACEHOLDER!r} are the portal's own.")
     block.name("host_name", row["name"], field="name")
     block.macro("alias", row.get("alias"))
     block.macro("address", row.get("address"), check=validation.check_address, plain=_plain_address)
@@ -601,6 +604,63 @@ def _render_service(row: Row) -> str:
 
 def _by_name(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda r: r["name"])
+
+
+# Nagios 4 refuses a config without a host, a service or a contact ("There are no services
+# defined!"): a new site's first host, or a poller whose host groups are still empty, would
+# never deploy. Such a node gets inert placeholders (no checks, no notifications) until it
+# has objects of its own; the registry refuses user objects with these names.
+PLACEHOLDER = validation.PLACEHOLDER_PREFIX
+_INERT = """    active_checks_enabled 0
+    passive_checks_enabled 0
+    notifications_enabled 0
+    notification_interval 0
+    event_handler_enabled 0
+    flap_detection_enabled 0
+"""
+PLACEHOLDER_COMMAND = f"""define command {{
+    command_name {PLACEHOLDER}
+    command_line /bin/true
+}}
+"""
+PLACEHOLDER_CONTACT = f"""define contact {{
+    contact_name {PLACEHOLDER}
+    alias Placeholder: the core needs a contact; this portal has none yet
+    host_notifications_enabled 0
+    service_notifications_enabled 0
+    host_notification_commands {PLACEHOLDER}
+    service_notification_commands {PLACEHOLDER}
+}}
+"""
+PLACEHOLDER_HOST = f"""define host {{
+    host_name {PLACEHOLDER}
+    alias Placeholder: the core needs a host and a service; this node has none yet
+    check_command {PLACEHOLDER}
+    max_check_attempts 1
+{_INERT}}}
+"""
+PLACEHOLDER_SERVICE = f"""define service {{
+    host_name {PLACEHOLDER}
+    service_description placeholder
+    check_command {PLACEHOLDER}
+    max_check_attempts 1
+    check_interval 60
+    retry_interval 60
+{_INERT}}}
+"""
+
+
+def needs_placeholder(hosts: list[Row], services: list[Row]) -> bool:
+    """Whether the core would find no host or no service in this node's config.
+
+    Conservative: a service on host groups counts only when a rendered host is directly in
+    one of them (membership through templates is not followed); the placeholders are
+    harmless when the node has objects after all.
+    """
+    if not hosts:
+        return True
+    grouped = {group for row in hosts for group in row.get("hostgroups") or []}
+    return not any(row.get("host") or grouped.intersection(row.get("hostgroups") or []) for row in services)
 
 
 def _join(header: str, blocks: Iterable[str]) -> str:
@@ -639,14 +699,22 @@ def render_state(state: State, notify: NotifyFilter, *, node_name: str = "") -> 
     ]
     host_blocks = [_render_host(row) for row in hosts]
     service_blocks = [_render_service(row) for row in services]
+    # Placeholders where the core would otherwise refuse the config; kept out of the per-host
+    # digests: the change summary and the deploy's confirmation speak of registry objects only.
+    extra_hosts: list[str] = []
+    extra_services: list[str] = []
+    if needs_placeholder(hosts, services):
+        extra_hosts, extra_services = [PLACEHOLDER_HOST], [PLACEHOLDER_SERVICE]
+    extra_contacts = [] if state.contacts else [PLACEHOLDER_CONTACT]
+    extra_commands = [PLACEHOLDER_COMMAND] if extra_hosts or extra_contacts else []
     files = {
         "timeperiods.cfg": _join(header, timeperiods),
-        "commands.cfg": _join(header, command_blocks),
-        "contacts.cfg": _join(header, contacts),
+        "commands.cfg": _join(header, [*command_blocks, *extra_commands]),
+        "contacts.cfg": _join(header, [*contacts, *extra_contacts]),
         "groups.cfg": _join(header, groups),
         "templates.cfg": _join(header, templates),
-        "hosts.cfg": _join(header, host_blocks),
-        "services.cfg": _join(header, service_blocks),
+        "hosts.cfg": _join(header, [*host_blocks, *extra_hosts]),
+        "services.cfg": _join(header, [*service_blocks, *extra_services]),
     }
     digest = hashlib.sha256()
     for name in FILES:

@@ -23,6 +23,9 @@ _ILLEGAL_NAME = re.compile("[" + re.escape(ILLEGAL_NAME_CHARS) + "]")
 _CUSTOM_VAR_NAME = re.compile(r"^_[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _MACRO_OR_COMMENT = re.compile(r"[$;]")
 MAX_NAME = 255
+# Names of the objects the renderer defines itself (notify-filter wrappers, placeholders).
+NOTIFY_FILTER_PREFIX = "notify-filter"
+PLACEHOLDER_PREFIX = "portal-placeholder"
 MAX_VALUE = 1024
 # What /bin/sh reads as syntax in an unquoted or double-quoted word: command substitution (` $),
 # pipes and lists (| & ;), redirections (< >), quotes (' ") and escapes (\\).

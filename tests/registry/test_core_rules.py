@@ -252,3 +252,19 @@ def test_what_the_api_accepts_the_core_accepts(api: Any, site: Site, verify_dir:
     result = verify_dir.check(render.render_node(node).files)
     assert result.returncode == 0, result.output
     assert "Total Errors:   0" in result.output
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "body"),
+    [
+        ("hosts", "portal-placeholder", {"address": "192.0.2.1", "max_check_attempts": 3}),
+        ("hosts", "portal-placeholder-2", {"address": "192.0.2.1", "max_check_attempts": 3}),
+        ("commands", "portal-placeholder", {"command_line": "/bin/true"}),
+        ("commands", "notify-filter-host__mail", {"command_line": "/bin/true"}),
+    ],
+)
+def test_names_of_the_portals_own_objects_are_refused(api: Any, path: str, name: str, body: dict) -> None:
+    """The renderer defines these itself: a user's object of that name would be a duplicate."""
+    before = state()
+    refused(api.put(f"{API}/{path}/{name}/", body, format="json"), "name", "are the portal's own")
+    assert state() == before

@@ -401,3 +401,51 @@ def test_rendering_costs_a_fixed_number_of_queries(
         render.render_node(master)
     with django_assert_max_num_queries(len(small.captured_queries) + 2):
         render.render_node(world["poller"])
+
+
+def test_a_node_without_hosts_or_services_gets_an_inert_placeholder(
+    master: NaemonNode, verify_dir: VerifyDir
+) -> None:
+    """Nagios refuses a config with no host or no service: a new site or empty poller must still deploy."""
+    empty = render.render_node(master)
+    assert "host_name portal-placeholder" in empty.files["hosts.cfg"]
+    assert empty.hosts == {} and empty.services == {}  # not a registry object
+    result = verify_dir.check(empty.files)
+    assert "Total Errors:   0" in result.output, result.output
+
+    # The first host, still without services: the placeholder service keeps the core happy.
+    check = Command.objects.create(name="check-true", command_line="/bin/true")
+    host = Host.objects.create(name="first", address="192.0.2.1", max_check_attempts=3, check_command=check)
+    first = render.render_node(master)
+    assert list(first.hosts) == ["first"]
+    assert "service_description placeholder" in first.files["services.cfg"]
+    result = verify_dir.check(first.files)
+    assert "Total Errors:   0" in result.output, result.output
+
+    # A service on a host group the host is in counts as a service: the placeholder goes.
+    group = HostGroup.objects.create(name="web")
+    host.hostgroups.add(group)
+    service = Service.objects.create(description="Ping", check_command=check, max_check_attempts=3)
+    service.hostgroups.add(group)
+    real = render.render_node(master)
+    assert "portal-placeholder" not in real.files["hosts.cfg"] + real.files["services.cfg"]
+    assert "contact_name portal-placeholder" in real.files["contacts.cfg"]  # still no contact of its own
+    result = verify_dir.check(real.files)
+    assert "Total Errors:   0" in result.output, result.output
+
+    # Its first contact: nothing of the portal's own is left.
+    contact = Contact.objects.create(name="alice")
+    contact.host_notification_commands.add(check)
+    contact.service_notification_commands.add(check)
+    final = render.render_node(master)
+    assert "portal-placeholder" not in "".join(final.files.values())
+    result = verify_dir.check(final.files)
+    assert "Total Errors:   0" in result.output, result.output
+
+
+def test_a_service_on_an_empty_host_group_does_not_count(master: NaemonNode) -> None:
+    check = Command.objects.create(name="check-true", command_line="/bin/true")
+    Host.objects.create(name="lonely", address="192.0.2.1", max_check_attempts=3, check_command=check)
+    service = Service.objects.create(description="Ping", check_command=check, max_check_attempts=3)
+    service.hostgroups.add(HostGroup.objects.create(name="empty"))
+    assert "service_description placeholder" in render.render_node(master).files["services.cfg"]
