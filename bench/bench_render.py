@@ -156,7 +156,10 @@ def build(hosts: int, services: int, servicegroups: bool) -> None:
                 ({"service_id": k, "servicegroup_id": sgroups[k % services]} for k in range(1, total + 1)),
             )
         m.NaemonNode.objects.create(
-            name="master", config_dir=str(BENCH / "render-out"), notify_filter_path="/usr/bin/notify-filter"
+            name="master",
+            config_dir=str(BENCH / "render-out"),
+            notify_filter_path="/usr/bin/notify-filter",
+            notify_dir=str(BENCH / "notify"),  # not the filter's default under /var/lib
         )
     print(f"built {hosts:,} hosts x {services} services in {time.perf_counter() - started:.0f} s")
 
