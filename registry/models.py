@@ -488,7 +488,12 @@ class Deployment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["node", "state"])]
+        indexes = [
+            models.Index(fields=["node", "state"]),
+            # A node's history, newest first: the node list's "latest deployment" and the
+            # deployment page read it on every (polled) load, over years of deployments.
+            models.Index(fields=["node", "-created_at", "-id"], name="registry_deployment_history"),
+        ]
 
     def __str__(self) -> str:
         return f"deployment {self.pk} of {self.node.name}: {self.state}"
