@@ -686,7 +686,7 @@ def compute(previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
     placement = dict(
         HostGroup.objects.filter(node__isnull=False, node__in=nodes).values_list("name", "node__name")
     )
-    return build_snapshot(
+    snapshot = build_snapshot(
         now=now,
         nodes=node_entries,
         rows=collected["rows"],
@@ -696,6 +696,17 @@ def compute(previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
         tops=tops,
         queries=collected["queries"],
         duration_ms=(time.perf_counter() - started) * 1000,
+    )
+    # Nodes that cannot be asked: their hosts are missing from every count, which must not
+    # look like "all is well" (names only: the wall is readable through kiosk links).
+    snapshot["unwatched"] = unwatched_nodes()
+    return snapshot
+
+
+def unwatched_nodes() -> list[str]:
+    """Enabled nodes without a Livestatus address: the portal cannot show their status."""
+    return list(
+        NaemonNode.objects.filter(enabled=True, livestatus="").order_by("name").values_list("name", flat=True)
     )
 
 

@@ -619,6 +619,36 @@ def _detail(host: str, service: str, node: str) -> ObjectDetail:
     return detail
 
 
+#: The operator actions of an object, in the order the detail page offers them.
+OBJECT_ACTIONS = (
+    "acknowledge",
+    "remove_acknowledgement",
+    "downtime",
+    "delete_downtime",
+    "recheck",
+    "comment",
+)
+
+
+def available_actions(detail: ObjectDetail, *, may_act: bool) -> dict[str, bool]:
+    """Which actions the detail page offers on the object (``may_act``: ``actions.may_act``).
+
+    Acknowledge a problem that is not acknowledged yet, remove an acknowledgement that is
+    there, delete downtimes that exist; downtime, re-check and comment always.
+    """
+    row = detail.row or {}
+    acknowledged = bool(row.get("acknowledged"))
+    offered = {
+        "acknowledge": not acknowledged and _int(row.get("state")) != 0,
+        "remove_acknowledgement": acknowledged,
+        "downtime": True,
+        "delete_downtime": bool(detail.downtimes),
+        "recheck": True,
+        "comment": True,
+    }
+    return {name: may_act and offered[name] for name in OBJECT_ACTIONS}
+
+
 def history(node: NaemonNode, host: str, service: str = "") -> tuple[list[dict[str, Any]] | None, str]:
     """The newest state changes and notifications of the last days, from the node's ``log`` table.
 

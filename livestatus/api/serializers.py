@@ -12,8 +12,11 @@ from typing import Any
 
 from rest_framework import serializers
 
+from livestatus import status as live
 from livestatus.actions import MAX_DOWNTIME_SECONDS, ActionInvalid, downtime_window
+from livestatus.errors import UnsafeValueError
 from livestatus.models import ActionLog
+from livestatus.query import check_value
 
 # -- live state -------------------------------------------------------------------------
 
@@ -89,6 +92,134 @@ class DowntimeSerializer(serializers.Serializer):
     fixed = serializers.BooleanField()
     duration = serializers.IntegerField()
     triggered_by = serializers.IntegerField()
+
+
+# -- one object ----------------------------------------------------------------------------
+
+#: How many history rows the detail endpoint returns unless asked (at most ``HISTORY_ROWS``).
+DEFAULT_HISTORY_LIMIT = 100
+
+
+class ObjectNameField(serializers.CharField):
+    """A host name or service description that a query and a command can carry.
+
+    Refused as the actions refuse them: control characters (a line break would end a
+    header line) and ``;`` (it would shift the arguments of a command).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 255)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            check_value(value, self.field_name or "name")
+        except UnsafeValueError as exc:
+            raise serializers.ValidationError(exc.message) from None
+        if ";" in value:
+            raise serializers.ValidationError(f"may not contain ';': {value[:60]!r}")
+        return value
+
+
+class DetailQuerySerializer(serializers.Serializer):
+    """The object (from the path or the query string) and the options of a detail request."""
+
+    host = ObjectNameField()
+    service = ObjectNameField(required=False, default="", allow_blank=True)
+    node = serializers.CharField(
+        required=False, default="", allow_blank=True, help_text="Ask only this node."
+    )
+    history_limit = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_HISTORY_LIMIT,
+        min_value=0,
+        max_value=live.HISTORY_ROWS,
+        help_text=f"The newest N history rows (default {DEFAULT_HISTORY_LIMIT}, at most {live.HISTORY_ROWS}).",
+    )
+
+    def validate_node(self, value: str) -> str:
+        known = live.node_names()
+        if value and value not in known:
+            raise serializers.ValidationError(
+                f"{value!r} is not a node with Livestatus (known: {', '.join(known) or 'none'})."
+            )
+        return value
+
+
+class CommentSerializer(serializers.Serializer):
+    """A comment on the object (also the ones acknowledgements and downtimes add)."""
+
+    id = serializers.IntegerField()
+    node = serializers.CharField()
+    author = serializers.CharField(allow_blank=True)
+    comment = serializers.CharField(allow_blank=True)
+    entry_time = serializers.DateTimeField(allow_null=True)
+    entry_type = serializers.CharField(help_text="comment, downtime, flapping or acknowledgement.")
+    persistent = serializers.BooleanField()
+    expires = serializers.DateTimeField(allow_null=True, help_text="null: does not expire.")
+
+
+class HistorySerializer(serializers.Serializer):
+    """A state change or notification from the node's ``log`` table."""
+
+    time = serializers.DateTimeField(allow_null=True)
+    type = serializers.CharField(help_text="SERVICE ALERT, HOST NOTIFICATION, ...")
+    state = serializers.IntegerField()
+    output = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(allow_blank=True, help_text="The whole log line.")
+    contact = serializers.CharField(allow_blank=True, help_text="Notifications: the contact.")
+
+
+class AvailableActionsSerializer(serializers.Serializer):
+    """What the caller may do to the object now: the buttons the detail page shows them."""
+
+    acknowledge = serializers.BooleanField(help_text="A problem that is not acknowledged yet.")
+    remove_acknowledgement = serializers.BooleanField()
+    downtime = serializers.BooleanField()
+    delete_downtime = serializers.BooleanField(help_text="It has downtimes to delete.")
+    recheck = serializers.BooleanField()
+    comment = serializers.BooleanField()
+
+
+class ObjectDetailSerializer(_LiveRowSerializer):
+    """A host or service with everything its detail page shows."""
+
+    # A CharField, not a ChoiceField: the same enum in two components gets a hashed name.
+    kind = serializers.CharField(help_text="host or service.")
+    service = serializers.CharField(allow_blank=True, help_text="Empty for a host.")
+    nodes = serializers.ListField(
+        child=serializers.CharField(), help_text="Every node that knows the object; `node` is the one shown."
+    )
+    alias = serializers.CharField(default="", help_text="Hosts only.")
+    address = serializers.CharField(default="", help_text="Hosts only.")
+    servicegroups = serializers.ListField(child=serializers.CharField())
+    long_output = serializers.CharField(allow_blank=True)
+    perf_data = serializers.CharField(allow_blank=True)
+    next_check = serializers.DateTimeField(allow_null=True)
+    check_command = serializers.CharField(allow_blank=True)
+    acknowledgement_type = serializers.IntegerField(help_text="0 none, 1 normal, 2 sticky.")
+    active_checks_enabled = serializers.BooleanField(allow_null=True)
+    notifications_enabled = serializers.BooleanField(allow_null=True)
+    notes = serializers.CharField(allow_blank=True)
+    comments = CommentSerializer(many=True, help_text="Newest first.")
+    downtimes = DowntimeSerializer(many=True, help_text="By start.")
+    history = HistorySerializer(
+        many=True,
+        allow_null=True,
+        help_text=f"Alerts and notifications of the last {live.HISTORY_SECONDS // 86400} days, newest "
+        "first (history_limit rows at most); null when the node has no log table (see history_error).",
+    )
+    history_error = serializers.CharField(allow_blank=True)
+    services = ServiceStatusSerializer(many=True, help_text="A host's services; empty for a service.")
+    can = AvailableActionsSerializer()
+    denial = serializers.CharField(
+        allow_blank=True, help_text="Why the caller may not act on the object; empty when they may."
+    )
+    unreachable = UnreachableSerializer(
+        many=True, help_text="Nodes that did not answer; what they know is missing."
+    )
 
 
 class DeploymentSummarySerializer(serializers.Serializer):

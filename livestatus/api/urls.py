@@ -1,12 +1,15 @@
 """URL map of the status API, mounted at /api/v1/livestatus/.
 
 Live lists (GET, filters as query parameters): ``hosts/``, ``services/``, ``problems/``,
-``downtimes/``; node health: ``nodes/``. Actions: POST ``actions/acknowledge/``,
+``downtimes/``; node health: ``nodes/``. One object: ``hosts/<host>/``,
+``services/<host>/<service>/`` (the description is the rest of the path: it may contain
+``/``), and ``object/?host=&service=`` for any name. Actions: POST ``actions/acknowledge/``,
 ``actions/remove-acknowledgement/``, ``actions/downtime/``, ``actions/delete-downtime/``,
 ``actions/recheck/``, ``actions/comment/``; their record: GET ``actions/`` and
 ``actions/<id>/``.
 """
 
+from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from livestatus.api import views
@@ -19,4 +22,14 @@ router.register("problems", views.ProblemViewSet, basename="problem")
 router.register("downtimes", views.DowntimeViewSet, basename="downtime")
 router.register("nodes", views.NodeHealthViewSet, basename="node")
 router.register("actions", views.ActionViewSet, basename="action")
-urlpatterns = router.urls
+urlpatterns = [
+    re_path(r"^hosts/(?P<host>[^/]+)/$", views.HostDetailView.as_view(), name="host-detail"),
+    re_path(
+        # (?s): a line break in the description is a 400 from the view, not a 404 here.
+        r"^services/(?P<host>[^/]+)/(?P<service>(?s:.+))/$",
+        views.ServiceDetailView.as_view(),
+        name="service-detail",
+    ),
+    re_path(r"^object/$", views.QueryDetailView.as_view(), name="object-detail"),
+    *router.urls,
+]

@@ -5,6 +5,12 @@ Live lists ask every node at once and answer with the rows of those that answere
 still the truth about the nodes that answered). Their query parameters are the filters
 of the pages (``livestatus.forms.StatusFilterForm``); an unknown parameter is a 400.
 
+One object: ``hosts/<host>/`` and ``services/<host>/<service>/`` (the description is the
+rest of the path, so it may contain ``/``), or ``object/?host=&service=`` for any name (a
+host name with ``/``): everything its detail page shows, and which actions the caller may
+take on it. 404 when no node that answered knows it; 400 for a name no query or command
+may carry (a line break, ``;``): nothing is asked then.
+
 Actions are POSTs to ``actions/<kind>/``; the answer is the recorded ``ActionLog`` entry:
 201 when the command was sent, 502 when the node could not be reached or rejected it
 (nothing happened on the core; the entry records the error). 403 when the caller may not
@@ -26,6 +32,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from livestatus import actions
 from livestatus import status as live
@@ -216,6 +223,120 @@ class NodeHealthViewSet(LiveListViewSet):
 
     def ask(self, filters: live.StatusFilter) -> live.StatusResult:
         return live.node_health()
+
+
+# -- one object ------------------------------------------------------------------------------
+
+_DETAIL_OPTIONS = [
+    OpenApiParameter("node", OpenApiTypes.STR, description="Ask only this node."),
+    OpenApiParameter(
+        "history_limit",
+        OpenApiTypes.INT,
+        description=f"The newest N history rows (default {s.DEFAULT_HISTORY_LIMIT}, "
+        f"0 to {live.HISTORY_ROWS}).",
+    ),
+]
+_PATH_HOST = OpenApiParameter("host", OpenApiTypes.STR, OpenApiParameter.PATH, description="Host name.")
+_PATH_SERVICE = OpenApiParameter(
+    "service",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="Service description (the rest of the path: it may contain '/').",
+)
+_QUERY_NAMES = [
+    OpenApiParameter("host", OpenApiTypes.STR, required=True, description="Host name (any, even with '/')."),
+    OpenApiParameter("service", OpenApiTypes.STR, description="Service description; absent: the host."),
+]
+_DETAIL_RESPONSES = {
+    200: s.ObjectDetailSerializer,
+    400: OpenApiResponse(description="A name with a line break or ';', or a bad option: nothing asked."),
+    404: OpenApiResponse(description="No node that answered knows the object (see `unreachable`)."),
+}
+
+
+class ObjectDetailView(APIView):
+    """A host or service with everything its detail page shows, and what the caller may do to it."""
+
+    #: Names the URL path carries (the rest come from the query string).
+    path_names: tuple[str, ...] = ()
+
+    def get(self, request: Request, **names: str) -> Response:
+        allowed = {param.name for param in _DETAIL_OPTIONS} | {"format"}
+        if not self.path_names:
+            allowed |= {param.name for param in _QUERY_NAMES}
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            known = ", ".join(sorted(allowed))
+            raise ValidationError({name: [f"Unknown query parameter. Known: {known}."] for name in unknown})
+        query = s.DetailQuerySerializer(data={**request.query_params.dict(), **names})
+        query.is_valid(raise_exception=True)
+        options = query.validated_data
+        target = Target(options["host"], options["service"])
+        if target.service:
+            detail = live.service_detail(target.host, target.service, options["node"])
+        else:
+            detail = live.host_detail(target.host, options["node"])
+        unreachable = s.UnreachableSerializer(detail.unreachable, many=True).data
+        if detail.row is None:
+            body = {"detail": f"No node that answered knows {target}.", "unreachable": unreachable}
+            return Response(body, status=status.HTTP_404_NOT_FOUND)
+        denial = actions.denial(request.user, target)
+        data = detail.row | {
+            "nodes": detail.nodes,
+            "comments": detail.comments,
+            "downtimes": detail.downtimes,
+            "history": None if detail.history is None else detail.history[: options["history_limit"]],
+            "history_error": detail.history_error,
+            "services": detail.services,
+            "can": live.available_actions(detail, may_act=denial is None),
+            "denial": denial or "",
+            "unreachable": detail.unreachable,
+        }
+        return Response(s.ObjectDetailSerializer(data).data)
+
+
+class HostDetailView(ObjectDetailView):
+    """A host with everything its detail page shows (its services too), and what you may do to it."""
+
+    path_names = ("host",)
+
+    @extend_schema(
+        summary="One host: state, output, comments, downtimes, history, services, what you may do",
+        parameters=[_PATH_HOST, *_DETAIL_OPTIONS],
+        responses=_DETAIL_RESPONSES,
+    )
+    def get(self, request: Request, **names: str) -> Response:
+        return super().get(request, **names)
+
+
+class ServiceDetailView(ObjectDetailView):
+    """A service with everything its detail page shows, and what you may do to it.
+
+    The description is the rest of the path (it may contain '/'); a host name with '/'
+    does not fit the path: use ``object/?host=&service=``.
+    """
+
+    path_names = ("host", "service")
+
+    @extend_schema(
+        summary="One service: state, output, comments, downtimes, history, what you may do",
+        parameters=[_PATH_HOST, _PATH_SERVICE, *_DETAIL_OPTIONS],
+        responses=_DETAIL_RESPONSES,
+    )
+    def get(self, request: Request, **names: str) -> Response:
+        return super().get(request, **names)
+
+
+class QueryDetailView(ObjectDetailView):
+    """A host (``?host=``) or service (``?host=&service=``) by the query string: any name fits."""
+
+    @extend_schema(
+        summary="One host or service named in the query string (any name fits)",
+        parameters=[*_QUERY_NAMES, *_DETAIL_OPTIONS],
+        responses=_DETAIL_RESPONSES,
+    )
+    def get(self, request: Request, **names: str) -> Response:
+        return super().get(request, **names)
 
 
 # -- actions --------------------------------------------------------------------------------

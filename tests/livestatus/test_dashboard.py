@@ -561,3 +561,16 @@ def test_noisiest_services_from_a_core_with_a_log_table(fresh_clients: None, set
     ]
     assert snapshot["hostgroups"][0]["severity"] == "critical"
     assert len(core.requests) == dashboard.QUERIES_PER_REFRESH + 1
+
+
+def test_nodes_without_livestatus_are_listed_as_not_watched(
+    db: None, wall_icinga: IcingaServer, fresh_clients: None, settings: Settings
+) -> None:
+    settings.REDIS_URL = ""
+    NaemonNodeFactory.create(name="master", livestatus=wall_icinga.unix_address)
+    NaemonNodeFactory.create(name="silent-poller", role=NodeRole.POLLER, livestatus="")
+    NaemonNodeFactory.create(name="retired", livestatus="", enabled=False)
+    snapshot = dashboard.compute()
+    assert snapshot["unwatched"] == ["silent-poller"]
+    assert [n["name"] for n in snapshot["nodes"]] == ["master"]
+    assert dashboard.wall_payload(snapshot)["unwatched"] == ["silent-poller"]  # kiosk screens see it

@@ -215,3 +215,15 @@ def test_with_redis_the_page_reads_the_stored_snapshot(
     finally:
         store.delete(dashboard.KEY_SNAPSHOT)
         store.close()
+
+
+def test_a_node_without_livestatus_is_said_to_be_not_watched(
+    web: Client, owner: User, registry: None, serve: dict[str, Any]
+) -> None:
+    """Its hosts are in no count: the page must not look like all is well there."""
+    web.force_login(owner)
+    assert "data-unwatched=" not in web.get("/").content.decode()
+    serve["snapshot"] = make_snapshot(time.time()) | {"unwatched": ["silent-poller"]}
+    dashboard.forget_local()
+    html = web.get("/").content.decode()
+    assert 'data-unwatched="silent-poller"' in html and "no Livestatus address" in html

@@ -20,7 +20,7 @@ from livestatus import commands, dashboard
 from livestatus.actions import Target
 from livestatus.client import LivestatusClient
 from livestatus.views import action_url, detail_url
-from registry.choices import DeploymentState
+from registry.choices import DeploymentState, NodeRole
 from registry.models import Deployment, NaemonNode
 from tests.livestatus.conftest_pages import SERVICE_COUNT, has_state, wait_for
 from tests.livestatus.icinga import ODD_HOST
@@ -345,3 +345,16 @@ def test_query_string_forms(owner_browser: Client) -> None:
     assert owner_browser.get("/status/act/recheck/", {"host": "web-01"}).status_code == 200
     assert owner_browser.get("/status/act/explode/", {"host": "web-01"}).status_code == 404
     assert owner_browser.get("/status/object/").status_code == 404
+
+
+def test_a_node_without_livestatus_is_named_on_every_status_page(
+    owner_browser: Client, master: NaemonNode
+) -> None:
+    """Nobody asks it, so its hosts are missing below: say so instead of looking healthy."""
+    assert 'id="unwatched-nodes"' not in owner_browser.get("/status/").content.decode()
+    NaemonNode.objects.create(name="silent-poller", role=NodeRole.POLLER, config_dir="/nonexistent")
+    NaemonNode.objects.create(name="retired", config_dir="/nonexistent", enabled=False)
+    for url in ("/status/", "/status/services/", "/status/hosts/", "/status/hosts/table/"):
+        html = owner_browser.get(url).content.decode()
+        assert 'id="unwatched-nodes"' in html, url
+        assert '<span data-node="silent-poller">' in html and 'data-node="retired"' not in html, url

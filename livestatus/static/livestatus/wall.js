@@ -217,6 +217,10 @@
           lines.push(["Node " + node.name + " unreachable", node.error || "no answer"]);
         }
       }
+      for (const name of snap.unwatched || []) {
+        if (status === "ok") status = "partial";
+        lines.push(["Node " + name + " not watched", "it has no Livestatus address: its hosts are not counted here"]);
+      }
     }
     const banner = $("banner");
     const key = JSON.stringify(lines);
