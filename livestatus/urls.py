@@ -6,7 +6,8 @@ Lists (each with a ``table/`` fragment that the page polls with the same query s
 it may contain ``/``). Actions, GET for the form and POST to act:
 ``<action>/<host>/`` and ``<action>/<host>/<service>/``. A host name with ``/`` fits neither,
 so ``object/?host=&service=`` and ``act/<kind>/?host=&service=`` take any name (the pages
-link there when needed). Nodes: ``nodes/``. The record of actions: ``actions/``.
+link there when needed). A service part may hold any character (``(?s:)``), so a newline in it
+is the view's 400, not a 404. Nodes: ``nodes/``. The record of actions: ``actions/``.
 """
 
 from django.urls import path, re_path
@@ -25,7 +26,7 @@ urlpatterns = [
     path("services/", views.services, name="services"),
     path("services/table/", views.services_table, name="services-table"),
     path("host/<str:host>/", views.host, name="host"),
-    re_path(r"^service/(?P<host>[^/]+)/(?P<service>.+)/$", views.service, name="service"),
+    re_path(r"^service/(?P<host>[^/]+)/(?P<service>(?s:.+))/$", views.service, name="service"),
     # Any name, even one with '/' in the host name, through the query string.
     path("object/", views.object_detail, name="object"),
     path("act/<str:kind>/", views.action, name="act"),
@@ -35,5 +36,7 @@ urlpatterns = [
 for kind, segment in views.ACTION_PATHS.items():
     urlpatterns += [
         path(f"{segment}/<str:host>/", views.action, {"kind": kind}, name=segment),
-        re_path(rf"^{segment}/(?P<host>[^/]+)/(?P<service>.+)/$", views.action, {"kind": kind}, name=segment),
+        re_path(
+            rf"^{segment}/(?P<host>[^/]+)/(?P<service>(?s:.+))/$", views.action, {"kind": kind}, name=segment
+        ),
     ]

@@ -185,12 +185,14 @@ def _detail(request: HttpRequest, target: Target) -> HttpResponse:
             "unreachable": detail.unreachable,
         }
         return render(request, "livestatus/not_found.html", context, status=404)
+    may_act = actions.may_act(request.user, target)
     context = {
         "target": target,
         "detail": detail,
         "row": detail.row,
         "unreachable": detail.unreachable,
-        "may_act": actions.may_act(request.user, target),
+        "may_act": may_act,
+        "can": status.available_actions(detail, may_act=may_act),
         "links": _links(target, detail.row["node"]),
         "host_url": detail_url(Target(target.host)),
     }

@@ -358,3 +358,29 @@ def test_a_node_without_livestatus_is_named_on_every_status_page(
         html = owner_browser.get(url).content.decode()
         assert 'id="unwatched-nodes"' in html, url
         assert '<span data-node="silent-poller">' in html and 'data-node="retired"' not in html, url
+
+
+@pytest.mark.parametrize(
+    "url", ["/status/service/web-01/crit-me%0ACOMMAND [1] SHUTDOWN_PROCESS/", "/status/host/web-01%0A/"]
+)
+def test_a_newline_in_an_object_path_is_a_400(
+    owner_browser: Client, live: LivestatusClient, url: str
+) -> None:
+    pid = live.status()["nagios_pid"]
+    assert owner_browser.get(url).status_code == 400
+    assert live.status()["nagios_pid"] == pid
+
+
+def test_the_pages_buttons_are_the_apis_can_flags(owner_browser: Client, staff: User) -> None:
+    """One rule for what may be done (status.available_actions): the page offers what the API says."""
+    api = Client()
+    api.force_login(staff)
+    for page, endpoint in (
+        ("service/web-01/crit-me/", "services/web-01/crit-me/"),
+        ("host/web-01/", "hosts/web-01/"),
+    ):
+        can = api.get(f"/api/v1/livestatus/{endpoint}").json()["can"]
+        html = owner_browser.get(f"/status/{page}").content.decode()
+        assert ('href="/status/acknowledge/' in html) == can["acknowledge"], page
+        assert ("Remove acknowledgement" in html) == can["remove_acknowledgement"], page
+        assert ("Re-check now" in html) == can["recheck"], page
