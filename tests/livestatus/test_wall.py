@@ -513,6 +513,18 @@ def test_wall_follows_the_core_in_a_browser(
     expect(row).to_have_count(0, timeout=(REFRESH + 1) * 1000)
     expect(page.locator("#problems tr[data-host=db-01]")).to_be_visible()
 
+    # A node nobody can ask (no Livestatus address): its hosts are in no count, so the wall
+    # says so instead of looking all green; gone again once the node is.
+    silent = NaemonNodeFactory.create(name="silent-poller", livestatus="")
+    refresh()
+    expect(page.locator("#banner")).to_contain_text(
+        "Node silent-poller not watched", timeout=(REFRESH + 1) * 1000
+    )
+    expect(wall).to_have_attribute("data-status", "partial")
+    silent.delete()
+    refresh()
+    expect(wall).to_have_attribute("data-status", "ok", timeout=(REFRESH + 1) * 1000)
+
     # The portal server stops (port closed, connections cut): "connection lost"; it starts
     # again on the same port and the wall resumes by itself, without a reload.
     polls: list[str] = []
