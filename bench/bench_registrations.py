@@ -1,30 +1,39 @@
 """A burst of concurrent single-host registrations against the real deploy path.
 
     .venv/bin/python bench/bench_registrations.py [--hosts 1000] [--threads 50]
+    .venv/bin/python bench/bench_registrations.py --http [--hosts 1000] [--threads 50] [--wait 0]
 
 Starts what production runs (as scripts/testenv.py does for the tests, with data under
 var/bench/): PostgreSQL, Redis, a Celery worker consuming the node's queue
 (``naemon.bench``) and a real nagios4 core. Then ``--threads`` threads register
-``--hosts`` hosts, one host (with one service) per transaction, exactly as the API does:
-create the objects and call ``request_deployments`` for the affected nodes, which enqueues
-``deploy_node`` on commit. It measures:
+``--hosts`` hosts, one host with one service each:
 
-* how long the writes took;
-* how many Deployment rows the burst created, how many deploy runs happened (the rest were
-  covered by them or reused), and how many times the core was reloaded;
-* the time from the first write until the core lists every registered host and nothing is
-  pending (all confirmed).
+* by default, one transaction per host, as the API's write does: create the objects and
+  call ``request_deployments`` for the affected nodes, which enqueues ``deploy_node`` on
+  commit (no HTTP, no serializers);
+* with ``--http``, through the REST API under gunicorn (gthread): each thread keeps one
+  connection and sends ``PUT /api/v1/registry/hosts/<name>/`` with a staff token, the
+  host's service in the body (``?wait=N`` with ``--wait N``: each client waits for its
+  deployment like an Ansible task would).
 
-The HTTP layer is not in the measurement (the registrations call the same code the API
-view calls, without the request/serializer overhead).
+It measures:
+
+* how long the writes took (with ``--http``: the answers' status codes and latencies);
+* per node, how many Deployment rows the burst created, how many deploy runs happened (the
+  rest were covered by them or reused), and how many times the core was reloaded;
+* the time from the first write until the core lists every registered host and its
+  service and nothing is pending (all confirmed).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import importlib.util
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -54,6 +63,92 @@ def wait(what: str, check: Any, timeout: float) -> float:
     return time.monotonic() - started
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+class Client:
+    """One client thread's keep-alive connection to the portal (reconnects once if it was closed)."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port, self.token = port, token
+        self.conn: http.client.HTTPConnection | None = None
+
+    def put(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        data = json.dumps(body).encode()
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+            try:
+                self.conn.request("PUT", path, data, headers)
+                response = self.conn.getresponse()
+                raw = response.read()
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+                continue
+            return response.status, json.loads(raw or b"{}")
+        raise AssertionError("unreachable")
+
+
+def start_gunicorn(env: dict[str, str], workers: int, threads: int) -> tuple[subprocess.Popen[bytes], int]:
+    """The portal under gunicorn (gthread) on a free loopback port, answering /healthz."""
+    port = free_port()
+    gunicorn_env = {
+        **env,
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "STATIC_MANIFEST": "false",
+    }
+    log = (BENCH / "gunicorn.log").open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "monitoring_portal.wsgi",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+         "--worker-class", "gthread", "--preload", "--keep-alive", "30", "--timeout", "300",
+         "--log-level", "warning"],
+        cwd=REPO, env=gunicorn_env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            raise SystemExit(f"bench: gunicorn exited {proc.returncode}; see {BENCH / 'gunicorn.log'}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+
+    wait("gunicorn to answer /healthz", healthy, 60)
+    return proc, port
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -61,6 +156,10 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=50)
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for confirmation")
+    parser.add_argument("--http", action="store_true", help="register through the REST API under gunicorn")
+    parser.add_argument("--wait", type=int, default=0, help="with --http: ?wait=N on every PUT")
+    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--gunicorn-threads", type=int, default=16)
     args = parser.parse_args()
 
     testenv = load_testenv()
@@ -69,6 +168,7 @@ def main() -> None:
     testenv.VAR = BENCH
     pg, redis = testenv.Postgres(), testenv.Redis()
     worker: subprocess.Popen[bytes] | None = None
+    gunicorn: subprocess.Popen[bytes] | None = None
     core = None
     try:
         pg.start()
@@ -86,9 +186,11 @@ def main() -> None:
         import django
 
         django.setup()
+        from django.contrib.auth.models import User
         from django.core.management import call_command
         from django.db import connection, transaction
 
+        from monitoring_portal.models import APIToken
         from registry import deploy
         from registry.models import (
             Command,
@@ -153,8 +255,42 @@ def main() -> None:
         warm = Deployment.objects.get(node=node)
         if warm.state != "confirmed":
             raise SystemExit(f"bench: the warm-up deploy {warm.state}: {warm.error}\n{warm.verify_output}")
-        before_rows = Deployment.objects.count()
+        nodes = list(NaemonNode.objects.order_by("name"))
+        before_rows = {n.pk: Deployment.objects.filter(node=n).count() for n in nodes}
         before_restarts = core.restarts()
+        latencies: list[float] = []
+        codes: dict[int, int] = {}
+        if args.http:
+            staff = User.objects.create_user("bench", is_staff=True)
+            token = APIToken.issue(staff, "bench")[1]
+            gunicorn, port = start_gunicorn(env, args.gunicorn_workers, args.gunicorn_threads)
+            import threading
+
+            local = threading.local()
+            query = f"?wait={args.wait}" if args.wait else ""
+            body = {
+                "address": "127.0.0.1",
+                "templates": ["bench-host"],
+                "services": [{"description": "Ping", "templates": ["bench-service"]}],
+            }
+            # A few requests on fresh connections first (they spread over the gunicorn workers):
+            # the seed host is PUT as it is, so at most the first one deploys, and it is waited for.
+            for _ in range(args.gunicorn_workers * 2):
+                code, answer = Client(port, token).put("/api/v1/registry/hosts/bench-seed/?wait=60", body)
+                if code not in (200, 201):
+                    raise SystemExit(f"bench: the warm-up PUT answered {code}: {answer}")
+            before_rows = {n.pk: Deployment.objects.filter(node=n).count() for n in nodes}
+
+        def register_http(i: int) -> None:
+            client = getattr(local, "client", None)
+            if client is None:
+                client = local.client = Client(port, token)
+            sent = time.monotonic()
+            code, answer = client.put(f"/api/v1/registry/hosts/reg{i:05d}.example.org/{query}", body)
+            latencies.append(time.monotonic() - sent)
+            codes[code] = codes.get(code, 0) + 1
+            if code >= 400:
+                print(f"bench: PUT reg{i:05d} answered {code}: {str(answer)[:300]}", file=sys.stderr)
 
         def register(i: int) -> None:
             try:
@@ -171,37 +307,61 @@ def main() -> None:
 
         started = time.monotonic()
         with ThreadPoolExecutor(args.threads) as pool:
-            list(pool.map(register, range(args.hosts)))
+            list(pool.map(register_http if args.http else register, range(args.hosts)))
         writes = time.monotonic() - started
         names = {f"reg{i:05d}.example.org" for i in range(args.hosts)}
+        checks = {(name, "Ping") for name in names}
 
         def all_confirmed() -> bool:
-            busy = Deployment.objects.filter(node=node).exclude(state__in=("confirmed", "failed", "skipped"))
-            return not busy.exists() and names <= core.status().hosts
+            busy = Deployment.objects.exclude(state__in=("confirmed", "failed", "skipped"))
+            return not busy.exists() and names <= core.status().hosts and checks <= set(core.services())
 
-        wait("every host confirmed in the core", all_confirmed, args.timeout)
+        wait("every host and service confirmed in the core", all_confirmed, args.timeout)
         until_confirmed = time.monotonic() - started
-        rows = Deployment.objects.filter(node=node).order_by("pk")[before_rows:]
-        runs = [d for d in rows if d.covered_by_id is None]
-        states: dict[str, int] = {}
-        for d in runs:
-            states[d.state] = states.get(d.state, 0) + 1
-        durations = sorted(d.duration_seconds or 0.0 for d in runs if d.state == "confirmed")
+        how = (
+            f"PUT /api/v1/registry/hosts/<name>/{'?wait=' + str(args.wait) if args.wait else ''} under gunicorn "
+            f"({args.gunicorn_workers} workers x {args.gunicorn_threads} threads)"
+            if args.http
+            else "direct writes (no HTTP)"
+        )
         print(
-            f"{args.hosts} single-host registrations from {args.threads} threads (PostgreSQL, Redis, Celery worker, nagios4)"
+            f"{args.hosts} single-host registrations (one service each) from {args.threads} threads, {how}; "
+            "PostgreSQL, Redis, Celery worker, nagios4"
         )
         print(f"writes: {writes:.1f} s ({args.hosts / writes:.0f} registrations/s)")
+        if args.http:
+            print(
+                f"answers: {dict(sorted(codes.items()))}; latency p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
+                f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+            )
+        failed_runs = []
+        for each in nodes:
+            rows = list(Deployment.objects.filter(node=each).order_by("pk")[before_rows[each.pk] :])
+            runs = [d for d in rows if d.covered_by_id is None]
+            states: dict[str, int] = {}
+            for d in runs:
+                states[d.state] = states.get(d.state, 0) + 1
+            reloads = sum(1 for d in runs if d.state in ("confirmed", "failed") and d.reload_output)
+            print(
+                f"node {each.name}: deployment rows {len(rows)} (the rest reused a pending one); deploy runs "
+                f"{len(runs)} {states}; covered by another run {len(rows) - len(runs)}; reloads {reloads}"
+            )
+            durations = sorted(d.duration_seconds or 0.0 for d in runs if d.state == "confirmed")
+            if durations:
+                print(
+                    f"node {each.name}: deploy run durations min {durations[0]:.1f} s, "
+                    f"median {percentile(durations, 0.5):.1f} s, max {durations[-1]:.1f} s"
+                )
+            failed_runs += [d for d in runs if d.state == "failed"]
+        print(f"core reloads (RESTART_PROGRAM in the nagios4 log): {core.restarts() - before_restarts}")
         print(
-            f"deployment rows: {len(rows)} (the rest reused a pending one); deploy runs: {len(runs)} {states}; "
-            f"covered by another run: {len(rows) - len(runs)}"
+            f"first write -> all {args.hosts} hosts and their services confirmed in the core: "
+            f"{until_confirmed:.1f} s"
         )
-        print(f"core reloads: {core.restarts() - before_restarts}")
-        print(f"first write -> all {args.hosts} hosts confirmed in the core: {until_confirmed:.1f} s")
-        for d in [d for d in runs if d.state == "failed"][:3]:
+        for d in failed_runs[:3]:
             print(f"failed run {d.pk}: {d.error}\n{d.verify_output[-2500:]}")
-        if durations:
-            print(f"deploy run durations: min {durations[0]:.1f} s, max {durations[-1]:.1f} s")
     finally:
+        stop(gunicorn)
         if worker is not None:
             worker.terminate()
             try:

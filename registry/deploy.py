@@ -21,10 +21,14 @@ task renders the *latest* state when it runs, so a burst of writes costs a few d
   for rollback; older ones are deleted. An existing real directory is adopted once (moved
   to ``versions/initial``). Each version holds ``.portal-manifest.json`` (content hash and
   a CRC per host and service), which is what "what changed" is computed against.
-* Reload by the node's method, then confirm: ``program_start`` moves and added hosts are
-  listed (removed ones are gone), over Livestatus where the node has it, else from the
-  status file. A failed reload or confirmation swaps the previous version back and reloads
-  again; the deployment ends ``failed`` with the reason.
+* Reload by the node's method, then confirm, over Livestatus where the node has it, else from
+  the status file: ``program_start`` moves, every rendered host and service is listed (a
+  service on host groups once per member host, by host name and description) and the hosts
+  and services the previous version had and this one has not are gone. Objects the core
+  lists beyond those (the renderer's placeholders, a site's own static files) are not
+  looked at. A failed reload or confirmation swaps the previous version back and reloads
+  again; the deployment ends ``failed`` with the reason ("reloaded, but the core does not
+  list: ..."): a core that does not run what was rendered is not a confirmed deploy.
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -50,7 +55,7 @@ from django.utils import timezone
 from registry import runner
 from registry.choices import DeploymentState, ReloadMethod
 from registry.models import Deployment, NaemonNode
-from registry.render import FILES, Rendered, render_node
+from registry.render import FILES, Rendered, State, load_snapshot, notify_filter_for, render_state
 from registry.validation import NaemonValueError
 
 logger = logging.getLogger(__name__)
@@ -59,6 +64,10 @@ logger = logging.getLogger(__name__)
 VERIFY_TIMEOUT = 120.0
 RELOAD_TIMEOUT = 30.0
 CONFIRM_TIMEOUT = 120.0
+# After the core restarted, how long it may still list other objects than expected before the
+# confirmation gives up: a restarted core lists its new objects at once (Livestatus, and the
+# first status file it writes), so a mismatch that outlasts this is not going to heal.
+CONFIRM_GRACE = 10.0
 LOCK_WAIT = 2.0
 LOCK_TTL = 900  # longer than the task's hard time limit: a killed run's lock expires
 MANIFEST = ".portal-manifest.json"
@@ -69,6 +78,10 @@ FINAL_STATES = (DeploymentState.CONFIRMED, DeploymentState.FAILED, DeploymentSta
 
 class TransientDeployError(Exception):
     """A deploy could not run for now (lock service, verifier timeout): the task retries it."""
+
+
+class NotConfirmed(runner.RunnerError):
+    """The core restarted after the reload, but it does not run what was rendered."""
 
 
 def request_deployments(
@@ -296,7 +309,41 @@ def summarize(old_manifest: dict[str, Any], rendered: Rendered) -> dict[str, Any
     }
 
 
-def _write_version(directory: Path, rendered: Rendered, deployment_id: int) -> None:
+ServiceCheck = tuple[str, str]  # (host name, service description): a service as the core lists it
+
+
+def expected_services(state: State) -> set[ServiceCheck]:
+    """The services the core will list for this state: a service on host groups once per member host.
+
+    Membership is the hosts' own ``hostgroups`` (the only way the renderer puts a host in a
+    group), so this is exactly what the core expands; a host both named and in a group counts
+    once, like in the core.
+    """
+    members: dict[str, list[str]] = {}
+    for host in state.hosts:
+        for group in host.get("hostgroups") or ():
+            members.setdefault(group, []).append(host["name"])
+    result: set[ServiceCheck] = set()
+    for row in state.services:
+        description = row["description"]
+        if row.get("host"):
+            result.add((row["host"], description))
+        for group in row.get("hostgroups") or ():
+            result.update((name, description) for name in members.get(group, ()))
+    return result
+
+
+def _manifest_services(manifest: dict[str, Any]) -> set[ServiceCheck]:
+    """The expanded services a version's manifest records (empty for manifests written before it did)."""
+    by_host = manifest.get("host_services")
+    if not isinstance(by_host, dict):
+        return set()
+    return {(host, d) for host, descriptions in by_host.items() for d in descriptions or ()}
+
+
+def _write_version(
+    directory: Path, rendered: Rendered, deployment_id: int, services: set[ServiceCheck]
+) -> None:
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(mode=0o755, parents=True)
@@ -311,8 +358,17 @@ def _write_version(directory: Path, rendered: Rendered, deployment_id: int) -> N
         "deployment": deployment_id,
         "hosts": rendered.hosts,
         "services": rendered.services,
+        # What the core lists (services on host groups expanded): what the next deploy checks is gone.
+        "host_services": _by_host(services),
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")), encoding="utf-8")
+
+
+def _by_host(services: set[ServiceCheck]) -> dict[str, list[str]]:
+    by_host: dict[str, list[str]] = {}
+    for host, description in sorted(services):
+        by_host.setdefault(host, []).append(description)
+    return by_host
 
 
 _PATH_DIRECTIVES = ("cfg_file", "cfg_dir", "resource_file")
@@ -372,6 +428,103 @@ def core_status(node: NaemonNode) -> runner.CoreStatus | None:
     return None
 
 
+@dataclass
+class CoreObjects:
+    """When the core started and every host and service (host, description) it runs."""
+
+    program_start: int | None
+    hosts: set[str]
+    services: set[ServiceCheck]
+
+
+def restarted(program_start: int | None, started_after: int | None) -> bool:
+    """Whether the core (re)started after ``started_after`` (None: any start counts)."""
+    return program_start is not None and (started_after is None or program_start > started_after)
+
+
+_HEAD_BYTES = 64 * 1024  # programstatus comes right after the info block, before any host
+_PROGRAM_START = re.compile(r"^programstatus \{\n(?:\t.*\n)*?\tprogram_start=(\d+)$", re.M)
+
+
+def read_status_objects(path: str, *, started_after: int | None = None) -> CoreObjects:
+    """``program_start``, host names and (host, description) of every service from a status.dat.
+
+    One pass over the file (a million services: one read, sets of keys). While the core has
+    not restarted after ``started_after``, only the file's head is read and the sets are empty.
+    """
+    try:
+        if started_after is not None:
+            with open(path, "rb") as handle:
+                head = handle.read(_HEAD_BYTES).decode("utf-8", "replace")
+            match = _PROGRAM_START.search(head)
+            if match and not restarted(int(match[1]), started_after):
+                return CoreObjects(int(match[1]), set(), set())
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise runner.RunnerError(f"status file {path} does not exist (yet)", retryable=True) from None
+    except OSError as exc:
+        raise runner.RunnerError(f"cannot read status file {path}: {exc.strerror}", retryable=True) from None
+    program_start: int | None = None
+    hosts: set[str] = set()
+    services: set[ServiceCheck] = set()
+    block, host = "", ""
+    for line in text.split("\n"):
+        if not line.startswith("\t"):
+            if line.endswith(" {"):
+                block, host = line[:-2], ""
+            continue
+        if block == "servicestatus":
+            if line.startswith("\thost_name="):
+                host = line[11:]
+            elif line.startswith("\tservice_description="):
+                services.add((host, line[21:]))  # host_name comes first in every servicestatus
+        elif block == "hoststatus":
+            if line.startswith("\thost_name="):
+                hosts.add(line[11:])
+        elif block == "programstatus" and line.startswith("\tprogram_start="):
+            try:
+                program_start = int(line[15:])
+            except ValueError:
+                program_start = None
+    return CoreObjects(program_start, hosts, services)
+
+
+def livestatus_objects(address: str, *, timeout: float, started_after: int | None = None) -> CoreObjects:
+    """The same over Livestatus: ``GET hosts`` (name) and ``GET services`` (host_name, description).
+
+    The lists are only asked for once ``program_start`` moved past ``started_after``.
+    """
+    from livestatus.errors import LivestatusError
+    from livestatus.query import LivestatusQuery
+
+    try:
+        with runner._livestatus_client(address, timeout) as client:
+            status = client.query(LivestatusQuery("status").select("program_start"))
+            value = status[0].get("program_start") if status else None
+            start = int(value) if isinstance(value, int | float) else None
+            if started_after is not None and not restarted(start, started_after):
+                return CoreObjects(start, set(), set())
+            hosts = client.query(LivestatusQuery("hosts").select("name"))
+            services = client.query(LivestatusQuery("services").select("host_name", "description"))
+    except (LivestatusError, ValueError) as exc:
+        raise runner._livestatus_failure(address, exc) from None
+    return CoreObjects(
+        program_start=start,
+        hosts={str(row["name"]) for row in hosts},
+        services={(str(row["host_name"]), str(row["description"])) for row in services},
+    )
+
+
+def core_objects(node: NaemonNode, *, started_after: int | None = None) -> CoreObjects:
+    """What the node's core runs, from Livestatus, else its status file (the node has one of them).
+
+    Hosts and services are left empty while the core has not restarted after ``started_after``.
+    """
+    if node.livestatus:
+        return livestatus_objects(node.livestatus, timeout=RELOAD_TIMEOUT, started_after=started_after)
+    return read_status_objects(node.status_file, started_after=started_after)
+
+
 def reload_core(node: NaemonNode) -> str:
     """Ask the core to re-read its config; returns what to record as reload output."""
     command = f"[{int(time.time())}] RESTART_PROGRAM"
@@ -398,49 +551,83 @@ def reload_core(node: NaemonNode) -> str:
 
 @dataclass
 class Expectation:
-    """What the core must show after a reload."""
+    """What the core must show after a reload: hosts by name, services as (host, description)."""
 
     started_after: int | None
     present: set[str]
     absent: set[str]
+    services: set[ServiceCheck] = field(default_factory=set)
+    services_absent: set[ServiceCheck] = field(default_factory=set)
+
+
+def _sample(items: set[Any], limit: int = 10) -> str:
+    shown = sorted(items)[:limit]
+    text = ", ".join(f"{i[0]}/{i[1]}" if isinstance(i, tuple) else str(i) for i in shown)
+    return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _differences(expect: Expectation, objects: CoreObjects) -> list[str]:
+    """What the core shows against what it should, one phrase per kind; empty: as expected."""
+    found = []
+    for label, wanted, listed, present in (
+        ("hosts", expect.present, objects.hosts, True),
+        ("services", expect.services, objects.services, True),
+        ("removed hosts", expect.absent, objects.hosts, False),
+        ("removed services", expect.services_absent, objects.services, False),
+    ):
+        wrong = wanted - listed if present else wanted & listed
+        if wrong:
+            verb = "does not list" if present else "still lists"
+            found.append(f"{verb} {len(wrong)} {label}: {_sample(wrong)}")
+    return found
 
 
 def confirm(node: NaemonNode, expect: Expectation, *, timeout: float) -> str:
-    """Poll the core until it restarted after the reload and lists what it should; returns how."""
+    """Poll the core until it restarted after the reload and lists what it should; returns how.
+
+    Raises a retryable RunnerError when the core has not restarted within ``timeout``, and
+    NotConfirmed ("reloaded, but the core does not list: ...") when it restarted but still
+    shows other objects than expected after ``CONFIRM_GRACE`` seconds.
+    """
     if not node.livestatus and not node.status_file:
         return "reloaded; not confirmed: the node has neither livestatus nor status_file"
     source = f"Livestatus {node.livestatus}" if node.livestatus else f"status file {node.status_file}"
     deadline = time.monotonic() + timeout
     last = "no answer yet"
+    moved_at: float | None = None
     while True:
         try:
-            status = core_status(node)
+            objects = core_objects(node, started_after=expect.started_after)
         except runner.RunnerError as exc:
             if not exc.retryable:
                 raise
             last = str(exc)
         else:
-            assert status is not None
-            moved = status.program_start is not None and (
-                expect.started_after is None or status.program_start > expect.started_after
-            )
-            missing = expect.present - status.hosts
-            lingering = expect.absent & status.hosts
-            if moved and not missing and not lingering:
-                return (
-                    f"{source}: program_start {expect.started_after} -> {status.program_start}; "
-                    f"{len(status.hosts)} hosts listed, {len(expect.present)} new ones among them, "
-                    f"{len(expect.absent)} removed ones gone"
-                )
-            last = (
-                f"program_start {status.program_start} (before the reload: {expect.started_after}); "
-                f"missing hosts: {sorted(missing)[:10]}; still listed: {sorted(lingering)[:10]}"
-            )
+            moved = restarted(objects.program_start, expect.started_after)
+            restart = f"program_start {expect.started_after} -> {objects.program_start}"
+            if not moved:
+                last = f"program_start {objects.program_start} (before the reload: {expect.started_after})"
+            else:
+                wrong = _differences(expect, objects)
+                if not wrong:
+                    return (
+                        f"{source}: {restart}; lists all {len(expect.present)} hosts and "
+                        f"{len(expect.services)} services rendered ({len(objects.hosts)} hosts, "
+                        f"{len(objects.services)} services in all); {len(expect.absent)} removed hosts "
+                        f"and {len(expect.services_absent)} removed services gone"
+                    )
+                moved_at = time.monotonic() if moved_at is None else moved_at
+                if time.monotonic() - moved_at >= CONFIRM_GRACE:
+                    raise NotConfirmed(
+                        f"reloaded ({restart}), but the core {'; '.join(wrong)} (by {source})",
+                        retryable=False,
+                    )
+                last = f"{restart}; the core {'; '.join(wrong)}"
         if time.monotonic() >= deadline:
             raise runner.RunnerError(
                 f"the reload was not confirmed within {timeout:.0f}s by {source}: {last}", retryable=True
             )
-        time.sleep(0.2)
+        time.sleep(0.2 if moved_at is None else 0.5)
 
 
 def _status_before(node: NaemonNode) -> int | None:
@@ -462,7 +649,11 @@ def _wait_past(program_start: int | None) -> None:
 def _reload_and_confirm(node: NaemonNode, expect: Expectation) -> tuple[str, str]:
     _wait_past(expect.started_after)
     output = reload_core(node)
-    return output, confirm(node, expect, timeout=CONFIRM_TIMEOUT)
+    try:
+        return output, confirm(node, expect, timeout=CONFIRM_TIMEOUT)
+    except runner.RunnerError as exc:
+        exc.output = exc.output or output  # what the reload said belongs on the deployment
+        raise
 
 
 def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
@@ -470,7 +661,9 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
     node = run.node
     start = time.monotonic()
     try:
-        rendered = render_node(node)
+        state = load_snapshot(node)
+        rendered = render_state(state, notify_filter_for(node), node_name=node.name)
+        services = expected_services(state)
     except NaemonValueError as exc:
         run.time("render", start)
         run.finish(DeploymentState.FAILED, error=f"rendering failed: {exc}")
@@ -509,7 +702,7 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
     swapped = False
     try:
         start = time.monotonic()
-        _write_version(staged, rendered, run.deployment.pk)
+        _write_version(staged, rendered, run.deployment.pk, services)
         run.time("write", start)
         run.save(state=DeploymentState.VERIFYING)
         start = time.monotonic()
@@ -541,8 +734,10 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
         start = time.monotonic()
         expect = Expectation(
             started_after=_status_before(node),
-            present=set(rendered.hosts) - set(live.get("hosts") or {}),
+            present=set(rendered.hosts),
             absent=set(live.get("hosts") or {}) - set(rendered.hosts),
+            services=services,
+            services_absent=_manifest_services(live) - services,
         )
         try:
             output, confirmation = _reload_and_confirm(node, expect)
@@ -550,7 +745,8 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
             run.time("reload", start)
             run.save(reload_output=exc.output or str(exc))
             rollback = _roll_back(node, previous)
-            run.finish(DeploymentState.FAILED, error=f"reload failed: {exc}; {rollback}")
+            what = "not confirmed" if isinstance(exc, NotConfirmed) else "reload failed"
+            run.finish(DeploymentState.FAILED, error=f"{what}: {exc}; {rollback}")
             return
         run.time("reload", start)
         _prune(node, [staged, previous])

@@ -223,6 +223,21 @@ class NagiosCore:
         except runner.RunnerError:
             return runner.CoreStatus(program_start=None)
 
+    def services(self) -> dict[tuple[str, str], dict[str, str]]:
+        """Every service the core runs, (host, description) -> its status file fields ({} before the first write).
+
+        Read independently of the deploy pipeline's parser, so a test can check that one against the core.
+        """
+        try:
+            text = self.status_file.read_text(errors="replace")
+        except FileNotFoundError:
+            return {}
+        result: dict[tuple[str, str], dict[str, str]] = {}
+        for block in re.findall(r"^servicestatus \{\n(.*?)^\t\}", text, flags=re.M | re.S):
+            fields = dict(line.lstrip("\t").partition("=")[::2] for line in block.splitlines() if "=" in line)
+            result[(fields["host_name"], fields["service_description"])] = fields
+        return result
+
     def restarts(self) -> int:
         """How many RESTART_PROGRAM commands the core has logged."""
         try:

@@ -2,7 +2,9 @@
 
 The deploy task runs eagerly (no broker in tests), through ``request_deployments`` and
 ``transaction.on_commit`` like request code does. The core reloads through its external
-command FIFO and is confirmed through its status file.
+command FIFO and is confirmed through its status file. The API tests commit for real
+(``transaction=True``): the write's commit runs the deploy inside the request, and
+``?wait=`` sees it end.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.services, pytest.mark.timeout(1
 def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(deploy, "CONFIRM_TIMEOUT", 20.0)
     monkeypatch.setattr(deploy, "VERIFY_TIMEOUT", 30.0)
+    monkeypatch.setattr(deploy, "CONFIRM_GRACE", 3.0)
+
+
+API = "/api/v1/registry"
 
 
 def add_host(name: str, basics: dict[str, Any], **fields: Any) -> Host:
@@ -221,3 +227,114 @@ def test_burst_coalesces_and_unchanged_render_is_skipped(
     assert nagios_core.restarts() == restarts + 1
     wait_for("another status update", lambda: (nagios_core.dir / "status.dat").stat().st_mtime > 0)
     assert nagios_core.status().program_start == start
+
+
+# --- through the REST API -------------------------------------------------------------------
+
+
+def only_deployment(response: Any) -> dict[str, Any]:
+    body = response.json()
+    (result,) = body["deployment_results"]
+    return result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_host_put_through_the_api_is_monitored_with_its_service(
+    core_node: NaemonNode, nagios_core: NagiosCore, basics: dict[str, Any], api_client_for: Any, owner: Any
+) -> None:
+    api = api_client_for(owner)  # a team member's token: writes for the team's hosts
+    body = {
+        "address": "127.0.0.1",
+        "team": "web",
+        "templates": ["test-host"],
+        "services": [{"description": "Ping", "templates": ["test-service"]}],
+    }
+    created = api.put(f"{API}/hosts/web1/?wait=30", body, format="json")
+    assert created.status_code == 201, created.json()  # a create, confirmed within the wait
+    result = only_deployment(created)
+    assert result["state"] == "confirmed", (result["error"], result["verify_output"])
+    assert result["triggered_by"] == "owner (token test)"
+    assert nagios_core.status().hosts == {"web1"}
+    assert set(nagios_core.services()) == {("web1", "Ping")}  # the seed's service is gone
+    assert "lists all 1 hosts and 1 services rendered" in result["confirmation"]
+
+    # The same body again: nothing changed, no deployment, the core not restarted.
+    restarts = nagios_core.restarts()
+    again = api.put(f"{API}/hosts/web1/?wait=30", body, format="json")
+    assert again.status_code == 200 and again.json()["deployments"] == []
+    assert nagios_core.restarts() == restarts
+
+    before = float(nagios_core.services()[("web1", "Ping")]["check_interval"])
+    assert before == 60
+    patched = api.patch(f"{API}/hosts/web1/services/Ping/?wait=30", {"check_interval": 17}, format="json")
+    assert patched.status_code == 200, patched.json()
+    assert patched.json()["check_interval"] == 17
+    result = only_deployment(patched)
+    assert result["state"] == "confirmed", result["error"]
+    assert result["summary"]["services"]["changed_names"] == ["web1/Ping"]
+    assert float(nagios_core.services()[("web1", "Ping")]["check_interval"]) == 17
+    assert nagios_core.restarts() == restarts + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_services_on_a_host_group_are_confirmed_on_each_member_host(
+    core_node: NaemonNode, nagios_core: NagiosCore, basics: dict[str, Any], api_client_for: Any, staff: Any
+) -> None:
+    api = api_client_for(staff)
+    # A group and no host yet: the core gets the renderer's placeholders, which the
+    # confirmation neither expects nor minds.
+    group = api.put(f"{API}/hostgroups/web/?wait=30", {"alias": "Web servers"}, format="json")
+    assert group.status_code == 201, group.json()
+    assert only_deployment(group)["state"] == "confirmed", only_deployment(group)["error"]
+    assert nagios_core.status().hosts == {"portal-placeholder"}
+
+    host = {"address": "127.0.0.1", "templates": ["test-host"], "hostgroups": ["web"]}
+    for name in ("web1", "web2"):
+        response = api.put(f"{API}/hosts/{name}/?wait=30", host, format="json")
+        assert response.status_code == 201 and only_deployment(response)["state"] == "confirmed"
+    service = api.put(
+        f"{API}/hostgroups/web/services/HTTP/?wait=30", {"templates": ["test-service"]}, format="json"
+    )
+    assert service.status_code == 201, service.json()
+    result = only_deployment(service)
+    assert result["state"] == "confirmed", result["error"]
+    assert "lists all 2 hosts and 2 services rendered" in result["confirmation"]
+    assert set(nagios_core.services()) == {("web1", "HTTP"), ("web2", "HTTP")}
+
+    # web2 leaves the group: its HTTP must be gone from the core for the deploy to count.
+    left = api.patch(f"{API}/hosts/web2/?wait=30", {"hostgroups": []}, format="json")
+    assert left.status_code == 200, left.json()
+    result = only_deployment(left)
+    assert result["state"] == "confirmed", result["error"]
+    assert "0 removed hosts and 1 removed services gone" in result["confirmation"]
+    assert set(nagios_core.services()) == {("web1", "HTTP")}
+    assert nagios_core.status().hosts == {"web1", "web2"}
+
+
+def test_a_reload_whose_core_lacks_a_rendered_service_fails_and_rolls_back(
+    core_node: NaemonNode,
+    nagios_core: NagiosCore,
+    basics: dict[str, Any],
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        add_host("web1", basics)
+    assert latest(core_node).state == "confirmed"
+    target_before = os.readlink(nagios_core.config_dir)
+
+    # Below the API: the pipeline expects a service the rendered files do not define, as if
+    # the core read other files than the ones the portal swapped in.
+    real = deploy.expected_services
+    monkeypatch.setattr(deploy, "expected_services", lambda state: real(state) | {("web2", "Phantom")})
+    with django_capture_on_commit_callbacks(execute=True):
+        add_host("web2", basics)
+    failed = latest(core_node)
+    assert failed.state == "failed"
+    assert failed.error.startswith("not confirmed: reloaded (program_start "), failed.error
+    assert "but the core does not list 1 services: web2/Phantom (by status file " in failed.error
+    assert "rolled back to the previous version and reloaded it" in failed.error
+    assert "RESTART_PROGRAM" in failed.reload_output
+    assert os.readlink(nagios_core.config_dir) == target_before
+    wait_for("the rolled-back objects", lambda: set(nagios_core.services()) == {("web1", "Ping")})
+    assert nagios_core.running() and nagios_core.status().hosts == {"web1"}

@@ -14,7 +14,8 @@ import pytest
 from django.db import transaction
 
 from registry import deploy, runner
-from registry.models import Deployment, Host, HostUse, NaemonNode
+from registry.models import Deployment, Host, HostGroup, HostUse, NaemonNode, Service, ServiceUse
+from registry.render import State
 from registry.tasks import deploy_node
 from tests.registry.nagios import NAGIOS, NagiosCore
 
@@ -112,15 +113,15 @@ def test_busy_lock_leaves_work_to_the_holder(
             assert not second
 
     # A write that lands while a run holds the lock is picked up by that run's follow-up.
-    real_render = deploy.render_node
+    real_load = deploy.load_snapshot
     arrived: list[Deployment] = []
 
-    def render_and_write_meanwhile(n: NaemonNode) -> Any:
+    def load_and_write_meanwhile(n: NaemonNode) -> Any:
         if not arrived:
             arrived.append(Deployment.objects.create(node=n, triggered_by="meanwhile"))
-        return real_render(n)
+        return real_load(n)
 
-    monkeypatch.setattr(deploy, "render_node", render_and_write_meanwhile)
+    monkeypatch.setattr(deploy, "load_snapshot", load_and_write_meanwhile)
     deploy_node.delay(node.pk)
     d.refresh_from_db()
     arrived[0].refresh_from_db()
@@ -295,6 +296,60 @@ def test_status_file_parsing(tmp_path: Path) -> None:
     with pytest.raises(runner.RunnerError) as missing:
         runner.read_status_file(str(tmp_path / "none.dat"))
     assert missing.value.retryable
+    # The deploy's one-pass reader: the same, and the services by (host, description).
+    status.write_text(
+        status.read_text() + "\nservicestatus {\n\thost_name=web 1\n\tservice_description=Disk /var = full\n"
+        "\tcheck_interval=5.000000\n\t}\n"
+    )
+    objects = deploy.read_status_objects(str(status))
+    assert (objects.program_start, objects.hosts) == (1700000000, {"web 1"})
+    assert objects.services == {("ghost", "x"), ("web 1", "Disk /var = full")}
+    # Not restarted since: only the head is read, no object lists.
+    assert deploy.read_status_objects(str(status), started_after=1700000000) == deploy.CoreObjects(
+        1700000000, set(), set()
+    )
+    assert deploy.read_status_objects(str(status), started_after=1699999999) == objects
+    with pytest.raises(runner.RunnerError, match="does not exist") as gone:
+        deploy.read_status_objects(str(tmp_path / "none.dat"))
+    assert gone.value.retryable
+
+
+def test_expected_services_expand_host_groups() -> None:
+    state = State(
+        hosts=[
+            {"name": "web1", "hostgroups": ["web"]},
+            {"name": "web2", "hostgroups": ["web", "edge"]},
+            {"name": "db1", "hostgroups": []},
+        ],
+        services=[
+            {"host": "db1", "hostgroups": [], "description": "Ping"},
+            {"host": None, "hostgroups": ["web", "edge"], "description": "HTTP"},
+            {"host": "db1", "hostgroups": ["edge"], "description": "Both"},
+            {"host": None, "hostgroups": ["empty"], "description": "Nobody"},
+        ],
+    )
+    assert deploy.expected_services(state) == {
+        ("db1", "Ping"),
+        ("web1", "HTTP"),
+        ("web2", "HTTP"),  # in two of its groups: once, as in the core
+        ("db1", "Both"),
+        ("web2", "Both"),
+    }
+
+
+def test_the_manifest_records_expanded_services_for_the_next_deploy(
+    node: NaemonNode, basics: dict[str, Any]
+) -> None:
+    group = HostGroup.objects.create(name="web")
+    for name in ("web1", "web2"):
+        host(name, basics).hostgroups.add(group)
+    service = Service.objects.create(description="HTTP")
+    service.hostgroups.add(group)
+    Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    manifest = deploy.read_manifest(deploy.live_version(node))
+    assert manifest["host_services"] == {"web1": ["HTTP"], "web2": ["HTTP"]}
+    assert deploy.read_manifest(None) == {}
 
 
 class FakeLivestatus:
@@ -351,18 +406,106 @@ def test_livestatus_reload_and_confirmation_wire_format(tmp_path: Path) -> None:
     assert down.value.retryable
 
 
-def test_livestatus_node_confirms_through_livestatus(node: NaemonNode, tmp_path: Path) -> None:
+def test_livestatus_node_confirms_through_livestatus(
+    node: NaemonNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deploy, "CONFIRM_GRACE", 0.3)
     fake = FakeLivestatus(
-        tmp_path / "live2", {"GET status": b"[[1700000009]]\n", "GET hosts": b'[["web1"]]\n'}
+        tmp_path / "live2",
+        {
+            "GET status": b"[[1700000009]]\n",
+            "GET hosts": b'[["web1"],["portal-placeholder"]]\n',
+            # The renderer's placeholder and a site's own service: listed, not ours, not flagged.
+            "GET services": b'[["web1","Ping"],["web1","Disk /var"],["portal-placeholder","placeholder"]]\n',
+        },
     )
     node.livestatus = f"unix:{tmp_path / 'live2'}"
+
+    def expect(**fields: Any) -> deploy.Expectation:
+        base: dict[str, Any] = {
+            "started_after": 1700000000,
+            "present": {"web1"},
+            "absent": {"gone"},
+            "services": {("web1", "Ping"), ("web1", "Disk /var")},
+            "services_absent": {("web1", "Old"), ("gone", "Ping")},
+        }
+        return deploy.Expectation(**(base | fields))
+
     try:
-        text = deploy.confirm(node, deploy.Expectation(1700000000, {"web1"}, {"gone"}), timeout=2)
-        with pytest.raises(runner.RunnerError, match="not confirmed within"):
-            deploy.confirm(node, deploy.Expectation(1700000000, {"web2"}, set()), timeout=0.5)
+        text = deploy.confirm(node, expect(), timeout=2)
+        asked = len(fake.requests)
+        with pytest.raises(runner.RunnerError, match="not confirmed within") as late:
+            deploy.confirm(node, expect(started_after=1700000009), timeout=0.5)
+        # While the core has not restarted, only its status is asked for, not a million rows.
+        assert {r.split("\n", 1)[0] for r in fake.requests[asked:]} == {"GET status"}
+        with pytest.raises(deploy.NotConfirmed) as missing:
+            deploy.confirm(node, expect(present={"web1", "web2"}), timeout=5)
+        with pytest.raises(deploy.NotConfirmed) as missing_service:
+            deploy.confirm(node, expect(services={("web1", "Ping"), ("web1", "HTTP")}), timeout=5)
+        with pytest.raises(deploy.NotConfirmed) as lingering:
+            deploy.confirm(node, expect(services_absent={("web1", "Disk /var")}), timeout=5)
     finally:
         fake.close()
-    assert text.startswith(f"Livestatus {node.livestatus}: program_start 1700000000 -> 1700000009")
+    assert text == (
+        f"Livestatus {node.livestatus}: program_start 1700000000 -> 1700000009; lists all 1 hosts and "
+        "2 services rendered (2 hosts, 3 services in all); 1 removed hosts and 2 removed services gone"
+    )
+    assert late.value.retryable and "program_start 1700000009 (before the reload: 1700000009)" in str(
+        late.value
+    )
+    prefix = "reloaded (program_start 1700000000 -> 1700000009), but the core "
+    assert str(missing.value).startswith(prefix + "does not list 1 hosts: web2 (by Livestatus unix:")
+    assert not missing.value.retryable
+    assert str(missing_service.value).startswith(prefix + "does not list 1 services: web1/HTTP (by")
+    assert str(lingering.value).startswith(prefix + "still lists 1 removed services: web1/Disk /var (by")
+    assert "GET services\nColumns: host_name description\n" in "".join(fake.requests)
+
+
+def test_a_deploy_over_livestatus_that_misses_a_service_fails_and_rolls_back(
+    node: NaemonNode, basics: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole pipeline against a Livestatus that lists the new host but not its service."""
+    monkeypatch.setattr(deploy, "CONFIRM_GRACE", 0.3)
+    h = host("web1", basics)
+    ServiceUse.objects.create(
+        service=Service.objects.create(host=h, description="Ping"), template=basics["service_template"]
+    )
+    Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)  # reload method none: swapped in, nothing to confirm
+    target = os.readlink(node.config_dir)
+    requests: list[str] = []
+
+    class Answers(dict[str, bytes]):
+        """program_start moves by 5 with every restart command the core was sent."""
+
+        def get(self, key: str, default: Any = None) -> Any:
+            if key == "GET status":
+                restarts = sum(r.startswith("COMMAND ") for r in requests)
+                return f"[[{1700000000 + 5 * restarts}]]\n".encode()
+            return super().get(key, default)
+
+    fake = FakeLivestatus(
+        tmp_path / "live3", Answers({"GET hosts": b'[["web1"]]\n', "GET services": b"[]\n"})
+    )
+    requests = fake.requests
+    NaemonNode.objects.filter(pk=node.pk).update(
+        livestatus=f"unix:{tmp_path / 'live3'}", reload_method="livestatus"
+    )
+    Service.objects.filter(host=h).update(check_interval=17)  # a change: the deploy reloads
+    failed = Deployment.objects.create(node=node)
+    try:
+        deploy.deploy(node.pk)
+    finally:
+        fake.close()
+    failed.refresh_from_db()
+    assert failed.state == "failed"
+    assert failed.error.startswith(
+        "not confirmed: reloaded (program_start 1700000000 -> 1700000005), "
+        "but the core does not list 1 services: web1/Ping"
+    ), failed.error
+    assert "rolled back to the previous version and reloaded it" in failed.error
+    assert failed.reload_output.startswith("sent COMMAND RESTART_PROCESS")
+    assert os.readlink(node.config_dir) == target
 
 
 def test_harness_uses_the_debian_binary() -> None:
