@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -19,7 +18,7 @@ from monitoring_portal.models import Team
 from registry.api import serializers as s
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
 from registry.filtersets import HostFilterSet, ServiceFilterSet
-from registry.forms import HostForm
+from registry.forms import HostForm, RegistryObjectForm, ServiceForm
 from registry.models import (
     Command,
     Deployment,
@@ -32,7 +31,6 @@ from registry.models import (
     nodes_for_hosts,
 )
 from registry.permissions import may_change, may_create
-from registry.service_forms import ServiceForm
 
 PAGE_SIZE = 50
 DEPLOYMENT_HISTORY = 50
@@ -159,7 +157,6 @@ def host_edit(request: HttpRequest, name: str | None = None) -> HttpResponse:
         result, status = _write(
             request,
             form,
-            form.serializer,
             queryset=s.HostSerializer.read_queryset(),
             reason=f"{'edit' if host else 'create'} host {key} (web)",
         )
@@ -173,27 +170,22 @@ def _by(request: HttpRequest) -> str:
 
 
 def _write(
-    request: HttpRequest,
-    form: forms.Form,
-    serializer: s.NaemonModelSerializer,
-    *,
-    queryset: Any,
-    reason: str,
-    save_kwargs: dict[str, Any] | None = None,
+    request: HttpRequest, form: RegistryObjectForm, *, queryset: Any, reason: str
 ) -> tuple[s.WriteResult | None, int]:
     """Store a valid form through the API's write path (ownership after the write, deployments).
 
     A refusal becomes a form error and the status of the page: 403 (not the caller's to
     write) or 409 (a concurrent write got there first); nothing is stored then.
     """
+    assert form.serializer is not None, "only a valid form is written"
     try:
         result = s.apply_write(
-            serializer,
+            form.serializer,
             queryset=queryset,
             user=request.user,
             triggered_by=_by(request),
             reason=reason,
-            save_kwargs=save_kwargs,
+            save_kwargs=form.save_kwargs(),
         )
     except PermissionDenied as exc:
         form.add_error(None, str(exc))
@@ -355,10 +347,8 @@ def service_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             result, status = _write(
                 request,
                 form,
-                form.serializer,
                 queryset=s.ServiceSerializer.read_queryset(),
                 reason=f"{'edit' if service else 'create'} service {data.get('description')} on {where} (web)",
-                save_kwargs=form.save_kwargs(),
             )
             if result is not None:
                 return redirect("registry:service-detail", pk=result.instance.pk)

@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 
 from registry.choices import DeploymentState
+from registry.forms import ServiceForm
 from registry.models import Deployment, Host, Service, ServiceUse
-from registry.service_forms import ServiceForm
 from tests.factories import FAST_PASSWORD_HASHERS, DeployRecorder, HostFactory, Site, stub_deploys
 
 
