@@ -37,7 +37,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import shlex
 import shutil
 import time
@@ -419,110 +418,21 @@ def verify_argv(node: NaemonNode, main_config: Path) -> list[str]:
     return [arg.replace("{main_config}", str(main_config)) for arg in argv]
 
 
-def core_status(node: NaemonNode) -> runner.CoreStatus | None:
-    """The core's status from Livestatus, else its status file; None when the node has neither."""
+def core_status(
+    node: NaemonNode, *, started_after: int | None = None, objects: bool = True
+) -> runner.CoreStatus | None:
+    """The core's status from Livestatus, else its status file; None when the node has neither.
+
+    ``objects=False``: only ``program_start`` is wanted. Hosts and services are left empty
+    while the core has not restarted after ``started_after``.
+    """
     if node.livestatus:
-        return runner.livestatus_core_status(node.livestatus, timeout=RELOAD_TIMEOUT)
+        return runner.livestatus_core_status(
+            node.livestatus, timeout=RELOAD_TIMEOUT, started_after=started_after, objects=objects
+        )
     if node.status_file:
-        return runner.read_status_file(node.status_file)
+        return runner.read_status_file(node.status_file, started_after=started_after, objects=objects)
     return None
-
-
-@dataclass
-class CoreObjects:
-    """When the core started and every host and service (host, description) it runs."""
-
-    program_start: int | None
-    hosts: set[str]
-    services: set[ServiceCheck]
-
-
-def restarted(program_start: int | None, started_after: int | None) -> bool:
-    """Whether the core (re)started after ``started_after`` (None: any start counts)."""
-    return program_start is not None and (started_after is None or program_start > started_after)
-
-
-_HEAD_BYTES = 64 * 1024  # programstatus comes right after the info block, before any host
-_PROGRAM_START = re.compile(r"^programstatus \{\n(?:\t.*\n)*?\tprogram_start=(\d+)$", re.M)
-
-
-def read_status_objects(path: str, *, started_after: int | None = None) -> CoreObjects:
-    """``program_start``, host names and (host, description) of every service from a status.dat.
-
-    One pass over the file (a million services: one read, sets of keys). While the core has
-    not restarted after ``started_after``, only the file's head is read and the sets are empty.
-    """
-    try:
-        if started_after is not None:
-            with open(path, "rb") as handle:
-                head = handle.read(_HEAD_BYTES).decode("utf-8", "replace")
-            match = _PROGRAM_START.search(head)
-            if match and not restarted(int(match[1]), started_after):
-                return CoreObjects(int(match[1]), set(), set())
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise runner.RunnerError(f"status file {path} does not exist (yet)", retryable=True) from None
-    except OSError as exc:
-        raise runner.RunnerError(f"cannot read status file {path}: {exc.strerror}", retryable=True) from None
-    program_start: int | None = None
-    hosts: set[str] = set()
-    services: set[ServiceCheck] = set()
-    block, host = "", ""
-    for line in text.split("\n"):
-        if not line.startswith("\t"):
-            if line.endswith(" {"):
-                block, host = line[:-2], ""
-            continue
-        if block == "servicestatus":
-            if line.startswith("\thost_name="):
-                host = line[11:]
-            elif line.startswith("\tservice_description="):
-                services.add((host, line[21:]))  # host_name comes first in every servicestatus
-        elif block == "hoststatus":
-            if line.startswith("\thost_name="):
-                hosts.add(line[11:])
-        elif block == "programstatus" and line.startswith("\tprogram_start="):
-            try:
-                program_start = int(line[15:])
-            except ValueError:
-                program_start = None
-    return CoreObjects(program_start, hosts, services)
-
-
-def livestatus_objects(address: str, *, timeout: float, started_after: int | None = None) -> CoreObjects:
-    """The same over Livestatus: ``GET hosts`` (name) and ``GET services`` (host_name, description).
-
-    The lists are only asked for once ``program_start`` moved past ``started_after``.
-    """
-    from livestatus.errors import LivestatusError
-    from livestatus.query import LivestatusQuery
-
-    try:
-        with runner._livestatus_client(address, timeout) as client:
-            status = client.query(LivestatusQuery("status").select("program_start"))
-            value = status[0].get("program_start") if status else None
-            start = int(value) if isinstance(value, int | float) else None
-            if started_after is not None and not restarted(start, started_after):
-                return CoreObjects(start, set(), set())
-            hosts = client.query(LivestatusQuery("hosts").select("name"))
-            services = client.query(LivestatusQuery("services").select("host_name", "description"))
-    except (LivestatusError, ValueError) as exc:
-        raise runner._livestatus_failure(address, exc) from None
-    return CoreObjects(
-        program_start=start,
-        hosts={str(row["name"]) for row in hosts},
-        services={(str(row["host_name"]), str(row["description"])) for row in services},
-    )
-
-
-def core_objects(node: NaemonNode, *, started_after: int | None = None) -> CoreObjects:
-    """What the node's core runs, from Livestatus, else its status file (the node has one of them).
-
-    Hosts and services are left empty while the core has not restarted after ``started_after``.
-    """
-    if node.livestatus:
-        return livestatus_objects(node.livestatus, timeout=RELOAD_TIMEOUT, started_after=started_after)
-    return read_status_objects(node.status_file, started_after=started_after)
 
 
 def reload_core(node: NaemonNode) -> str:
@@ -566,14 +476,14 @@ def _sample(items: set[Any], limit: int = 10) -> str:
     return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _differences(expect: Expectation, objects: CoreObjects) -> list[str]:
+def _differences(expect: Expectation, status: runner.CoreStatus) -> list[str]:
     """What the core shows against what it should, one phrase per kind; empty: as expected."""
     found = []
     for label, wanted, listed, present in (
-        ("hosts", expect.present, objects.hosts, True),
-        ("services", expect.services, objects.services, True),
-        ("removed hosts", expect.absent, objects.hosts, False),
-        ("removed services", expect.services_absent, objects.services, False),
+        ("hosts", expect.present, status.hosts, True),
+        ("services", expect.services, status.services, True),
+        ("removed hosts", expect.absent, status.hosts, False),
+        ("removed services", expect.services_absent, status.services, False),
     ):
         wrong = wanted - listed if present else wanted & listed
         if wrong:
@@ -597,23 +507,24 @@ def confirm(node: NaemonNode, expect: Expectation, *, timeout: float) -> str:
     moved_at: float | None = None
     while True:
         try:
-            objects = core_objects(node, started_after=expect.started_after)
+            status = core_status(node, started_after=expect.started_after)
         except runner.RunnerError as exc:
             if not exc.retryable:
                 raise
             last = str(exc)
         else:
-            moved = restarted(objects.program_start, expect.started_after)
-            restart = f"program_start {expect.started_after} -> {objects.program_start}"
+            assert status is not None  # the node has livestatus or status_file: checked above
+            moved = status.restarted_after(expect.started_after)
+            restart = f"program_start {expect.started_after} -> {status.program_start}"
             if not moved:
-                last = f"program_start {objects.program_start} (before the reload: {expect.started_after})"
+                last = f"program_start {status.program_start} (before the reload: {expect.started_after})"
             else:
-                wrong = _differences(expect, objects)
+                wrong = _differences(expect, status)
                 if not wrong:
                     return (
                         f"{source}: {restart}; lists all {len(expect.present)} hosts and "
-                        f"{len(expect.services)} services rendered ({len(objects.hosts)} hosts, "
-                        f"{len(objects.services)} services in all); {len(expect.absent)} removed hosts "
+                        f"{len(expect.services)} services rendered ({len(status.hosts)} hosts, "
+                        f"{len(status.services)} services in all); {len(expect.absent)} removed hosts "
                         f"and {len(expect.services_absent)} removed services gone"
                     )
                 moved_at = time.monotonic() if moved_at is None else moved_at
@@ -632,7 +543,7 @@ def confirm(node: NaemonNode, expect: Expectation, *, timeout: float) -> str:
 
 def _status_before(node: NaemonNode) -> int | None:
     try:
-        status = core_status(node)
+        status = core_status(node, objects=False)
     except runner.RunnerError:
         return None
     return status.program_start if status else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import select
 import signal
 import subprocess
@@ -159,54 +160,102 @@ def livestatus_restart(address: str, *, timeout: float = 10.0) -> str:
     return f"sent COMMAND {command.name} to {address}"
 
 
-# --- the core's status file ------------------------------------------------------------
+# --- the core's state: its status file, or Livestatus --------------------------------------
 
 
 @dataclass
 class CoreStatus:
-    """What a core reports about itself: when it (re)started and which hosts it runs."""
+    """What a core reports about itself: when it (re)started, its host names and its services.
+
+    A service is ``(host name, description)``, as the core lists it (a service on host groups
+    once per member host).
+    """
 
     program_start: int | None
     hosts: set[str] = field(default_factory=set)
+    services: set[tuple[str, str]] = field(default_factory=set)
+
+    def restarted_after(self, started_after: int | None) -> bool:
+        """Whether the core (re)started after ``started_after`` (None: any start counts)."""
+        return self.program_start is not None and (
+            started_after is None or self.program_start > started_after
+        )
 
 
-def read_status_file(path: str) -> CoreStatus:
-    """Parse a status.dat: ``program_start`` of the programstatus block and the hoststatus host names."""
+def _wants_objects(status: CoreStatus, *, started_after: int | None, objects: bool) -> bool:
+    # The object lists can be a million rows: skip them when only program_start is wanted, or
+    # while the core has not restarted since started_after (the caller will ask again).
+    return objects and (started_after is None or status.restarted_after(started_after))
+
+
+_HEAD_BYTES = 64 * 1024  # programstatus comes right after the info block, before any host
+_PROGRAM_START = re.compile(r"^programstatus \{\n(?:\t.*\n)*?\tprogram_start=(\d+)$", re.M)
+
+
+def read_status_file(path: str, *, started_after: int | None = None, objects: bool = True) -> CoreStatus:
+    """``program_start``, host names and every service of a status.dat, in one pass over the file.
+
+    With ``objects=False``, or while the core has not restarted after ``started_after``, only
+    the file's head is read (where programstatus is) and the hosts and services are left empty.
+    """
     try:
+        if started_after is not None or not objects:
+            with open(path, "rb") as handle:
+                head = handle.read(_HEAD_BYTES).decode("utf-8", "replace")
+            match = _PROGRAM_START.search(head)
+            if match:
+                status = CoreStatus(int(match[1]))
+                if not _wants_objects(status, started_after=started_after, objects=objects):
+                    return status
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         raise RunnerError(f"status file {path} does not exist (yet)", retryable=True) from None
     except OSError as exc:
         raise RunnerError(f"cannot read status file {path}: {exc.strerror}", retryable=True) from None
-    program_start: int | None = None
-    hosts: set[str] = set()
-    block = ""
+    status = CoreStatus(program_start=None)
+    block, host = "", ""
     for line in text.split("\n"):
         if not line.startswith("\t"):
             if line.endswith(" {"):
-                block = line[:-2]
+                block, host = line[:-2], ""
             continue
-        item = line[1:]
-        if block == "hoststatus" and item.startswith("host_name="):
-            hosts.add(item[10:])
-        elif block == "programstatus" and item.startswith("program_start="):
+        if block == "servicestatus":
+            if line.startswith("\thost_name="):
+                host = line[11:]
+            elif line.startswith("\tservice_description="):
+                status.services.add((host, line[21:]))  # host_name comes first in every servicestatus
+        elif block == "hoststatus":
+            if line.startswith("\thost_name="):
+                status.hosts.add(line[11:])
+        elif block == "programstatus" and line.startswith("\tprogram_start="):
             try:
-                program_start = int(item[14:])
+                status.program_start = int(line[15:])
             except ValueError:
-                program_start = None
-    return CoreStatus(program_start=program_start, hosts=hosts)
+                status.program_start = None
+    if not _wants_objects(status, started_after=started_after, objects=objects):
+        return CoreStatus(status.program_start)
+    return status
 
 
-def livestatus_core_status(address: str, *, timeout: float = 10.0) -> CoreStatus:
-    """program_start and host names over Livestatus."""
+def livestatus_core_status(
+    address: str, *, timeout: float = 10.0, started_after: int | None = None, objects: bool = True
+) -> CoreStatus:
+    """The same over Livestatus: ``GET status``, then ``GET hosts`` (name) and ``GET services``.
+
+    The host and service lists are only asked for when ``objects`` is true and the core has
+    restarted after ``started_after``; otherwise they are left empty.
+    """
     try:
         with _livestatus_client(address, timeout) as client:
-            status = client.query(LivestatusQuery("status").select("program_start"))
+            rows = client.query(LivestatusQuery("status").select("program_start"))
+            value = rows[0].get("program_start") if rows else None
+            status = CoreStatus(int(value) if isinstance(value, int | float) else None)
+            if not _wants_objects(status, started_after=started_after, objects=objects):
+                return status
             hosts = client.query(LivestatusQuery("hosts").select("name"))
+            services = client.query(LivestatusQuery("services").select("host_name", "description"))
     except (LivestatusError, ValueError) as exc:
         raise _livestatus_failure(address, exc) from None
-    start = status[0].get("program_start") if status else None
-    return CoreStatus(
-        program_start=int(start) if isinstance(start, int | float) else None,
-        hosts={str(row["name"]) for row in hosts},
-    )
+    status.hosts = {str(row["name"]) for row in hosts}
+    status.services = {(str(row["host_name"]), str(row["description"])) for row in services}
+    return status

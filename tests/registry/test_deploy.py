@@ -290,28 +290,27 @@ def test_status_file_parsing(tmp_path: Path) -> None:
         "info {\n\tcreated=1\n\t}\n\nprogramstatus {\n\tnagios_pid=42\n\tprogram_start=1700000000\n\t}\n\n"
         "hoststatus {\n\thost_name=web 1\n\tcurrent_state=0\n\t}\n\n"
         "servicestatus {\n\thost_name=ghost\n\tservice_description=x\n\t}\n"
-    )
-    parsed = runner.read_status_file(str(status))
-    assert parsed.program_start == 1700000000 and parsed.hosts == {"web 1"}
-    with pytest.raises(runner.RunnerError) as missing:
-        runner.read_status_file(str(tmp_path / "none.dat"))
-    assert missing.value.retryable
-    # The deploy's one-pass reader: the same, and the services by (host, description).
-    status.write_text(
-        status.read_text() + "\nservicestatus {\n\thost_name=web 1\n\tservice_description=Disk /var = full\n"
+        "\nservicestatus {\n\thost_name=web 1\n\tservice_description=Disk /var = full\n"
         "\tcheck_interval=5.000000\n\t}\n"
     )
-    objects = deploy.read_status_objects(str(status))
-    assert (objects.program_start, objects.hosts) == (1700000000, {"web 1"})
-    assert objects.services == {("ghost", "x"), ("web 1", "Disk /var = full")}
-    # Not restarted since: only the head is read, no object lists.
-    assert deploy.read_status_objects(str(status), started_after=1700000000) == deploy.CoreObjects(
-        1700000000, set(), set()
-    )
-    assert deploy.read_status_objects(str(status), started_after=1699999999) == objects
-    with pytest.raises(runner.RunnerError, match="does not exist") as gone:
-        deploy.read_status_objects(str(tmp_path / "none.dat"))
-    assert gone.value.retryable
+    # One pass: program_start, the hosts and the services by (host, description).
+    parsed = runner.read_status_file(str(status))
+    assert (parsed.program_start, parsed.hosts) == (1700000000, {"web 1"})
+    assert parsed.services == {("ghost", "x"), ("web 1", "Disk /var = full")}
+    # Not restarted since, or only program_start wanted: only the head is read, no object lists.
+    assert runner.read_status_file(str(status), started_after=1700000000) == runner.CoreStatus(1700000000)
+    assert runner.read_status_file(str(status), objects=False) == runner.CoreStatus(1700000000)
+    assert runner.read_status_file(str(status), started_after=1699999999) == parsed
+    # programstatus beyond the head (a huge info block): the whole file is read for it.
+    status.write_text("info {\n" + "\tpadding=x\n" * 8000 + "\t}\n\n" + status.read_text().split("\n", 3)[3])
+    assert status.stat().st_size > 64 * 1024
+    assert runner.read_status_file(str(status), objects=False) == runner.CoreStatus(1700000000)
+    assert runner.read_status_file(str(status), started_after=1700000000) == runner.CoreStatus(1700000000)
+    assert runner.read_status_file(str(status), started_after=1699999999) == parsed
+    for started_after, objects in ((None, True), (1, True), (None, False)):
+        with pytest.raises(runner.RunnerError, match="does not exist") as gone:
+            runner.read_status_file(str(tmp_path / "none.dat"), started_after=started_after, objects=objects)
+        assert gone.value.retryable
 
 
 def test_expected_services_expand_host_groups() -> None:
@@ -390,17 +389,33 @@ class FakeLivestatus:
 def test_livestatus_reload_and_confirmation_wire_format(tmp_path: Path) -> None:
     fake = FakeLivestatus(
         tmp_path / "live",
-        {"GET status": b"[[1700000005]]\n", "GET hosts": b'[["web1"],["web2"]]\n'},
+        {
+            "GET status": b"[[1700000005]]\n",
+            "GET hosts": b'[["web1"],["web2"]]\n',
+            "GET services": b'[["web1","Ping"],["web2","Disk /var"]]\n',
+        },
     )
     address = f"unix:{tmp_path / 'live'}"
     try:
         assert runner.livestatus_restart(address).startswith("sent COMMAND RESTART_PROCESS")
         status = runner.livestatus_core_status(address)
+        asked = len(fake.requests)
+        # Only program_start wanted, or the core not restarted since: no object lists asked for.
+        just_start = runner.livestatus_core_status(address, objects=False)
+        not_restarted = runner.livestatus_core_status(address, started_after=1700000005)
+        restarted = runner.livestatus_core_status(address, started_after=1700000004)
     finally:
         fake.close()
     assert re.fullmatch(r"COMMAND \[\d+\] RESTART_PROCESS\n\n", fake.requests[0]), fake.requests
     assert fake.requests[1].startswith("GET status\nColumns: program_start\n")
+    assert fake.requests[2].startswith("GET hosts\nColumns: name\n")
+    assert fake.requests[3].startswith("GET services\nColumns: host_name description\n")
     assert status.program_start == 1700000005 and status.hosts == {"web1", "web2"}
+    assert status.services == {("web1", "Ping"), ("web2", "Disk /var")}
+    assert just_start == not_restarted == runner.CoreStatus(1700000005)
+    assert restarted == status
+    asked_later = [r.split("\n", 1)[0] for r in fake.requests[asked:]]
+    assert asked_later == ["GET status", "GET status", "GET status", "GET hosts", "GET services"]
     with pytest.raises(runner.RunnerError) as down:
         runner.livestatus_restart(address, timeout=0.5)
     assert down.value.retryable
