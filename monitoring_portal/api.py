@@ -47,6 +47,7 @@ class APITokenSerializer(serializers.ModelSerializer):
             "last_used_at",
             "expires_at",
             "revoked_at",
+            "read_only",
             "is_active",
         ]
         read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
@@ -66,7 +67,10 @@ class APITokenViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """The caller's own API tokens: list, create (secret shown once), revoke (DELETE)."""
+    """The caller's own API tokens: list, create (secret shown once), revoke (DELETE).
+
+    A read-only token can list tokens but not create or revoke any (refused at authentication).
+    """
 
     queryset = APIToken.objects.none()  # the real one depends on the caller
     serializer_class = APITokenSerializer
@@ -85,6 +89,7 @@ class APITokenViewSet(
             request.user,
             serializer.validated_data["name"],
             serializer.validated_data.get("expires_at"),
+            read_only=serializer.validated_data.get("read_only", False),
         )
         token.token = secret  # type: ignore[attr-defined]
         return Response(NewAPITokenSerializer(token).data, status=status.HTTP_201_CREATED)

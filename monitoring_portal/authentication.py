@@ -1,4 +1,10 @@
-"""DRF authentication with personal API tokens: ``Authorization: Bearer <token>``."""
+"""DRF authentication with personal API tokens: ``Authorization: Bearer <token>``.
+
+Read-only tokens are enforced here, not in a permission class: every API view authenticates
+through this class, while a view that sets its own ``permission_classes`` (several do) would
+silently drop a default permission. Refusing an unsafe method at authentication cannot be
+forgotten by a new view.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from monitoring_portal.models import APIToken
@@ -39,6 +45,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Token revoked or expired.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive.")
+        if token.read_only and request.method not in permissions.SAFE_METHODS:
+            # 403, not 401: the credentials are valid, they just do not allow writes.
+            raise exceptions.PermissionDenied(
+                f"This token is read-only: {request.method} is not allowed with it."
+            )
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
             APIToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -16,6 +16,10 @@ class APITokenForm(forms.Form):
         required=False,
         help_text="Leave empty for a token that does not expire.",
     )
+    read_only = forms.BooleanField(
+        required=False,
+        help_text="Only reads (GET): enough for the inventory plugin, dashboards and reporting scripts.",
+    )
 
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"].strip()

@@ -48,6 +48,10 @@ class APIToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    read_only = models.BooleanField(
+        default=False,
+        help_text="Only safe methods (GET, HEAD, OPTIONS): for inventories, dashboards and read-only scripts.",
+    )
 
     objects = APITokenQuerySet.as_manager()
 
@@ -64,7 +68,9 @@ class APIToken(models.Model):
         return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
     @classmethod
-    def issue(cls, user: Any, name: str, expires_at: datetime | None = None) -> tuple[APIToken, str]:
+    def issue(
+        cls, user: Any, name: str, expires_at: datetime | None = None, *, read_only: bool = False
+    ) -> tuple[APIToken, str]:
         """Create a token and return it with its secret (the only time the secret exists)."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(
@@ -73,6 +79,7 @@ class APIToken(models.Model):
             prefix=secret[: len(TOKEN_PREFIX) + 6],
             digest=cls.hash(secret),
             expires_at=expires_at,
+            read_only=read_only,
         )
         return token, secret
 

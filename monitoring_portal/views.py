@@ -54,7 +54,12 @@ def profile(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = APITokenForm(request.POST)
         if form.is_valid():
-            token, new_secret = APIToken.issue(request.user, form.cleaned_data["name"], form.expires_at())
+            token, new_secret = APIToken.issue(
+                request.user,
+                form.cleaned_data["name"],
+                form.expires_at(),
+                read_only=form.cleaned_data["read_only"],
+            )
             messages.success(request, f"Token “{token.name}” created. Copy it now: it is not shown again.")
             form = APITokenForm()
     tokens = APIToken.objects.filter(user=request.user.pk)
