@@ -1,0 +1,203 @@
+"""The host serializer (with its embedded services and its lease)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.db import models
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from monitoring_portal.models import Team
+from registry.api.serializers.base import (
+    CheckSettingsSerializer,
+    OrderedTemplatesField,
+    UsesListSerializer,
+    _select_check_settings,
+    by_name,
+)
+from registry.api.serializers.services import HostServiceSerializer
+from registry.models import (
+    Contact,
+    ContactGroup,
+    Host,
+    HostGroup,
+    HostTemplate,
+    NaemonNode,
+    Service,
+    nodes_for_hosts,
+)
+
+MAX_LEASE_SECONDS = 366 * 24 * 3600
+
+
+def _parent_cycle(name: str, parents: Sequence[Host]) -> str | None:
+    """A path back to ``name`` through the stored parents of the new parents, if any."""
+    edges: dict[str, set[str]] = defaultdict(set)
+    for child, parent in Host.parents.through.objects.values_list("from_host__name", "to_host__name"):
+        edges[child].add(parent)
+    edges[name] = {p.name for p in parents}
+    stack: list[tuple[str, list[str]]] = [(name, [name])]
+    seen: set[str] = set()
+    while stack:
+        current, path = stack.pop()
+        for parent in sorted(edges.get(current, ())):
+            if parent == name:
+                return " → ".join([*path, name])
+            if parent not in seen:
+                seen.add(parent)
+                stack.append((parent, [*path, parent]))
+    return None
+
+
+def lease_state(expires_at: Any) -> str:
+    if expires_at is None:
+        return "none"
+    return "expired" if expires_at <= timezone.now() else "active"
+
+
+class HostSerializer(CheckSettingsSerializer):
+    """A monitored host, with its services; ``lease_seconds`` makes it short-lived."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="registry-api:host-detail", lookup_field="name")
+    team = by_name(Team.objects.all(), "team", help_text="Owning team (host groups' teams own the host too).")
+    templates = OrderedTemplatesField(HostTemplate.objects.all())
+    hostgroups = by_name(HostGroup.objects.all(), "host group", many=True)
+    parents = by_name(Host.objects.all(), "host", many=True)
+    contacts = by_name(Contact.objects.all(), "contact", many=True)
+    contact_groups = by_name(ContactGroup.objects.all(), "contact group", many=True)
+    services = HostServiceSerializer(
+        many=True,
+        required=False,
+        help_text="On write: absent leaves the services alone; a list (even empty) replaces them all.",
+    )
+    lease_seconds = serializers.IntegerField(
+        write_only=True,
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_LEASE_SECONDS,
+        help_text="Short-lived host: expires this many seconds from now (renew with the same PUT). "
+        "Absent or null on PUT: no lease.",
+    )
+    lease = serializers.SerializerMethodField(help_text="none, active or expired.")
+
+    keep_when_absent = frozenset({"services"})
+
+    class Meta:
+        model = Host
+        fields = [
+            "url",
+            "name",
+            "alias",
+            "address",
+            "team",
+            "templates",
+            "hostgroups",
+            "parents",
+            "contacts",
+            "contact_groups",
+            *CheckSettingsSerializer.check_fields,
+            "services",
+            "lease_seconds",
+            "expires_at",
+            "lease",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["expires_at"]
+        list_serializer_class = UsesListSerializer
+
+    @classmethod
+    def read_queryset(cls) -> QuerySet[Host]:
+        return Host.objects.select_related("team", *_select_check_settings()).prefetch_related(
+            "hostgroups__node",
+            "parents",
+            "contacts",
+            "contact_groups",
+            models.Prefetch(
+                "services",
+                queryset=Service.objects.select_related("host", *_select_check_settings()).prefetch_related(
+                    "servicegroups", "contacts", "contact_groups"
+                ),
+            ),
+        )
+
+    @staticmethod
+    def nested_objects(hosts: Iterable[Host]) -> list[Service]:
+        return [service for host in hosts for service in host.services.all()]
+
+    @classmethod
+    def affected_nodes(cls, obj: Any) -> set[NaemonNode]:
+        return nodes_for_hosts([obj])
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_lease(self, obj: Host) -> str:
+        return lease_state(obj.expires_at)
+
+    def extra_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        groups = attrs.get("hostgroups")
+        if groups is None and self.instance is not None and self.partial:
+            groups = list(self.instance.hostgroups.all())
+        pollers: dict[str, list[str]] = defaultdict(list)
+        for group in groups or []:
+            if group.node_id is not None:
+                pollers[group.node.name].append(group.name)
+        if len(pollers) > 1:
+            placed = "; ".join(
+                f"{', '.join(sorted(g))} on poller {node}" for node, g in sorted(pollers.items())
+            )
+            errors["hostgroups"] = [
+                f"A host is monitored by at most one poller, but these host groups place it on several: {placed}."
+            ]
+        if any(parent.name == candidate.name for parent in attrs.get("parents", [])):
+            errors["parents"] = ["A host cannot be its own parent."]
+        else:
+            cycle = _parent_cycle(candidate.name, attrs.get("parents", []))
+            if cycle:
+                errors["parents"] = [f"Parents would form a loop, which Naemon refuses: {cycle}."]
+        descriptions = [s["description"] for s in attrs.get("services") or []]
+        duplicates = sorted({d for d in descriptions if descriptions.count(d) > 1})
+        if duplicates:
+            errors["services"] = [f"Service listed twice: {', '.join(duplicates)}."]
+        return errors
+
+    def _lease(self, validated_data: dict[str, Any]) -> None:
+        if "lease_seconds" in validated_data or not self.partial:
+            seconds = validated_data.pop("lease_seconds", None)
+            validated_data["expires_at"] = timezone.now() + timedelta(seconds=seconds) if seconds else None
+
+    def create(self, validated_data: dict[str, Any]) -> Host:
+        services = validated_data.pop("services", None)
+        self._lease(validated_data)
+        host: Host = super().create(validated_data)
+        if services is not None:
+            self._save_services(host, services)
+        return host
+
+    def update(self, instance: Host, validated_data: dict[str, Any]) -> Host:
+        services = validated_data.pop("services", None)
+        self._lease(validated_data)
+        host: Host = super().update(instance, validated_data)
+        if services is not None:
+            self._save_services(host, services)
+        return host
+
+    def _save_services(self, host: Host, items: list[dict[str, Any]]) -> None:
+        """Upsert the listed services by description; remove the host's others."""
+        existing = {s.description: s for s in Service.objects.filter(host=host)}
+        context = {**self.context, "host": host}
+        for item in items:
+            service = existing.get(item["description"])
+            if service is None:
+                HostServiceSerializer(context=context).create({**item, "host": host})
+            else:
+                HostServiceSerializer(service, context=context).update(service, dict(item))
+        Service.objects.filter(host=host).exclude(description__in=[i["description"] for i in items]).delete()

@@ -1,0 +1,143 @@
+"""Serializers of services: on a host, or on the hosts of some host groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from registry.api.serializers.base import (
+    CheckSettingsSerializer,
+    OrderedTemplatesField,
+    UsesListSerializer,
+    _select_check_settings,
+    by_name,
+    masters,
+)
+from registry.models import (
+    Contact,
+    ContactGroup,
+    Host,
+    HostGroup,
+    NaemonNode,
+    Service,
+    ServiceGroup,
+    ServiceTemplate,
+    nodes_for_hosts,
+)
+
+
+class ServiceSerializer(CheckSettingsSerializer):
+    """A service on a host (``host`` set) or on the hosts of some host groups (``host`` null)."""
+
+    url = serializers.SerializerMethodField()
+    description = serializers.CharField(
+        max_length=255, trim_whitespace=False, help_text="The service's name on its host; spaces allowed."
+    )
+    host = serializers.SlugRelatedField(  # type: ignore[var-annotated]
+        read_only=True, slug_field="name", help_text="Set by the URL."
+    )
+    hostgroups = by_name(HostGroup.objects.all(), "host group", many=True)
+    templates = OrderedTemplatesField(ServiceTemplate.objects.all())
+    servicegroups = by_name(ServiceGroup.objects.all(), "service group", many=True)
+    contacts = by_name(Contact.objects.all(), "contact", many=True)
+    contact_groups = by_name(ContactGroup.objects.all(), "contact group", many=True)
+
+    class Meta:
+        model = Service
+        fields = [
+            "url",
+            "description",
+            "host",
+            "hostgroups",
+            "templates",
+            "servicegroups",
+            "contacts",
+            "contact_groups",
+            *CheckSettingsSerializer.check_fields,
+            "created_at",
+            "updated_at",
+        ]
+        list_serializer_class = UsesListSerializer
+        validators: list[Any] = []  # uniqueness is checked in validate() with a clear message
+
+    @classmethod
+    def read_queryset(cls) -> QuerySet[Service]:
+        return Service.objects.select_related(
+            "host", "host__team", *_select_check_settings()
+        ).prefetch_related(
+            "hostgroups",
+            "host__hostgroups",
+            "servicegroups",
+            "contacts",
+            "contact_groups",
+        )
+
+    @classmethod
+    def affected_nodes(cls, obj: Any) -> set[NaemonNode]:
+        if obj.host is not None:
+            return nodes_for_hosts([obj.host])
+        nodes = masters()
+        nodes.update(g.node for g in obj.hostgroups.all() if g.node is not None and g.node.enabled)
+        return nodes
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, obj: Service) -> str:
+        request = self.context.get("request")
+        if obj.host is not None:
+            path = reverse(
+                "registry-api:host-service-detail",
+                kwargs={"host": obj.host.name, "description": obj.description},
+            )
+        else:
+            group = min((g.name for g in obj.hostgroups.all()), default="-")
+            path = reverse(
+                "registry-api:hostgroup-service-detail",
+                kwargs={"hostgroup": group, "description": obj.description},
+            )
+        return request.build_absolute_uri(path) if request is not None else path
+
+    def _host(self) -> Host | None:
+        host = self.context.get("host")
+        if host is None and self.instance is not None:
+            host = self.instance.host
+        return host
+
+    def extra_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        if isinstance(self.parent, serializers.ListSerializer):
+            return {}  # embedded in a host: the host checks its list
+        host = self._host()
+        others = Service.objects.filter(description=candidate.description)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if host is not None:
+            if others.filter(host=host).exists():
+                return {"description": [f"Host {host.name} already has a service {candidate.description!r}."]}
+            return {}
+        groups = attrs.get("hostgroups")
+        if groups is None and self.instance is not None:
+            groups = list(self.instance.hostgroups.all())
+        if not groups:
+            return {"hostgroups": ["A service without a host needs at least one host group."]}
+        taken = sorted(
+            others.filter(host__isnull=True, hostgroups__in=groups).values_list("hostgroups__name", flat=True)
+        )
+        clash = sorted(set(taken) & {g.name for g in groups})
+        if clash:
+            return {
+                "description": [
+                    f"Host group(s) {', '.join(clash)} already have a service {candidate.description!r}."
+                ]
+            }
+        return {}
+
+
+class HostServiceSerializer(ServiceSerializer):
+    """A service of one host (as embedded in the host, or under /hosts/<name>/services/)."""
+
+    class Meta(ServiceSerializer.Meta):
+        fields = [f for f in ServiceSerializer.Meta.fields if f != "hostgroups"]

@@ -1,0 +1,209 @@
+"""The write path shared by the API and the pages (``write_one``, ``apply_write``, ``apply_delete``).
+
+Write semantics, the same for the API and the pages:
+
+- PUT replaces: a field missing from the body gets its default (a host's ``services`` are
+  the exception: absent means "leave the services alone"; given, even ``[]``, the host's
+  services become exactly that list). PATCH changes only what the body names.
+- One transaction. The representation before and after is compared: no difference means
+  nothing is stored (the write is rolled back) and no deployment is requested; a difference
+  only in the lease (``expires_at``) is stored without a deployment; any other difference
+  requests deployments for the affected nodes (before and after the change).
+- The caller must own the object before (checked by the view) and after the write
+  (checked here): otherwise everything is rolled back and the answer is 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, QuerySet
+
+from registry import deploy
+from registry.api.serializers.base import Conflict, NaemonModelSerializer, config_state, plain, stored_state
+from registry.models import (
+    Command,
+    Contact,
+    Deployment,
+    HostGroup,
+    NaemonNode,
+    Service,
+)
+from registry.permissions import check_groups_joined, check_owner_after_write, hostgroup_ids
+
+
+@dataclass
+class WriteResult:
+    """What a write did: the object after it, whether it stored or deployed anything."""
+
+    instance: Any
+    data: Any  # the representation after the write (plain JSON types)
+    created: bool = False
+    deleted: bool = False
+    stored: bool = False
+    config_changed: bool = False
+    nodes: set[NaemonNode] = field(default_factory=set)
+    deployments: list[Deployment] = field(default_factory=list)
+
+
+def _lock(model: Any, pk: Any) -> None:
+    """Lock one row until the transaction ends (no ordering: its joins would block FOR UPDATE)."""
+    list(model._default_manager.select_for_update().filter(pk=pk).order_by().values_list("pk"))
+
+
+class _Unchanged(Exception):
+    """Raised to roll back a write that changed nothing."""
+
+
+Precondition = Callable[[Any], None]
+
+
+def write_one(
+    serializer: NaemonModelSerializer,
+    *,
+    queryset: QuerySet[Any],
+    user: Any,
+    precondition: Precondition | None = None,
+    save_kwargs: dict[str, Any] | None = None,
+    need_data: bool = True,
+) -> WriteResult:
+    """Save a validated serializer inside the caller's transaction; request no deployment.
+
+    ``need_data=False`` (bulk): a create is not serialized back, which saves most queries.
+    """
+    cls = type(serializer)
+    context = serializer.context
+    before_obj = before_data = None
+    if serializer.instance is not None:
+        pk = serializer.instance.pk
+        # Lock the row so that concurrent writes to one object are applied one after the other.
+        _lock(queryset.model, pk)
+        before_obj = queryset.get(pk=pk)
+        before_data = plain(cls(before_obj, context=context).data)
+    if precondition is not None:
+        precondition(before_data)
+    nodes = cls.affected_nodes(before_obj) if before_obj is not None else set()
+    groups_before = hostgroup_ids(before_obj)
+    try:
+        with transaction.atomic():
+            obj = serializer.save(**(save_kwargs or {}))
+            check_groups_joined(user, groups_before, obj)
+            if before_data is None and not need_data:
+                check_owner_after_write(user, obj)
+                return WriteResult(
+                    instance=obj,
+                    data=None,
+                    created=True,
+                    stored=True,
+                    config_changed=True,
+                    nodes=cls.affected_nodes(obj),
+                )
+            after_obj = queryset.get(pk=obj.pk)
+            check_owner_after_write(user, after_obj)
+            after_data = plain(cls(after_obj, context=context).data)
+            if before_data is not None and stored_state(before_data) == stored_state(after_data):
+                raise _Unchanged
+    except _Unchanged:
+        return WriteResult(instance=before_obj, data=before_data)
+    except IntegrityError as exc:
+        raise Conflict(f"A concurrent write got there first; retry. ({exc})") from None
+    changed = before_data is None or config_state(before_data) != config_state(after_data)
+    if changed:
+        nodes |= cls.affected_nodes(after_obj)
+    return WriteResult(
+        instance=after_obj,
+        data=after_data,
+        created=before_data is None,
+        stored=True,
+        config_changed=changed,
+        nodes=nodes if changed else set(),
+    )
+
+
+def apply_write(
+    serializer: NaemonModelSerializer,
+    *,
+    queryset: QuerySet[Any],
+    user: Any,
+    triggered_by: str,
+    reason: str,
+    precondition: Precondition | None = None,
+    save_kwargs: dict[str, Any] | None = None,
+) -> WriteResult:
+    """Create or change one object in one transaction; deploy the affected nodes if config changed."""
+    with transaction.atomic():
+        result = write_one(
+            serializer, queryset=queryset, user=user, precondition=precondition, save_kwargs=save_kwargs
+        )
+        if result.config_changed and result.nodes:
+            result.deployments = deploy.request_deployments(
+                result.nodes, triggered_by=triggered_by, reason=reason
+            )
+    return result
+
+
+def apply_delete(
+    instance: Any,
+    *,
+    serializer_class: type[NaemonModelSerializer],
+    queryset: QuerySet[Any],
+    context: dict[str, Any],
+    triggered_by: str,
+    reason: str,
+    precondition: Precondition | None = None,
+) -> WriteResult:
+    """Delete one object in one transaction and deploy the nodes that had it."""
+    with transaction.atomic():
+        _lock(queryset.model, instance.pk)
+        before_obj = queryset.get(pk=instance.pk)
+        before_data = plain(serializer_class(before_obj, context=context).data)
+        if precondition is not None:
+            precondition(before_data)
+        nodes = serializer_class.nodes_after_delete(before_obj)
+        _check_deletable(before_obj)
+        try:
+            with transaction.atomic():
+                before_obj.delete()
+        except ProtectedError as exc:
+            users = sorted({str(o) for o in exc.protected_objects})
+            shown = ", ".join(users[:10]) + (f" and {len(users) - 10} more" if len(users) > 10 else "")
+            raise Conflict(f"{before_obj} is still used by: {shown}.") from None
+        result = WriteResult(
+            instance=None, data=None, deleted=True, stored=True, config_changed=True, nodes=nodes
+        )
+        if nodes:
+            result.deployments = deploy.request_deployments(nodes, triggered_by=triggered_by, reason=reason)
+    return result
+
+
+def _check_deletable(obj: Any) -> None:
+    if isinstance(obj, HostGroup):
+        orphans = Service.objects.filter(host__isnull=True, hostgroups=obj).exclude(
+            hostgroups__in=HostGroup.objects.exclude(pk=obj.pk)
+        )
+        names = sorted(set(orphans.values_list("description", flat=True)))
+        if names:
+            raise Conflict(
+                f"Host group {obj.name} is the only group of its services {', '.join(names)}; delete them first."
+            )
+    if isinstance(obj, Command):
+        # Deleting a command silently drops it from contacts: one left without any is refused by Naemon.
+        stranded: set[str] = set()
+        for key in ("host_notification_commands", "service_notification_commands"):
+            users = Contact.objects.filter(**{key: obj})
+            stranded.update(
+                users.exclude(**{f"{key}__in": Command.objects.exclude(pk=obj.pk)}).values_list(
+                    "name", flat=True
+                )
+            )
+        if stranded:
+            raise Conflict(
+                f"Command {obj.name} is the only notification command of contact(s) {', '.join(sorted(stranded))}; "
+                "give them another one first."
+            )
+    if isinstance(obj, NaemonNode) and obj.hostgroups.exists():
+        groups = ", ".join(obj.hostgroups.values_list("name", flat=True))
+        raise Conflict(f"Node {obj.name} still monitors host groups {groups}; move them first.")
