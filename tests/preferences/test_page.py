@@ -6,40 +6,22 @@ check the database and the preview. A screenshot goes to var/test/artifacts/.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
-from django.test import Client
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from preferences.models import NotificationProfile, NotificationRule
-from tests.conftest import require_service
+from tests.browser import logged_in_page
 from tests.preferences.conftest import Registry, make_contact
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test" / "artifacts"
-
-# live_server runs in a thread of this process and Playwright's sync API runs an event loop in
-# this thread: Django's async-safety check would refuse the ORM calls of the test itself.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 if TYPE_CHECKING := False:
     from playwright.sync_api import Page
@@ -48,36 +30,8 @@ if TYPE_CHECKING := False:
 @pytest.fixture
 def page(live_server: LiveServer, owner: User, settings: Settings) -> Iterator[Page]:
     """A logged-in browser page (the owner's session cookie) that fails the test on JS errors."""
-    require_service(
-        "Chromium", os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (Debian package chromium)"
-    )
-    from playwright.sync_api import sync_playwright
-
-    # The test server speaks plain HTTP: cookies must not be Secure-only here.
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    client = Client()
-    client.force_login(owner)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.add_cookies(
-                [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-            )
-            page = context.new_page()
-            page.set_default_timeout(30_000)  # a loaded CI machine, not luck: every wait polls
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            yield page
-        finally:
-            # Inside sync_playwright() the test runs in Playwright's greenlet, with its own context
-            # variables and so its own Django connections, which pytest-django does not close:
-            # close them here, or PostgreSQL refuses to drop the test database ("in use").
-            connections.close_all()
-            browser.close()
-    assert not errors, errors
+    with logged_in_page(live_server, owner, settings, viewport={"width": 1400, "height": 1000}) as page:
+        yield page
 
 
 def test_add_disable_reorder_rules_with_a_live_preview(

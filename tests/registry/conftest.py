@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from registry.models import Command, Contact, HostTemplate, NaemonNode, ServiceTemplate
 from tests.conftest import require_service
+from tests.factories import Site
 from tests.registry.nagios import NagiosCore, VerifyDir, nagios_available
 
 
@@ -66,3 +68,15 @@ def basics(db: None) -> dict[str, object]:
         "host_template": host_template,
         "service_template": service_template,
     }
+
+
+@pytest.fixture
+def site(team: Any, other_team: Any) -> Site:
+    """The shared test registry: host groups, templates and hosts of two teams."""
+    return Site(team, other_team)
+
+
+@pytest.fixture
+def api(api_client_for: Any, staff: Any) -> Any:
+    """An API client with a staff token."""
+    return api_client_for(staff)

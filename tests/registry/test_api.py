@@ -46,16 +46,6 @@ def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
     return stub_deploys(monkeypatch)
 
 
-@pytest.fixture
-def site(team: Any, other_team: Any) -> Site:
-    return Site(team, other_team)
-
-
-@pytest.fixture
-def api(api_client_for: Any, staff: Any) -> Any:
-    return api_client_for(staff)
-
-
 def registry_state() -> list[Any]:
     """Everything a write could change (to assert that a refused write changed nothing)."""
     return [

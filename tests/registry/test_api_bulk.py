@@ -18,11 +18,6 @@ def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
     return stub_deploys(monkeypatch)
 
 
-@pytest.fixture
-def site(team: Any, other_team: Any) -> Site:
-    return Site(team, other_team)
-
-
 def hosts(count: int, group: str = "web", **extra: Any) -> list[dict[str, Any]]:
     return [
         {

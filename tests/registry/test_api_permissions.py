@@ -149,11 +149,6 @@ def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
     return stub_deploys(monkeypatch)
 
 
-@pytest.fixture
-def site(team: Any, other_team: Any) -> Site:
-    return Site(team, other_team)
-
-
 def persona_client(request: pytest.FixtureRequest, api_client_for: Any, persona: str) -> Any:
     user = None if persona == "anonymous" else request.getfixturevalue(persona)
     return api_client_for(user)

@@ -38,16 +38,6 @@ def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
     return stub_deploys(monkeypatch)
 
 
-@pytest.fixture
-def site(team: Any, other_team: Any) -> Site:
-    return Site(team, other_team)
-
-
-@pytest.fixture
-def api(api_client_for: Any, staff: Any) -> Any:
-    return api_client_for(staff)
-
-
 def state() -> list[Any]:
     models: list[Any] = [Host, Service, Contact, HostTemplate, ServiceTemplate, TimePeriod, Command]
     models += [Contact.host_notification_commands.through, HostTemplate.parents.through]

@@ -7,34 +7,25 @@ worker), so the test controls every state the page must show.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
-from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from registry.choices import DeploymentState
 from registry.models import Deployment, NaemonNode
-from tests.conftest import require_service
+from tests.browser import logged_in_page
 from tests.factories import DeployRecorder, NaemonNodeFactory, stub_deploys
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
-CHROMIUM = "/usr/bin/chromium"
 # Playwright's expect() waits 5 s by default, no longer than one idle poll (5 s): wait for
 # three polls, so a poll that lands just after the change is not a failure.
 WAIT_MS = 15_000
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
-
-# live_server runs in a thread of this process, and Playwright's sync API runs an event loop in
-# this thread: Django's async-safety check would refuse the test's own ORM calls.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 if TYPE_CHECKING := False:
     from playwright.sync_api import Page
@@ -53,34 +44,8 @@ def master(db: None) -> NaemonNode:
 @pytest.fixture
 def page(live_server: LiveServer, owner: User, settings: Settings) -> Iterator[Page]:
     """A logged-in browser page that fails the test on JavaScript errors."""
-    require_service(
-        "Chromium", os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing (Debian package chromium)"
-    )
-    from playwright.sync_api import sync_playwright
-
-    settings.SESSION_COOKIE_SECURE = False  # the live server speaks plain HTTP
-    settings.CSRF_COOKIE_SECURE = False
-    client = Client()
-    client.force_login(owner)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            context.add_cookies(
-                [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-            )
-            page = context.new_page()
-            page.set_default_timeout(30_000)  # every wait below polls for its condition
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            yield page
-        finally:
-            # Playwright's greenlet has its own Django connections: close them, or PostgreSQL
-            # refuses to drop the test database.
-            connections.close_all()
-            browser.close()
-    assert not errors, errors
+    with logged_in_page(live_server, owner, settings) as page:
+        yield page
 
 
 def test_a_new_deployment_and_its_state_changes_appear_without_reload(

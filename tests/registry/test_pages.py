@@ -22,11 +22,6 @@ def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
     return stub_deploys(monkeypatch)
 
 
-@pytest.fixture
-def site(team: Any, other_team: Any) -> Site:
-    return Site(team, other_team)
-
-
 def login(user: Any, csrf: bool = False) -> Client:
     client = Client(enforce_csrf_checks=csrf)
     client.force_login(user)

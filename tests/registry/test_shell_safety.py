@@ -35,16 +35,6 @@ def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
     return stub_deploys(monkeypatch)
 
 
-@pytest.fixture
-def site(team: Any, other_team: Any) -> Site:
-    return Site(team, other_team)
-
-
-@pytest.fixture
-def api(api_client_for: Any, staff: Any) -> Any:
-    return api_client_for(staff)
-
-
 # --- values that become macros --------------------------------------------------------------
 
 HOSTILE = ["`id`", "$(id)", "a|id", "a&id", "a;id", "a>/tmp/x", "a</etc/passwd", "a'b", 'a"b', "a\\b"]
