@@ -45,6 +45,7 @@ from livestatus.errors import (
     LivestatusError,
     LivestatusQueryError,
     LivestatusTimeout,
+    UnknownColumnError,
     UnsupportedQueryError,
 )
 from livestatus.query import LivestatusQuery
@@ -88,6 +89,17 @@ class Address:
 
 
 # -- dialect normalisation ---------------------------------------------------
+
+# Naemon's Table::prefixname() where it is not the table name: a column may be
+# named with the prefix's singular form and "_" (log_time in log, host_name in
+# hostsbygroup); see naemon-livestatus src/Table.cc and the Table*.h headers.
+_COLUMN_PREFIX = {
+    "log": "logs",
+    "hostsbygroup": "hosts",
+    "servicesbygroup": "services",
+    "servicesbyhostgroup": "services",
+    "statehist": "statehist_",
+}
 
 # Columns that are flags. Naemon answers 0/1, Icinga 2 true/false for some and
 # 0/1 for others; both become bool (None when the server does not know the
@@ -396,6 +408,7 @@ class LivestatusClient:
         keepalive: bool = True,
         dialect: Dialect | None = None,
         max_connections: int = 1,
+        check_columns: bool = True,
     ) -> None:
         self.address = address if isinstance(address, Address) else Address.parse(address)
         self.connect_timeout = connect_timeout
@@ -419,6 +432,12 @@ class LivestatusClient:
         self._counters = threading.Lock()
         # Columns Icinga 2 told us it does not have, per table (see _fetch).
         self._missing_columns: dict[str, frozenset[str]] = {}
+        #: Naemon only: refuse unknown columns before sending (see _check_columns).
+        self.check_columns = check_columns
+        # Each table's columns as the server's ``GET columns`` lists them, learnt once.
+        self._catalogue: dict[str, frozenset[str]] | None = None
+        # Held while the dialect or the catalogue is learnt (re-entrant: one needs the other).
+        self._catalogue_lock = threading.RLock()
         #: How many connections this client has opened (keep-alive reuse shows here).
         self.connections_opened = 0
         #: How many requests (queries and commands) it has sent.
@@ -455,6 +474,8 @@ class LivestatusClient:
         """Run a query; rows are dicts keyed by column (stats rows: group-by columns, then stat names)."""
         if not isinstance(query, LivestatusQuery):
             raise TypeError(f"expected a LivestatusQuery, not {type(query).__name__}")
+        if self.check_columns and query.table != "columns" and self.dialect == "naemon":
+            self._check_columns(query)
         naemon_only = (
             query.user is not None
             or query.wait_for is not None
@@ -497,8 +518,10 @@ class LivestatusClient:
     def dialect(self) -> Dialect:
         """``"naemon"`` or ``"icinga2"``: as given, else detected once from ``GET status``."""
         if self._dialect is None:
-            version = str(self.status().get("program_version", ""))
-            self._dialect = detect_dialect(version)
+            with self._catalogue_lock:  # threads sharing a client ask the core once, not each
+                if self._dialect is None:
+                    version = str(self.status().get("program_version", ""))
+                    self._dialect = detect_dialect(version)
         return self._dialect
 
     def command(self, command: Command, *, timestamp: int | None = None) -> None:
@@ -510,7 +533,13 @@ class LivestatusClient:
         """
         if not isinstance(command, Command):
             raise TypeError(f"expected a Command, not {type(command).__name__}")
-        data = command.encode(int(time.time()) if timestamp is None else timestamp)
+        # Naemon unescapes backslashes in COMMAND lines (see livestatus.commands); without
+        # one, both dialects get the same bytes and the dialect need not be asked for.
+        escaping = any("\\" in arg for arg in command.args)
+        data = command.encode(
+            int(time.time()) if timestamp is None else timestamp,
+            unescapes=escaping and self.dialect == "naemon",
+        )
         address = str(self.address)
         sock = self._connect_with_retry()
         try:
@@ -541,6 +570,39 @@ class LivestatusClient:
             )
 
     # -- internals --------------------------------------------------------
+
+    def _check_columns(self, query: LivestatusQuery) -> None:
+        """Refuse a column the table does not have (Naemon would answer it silently wrong)."""
+        known = self._table_columns(query.table)
+        if known is None:
+            return  # not a table of this server: it answers 404 itself
+        prefix = _COLUMN_PREFIX.get(query.table, query.table)[:-1] + "_"
+
+        def naemon_knows(column: str) -> bool:
+            # Naemon also accepts a column under the table's prefix (service_state
+            # in services; Table::column()), and log and statehist a current_
+            # column without "current_" (TableLog::column(), TableStateHistory::column()).
+            if column in known or (query.table in ("log", "statehist") and f"current_{column}" in known):
+                return True
+            return column.startswith(prefix) and naemon_knows(column[len(prefix) :])
+
+        unknown = sorted(column for column in query.referenced_columns() if not naemon_knows(column))
+        if unknown:
+            raise UnknownColumnError(
+                f"table {query.table!r} has no column {', '.join(map(repr, unknown))}; "
+                "Naemon would answer it with empty values instead of an error",
+                address=str(self.address),
+            )
+
+    def _table_columns(self, table: str) -> frozenset[str] | None:
+        with self._catalogue_lock:
+            if self._catalogue is None:
+                rows = self._fetch(LivestatusQuery("columns").select("table", "name"))
+                catalogue: dict[str, set[str]] = {}
+                for row in rows:
+                    catalogue.setdefault(str(row["table"]), set()).add(str(row["name"]))
+                self._catalogue = {name: frozenset(columns) for name, columns in catalogue.items()}
+            return self._catalogue.get(table)
 
     def _fetch(self, query: LivestatusQuery) -> list[Row]:
         missing = self._missing_columns.get(query.table, frozenset())

@@ -1,4 +1,4 @@
-"""External commands (``COMMAND [time] NAME;arg;arg``) with validated arguments.
+r"""External commands (``COMMAND [time] NAME;arg;arg``) with validated arguments.
 
 A command is one line; its arguments are separated by ``;``. So no argument may
 contain a line break, and no argument may contain ``;`` - except free text in
@@ -9,7 +9,18 @@ does the same. So ``comment="disk full; ticket 42"`` is safe when the comment
 is the last field, and an object name with ``;`` is refused everywhere (it
 would shift every following argument).
 
-Naemon and Icinga 2 accept the same commands used here.
+Naemon and Icinga 2 accept the same commands used here, but not the same
+bytes: naemon-livestatus passes every ``COMMAND`` line through its
+``unescape_newlines()`` (src/strutil.cc) before the core parses it - a
+backslash followed by ``n`` becomes a real line break and a backslash before
+any other character is dropped (``\\`` gives ``\``). Sent as it is, a comment
+holding the two characters ``\n`` would reach Naemon as two lines, and Naemon
+writes comments unescaped into retention.dat and status.dat, where the second
+line is read back as a directive at the next restart. So for a server that
+unescapes, every backslash is doubled on the wire (:func:`naemon_escape`):
+Naemon's unescaping then gives back exactly the caller's text, and since a
+line break is refused in every argument, no argument can end up holding one.
+Icinga 2 takes the line verbatim, so it gets the text as it is.
 """
 
 from __future__ import annotations
@@ -51,12 +62,28 @@ class Command:
                 )
 
     def line(self, timestamp: int) -> str:
-        """The command line as sent, without the line end."""
+        """The command line as the core should understand it (what the action log shows)."""
         return ";".join((f"COMMAND [{int(timestamp)}] {self.name}", *self.args))
 
-    def encode(self, timestamp: int) -> bytes:
-        """The request: the command line and the empty line that ends a request."""
-        return encode_lines([self.line(timestamp)])
+    def wire_line(self, timestamp: int, *, unescapes: bool) -> str:
+        """The command line as sent; ``unescapes``: the server applies Naemon's unescaping."""
+        args = tuple(naemon_escape(arg) for arg in self.args) if unescapes else self.args
+        return ";".join((f"COMMAND [{int(timestamp)}] {self.name}", *args))
+
+    def encode(self, timestamp: int, *, unescapes: bool) -> bytes:
+        """The request: the wire line and the empty line that ends a request."""
+        return encode_lines([self.wire_line(timestamp, unescapes=unescapes)])
+
+
+def naemon_escape(text: str) -> str:
+    """``text`` such that naemon-livestatus's ``unescape_newlines()`` gives ``text`` back.
+
+    Its rule: ``\\n`` becomes a line break, ``\\`` + any other character becomes
+    that character, a lone trailing backslash is dropped. Doubling every
+    backslash therefore decodes to the original, and leaves no ``\\n`` pair
+    that could decode to a line break.
+    """
+    return text.replace("\\", "\\\\")
 
 
 def _name(value: str, what: str) -> str:

@@ -32,6 +32,15 @@ class UnsupportedQueryError(LivestatusError, ValueError):
     """The query asks for something this server (or a merge across nodes) cannot do."""
 
 
+class UnknownColumnError(UnsupportedQueryError):
+    """The query names a column the server's table does not have.
+
+    Naemon answers such a column with empty values and silently ignores it in
+    ``Filter:``, ``Stats:`` and ``Sort:`` (a filter then matches nothing, a count
+    is 0): the client refuses it before sending instead.
+    """
+
+
 class LivestatusConnectError(LivestatusError):
     """The socket could not be opened (missing socket, refused, unreachable)."""
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from livestatus import text
 from livestatus.errors import UnsafeValueError
 
 #: A value a filter compares against. ``bool`` is sent as ``1``/``0``, ``None`` as empty.
@@ -28,9 +29,6 @@ FilterValue: TypeAlias = str | int | float | bool | None
 
 TABLE_RE = re.compile(r"[a-z][a-z_]{0,63}\Z")
 COLUMN_RE = re.compile(r"[a-z][a-z0-9_]{0,127}\Z")
-# C0 and C1 control characters (line feed, carriage return, NUL, NEL...) and
-# the Unicode line/paragraph separators: none has a place in a header value.
-_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 #: Filter operators understood by Naemon and Icinga 2 (with their ``!`` negations).
 OPERATORS = frozenset(
@@ -49,16 +47,15 @@ def check_value(value: str, what: str = "value") -> str:
     """Return ``value`` if it can sit inside one header line, else raise UnsafeValueError."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a string, not {type(value).__name__}")
-    match = _CONTROL_RE.search(value)
-    if match:
+    # The registry's rule (livestatus.text): control characters and line separators would
+    # end the header line; invisible formatting characters make look-alike names.
+    found = text.first_refused(value)
+    if found is not None:
+        index, char = found
         raise UnsafeValueError(
-            f"{what} contains the control character {match.group()!r} at position "
-            f"{match.start()}; refusing to send it: {value[:60]!r}"
+            f"{what} contains the {text.describe(char)} at position {index}; "
+            f"refusing to send it: {value[:60]!r}"
         )
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise UnsafeValueError(f"{what} is not valid Unicode text: {value[:60]!r}") from exc
     return value
 
 
@@ -98,6 +95,10 @@ class Expr:
         """Yield the header lines; ``prefix`` is ``""``, ``"Stats"`` or ``"WaitCondition"``."""
         raise NotImplementedError
 
+    def columns(self) -> frozenset[str]:
+        """The column names this expression reads."""
+        raise NotImplementedError
+
     def __and__(self, other: Expr) -> And:
         return And(self, other)
 
@@ -129,6 +130,9 @@ class Filter(Expr):
         # No strip: Icinga 2 takes everything after the operator's space verbatim.
         yield f"{name}: {self.column} {self.op} {value}"
 
+    def columns(self) -> frozenset[str]:
+        return frozenset((self.column,))
+
 
 class _Combined(Expr):
     header = ""
@@ -149,6 +153,9 @@ class _Combined(Expr):
             yield from part.header_lines(prefix)
         if len(self.parts) > 1:
             yield f"{prefix}{self.header}: {len(self.parts)}"
+
+    def columns(self) -> frozenset[str]:
+        return frozenset().union(*(part.columns() for part in self.parts))
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.parts == self.parts
@@ -181,6 +188,9 @@ class Not(Expr):
     def header_lines(self, prefix: str) -> Iterator[str]:
         yield from self.expr.header_lines(prefix)
         yield f"{prefix}Negate:"
+
+    def columns(self) -> frozenset[str]:
+        return self.expr.columns()
 
 
 # Each operator's exact negation. Naemon defines ">=" as "not <" and "!x" as
@@ -364,6 +374,18 @@ class LivestatusQuery:
     def is_stats(self) -> bool:
         """Whether this is a stats query (rows are groups, not objects)."""
         return bool(self.stats_columns)
+
+    def referenced_columns(self) -> frozenset[str]:
+        """Every column the request names: Columns, Filter, Stats, Sort and WaitCondition."""
+        names = set(self.columns)
+        for expr in self.filters:
+            names |= expr.columns()
+        for stat in self.stats_columns:
+            names |= {stat.spec.column} if isinstance(stat.spec, Aggregate) else stat.spec.columns()
+        names |= {column for column, _ in self.sort_keys}
+        if self.wait_for is not None and self.wait_for.condition is not None:
+            names |= self.wait_for.condition.columns()
+        return frozenset(names)
 
     @property
     def result_columns(self) -> tuple[str, ...] | None:

@@ -5,6 +5,15 @@ reply bytes and writes them, keeping the connection open when the request says
 ``KeepAlive: on`` - enough to replay captured replies, to imitate Naemon's
 answers (0/1 booleans, custom variables as a dict, command errors) and to
 misbehave on purpose (hang, close early, send garbage).
+
+Two things it does the way real Naemon does, whatever the handler, because the
+client depends on them (naemon-livestatus's source is the reference):
+
+* ``GET columns`` is answered from Naemon's column catalogue
+  (``naemon_columns.py``), so the client's column check sees the real tables.
+* Every ``COMMAND`` line is decoded with naemon-livestatus's
+  ``unescape_newlines()`` rule and kept in ``commands`` as the core would
+  read it: one entry per resulting line, so a forged second line shows.
 """
 
 from __future__ import annotations
@@ -18,12 +27,51 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.livestatus.naemon_columns import NAEMON_COLUMNS
+
 #: Returned by a handler: keep the connection open and never answer.
 HANG = b"\0hang"
 #: Returned by a handler: close the connection without answering.
 CLOSE = b"\0close"
 
 Handler = Callable[[bytes], bytes]
+
+
+def naemon_unescape(raw: str) -> str:
+    """naemon-livestatus's ``unescape_newlines()`` (src/strutil.cc), character for character.
+
+    ``\\n`` becomes a line break; a backslash before any other character is
+    dropped and that character kept (``\\\\`` gives one backslash); a lone
+    backslash at the very end is dropped.
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(raw):
+        char = raw[index]
+        if char == "\\":
+            if index + 1 < len(raw):
+                following = raw[index + 1]
+                out.append("\n" if following == "n" else following)
+                index += 2
+                continue
+            index += 1  # the C loop ends on the NUL after a trailing backslash
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def columns_reply(request: bytes) -> bytes:
+    """Naemon's answer to ``GET columns``: its catalogue, in the columns the request names."""
+    fields = (header_value(request, "Columns") or "table name type description").split()
+    rows: list[list[str]] = []
+    for table, columns in NAEMON_COLUMNS.items():
+        for name, kind in columns:
+            values = {"table": table, "name": name, "type": kind, "description": ""}
+            rows.append([values.get(field, "") for field in fields])
+    if header_value(request, "Columns") is None:
+        rows.insert(0, fields)
+    return fixed16(200, json_body(rows))
 
 
 def fixed16(status: int, body: bytes) -> bytes:
@@ -96,6 +144,8 @@ class ReplayServer:
         self.delay = delay
         self.honour_keepalive = honour_keepalive
         self.requests: list[bytes] = []
+        #: Each COMMAND as Naemon's core would read it after livestatus unescaped it.
+        self.commands: list[str] = []
         self.connections = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -188,7 +238,10 @@ class ReplayServer:
     def _answer(self, conn: socket.socket, request: bytes) -> bool:
         if self.delay and self._stop.wait(self.delay):
             return False
-        reply = self.handler(request)
+        if request.startswith(b"COMMAND"):
+            line = request.decode("utf-8").rstrip("\n")
+            self.commands.extend(naemon_unescape(line).split("\n"))
+        reply = columns_reply(request) if request.startswith(b"GET columns\n") else self.handler(request)
         if reply == HANG:
             self._stop.wait()
             return False

@@ -30,6 +30,7 @@ from livestatus.errors import (
     LivestatusConnectionClosed,
     LivestatusQueryError,
     LivestatusTimeout,
+    UnknownColumnError,
     UnsafeValueError,
     UnsupportedQueryError,
 )
@@ -203,8 +204,9 @@ def test_query_against_naemon(server: ReplayServer) -> None:
     with make_client(server.address) as client:
         assert client.query(SERVICES) == EXPECTED
         assert client.dialect == "naemon"
-    request = server.requests[0]
-    assert request == SERVICES.encode(keepalive=True)[:-1]
+    # Once per client: the dialect, then the catalogue the column check uses.
+    assert [r.split(b"\n", 1)[0] for r in server.requests] == [b"GET status", b"GET columns", b"GET services"]
+    assert server.requests[2] == SERVICES.encode(keepalive=True)[:-1]
 
 
 def test_keepalive_reuses_one_connection(server: ReplayServer) -> None:
@@ -212,14 +214,14 @@ def test_keepalive_reuses_one_connection(server: ReplayServer) -> None:
         for _ in range(3):
             assert client.query(SERVICES) == EXPECTED
         assert client.connections_opened == 1
-        assert client.requests_sent == 3
+        assert client.requests_sent == 2 + 3  # GET status and GET columns once, then the queries
     assert server.connections == 1
 
 
 def test_without_keepalive_each_query_connects(tmp_path: Path) -> None:
     with (
         ReplayServer(naemon(), directory=tmp_path) as srv,
-        make_client(srv.address, keepalive=False) as client,
+        make_client(srv.address, keepalive=False, check_columns=False) as client,
     ):
         client.query(SERVICES)
         client.query(SERVICES)
@@ -231,7 +233,7 @@ def test_server_closing_a_kept_alive_connection_is_transparent(tmp_path: Path) -
     # Naemon closes idle keep-alive connections; the next query must just reconnect.
     with (
         ReplayServer(naemon(), directory=tmp_path, honour_keepalive=False) as srv,
-        make_client(srv.address) as client,
+        make_client(srv.address, dialect="naemon", check_columns=False) as client,
     ):
         for _ in range(3):
             assert client.query(SERVICES) == EXPECTED
@@ -313,7 +315,7 @@ def test_invalid_utf8_in_plugin_output_is_replaced(tmp_path: Path) -> None:
     body = b'[["web-01","caf\xe9"]]'
     with (
         ReplayServer(lambda request: fixed16(200, body), directory=tmp_path) as srv,
-        make_client(srv.address) as client,
+        make_client(srv.address, dialect="naemon") as client,
     ):
         rows = client.query(LivestatusQuery("services").select("host_name", "plugin_output"))
     assert rows == [{"host_name": "web-01", "plugin_output": "caf\ufffd"}]
@@ -567,7 +569,7 @@ def test_naemon_gets_sort_offset_and_auth_user_on_the_wire(server: ReplayServer)
     with make_client(server.address) as client:  # dialect detected from GET status
         assert client.query(query) == EXPECTED
     assert server.requests[0].startswith(b"GET status")
-    assert server.requests[1] == query.encode(keepalive=True)[:-1]
+    assert server.requests[2] == query.encode(keepalive=True)[:-1]
 
 
 def test_one_client_is_safe_to_share_between_threads(server: ReplayServer) -> None:
@@ -587,7 +589,7 @@ def test_one_client_is_safe_to_share_between_threads(server: ReplayServer) -> No
         for thread in threads:
             thread.join(30)
         assert not errors
-        assert client.requests_sent == 160
+        assert client.requests_sent == 2 + 160  # + GET status and GET columns, once
         assert client.connections_opened == 1
 
 
@@ -720,3 +722,50 @@ def wait_for_arrivals(slow: HoldUntil, count: int, timeout: float = 10.0) -> Non
     while slow.arrived < count:
         assert time.monotonic() < deadline, f"{count} queries did not arrive"
         time.sleep(0.01)
+
+
+# -- columns Naemon does not know ------------------------------------------------------------
+# Naemon answers an unknown column with "" and ignores it in Filter/Stats/Sort; the client
+# learns each table's columns from GET columns (the stand-in answers with Naemon's catalogue).
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        LivestatusQuery("services").select("host_name", "stat"),
+        LivestatusQuery("services").select("host_name").where(Filter("stat", "=", 2)),
+        LivestatusQuery("services").stats(bad=Filter("state_typ", "=", 1)),
+        LivestatusQuery("services").stats(total=Aggregate("sum", "latencyy")),
+        LivestatusQuery("services").select("host_name").sort("last_chek"),
+        LivestatusQuery("hosts")
+        .select("name")
+        .where(Filter("name", "=", "a") | ~Filter("hostgroup", ">=", "x")),
+    ],
+)
+def test_naemon_unknown_columns_are_refused_before_sending(
+    server: ReplayServer, query: LivestatusQuery
+) -> None:
+    with make_client(server.address) as client:
+        with pytest.raises(UnknownColumnError, match="has no column") as caught:
+            client.query(query)
+        assert not caught.value.retryable
+    assert not [r for r in server.requests if r.startswith((b"GET services", b"GET hosts"))]
+
+
+def test_naemon_columns_are_learnt_once_and_prefixes_accepted(tmp_path: Path) -> None:
+    with ReplayServer(naemon([]), directory=tmp_path) as srv, make_client(srv.address) as client:
+        for _ in range(3):
+            assert client.query(SERVICES) == []
+        # Naemon's Table::column(): services accept service_<column>, log current_ columns bare.
+        client.query(LivestatusQuery("services").select("service_description", "host_name"))
+        client.query(LivestatusQuery("log").select("time", "host_alias", "log_type"))
+    assert sum(r.startswith(b"GET columns\n") for r in srv.requests) == 1
+
+
+def test_icinga_is_not_asked_for_its_columns(tmp_path: Path) -> None:
+    with (
+        recording_icinga(tmp_path, ICINGA_ROWS) as srv,
+        make_client(srv.address, dialect="icinga2") as client,
+    ):
+        client.query(SERVICES)
+    assert not [r for r in srv.requests if r.startswith(b"GET columns")]

@@ -195,7 +195,7 @@ def test_keepalive_reuses_the_connection(icinga: IcingaServer, transport: str) -
         assert client.idle_connections == 1
         after = client.status()["connections"]
         assert client.connections_opened == 1
-        assert client.requests_sent == 5
+        assert client.requests_sent == 6  # 2 status, 3 queries, the dialect's GET status once
         assert after == before  # the server saw no new connection
 
 
@@ -221,6 +221,20 @@ def test_acknowledge_and_remove(client: LivestatusClient) -> None:
     assert [c[1:] for c in row["comments_with_info"]] == [["alice", "on it; see #42"]]
     client.command(commands.remove_service_acknowledgement("web-01", "ack-me"))
     wait_for_row(client, "web-01", "ack-me", ("acknowledged",), lambda r: r["acknowledged"] is False)
+
+
+def test_backslashes_reach_icinga_verbatim(client: LivestatusClient) -> None:
+    # Icinga 2 does not unescape COMMAND lines (naemon-livestatus does; see test_naemon_commands).
+    text = r"path C:\temp\new \nenable_notifications=0"
+    client.command(commands.add_service_comment("web-01", "crit-me", text, author=r"CORP\carol"))
+    row = wait_for_row(
+        client,
+        "web-01",
+        "crit-me",
+        ("comments_with_info",),
+        lambda r: any(c[1] == r"CORP\carol" for c in r["comments_with_info"]),
+    )
+    assert [c[1:] for c in row["comments_with_info"] if c[1] == r"CORP\carol"] == [[r"CORP\carol", text]]
 
 
 def test_acknowledge_on_a_hostile_host(client: LivestatusClient) -> None:

@@ -12,7 +12,7 @@ from livestatus.nodes import client_for, forget_clients
 from livestatus.query import LivestatusQuery
 from registry.models import NaemonNode
 from tests.livestatus.replay import ReplayServer, fixed16, json_body
-from tests.livestatus.test_client import EXPECTED, SERVICES, HoldUntil, naemon, run_together
+from tests.livestatus.test_client import EXPECTED, NAEMON_STATUS, SERVICES, HoldUntil, naemon, run_together
 
 
 @pytest.fixture(autouse=True)
@@ -35,10 +35,17 @@ def test_two_status_pages_on_one_slow_node_do_not_wait_for_each_other(tmp_path: 
         assert client_for(node) is client and client.connections_opened == 2
 
 
+def moved(request: bytes) -> bytes:
+    """The new core: Naemon, with one host."""
+    if request.startswith(b"GET status"):
+        return fixed16(200, json_body(list(NAEMON_STATUS)))
+    return fixed16(200, json_body([["moved"]]))
+
+
 def test_a_changed_address_closes_the_old_connections(tmp_path: Path) -> None:
     with (
         ReplayServer(naemon(), directory=tmp_path) as old_server,
-        ReplayServer(lambda request: fixed16(200, json_body([["moved"]])), directory=tmp_path) as new_server,
+        ReplayServer(moved, directory=tmp_path) as new_server,
     ):
         node = NaemonNode(name="master", livestatus=old_server.address)
         old = client_for(node)

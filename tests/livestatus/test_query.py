@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from livestatus import commands
+from livestatus import commands, text
 from livestatus.commands import Command
 from livestatus.errors import LivestatusError, UnsafeValueError
 from livestatus.query import (
@@ -250,10 +250,7 @@ def test_any_value_is_refused_or_stays_inside_its_line(value: str) -> None:
         )
         data = query.encode()
     except UnsafeValueError:
-        assert any(
-            ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029" or 0xD800 <= ord(ch) <= 0xDFFF
-            for ch in value
-        )
+        assert text.first_refused(value) is not None  # livestatus/text.py's rule
         return
     lines = data.split(b"\n")
     assert lines == [
@@ -274,13 +271,13 @@ def test_any_value_is_refused_or_stays_inside_its_line(value: str) -> None:
 def test_any_command_argument_is_refused_or_keeps_its_field(host: str, comment: str) -> None:
     try:
         command = commands.acknowledge_service(host, "http", comment, author="me")
-        data = command.encode(1700000000)
+        data = command.encode(1700000000, unescapes=False)
     except UnsafeValueError:
         assert (
             not host
             or ";" in host
             or not comment.strip()
-            or any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029" for ch in host + comment)
+            or text.first_refused(host + comment) is not None  # livestatus/text.py's rule
         )
         return
     assert data.endswith(b"\n\n") and data.count(b"\n") == 2
@@ -331,7 +328,14 @@ def test_command_lines() -> None:
         commands.process_host_check_result("web-01", 1, "DOWN"): ("PROCESS_HOST_CHECK_RESULT;web-01;1;DOWN"),
     }
     for command, expected in cases.items():
-        assert command.encode(ts) == f"COMMAND [{ts}] {expected}\n\n".encode()
+        assert command.encode(ts, unescapes=False) == f"COMMAND [{ts}] {expected}\n\n".encode()
+        assert command.encode(ts, unescapes=True) == f"COMMAND [{ts}] {expected}\n\n".encode()  # no backslash
+    # For Naemon, which unescapes: every backslash doubled, so it decodes to the caller's text.
+    comment = commands.add_host_comment("web-01", r"C:\temp\new", author="a")
+    assert (
+        comment.encode(ts, unescapes=True)
+        == rb"COMMAND [1700000000] ADD_HOST_COMMENT;web-01;1;a;C:\\temp\\new" + b"\n\n"
+    )
 
 
 @pytest.mark.parametrize(
