@@ -67,7 +67,7 @@ class TimePeriodAdmin(admin.ModelAdmin):
 
 @admin.register(Command)
 class CommandAdmin(admin.ModelAdmin):
-    list_display = ["name", "channel", "command_line"]
+    list_display = ["name", "channel", "command_line", "free_form_args"]
     list_filter = ["channel"]
     search_fields = ["name", "alias", "command_line"]
 

@@ -37,6 +37,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import time
@@ -53,7 +54,7 @@ from django.utils import timezone
 
 from registry import runner
 from registry.choices import DeploymentState, ReloadMethod
-from registry.models import Deployment, NaemonNode
+from registry.models import DeployedHost, Deployment, NaemonNode
 from registry.render import FILES, Rendered, State, load_snapshot, notify_filter_for, render_state
 from registry.validation import NaemonValueError
 
@@ -223,6 +224,8 @@ class _Run:
         self.covered = covered
         self.node = deployment.node
         self.timings: dict[str, float] = {}
+        # Host name -> registry id as rendered: recorded once confirmed (it grants action rights).
+        self.placed: dict[str, int] | None = None
 
     def save(self, **fields: Any) -> None:
         """Save fields now (so GET shows progress); covered deployments follow state changes."""
@@ -238,6 +241,10 @@ class _Run:
         summary["timings"] = {k: round(v, 3) for k, v in self.timings.items()}
         if self.covered:
             summary["covers"] = self.covered
+        if state in (DeploymentState.CONFIRMED, DeploymentState.SKIPPED) and self.placed is not None:
+            # Before the final state: a client that saw "confirmed" may act on these hosts at
+            # once. Skipped: the live version is this very content, so it runs these hosts too.
+            DeployedHost.objects.record(self.node, self.placed, self.deployment)
         self.save(state=state, finished_at=timezone.now(), summary=summary, **fields)
         if self.covered:
             text = f"covered by deployment {self.deployment.pk}"
@@ -370,11 +377,121 @@ def _by_host(services: set[ServiceCheck]) -> dict[str, list[str]]:
     return by_host
 
 
-_PATH_DIRECTIVES = ("cfg_file", "cfg_dir", "resource_file")
+# Main-config directives whose value is a file or directory that Naemon resolves against the
+# main config's directory (src/naemon/configuration.c: ``nspath_absolute(value,
+# config_file_dir)``); Nagios 4 does the same for the ones it knows. Included files
+# (include_file, include_dir) are read with the same base: the main config's directory, not
+# their own. broker_module: only its first word is a path; temp_file: only when it starts
+# with '.' (otherwise it is relative to temp_path). config_rel_path (newer Naemon) moves the
+# base of the paths after it.
+_PATH_DIRECTIVES = frozenset(
+    {
+        "cfg_file", "cfg_dir", "resource_file", "include_file", "include_dir", "log_file",
+        "debug_file", "command_file", "query_socket", "temp_path", "check_result_path", "lock_file",
+        "log_archive_path", "status_file", "state_retention_file", "object_cache_file",
+        "precached_object_file", "host_perfdata_file", "service_perfdata_file", "config_rel_path",
+    }
+)  # fmt: skip
+
+
+def _absolute(value: str, base: str) -> str:
+    # nspath_absolute: an absolute path as it is, a relative one joined to the base, lexically.
+    return os.path.normpath(value if os.path.isabs(value) else os.path.join(base, value))
+
+
+@dataclass
+class _Staging:
+    """What rewriting a main config (and the files it includes) for the staged copy needs."""
+
+    config_dir: str
+    staged: Path
+    includes: Path
+    base: str
+    included: bool = False
+    copies: dict[str, Path] = field(default_factory=dict)
+
+    def rewrite(self, text: str, source: Path) -> str:
+        """The lines of one main-config file with every path made absolute as Naemon resolves it."""
+        lines = []
+        for line in text.split("\n"):
+            stripped = line.strip()
+            key, sep, value = stripped.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or stripped.startswith("#") or not value:
+                lines.append(line)
+            elif key in _PATH_DIRECTIVES:
+                lines.append(self._line(key, _absolute(value, self.base), source))
+            elif key == "broker_module":
+                module, space, args = value.partition(" ")
+                lines.append(f"{key}={_absolute(module, self.base)}{space}{args}")
+            elif key == "temp_file" and value.startswith("."):
+                lines.append(f"{key}={_absolute(value, self.base)}")
+            else:
+                lines.append(line)
+        return "\n".join(lines)
+
+    def _line(self, key: str, path: str, source: Path) -> str:
+        """The directive's line(s) for the copy; ``path`` is the absolute path Naemon would use."""
+        if key == "config_rel_path":
+            self.base = path
+        elif key in ("cfg_file", "cfg_dir"):
+            if path == self.config_dir or path.startswith(self.config_dir + "/"):
+                self.included = True
+                return f"{key}={self.staged}{path[len(self.config_dir) :]}"
+            if key == "cfg_dir" and self.config_dir.startswith(path.rstrip("/") + "/"):
+                raise runner.RunnerError(
+                    f"config_dir {self.config_dir} is inside cfg_dir {path} of {source}: the core would "
+                    "read every version; give the portal a cfg_dir of its own",
+                    retryable=False,
+                )
+        elif key == "include_file":
+            return f"{key}={self._include(path)}"
+        elif key == "include_dir":
+            try:
+                # os.listdir is readdir(3) order, the order Naemon reads the directory in.
+                names = [n for n in os.listdir(path) if not n.startswith(".") and n.endswith(".cfg")]
+            except OSError:
+                return f"{key}={path}"  # Naemon's verifier reports it as it would for the original
+            # Each file of the directory as an include_file of its rewritten copy, in Naemon's order.
+            return "\n".join(f"include_file={self._include(os.path.join(path, n))}" for n in names)
+        return f"{key}={path}"
+
+    def _include(self, path: str) -> str:
+        """A rewritten copy of an included file (its relative paths resolve as in the original)."""
+        if path in self.copies:  # included twice: the same copy, so Naemon reports it as it would
+            return str(self.copies[path])
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            return path
+        copy = self.includes / path.lstrip("/")
+        self.copies[path] = copy
+        rewritten = self.rewrite(text, Path(path))
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        # Readable by the core's user (the worker may run as someone else), whatever the umask.
+        for directory in (copy.parent, *copy.parent.parents):
+            if not directory.is_relative_to(self.includes):
+                break
+            directory.chmod(0o755)
+        copy.write_text(rewritten, encoding="utf-8", errors="surrogateescape")
+        copy.chmod(0o644)
+        return str(copy)
+
+
+def staged_includes(staged: Path) -> Path:
+    """Where the rewritten copies of the files the main config includes go for verifying ``staged``."""
+    return staged.parent / f"verify-{staged.name}.d"
 
 
 def staged_main_config(node: NaemonNode, staged: Path) -> str:
-    """The node's main config with the line(s) that include config_dir pointed at the staged version."""
+    """The node's main config for verifying ``staged``: its paths resolved as for the original.
+
+    The copy lives in the versions directory, not beside the original, so every relative path
+    is made absolute against the original's directory, the line(s) that include config_dir
+    point at the staged version, and the files it includes are rewritten the same way into
+    ``staged_includes(staged)`` (Naemon resolves their relative paths against the main config's
+    directory too).
+    """
     config_dir = os.path.normpath(node.config_dir)
     if not node.main_config:
         return f"cfg_dir={staged}\n"
@@ -383,31 +500,41 @@ def staged_main_config(node: NaemonNode, staged: Path) -> str:
         text = main.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
         raise runner.RunnerError(f"cannot read main config {main}: {exc.strerror}", retryable=False) from None
-    lines, included = [], False
-    for line in text.split("\n"):
-        key, sep, value = line.strip().partition("=")
-        if sep and key in _PATH_DIRECTIVES:
-            path = value.strip()
-            if not os.path.isabs(path):  # relative to the main config, which the copy is not next to
-                path = os.path.normpath(os.path.join(main.parent, path))
-            norm = os.path.normpath(path)
-            if norm == config_dir or norm.startswith(config_dir + "/"):
-                path = str(staged) + norm[len(config_dir) :]
-                included = True
-            elif key == "cfg_dir" and config_dir.startswith(norm.rstrip("/") + "/"):
-                raise runner.RunnerError(
-                    f"config_dir {config_dir} is inside cfg_dir {norm} of {main}: the core would read every "
-                    "version; give the portal a cfg_dir of its own",
-                    retryable=False,
-                )
-            line = f"{key}={path}"
-        lines.append(line)
-    if not included:
+    staging = _Staging(
+        config_dir=config_dir, staged=staged, includes=staged_includes(staged), base=str(main.parent)
+    )
+    result = staging.rewrite(text, main)
+    if not staging.included:
         raise runner.RunnerError(
             f"main config {main} has no cfg_dir={config_dir}: the core would never read the portal's config",
             retryable=False,
         )
-    return "\n".join(lines)
+    return result
+
+
+# Naemon refuses to run as root, even to verify (src/naemon/naemon.c: it prints this and exits 1
+# unless started with --allow-root); Nagios 4 drops to nagios_user instead.
+NAEMON_ROOT_REFUSAL = "ERROR: do not start naemon as root user."
+# A verifier warning: Naemon and Nagios print "Warning: ..." (config, objects), Naemon with
+# --allow-root "WARNING: you are running as root ...".
+_WARNING = re.compile(r"^\s*warning:", re.IGNORECASE)
+
+
+def verifier_warnings(output: str) -> list[str]:
+    """The warning lines of the verifier's output, in order (what a deploy records and shows)."""
+    return [line.strip() for line in output.splitlines() if _WARNING.match(line)]
+
+
+def verification_error(result: runner.CommandResult) -> str:
+    """The deployment's error for a verifier that exited non-zero: what failed, and what to do if we know."""
+    error = f"verification failed (exit {result.returncode}); the live config is unchanged"
+    if NAEMON_ROOT_REFUSAL in result.output:
+        error += (
+            ". Naemon refuses to run as root, even to verify: run this node's worker as the core's user "
+            "(e.g. naemon), or add --allow-root to the node's verify command "
+            "(naemon --allow-root -v {main_config})"
+        )
+    return error
 
 
 def verify_argv(node: NaemonNode, main_config: Path) -> list[str]:
@@ -581,6 +708,7 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
         return
     run.time("render", start)
     run.save(content_hash=rendered.content_hash)
+    run.placed = DeployedHost.objects.ids_of(rendered.hosts)
 
     config_dir = Path(node.config_dir)
     versions = versions_dir(node)
@@ -622,12 +750,12 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
             main_copy.chmod(0o644)
             result = runner.run(verify_argv(node, main_copy), timeout=VERIFY_TIMEOUT)
             run.time("verify", start)
-            run.save(verify_output=f"$ {' '.join(result.argv)}\n{result.output}")
+            run.save(
+                verify_output=f"$ {' '.join(result.argv)}\n{result.output}",
+                warnings=verifier_warnings(result.output),
+            )
             if result.returncode != 0:
-                run.finish(
-                    DeploymentState.FAILED,
-                    error=f"verification failed (exit {result.returncode}); the live config is unchanged",
-                )
+                run.finish(DeploymentState.FAILED, error=verification_error(result))
                 return
         else:
             run.save(verify_output="not verified: the node has no verify_command")
@@ -686,6 +814,7 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
         raise
     finally:
         main_copy.unlink(missing_ok=True)
+        shutil.rmtree(staged_includes(staged), ignore_errors=True)
         current = live_version(node)
         if staged.exists() and (current is None or current != staged.resolve()):
             shutil.rmtree(staged, ignore_errors=True)

@@ -21,6 +21,10 @@ How Naemon's features map:
 * Commands used as contacts' notification commands get a ``channel`` (``email`` when the
   name mentions mail, ``sms`` for sms/pager, else the command's name) so the renderer wraps
   them in the notify-filter.
+* Naemon pastes ``$ARGn$`` unquoted, so ``check_http!-H www -p 80`` passed four arguments; the
+  portal renders every macro as one argument unless staff declare it free-form. Every ``$ARGn$``
+  to which an imported object passes a value with a space is marked free-form (and reported),
+  so the imported site behaves as before; a value that is more than words (``80 *``) is refused.
 """
 
 from __future__ import annotations
@@ -204,6 +208,7 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    free_form: list[str] = field(default_factory=list)
 
     def count(self, kind: str, created: bool) -> None:
         (self.created if created else self.updated)[kind] += 1
@@ -215,6 +220,7 @@ class ImportReport:
             out.append(f"{kind}: {self.created.get(kind, 0)} created, {self.updated.get(kind, 0)} updated")
         for directive, n in sorted(self.dropped.items()):
             out.append(f"not supported, dropped: {directive} ({n} times)")
+        out += self.free_form
         out += [f"warning: {w}" for w in self.warnings]
         out += [f"skipped: {s}" for s in self.skipped]
         return out
@@ -254,6 +260,16 @@ class Invalid(Exception):
 
 def _errors_text(errors: dict[str, list[str]]) -> str:
     return "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+
+
+def _passed_by(kind: str, d: Definition) -> str:
+    """How the free-form report names an object: ``web1``, ``web1/HTTP``, ``template generic-web``."""
+    if d.is_template and not d.registered:
+        return f"{kind} template {d.get('name')}"
+    if kind == "host":
+        return d.get("host_name") or d.get("name")
+    where = d.get("host_name") or d.get("hostgroup_name") or d.get("name")
+    return f"{where}/{d.get('service_description')}"
 
 
 def split_check_command(value: str) -> tuple[str, list[str]]:
@@ -384,6 +400,7 @@ class Importer:
         """Import every kind in dependency order."""
         self.timeperiods()
         self.commands()
+        self.free_form_args()
         self.collect_memberships()
         self.contacts()
         self.contactgroups()
@@ -432,6 +449,36 @@ class Importer:
                 self.save(m.Command, {"name": name}, {"command_line": line}, "commands")
             except Invalid as exc:
                 self.skip(f"command {name!r}", d, str(exc))
+
+    def free_form_args(self) -> None:
+        """Mark free-form every $ARGn$ that an imported object passes a value with a space to."""
+        passed: dict[str, dict[int, tuple[str, str]]] = defaultdict(dict)  # command -> n -> (value, by)
+        for kind in ("host", "service"):
+            for d in self.by_kind.get(kind, []):
+                if "check_command" not in d.directives:
+                    continue
+                name, args = split_check_command(d.get("check_command"))
+                for number, value in enumerate(args, start=1):
+                    if " " in value.strip():
+                        passed[name].setdefault(number, (value, _passed_by(kind, d)))
+        for name, numbers in sorted(passed.items()):
+            command = m.Command.objects.filter(name=name).first()
+            if command is None:
+                continue  # reported with the objects that refer to it
+            before = command.free_form_args if isinstance(command.free_form_args, list) else []
+            # An $ARGn$ the line does not use needs no declaration: its value reaches no plugin.
+            new = sorted(n for n in numbers if n not in before and f"$ARG{n}$" in command.command_line)
+            if not new:
+                continue
+            command.free_form_args = sorted({*before, *new})
+            errors = command.naemon_errors() or command.stored_value_errors()
+            if errors:
+                self.report.skipped.append(f"command {name!r}: not marked free-form: {_errors_text(errors)}")
+                continue
+            command.save(update_fields=["free_form_args", "updated_at"])
+            macros = ", ".join(f"$ARG{n}$" for n in new)
+            by = "; ".join(f"{numbers[n][0]!r} by {numbers[n][1]}" for n in new)
+            self.report.free_form.append(f"{name}: {macros} marked free-form (passed {by})")
 
     def collect_memberships(self) -> None:
         """Group membership declared on the groups' side (``members``), read before the objects."""

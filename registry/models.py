@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -148,11 +148,51 @@ class Command(NamedObject):
     channel = models.SlugField(
         max_length=32, blank=True, help_text="For notification commands: the channel name rules match on."
     )
+    free_form_args = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Numbers of the $ARGn$ whose value splits into words (e.g. [1]: '-H www -p 80' is "
+        "four arguments); every other macro is one argument. Set by staff.",
+    )
 
     def naemon_errors(self) -> dict[str, list[str]]:
-        return super().naemon_errors() | _check(
+        errors = super().naemon_errors() | _check(
             "command_line", validation.check_command_line, self.command_line
         )
+        return errors | _check(
+            "free_form_args", validation.check_free_form_args, self.free_form_args, self.command_line
+        )
+
+    def clean(self) -> None:
+        errors = self.naemon_errors() or self.stored_value_errors()
+        if errors:
+            raise ValidationError(errors)
+
+    def stored_value_errors(self) -> dict[str, list[str]]:
+        """Values already stored for arguments this command would newly make free-form.
+
+        A value accepted as one argument (``80 *``) would be split and globbed once its
+        argument becomes free-form: that change is refused until those values are changed.
+        """
+        if self.pk is None or not self.free_form_args:
+            return {}
+        before = set(
+            Command.objects.filter(pk=self.pk).values_list("free_form_args", flat=True).first() or []
+        )
+        added = [n for n in self.free_form_args if type(n) is int and n not in before]
+        if not added:
+            return {}
+        problems: list[str] = []
+        for model in (Host, Service, HostTemplate, ServiceTemplate):
+            for obj in model.objects.filter(check_command=self):
+                for number in added:
+                    args = obj.check_command_args if isinstance(obj.check_command_args, list) else []
+                    if number <= len(args) and args[number - 1]:
+                        try:
+                            validation.check_free_form_argument(args[number - 1], what=f"$ARG{number}$")
+                        except validation.NaemonValueError as exc:
+                            problems.append(f"{model._meta.verbose_name} {obj}: {exc}")
+        return {"free_form_args": problems[:10]} if problems else {}
 
 
 class Contact(NamedObject):
@@ -260,10 +300,18 @@ class CheckSettings(models.Model):
         if not isinstance(self.check_command_args, list):
             errors["check_command_args"] = ["check_command_args must be a list of strings."]
         else:
+            command = self.check_command if self.check_command_id is not None else None
+            free_form = command.free_form_args if command is not None else []
+            free_form = free_form if isinstance(free_form, list) else []
             for i, arg in enumerate(self.check_command_args, start=1):
-                errors |= _check(
-                    "check_command_args", validation.check_command_argument, arg, what=f"$ARG{i}$"
+                # A free-form argument is left unquoted in the command line: its value may split
+                # into words and nothing more (registry.validation.check_free_form_argument).
+                check = (
+                    validation.check_free_form_argument
+                    if i in free_form
+                    else validation.check_command_argument
                 )
+                errors |= _check("check_command_args", check, arg, what=f"$ARG{i}$")
             if self.check_command_args and self.check_command_id is None:
                 # In Naemon the arguments are part of the check_command directive ("name!arg1!arg2").
                 errors["check_command_args"] = [
@@ -471,6 +519,11 @@ class Deployment(models.Model):
         default=dict, blank=True, help_text="What changed: objects added/removed/changed."
     )
     verify_output = models.TextField(blank=True)
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The verifier's warning lines (the config was accepted with them).",
+    )
     reload_output = models.TextField(blank=True)
     confirmation = models.TextField(blank=True, help_text="How the reload was confirmed.")
     error = models.TextField(blank=True)
@@ -503,6 +556,77 @@ class Deployment(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class DeployedHostManager(models.Manager["DeployedHost"]):
+    def ids_of(self, names: Iterable[str]) -> dict[str, int]:
+        """Host name -> id of the registry hosts of these names (what a render put on a node)."""
+        wanted = set(names)
+        return {name: pk for name, pk in Host.objects.values_list("name", "pk") if name in wanted}
+
+    def record(self, node: NaemonNode, placed: dict[str, int], deployment: Deployment | None = None) -> None:
+        """The node now runs exactly these hosts (name -> registry id), as ``deployment`` confirmed."""
+        for attempt in range(3):
+            try:
+                self._record(node, placed, deployment)
+                return
+            except IntegrityError:
+                # A host deleted between reading the ids and the commit: read them again.
+                if attempt == 2:
+                    raise
+
+    def _record(self, node: NaemonNode, placed: dict[str, int], deployment: Deployment | None) -> None:
+        with transaction.atomic():
+            current = {row.name: row for row in self.filter(node=node)}
+            gone = [row.pk for name, row in current.items() if name not in placed]
+            for start in range(0, len(gone), 1000):
+                self.filter(pk__in=gone[start : start + 1000]).delete()
+            # A host deleted since the render keeps its name here (it still runs) without an id.
+            existing = set(Host.objects.values_list("pk", flat=True))
+            changed, added = [], []
+            for name, pk in placed.items():
+                host_id = pk if pk in existing else None
+                row = current.get(name)
+                if row is None:
+                    added.append(self.model(node=node, name=name, host_id=host_id, deployment=deployment))
+                elif row.host_id != host_id:
+                    row.host_id, row.deployment = host_id, deployment
+                    changed.append(row)
+            self.bulk_create(added, batch_size=1000)
+            self.bulk_update(changed, ["host", "deployment"], batch_size=1000)
+
+
+class DeployedHost(models.Model):
+    """A host that a confirmed deployment put on a node: what gives its owners the right to act there.
+
+    Rights on a live object follow from this row, not from the name alone: a registry host of
+    the same name as an object the node monitors outside the registry never gets here (the
+    duplicate fails the node's verify), and a new, renamed or moved host gets here only once
+    the node confirmed a deploy that contains it. The row of a host deleted since keeps its
+    name (``host`` null) until the next confirmed deploy removes it: the name is the portal's.
+    """
+
+    node = models.ForeignKey(NaemonNode, on_delete=models.CASCADE, related_name="deployed_hosts")
+    name = models.CharField(max_length=255)
+    host = models.ForeignKey(
+        Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="deployed_on"
+    )
+    deployment = models.ForeignKey(
+        Deployment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The confirmed deployment that put this host there as it is (null: unknown or pruned).",
+    )
+
+    objects = DeployedHostManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["node", "name"], name="unique_deployed_host")]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.node_id}"
 
 
 def nodes_for_hosts(hosts: Iterable[Host]) -> set[NaemonNode]:

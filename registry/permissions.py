@@ -10,6 +10,8 @@ Everyone logged in may read. Staff may write everything. Otherwise:
 
 A write is allowed when the caller owns the object before the change (if it existed) and
 after it: nobody can create an object for, or hand an object over to, a team they are not in.
+Nor can they reach into another team's through memberships: what a host or service joins
+(groups, contacts, contact groups) is checked by ``check_memberships_joined``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Q
 from rest_framework import permissions
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from registry.models import Contact, Host, HostGroup, Service, ServiceGroup
+from monitoring_portal.models import Team
+from registry.models import Contact, ContactGroup, Host, HostGroup, Service, ServiceGroup
 
 # Models that team members may create and change (subject to ownership).
 TEAM_WRITABLE: tuple[type[models.Model], ...] = (Host, Service, HostGroup, ServiceGroup)
@@ -91,30 +95,117 @@ def check_owner_after_write(user: Any, obj: models.Model) -> None:
     )
 
 
-def hostgroup_ids(obj: models.Model | None) -> set[int]:
-    """Host groups of a host or a host-group service (they confer ownership)."""
-    if isinstance(obj, Host | Service):
-        return set(obj.hostgroups.values_list("pk", flat=True))
-    return set()
+# What a host or service belongs to or notifies, by relation: joining one of these reaches
+# another team's objects or people (a group's team co-owns its hosts, notification rules match
+# host and service groups, contacts are told), so each is checked when it is joined.
+MEMBERSHIPS: dict[type[models.Model], tuple[str, ...]] = {
+    Host: ("hostgroups", "contacts", "contact_groups"),
+    Service: ("hostgroups", "servicegroups", "contacts", "contact_groups"),
+}
+
+# The same rules for the API's field descriptions (check_memberships_joined enforces them).
+MAY_JOIN_HELP = {
+    "servicegroups": "Non-staff may add a service only to groups of their own teams.",
+    "contacts": "Non-staff may add only themselves, members of their teams, and their teams' contacts.",
+    "contact_groups": "Non-staff may add only groups whose members they could add as contacts.",
+}
+
+# (object's model, object's pk, relation, related object's pk)
+Membership = tuple[type[models.Model], int, str, int]
 
 
-def check_groups_joined(user: Any, before: set[int], obj: models.Model) -> None:
-    """Joining a host group makes its team co-owner: only into groups of one's own teams (or none).
+def memberships(obj: models.Model | None) -> set[Membership]:
+    """The memberships of a host (and of its services) or of a service, as stored now."""
+    found: set[Membership] = set()
+    if isinstance(obj, Host):
+        found |= _memberships(Host, {"pk": obj.pk})
+        found |= _memberships(Service, {"host_id": obj.pk})
+    elif isinstance(obj, Service):
+        found |= _memberships(Service, {"pk": obj.pk})
+    return found
 
-    Without this, anyone could put their host into another team's group and thereby
-    change what that team's pollers monitor and what its members are notified about.
+
+def _memberships(model: type[models.Model], which: dict[str, Any]) -> set[Membership]:
+    found: set[Membership] = set()
+    for relation in MEMBERSHIPS[model]:
+        field: Any = model._meta.get_field(relation)
+        rows = field.remote_field.through._default_manager.filter(
+            **{f"{field.m2m_field_name()}__{key}": value for key, value in which.items()}
+        ).values_list(field.m2m_column_name(), field.m2m_reverse_name())
+        found.update((model, owner, relation, target) for owner, target in rows)
+    return found
+
+
+def check_memberships_joined(user: Any, before: set[Membership], obj: models.Model) -> None:
+    """Refuse memberships the caller may not add; keeping or removing existing ones is free.
+
+    - a host group: one of the caller's teams' groups, or one without a team (joining a
+      group makes its team co-owner of the host);
+    - a service group: one the caller may change (their team's; staff's, without a team),
+      since other teams' notification rules match on it;
+    - a contact: the caller, a member of one of their teams, or a contact of one of their teams;
+    - a contact group: one whose members are all such contacts.
+
+    Staff may add anything. ``before``: ``memberships()`` of the object before the write.
     """
     if getattr(user, "is_staff", False):
         return
-    joined = hostgroup_ids(obj) - before
-    if not joined:
+    joined = memberships(obj) - before
+    relations = {relation for _, _, relation, _ in joined}
+    # One query per relation, however many services a host write brings.
+    refused = {r: _refused(user, r, {t for _, _, rel, t in joined if rel == r}) for r in relations}
+    # (a service of the written host: its pk, else 0; relation) -> names refused
+    found: dict[tuple[int, str], set[str]] = {}
+    for model, pk, relation, target in joined:
+        if target in refused[relation]:
+            service = pk if model is Service and not isinstance(obj, Service) else 0
+            found.setdefault((service, relation), set()).add(refused[relation][target])
+    if not found:
         return
-    foreign = HostGroup.objects.filter(pk__in=joined, team__isnull=False).exclude(team__in=team_ids(user))
-    names = sorted(foreign.values_list("name", flat=True))
-    if names:
-        raise PermissionDenied(
-            f"Host group(s) {', '.join(names)} belong to another team; only its members or staff may add to them."
-        )
+    descriptions = dict(Service.objects.filter(pk__in={s for s, _ in found}).values_list("pk", "description"))
+    problems = []
+    for (service, relation), names in sorted(
+        found.items(), key=lambda item: (descriptions.get(item[0][0], ""), item[0][1])
+    ):
+        field = f"services ({descriptions[service]}): {relation}" if service else relation
+        problems.append(f"{field}: " + REFUSALS[relation].format(names=", ".join(sorted(names))))
+    raise PermissionDenied(" ".join(problems))
+
+
+REFUSALS = {
+    "hostgroups": "Host group(s) {names} belong to another team; only its members or staff may add to them.",
+    "servicegroups": "Service group(s) {names} belong to another team (or to none); only the members "
+    "of the group's team (staff, for a group without a team) may add services to them.",
+    "contacts": "Contact(s) {names} are not you, a member of one of your teams or a contact of one "
+    "of your teams; only staff may add them.",
+    "contact_groups": "Contact group(s) {names} have members who are not of your teams; only staff "
+    "may add them.",
+}
+
+
+def allowed_contacts(user: Any) -> Q:
+    """The contacts a team member may name on their objects: themselves, teammates, their teams' contacts."""
+    teams = team_ids(user)
+    members = Team.members.through.objects.filter(team_id__in=teams).values("user_id")
+    return Q(user_id=user.pk) | Q(user_id__in=members) | Q(team_id__in=teams)
+
+
+def _refused(user: Any, relation: str, targets: set[int]) -> dict[int, str]:
+    """Of these, the ones the caller may not join: pk -> name."""
+    teams = team_ids(user)
+    queryset: models.QuerySet[Any]
+    if relation == "hostgroups":
+        queryset = HostGroup.objects.filter(team__isnull=False).exclude(team__in=teams)
+    elif relation == "servicegroups":
+        queryset = ServiceGroup.objects.exclude(team__in=teams)
+    elif relation == "contacts":
+        queryset = Contact.objects.exclude(allowed_contacts(user))
+    elif relation == "contact_groups":
+        strangers = Contact.objects.exclude(allowed_contacts(user))
+        queryset = ContactGroup.objects.filter(members__in=strangers).distinct()
+    else:
+        raise ValueError(f"no rule for joining {relation}")
+    return dict(queryset.filter(pk__in=targets).values_list("pk", "name"))
 
 
 def _denied_message(user: Any, obj: models.Model) -> str:

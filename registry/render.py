@@ -20,12 +20,11 @@ to every node.
 
 Contacts' notification commands are wrapped by the notify-filter: each command with a
 ``channel`` gets two extra definitions, ``notify-filter-host__<name>`` and
-``notify-filter-service__<name>``, that run the filter with Naemon's macros (each quoted)
-and then ``-- <the command's own line>``; contacts reference those. A line the shell reads as
-more than one simple command (a pipeline such as Nagios's stock ``printf ... | mail``, a list,
-a redirection; see ``shell_structure``) gets the gate form instead,
-``notify-filter ... && ( <the line> )``: the filter exits 0 to notify and 1 to suppress, and
-the shell runs the whole line or none of it.
+``notify-filter-service__<name>``, that run the filter with Naemon's macros (each quoted) in
+its gate form, ``notify-filter ... || [ $$? -ne 86 ] || exit 0 && ( <the command's own line> )``;
+contacts reference those. Only the filter's own "suppress" exits 86: any other status (the
+filter missing, not executable, crashing) runs the whole line, so a broken filter sends rather
+than drops; a suppressed notification runs no part of the line, pipelines included.
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from livestatus.text import describe, first_refused
 from registry import validation
 from registry.choices import NodeRole
 from registry.validation import NaemonValueError
@@ -60,6 +60,9 @@ FILES = (
 NOTIFY_PREFIX = validation.NOTIFY_FILTER_PREFIX
 HOST_WRAPPER = "notify-filter-host__"
 SERVICE_WRAPPER = "notify-filter-service__"
+# The notify-filter's exit status for "do not send" (preferences/notify_filter.py's
+# SUPPRESS_STATUS; registry imports nothing of preferences): no shell or Python failure uses it.
+NOTIFY_FILTER_SUPPRESS = 86
 
 # Rules beyond registry/validation.py that only matter in object files:
 # - Naemon reads the value "null" as "unset": a host named null could not be referenced.
@@ -116,10 +119,10 @@ class Rendered:
 
 
 def _text(value: str, what: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise NaemonValueError(f"{what} is not valid text (it contains a lone surrogate).") from None
+    # The one rule for characters (livestatus.text), which the Livestatus layer applies too.
+    found = first_refused(value)
+    if found is not None:
+        raise NaemonValueError(f"{what} contains {describe(found[1])}.")
     if value == "null":
         raise NaemonValueError(f"{what} is 'null', which Naemon reads as 'no value'.")
     return value
@@ -146,8 +149,6 @@ def check_name(value: Any, what: str, *, allow_spaces: bool = False) -> str:
     ):
         return value
     validation.check_name(value, what=what, allow_spaces=allow_spaces)
-    if value.startswith("+"):
-        raise NaemonValueError(f"{what} starts with '+', which Naemon reads as 'add to the inherited list'.")
     return _text(value, what)
 
 
@@ -388,6 +389,34 @@ def _custom_variables(block: _Block, variables: Any) -> None:
         block.add(name, _text(value, f"{block.what}: {label}") if value else "", field=label)
 
 
+def _check_free_form_values(state: State, commands: list[Row]) -> None:
+    """Values of free-form $ARGn$ (unquoted in the command line) may split into words, nothing more.
+
+    Checked here as well as on write: the value may have been stored before its argument
+    became free-form, or around the API.
+    """
+    free_form = {row["name"]: row["free_form_args"] for row in commands if row.get("free_form_args")}
+    if not free_form:
+        return
+    for kind, rows in (
+        ("host template", state.host_templates),
+        ("service template", state.service_templates),
+        ("host", state.hosts),
+        ("service", state.services),
+    ):
+        for row in rows:
+            numbers = free_form.get(row.get("check_command") or "")
+            args = row.get("check_command_args")
+            if not numbers or not isinstance(args, list):
+                continue  # no free-form argument; a malformed list is _check_settings' to report
+            for number in numbers:
+                value = args[number - 1] if number <= len(args) else ""
+                if isinstance(value, str) and value:
+                    name = service_key(row) if kind == "service" else row["name"]
+                    what = f"{kind} {name!r}: check_command_args $ARG{number}$"
+                    validation.check_free_form_argument(value, what=what)
+
+
 def _render_timeperiod(row: Row) -> str:
     block = _Block("timeperiod", f"timeperiod {row['name']!r}")
     block.name("timeperiod_name", row["name"], field="name")
@@ -402,12 +431,16 @@ def _render_timeperiod(row: Row) -> str:
     return block.text()
 
 
-def _render_command(name: str, command_line: str, what: str) -> str:
+def _render_command(name: str, command_line: str, what: str, free_form: Any = None) -> str:
     block = _Block("command", what)
     block.name("command_name", name, field="name")
     validation.check_command_line(command_line, what=f"{what}: command_line")
-    # Naemon strips the value anyway; stripped, the file has no trailing white space.
-    block.add("command_line", _text(command_line.strip(), f"{what}: command_line"))
+    free = validation.check_free_form_args(free_form or [], command_line, what=f"{what}: free_form_args")
+    # Naemon strips the value anyway; stripped, the file has no trailing white space. Every
+    # macro the line leaves unquoted is single-quoted: a value is one argument, never more;
+    # only the $ARGn$ staff declared free-form stay unquoted (_check_free_form_values).
+    line = validation.quote_macros(command_line.strip(), what=f"{what}: command_line", free_form=free)
+    block.add("command_line", _text(line, f"{what}: command_line"))
     return block.text()
 
 
@@ -436,13 +469,16 @@ def wrapped_command_lines(row: Row, notify: NotifyFilter) -> tuple[str, str]:
     service += ["--state", _quoted("SERVICESTATE"), "--id", _quoted("SERVICENOTIFICATIONID")]
     service += ["--problem-id", _quoted("SERVICEPROBLEMID")]
     service += ["--last-problem-id", _quoted("LASTSERVICEPROBLEMID")]
-    original = row["command_line"]
-    compound, line = shell_structure(original)
-    if compound:
-        # Gate form: the filter only decides (exit 0: notify), the shell runs the whole line or nothing.
-        tail = ["&&", "(", line or ":", ")"]
-        return (" ".join([*host, *files, *tail]), " ".join([*service, *files, *tail]))
-    return (" ".join([*host, *files, "--", original]), " ".join([*service, *files, "--", original]))
+    # The filter only decides; the shell runs the whole line unless the filter exited with
+    # exactly NOTIFY_FILTER_SUPPRESS. Not the exec form (filter -- LINE): a filter that cannot
+    # start would run nothing. Set -e safe (only the last command of an AND-OR list counts);
+    # "exit 0": a suppressed notification is no failed command in Naemon's log; no ';' (a
+    # comment in object files); $$ is Naemon's escaped $. The '|' and '$' also make Naemon run
+    # the line through /bin/sh: it execs a line without shell metacharacters directly.
+    _, line = shell_structure(row["command_line"])
+    tail = ["||", "[", "$$?", "-ne", str(NOTIFY_FILTER_SUPPRESS), "]", "||", "exit", "0", "&&"]
+    tail += ["(", line or ":", ")"]
+    return (" ".join([*host, *files, *tail]), " ".join([*service, *files, *tail]))
 
 
 # First words that make a line more than "run this program": reserved words and builtins.
@@ -462,9 +498,9 @@ def shell_structure(line: str) -> tuple[bool, str]:
 
     More than one simple command: pipes, lists (``;`` ``&`` ``&&`` ``||``), redirections,
     subshells, command substitution (which would run before the filter decides), an assignment
-    or a shell keyword or builtin as the first word. The exec form (``notify-filter ... -- LINE``)
-    only works for a simple command: the shell would split ``filter -- a | b`` at the ``|`` and
-    run ``b`` whatever the filter decides. ``line`` is a command definition's line as stored:
+    or a shell keyword or builtin as the first word. An exec form (``notify-filter ... -- LINE``)
+    would only work for a simple command: the shell would split ``filter -- a | b`` at the ``|``
+    and run ``b`` whatever the filter decides. ``line`` is a command definition's line as stored:
     Naemon turns ``\\;`` into ``;`` and ``$$`` into ``$`` before the shell sees it. A trailing
     comment is cut off (the shell ignores it; inside ``( ... )`` it would swallow the ``)``).
     """
@@ -512,7 +548,7 @@ def _render_commands(rows: list[Row], notify: NotifyFilter) -> list[str]:
         for prefix in (NOTIFY_PREFIX, PLACEHOLDER):
             if row["name"].startswith(prefix):
                 raise NaemonValueError(f"{what}: names starting with {prefix!r} are the portal's own.")
-        blocks.append(_render_command(row["name"], row["command_line"], what))
+        blocks.append(_render_command(row["name"], row["command_line"], what, row.get("free_form_args")))
         if row.get("channel"):
             host_line, service_line = wrapped_command_lines(row, notify)
             blocks.append(_render_command(HOST_WRAPPER + row["name"], host_line, what))
@@ -523,6 +559,7 @@ def _render_commands(rows: list[Row], notify: NotifyFilter) -> list[str]:
 def _render_contact(row: Row, channels: dict[str, str]) -> str:
     block = _Block("contact", f"contact {row['name']!r}")
     block.name("contact_name", row["name"], field="name")
+    block.add("use", DEFAULT_CONTACT_TEMPLATE)  # the periods, where the contact sets none
     block.macro("alias", row.get("alias"))
     block.macro("email", row.get("email"), check=validation.check_email, plain=_never)
     block.macro("pager", row.get("pager"), check=validation.check_pager, plain=_never)
@@ -566,18 +603,24 @@ def _render_template(kind: str, row: Row, letters: frozenset[str]) -> str:
     return block.text()
 
 
-def _render_host(row: Row) -> str:
+def _render_host(row: Row, default_contact_group: str = "") -> str:
     block = _Block("host", lambda: f"host {row['name']!r}")
     if str(row["name"]).startswith(PLACEHOLDER):
         raise NaemonValueError(f"{block.what}: names starting with {PLACEHOLDER!r} are the portal's own.")
     block.name("host_name", row["name"], field="name")
     block.macro("alias", row.get("alias"))
     block.macro("address", row.get("address"), check=validation.check_address, plain=_plain_address)
-    block.names("use", row.get("use") or [], field="templates")
+    # The default template last: every template the host names wins over it.
+    block.names("use", [*(row.get("use") or []), DEFAULT_HOST_TEMPLATE], field="templates")
     block.names("hostgroups", row.get("hostgroups") or [])
     block.names("parents", row.get("parents") or [])
     block.names("contacts", row.get("contacts") or [])
-    block.names("contact_groups", row.get("contact_groups") or [])
+    if not row.get("contacts") and not row.get("contact_groups") and default_contact_group:
+        # Nobody assigned: the default group, not silence. Its services without contacts of
+        # their own inherit it (Naemon's implied inheritance of a host's contacts).
+        block.add("contact_groups", default_contact_group)
+    else:
+        block.names("contact_groups", row.get("contact_groups") or [])
     _check_settings(block, row, validation.HOST_NOTIFICATION_OPTIONS, service=False)
     return block.text()
 
@@ -594,7 +637,9 @@ def _render_service(row: Row) -> str:
     if row.get("host"):
         block.name("host_name", row["host"], field="host")
     block.names("hostgroup_name", row.get("hostgroups") or [], field="hostgroups")
-    block.names("use", row.get("use") or [], allow_spaces=True, field="templates")
+    block.names(
+        "use", [*(row.get("use") or []), DEFAULT_SERVICE_TEMPLATE], allow_spaces=True, field="templates"
+    )
     block.names("servicegroups", row.get("servicegroups") or [])
     block.names("contacts", row.get("contacts") or [])
     block.names("contact_groups", row.get("contact_groups") or [])
@@ -650,6 +695,53 @@ PLACEHOLDER_SERVICE = f"""define service {{
 """
 
 
+# Defaults a fresh site needs to verify without warnings ("no check_period", "no
+# notification_period", "no contacts"), unless the registry says otherwise: a time period 24x7
+# (the registry's own 24x7, if it has one), default templates that set the periods, used last
+# by every host, service and contact (any period set on the object or through its templates
+# wins), and a default contact group for hosts nobody is assigned to: the contacts of the
+# portal's staff (like Nagios's stock "admins" group; not everyone: in a centre with thousands
+# of users an unowned host must not page them all), or the registry's own group of that name.
+# Without either, no such group: the verifier's "no contacts" warning then says, truthfully,
+# that nobody would be told.
+DEFAULT_PERIOD = "24x7"
+DEFAULT_HOST_TEMPLATE = "portal-default-host"
+DEFAULT_SERVICE_TEMPLATE = "portal-default-service"
+DEFAULT_CONTACT_TEMPLATE = "portal-default-contact"
+DEFAULT_CONTACT_GROUP = "portal-default-contacts"
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DEFAULT_TIMEPERIOD = (
+    f"define timeperiod {{\n    timeperiod_name {DEFAULT_PERIOD}\n    alias 24 hours a day, 7 days a week\n"
+    + "".join(f"    {day} 00:00-24:00\n" for day in _DAYS)
+    + "}\n"
+)
+_PERIODS = (
+    f"    check_period {DEFAULT_PERIOD}\n    notification_period {DEFAULT_PERIOD}\n    register 0\n}}\n"
+)
+DEFAULT_HOST_TEMPLATE_BLOCK = f"define host {{\n    name {DEFAULT_HOST_TEMPLATE}\n{_PERIODS}"
+DEFAULT_SERVICE_TEMPLATE_BLOCK = f"define service {{\n    name {DEFAULT_SERVICE_TEMPLATE}\n{_PERIODS}"
+DEFAULT_CONTACT_TEMPLATE_BLOCK = f"""define contact {{
+    name {DEFAULT_CONTACT_TEMPLATE}
+    host_notification_period {DEFAULT_PERIOD}
+    service_notification_period {DEFAULT_PERIOD}
+    register 0
+}}
+"""
+
+
+def _default_contact_group(state: State) -> tuple[str, list[str]]:
+    """The default contact group's name (empty: none, it would have no members) and its block, if ours."""
+    for row in state.contactgroups:
+        if row["name"] == DEFAULT_CONTACT_GROUP:
+            return (DEFAULT_CONTACT_GROUP if row.get("members") else ""), []
+    members = sorted(row["name"] for row in state.contacts if row.get("staff"))
+    if not members:
+        return "", []
+    alias = "Portal staff, for hosts nobody is assigned to"
+    block = _render_group("contactgroup", {"name": DEFAULT_CONTACT_GROUP, "alias": alias}, members)
+    return DEFAULT_CONTACT_GROUP, [block]
+
+
 def needs_placeholder(hosts: list[Row], services: list[Row]) -> bool:
     """Whether the core would find no host or no service in this node's config.
 
@@ -681,7 +773,10 @@ def render_state(state: State, notify: NotifyFilter, *, node_name: str = "") -> 
 
     # Definitions before the objects that reference them: a bad name is reported where it is defined.
     timeperiods = [_render_timeperiod(r) for r in _by_name(state.timeperiods)]
+    if not any(r["name"] == DEFAULT_PERIOD for r in state.timeperiods):
+        timeperiods.append(DEFAULT_TIMEPERIOD)
     command_blocks = _render_commands(commands, notify)
+    _check_free_form_values(state, commands)
     contacts = [_render_contact(r, channels) for r in _by_name(state.contacts)]
     groups = [_render_group("hostgroup", row) for row in _by_name(state.hostgroups)]
     groups += [_render_group("servicegroup", row) for row in _by_name(state.servicegroups)]
@@ -697,7 +792,16 @@ def render_state(state: State, notify: NotifyFilter, *, node_name: str = "") -> 
         _render_template("service", row, validation.SERVICE_NOTIFICATION_OPTIONS)
         for row in _by_name(state.service_templates)
     ]
-    host_blocks = [_render_host(row) for row in hosts]
+    for rows, name, block in (
+        (state.host_templates, DEFAULT_HOST_TEMPLATE, DEFAULT_HOST_TEMPLATE_BLOCK),
+        (state.service_templates, DEFAULT_SERVICE_TEMPLATE, DEFAULT_SERVICE_TEMPLATE_BLOCK),
+    ):
+        if not any(r["name"] == name for r in rows):  # the registry's own template of that name wins
+            templates.append(block)
+    templates.append(DEFAULT_CONTACT_TEMPLATE_BLOCK)
+    default_group, default_group_blocks = _default_contact_group(state)
+    groups += default_group_blocks
+    host_blocks = [_render_host(row, default_group) for row in hosts]
     service_blocks = [_render_service(row) for row in services]
     # Placeholders where the core would otherwise refuse the config; kept out of the per-host
     # digests: the change summary and the deploy's confirmation speak of registry objects only.
@@ -848,7 +952,9 @@ def load_state(node: Any) -> State:
     commands = dict(m.Command.objects.values_list("pk", "name"))
     state = State()
     state.timeperiods = [dict(r) for r in m.TimePeriod.objects.values("name", "alias", "ranges")]
-    state.commands = [dict(r) for r in m.Command.objects.values("name", "command_line", "channel")]
+    state.commands = [
+        dict(r) for r in m.Command.objects.values("name", "command_line", "channel", "free_form_args")
+    ]
 
     host_cmds = _pairs(m.Contact.host_notification_commands.through.objects, "contact_id", "command_id")
     service_cmds = _pairs(m.Contact.service_notification_commands.through.objects, "contact_id", "command_id")
@@ -862,9 +968,11 @@ def load_state(node: Any) -> State:
         "service_notification_period_id",
         "host_notification_options",
         "service_notification_options",
+        "user__is_staff",
     ):
         row: Row = dict(values)
         pk = row.pop("pk")
+        row["staff"] = bool(row.pop("user__is_staff"))
         row["host_notification_period"] = periods.get(row.pop("host_notification_period_id"))
         row["service_notification_period"] = periods.get(row.pop("service_notification_period_id"))
         row["host_notification_commands"] = _names(host_cmds.get(pk, []), commands)

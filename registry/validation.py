@@ -8,16 +8,28 @@ Naemon parses object files line by line: a newline starts a new directive, an un
 Values that become macros ($HOSTADDRESS$, $HOSTALIAS$, $ARGn$, $_HOSTxxx$, $CONTACTEMAIL$,
 $CONTACTPAGER$, $HOSTNOTES$, ...) are substituted raw into command lines that Naemon runs
 with /bin/sh (it strips illegal_macro_output_chars only from plugin output and comments):
-they may not contain what the shell reads as syntax (``check_macro_value``).
+they may not contain what the shell reads as syntax (``check_macro_value``), and the
+renderer single-quotes every macro that a command line leaves unquoted (``quote_macros``),
+so that a value with spaces, ``#``, ``*``, ``~``... is exactly one argument, never more.
+Only the ``$ARGn$`` that staff declare free-form (``Command.free_form_args``) stay unquoted:
+their values split into words at plain spaces and may do nothing else
+(``check_free_form_argument``).
+
+Which characters any name or value may hold at all (no control characters, no invisible
+formatting characters) is ``livestatus.text``: the Livestatus layer applies the same rule.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Collection
+
+from livestatus import text
 
 # Naemon's default illegal_object_name_chars, plus ';' (comment) which the house rules add.
 ILLEGAL_NAME_CHARS = "`~!$%^&*|'\"<>?,()=;"
+# C0 controls and DEL: what the node serializer refuses in paths and commands it runs itself.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ILLEGAL_NAME = re.compile("[" + re.escape(ILLEGAL_NAME_CHARS) + "]")
 _CUSTOM_VAR_NAME = re.compile(r"^_[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -50,12 +62,11 @@ class NaemonValueError(ValueError):
     """A name or value Naemon would misread; the message says what and why."""
 
 
-def _common(value: str, what: str) -> None:
-    """What Naemon's parser misreads in any name or value."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise NaemonValueError(f"{what} is not valid UTF-8 text.") from None
+def _common(value: str, what: str, why: str) -> None:
+    """What Naemon's parser misreads in any name or value, and what no name or text may hold."""
+    found = text.first_refused(value)
+    if found is not None:
+        raise NaemonValueError(f"{what} contains {text.describe(found[1])}; {why}.")
     if value.endswith("\\"):
         # Naemon joins a line ending in a backslash with the next one.
         raise NaemonValueError(f"{what} must not end with a backslash.")
@@ -63,31 +74,28 @@ def _common(value: str, what: str) -> None:
         raise NaemonValueError(f"{what} must not be 'null', which Naemon reads as 'unset'.")
 
 
-def _describe(char: str) -> str:
-    if char == "\\":
-        return "'\\' (a backslash)"
-    return repr(char) if not _CONTROL.match(char) else f"control character U+{ord(char):04X}"
-
-
 def check_name(value: str, *, what: str = "name", allow_spaces: bool = False) -> str:
     """An object name: no control characters, none of Naemon's illegal characters."""
     if not isinstance(value, str) or not value:
         raise NaemonValueError(f"{what} must not be empty.")
-    _common(value, what)
+    _common(value, what, "names may not hold control characters or invisible formatting characters")
     if value.startswith("+"):
         raise NaemonValueError(f"{what} must not start with '+', which Naemon reads as 'add to inherited'.")
     if len(value) > MAX_NAME:
         raise NaemonValueError(f"{what} is longer than {MAX_NAME} characters.")
-    bad = _CONTROL.search(value) or _ILLEGAL_NAME.search(value)
+    bad = _ILLEGAL_NAME.search(value)
     if bad:
         raise NaemonValueError(
-            f"{what} contains {_describe(bad.group())}; not allowed in Naemon object names: "
+            f"{what} contains {text.describe(bad.group())}; not allowed in Naemon object names: "
             f"control characters and {ILLEGAL_NAME_CHARS}"
         )
-    if value != value.strip():
-        raise NaemonValueError(f"{what} must not start or end with white space.")
     if not allow_spaces and any(c.isspace() for c in value):
         raise NaemonValueError(f"{what} must not contain white space.")
+    try:
+        # No white space at either end, none but U+0020 inside: names that look alike are alike.
+        text.check_name(value, what)
+    except text.UnsafeTextError as exc:
+        raise NaemonValueError(str(exc)) from None
     return value
 
 
@@ -95,12 +103,9 @@ def check_value(value: str, *, what: str = "value", allow_dollar: bool = False) 
     """A directive value: one line, no comment start (;), no macro ($) unless allowed."""
     if not isinstance(value, str):
         raise NaemonValueError(f"{what} must be a string.")
-    _common(value, what)
+    _common(value, what, "values must be one line of visible text")
     if len(value) > MAX_VALUE:
         raise NaemonValueError(f"{what} is longer than {MAX_VALUE} characters.")
-    bad = _CONTROL.search(value)
-    if bad:
-        raise NaemonValueError(f"{what} contains {_describe(bad.group())}; values must be one line.")
     if ";" in value:
         raise NaemonValueError(f"{what} contains ';', which starts a comment in Naemon config.")
     if not allow_dollar and "$" in value:
@@ -116,7 +121,7 @@ def check_macro_value(value: str, *, what: str = "value") -> str:
         bad = _SHELL.search(value)
         if bad:
             raise NaemonValueError(
-                f"{what}: may not contain {_describe(bad.group())} (it would reach the notification/check shell)."
+                f"{what}: may not contain {text.describe(bad.group())} (it would reach the notification/check shell)."
             )
     return check_value(value, what=what)
 
@@ -180,17 +185,169 @@ def check_command_argument(value: str, *, what: str = "check command argument") 
     return value
 
 
+# Naemon's MAX_COMMAND_ARGUMENTS: $ARG1$ ... $ARG32$.
+MAX_COMMAND_ARGUMENTS = 32
+# What a free-form argument's value may not hold beyond ``check_command_argument``: glob
+# (* ? [ ]), comment (#), tilde (~), subshell or extglob ( ), brace expansion { }. Only the
+# plain space may separate words: the shell splits on tabs and newlines too, and other white
+# space (U+00A0, U+3000 ...) looks like a space but is no separator, so the words would not be
+# what they seem.
+FREE_FORM_CHARS = "#*?[]~(){}"
+_FREE_FORM = re.compile("[" + re.escape(FREE_FORM_CHARS) + "]")
+
+
+def check_free_form_args(value: object, command_line: str, *, what: str = "free_form_args") -> list[int]:
+    """A command's free-form ``$ARGn$`` numbers (sorted, each once); each must be in its line."""
+    if not isinstance(value, list) or not all(type(n) is int for n in value):
+        raise NaemonValueError(
+            f"{what} must be a list of argument numbers, e.g. [1, 3] for $ARG1$ and $ARG3$."
+        )
+    numbers = sorted(set(value))
+    for number in numbers:
+        if not 1 <= number <= MAX_COMMAND_ARGUMENTS:
+            raise NaemonValueError(
+                f"{what}: {number} is not an argument number (1 to {MAX_COMMAND_ARGUMENTS})."
+            )
+        if f"$ARG{number}$" not in command_line:
+            raise NaemonValueError(f"{what}: the command line has no $ARG{number}$.")
+    return numbers
+
+
+def check_free_form_argument(value: str, *, what: str = "check command argument") -> str:
+    """A value of a free-form ``$ARGn$``: it may split into words at plain spaces, and do nothing else.
+
+    The command line leaves it unquoted, so ``/bin/sh`` or Naemon's own splitting
+    (``runcmd_cmd2strv``) reads it: besides ``check_command_argument``'s rules, no glob, comment,
+    tilde, subshell or brace character, no white space but U+0020, and no word that starts with
+    ``=`` (zsh's ``=cmd`` is a path; Naemon reads an ``=`` in the line's first word as an
+    assignment). A word starting with ``-`` is an option: that is what free-form is for.
+    """
+    check_command_argument(value, what=what)
+    bad = _FREE_FORM.search(value)
+    if bad:
+        raise NaemonValueError(
+            f"{what} (a free-form argument, split into words by the shell) may not contain "
+            f"{text.describe(bad.group())}; only letters, digits, plain spaces and punctuation such as - . , : / @ % + =."
+        )
+    for char in value:
+        if char != " " and char.isspace():
+            raise NaemonValueError(
+                f"{what} (a free-form argument) contains {text.describe(char)}; only a plain space may separate its words."
+            )
+    if any(word.startswith("=") for word in value.split(" ")):
+        raise NaemonValueError(f"{what} (a free-form argument) has a word starting with '='.")
+    return value
+
+
 def check_command_line(value: str, *, what: str = "command line") -> str:
     """A command definition's line: macros allowed, one line, no unescaped ';'."""
     if not isinstance(value, str) or not value.strip():
         raise NaemonValueError(f"{what} must not be empty.")
-    _common(value, what)
-    bad = _CONTROL.search(value)
-    if bad:
-        raise NaemonValueError(f"{what} contains {_describe(bad.group())}; it must be one line.")
+    _common(value, what, "it must be one line of visible text")
     if re.search(r"(?<!\\);", value):
         raise NaemonValueError(f"{what} contains an unescaped ';' (write '\\;').")
+    quote_macros(value, what=what)
     return value
+
+
+# Naemon pairs '$' signs left to right: '$NAME$' is a macro, '$$' an escaped '$'.
+_DOLLAR_PAIR = re.compile(r"\$([^$]*)\$")
+# What Naemon may substitute: standard, $ARGn$, $_HOSTxxx$..., on-demand ($HOSTALIAS:web01$).
+_MACRO_NAME = re.compile(r"[A-Za-z0-9_]+(?::[^$]*)?")
+# $USERn$ come from the node's resource file, written by its administrators: left as they are
+# (one may hold a path, or several options on purpose).
+_RESOURCE_MACRO = re.compile(r"USER[0-9]+")
+
+
+def quote_macros(line: str, *, what: str = "command line", free_form: Collection[int] = ()) -> str:
+    """``line`` with every macro it leaves unquoted in single quotes: ``-p $ARG1$`` -> ``-p '$ARG1$'``.
+
+    Naemon pastes macro values raw into the line, then runs it with ``/bin/sh -c`` when it
+    holds shell syntax, or splits it into words itself (``runcmd_cmd2strv``: quotes and
+    backslashes as the shell reads them, no globbing, no comments). Unquoted, a value with a
+    space is several arguments, ``#`` cuts the rest of the line off, ``*`` expands to file
+    names. In single quotes it is exactly one argument in both paths: no value can hold a
+    ``'`` (``check_macro_value``). A macro the line already quotes is left alone: inside
+    ``'...'`` it is literal, inside ``"..."`` no value holds what is special there
+    (`` ` $ \\ " ``). Quoting is idempotent: the output's macros are all quoted already.
+
+    A macro right after a backslash or a ``$`` (Naemon's ``$$``) is refused: the backslash would
+    escape the value's first character, the ``$`` make it a shell parameter name (``$HOME``),
+    and quoting would not help (``\\'`` is a literal quote, ``$'...'`` bash's C-string).
+
+    ``free_form``: the numbers of the ``$ARGn$`` that staff declared free-form
+    (``Command.free_form_args``): left unquoted, so that their value splits into words as the
+    command's author intends; such values are held to ``check_free_form_argument``.
+    """
+    unquoted = {f"$ARG{number}$" for number in free_form}
+    # The line as the shell will read it: (character, original text) with None for a macro.
+    items: list[tuple[str | None, str]] = []
+    pos = 0
+    for pair in _DOLLAR_PAIR.finditer(line):
+        items.extend((char, char) for char in line[pos : pair.start()])
+        name = pair.group(1)
+        if not name:
+            items.append(("$", "$$"))
+        elif _MACRO_NAME.fullmatch(name) and not _RESOURCE_MACRO.fullmatch(name):
+            items.append((None, pair.group()))
+        else:
+            items.extend((char, char) for char in pair.group())
+        pos = pair.end()
+    items.extend((char, char) for char in line[pos:])
+
+    # Shell quoting contexts, innermost last: ' " ` $( ( (outside all of them: unquoted).
+    stack: list[str] = []
+    out: list[str] = []
+    escaped = dollar = False
+    index = 0
+    while index < len(items):
+        char, original = items[index]
+        index += 1
+        context = stack[-1] if stack else ""
+        if char is None:
+            if dollar:
+                raise NaemonValueError(
+                    f"{what}: a '$' (written '$$') before {original} makes the shell read the value "
+                    "as a variable name; remove it."
+                )
+            if context == "'":
+                out.append(original)
+            elif escaped:
+                raise NaemonValueError(
+                    f"{what}: a backslash before {original} would escape the first character of "
+                    "its value; remove the backslash."
+                )
+            else:
+                out.append(original if context == '"' or original in unquoted else f"'{original}'")
+            escaped = False
+            continue
+        out.append(original)
+        dollar = char == "$" and not escaped and context != "'"
+        if escaped:
+            escaped = False
+        elif context == "'":
+            if char == "'":
+                stack.pop()
+        elif char == "\\":
+            escaped = True
+        elif char == "$" and index < len(items) and items[index][0] == "(":
+            out.append(items[index][1])
+            index += 1
+            stack.append("$(")
+            dollar = False
+        elif char == "`":
+            if context == "`":
+                stack.pop()
+            else:
+                stack.append("`")
+        elif context == '"':
+            if char == '"':
+                stack.pop()
+        elif char in "'\"(":
+            stack.append(char)
+        elif char == ")" and context in ("$(", "("):
+            stack.pop()
+    return "".join(out)
 
 
 def check_custom_variable_name(name: str) -> str:

@@ -23,16 +23,23 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from monitoring_portal import waits
 from monitoring_portal.models import APIToken
+from monitoring_portal.rest import JSONParser
 from registry import deploy, filtersets
 from registry.api import serializers as s
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
@@ -71,8 +78,27 @@ def parse_wait(request: Request) -> int:
     return seconds
 
 
-def wait_for(deployments: list[Deployment], seconds: float) -> list[Deployment]:
-    """Re-read the deployments until all are final or the time is up."""
+def wait_for(
+    deployments: list[Deployment], seconds: float, user_id: int | None, *, refuse_when_busy: bool = False
+) -> list[Deployment]:
+    """Re-read the deployments until all are final or the time is up, holding a wait slot.
+
+    Waiting holds a web worker, so it is bounded (``monitoring_portal.waits``). Without a free
+    slot a read is refused (``refuse_when_busy``: 429, it changed nothing and can ask again);
+    a write, already stored, is answered at once, as when its wait ended (202 and the URLs).
+    """
+    if seconds <= 0:
+        return _poll(deployments, 0)
+    try:
+        with waits.slot(user_id, seconds):
+            return _poll(deployments, seconds)
+    except waits.WaitsExhausted:
+        if refuse_when_busy:
+            raise
+        return _poll(deployments, 0)
+
+
+def _poll(deployments: list[Deployment], seconds: float) -> list[Deployment]:
     deadline = time.monotonic() + seconds
     pks = [d.pk for d in deployments]
     while True:
@@ -108,7 +134,7 @@ def write_response(
     """The answer to a write: the object, its deployments, and a status saying how far it got."""
     deployments = result.deployments
     if deployments:
-        deployments = wait_for(deployments, wait)
+        deployments = wait_for(deployments, wait, request.user.pk)
     body: dict[str, Any] = dict(result.data) if result.data is not None else {}
     body.update(extra or {})
     headers: dict[str, str] = {}
@@ -188,6 +214,10 @@ def documented(serializer_class: type[serializers.Serializer], *path: OpenApiPar
     """Schema of a natural-key viewset: write answers, ?wait, preconditions."""
     result = write_result(serializer_class)
     write = {200: result, 201: result, 202: result, 409: result}
+    # The body is the standard error (monitoring_portal.schema fills it in).
+    conditional = {
+        412: OpenApiResponse(description="If-Match / If-None-Match did not hold: nothing changed.")
+    }
     params = [*path, WAIT_PARAMETER, IF_MATCH]
     return extend_schema_view(
         list=extend_schema(parameters=list(path)),
@@ -195,12 +225,13 @@ def documented(serializer_class: type[serializers.Serializer], *path: OpenApiPar
         create=extend_schema(parameters=[*path, WAIT_PARAMETER], responses=write),
         update=extend_schema(
             parameters=[*params, IF_NONE_MATCH],
-            responses=write,
+            responses={**write, **conditional},
             description="Create or replace (idempotent). Fields left out get their defaults.",
         ),
-        partial_update=extend_schema(parameters=params, responses=write),
+        partial_update=extend_schema(parameters=params, responses={**write, **conditional}),
         destroy=extend_schema(
-            parameters=params, responses={202: DELETE_RESULT, 204: None, 409: DELETE_RESULT}
+            parameters=params,
+            responses={202: DELETE_RESULT, 204: None, 409: DELETE_RESULT, **conditional},
         ),
     )
 
@@ -515,7 +546,7 @@ class DeploymentViewSet(viewsets.ReadOnlyModelViewSet):
         wait = parse_wait(request)
         deployment = self.get_object()
         if wait and deployment.state not in FINAL_DEPLOYMENT_STATES:
-            deployment = wait_for([deployment], wait)[0]
+            deployment = wait_for([deployment], wait, request.user.pk, refuse_when_busy=True)[0]
         return Response(self.get_serializer(deployment).data)
 
 

@@ -12,9 +12,11 @@ once for this package:
   Its main config also reads a directory the portal does not manage (``site.d``, like a
   site's own objects on a real node): ``LivePortal.broken_core`` puts a file there that
   the core's verifier refuses, so that a deployment fails below the API;
-- Icinga 2 as the node ``live``, a poller that monitors no host group, whose config the portal
-  writes but does not reload: Nagios 4 has no Livestatus, and downtimes go through the
-  Livestatus API, so the hosts that downtimes are set on also exist in this Icinga 2;
+- Icinga 2 as the node ``live``, a poller whose config the portal writes but does not reload
+  (no verify, reload method none): Nagios 4 has no Livestatus, and downtimes go through the
+  Livestatus API. This Icinga 2 already monitors hosts from its own config, as on a site that
+  moves to the portal: staff adopt those the tests declare and place them on ``live`` (the
+  Ansible playbook does), and the confirmed deployment to ``live`` lets their team act on them;
 - a Celery worker on the nodes' queues with the test Redis (``PORTAL_TEST_REDIS_URL``), so
   deploys run in a real worker as in production;
 - gunicorn on a free loopback port.
@@ -52,8 +54,14 @@ VENV_BIN = Path(sys.executable).parent
 COLLECTIONS = REPO / "integrations" / "ansible"
 PUPPET_MODULES = REPO / "integrations" / "puppet"
 
-#: Hosts that exist in the Livestatus core too, so that downtimes can be set on them.
-LIVESTATUS_HOSTS = (IcingaHost("web-01", services=(Service("HTTP"),)),)
+#: Hosts the Livestatus core monitors from its own config, outside the registry: web-01 is
+#: adopted by the playbook (downtimes are set on it there), pup-legacy-01 by a Puppet
+#: resource; legacy-01 is never adopted.
+LIVESTATUS_HOSTS = (
+    IcingaHost("web-01", services=(Service("HTTP"),)),
+    IcingaHost("legacy-01", services=(Service("SSH"),)),
+    IcingaHost("pup-legacy-01"),
+)
 
 SEED = """
 import json

@@ -27,17 +27,24 @@ HEADER = """\
   tasks:
 """
 
+# A site moving to the portal: the poller "live" already monitors web-01 from its own config.
+# Staff place the team's group on that poller and adopt web-01 (tasks with a staff token);
+# everything else is the team's own automation (alice's token, from the environment).
 PLAY = """\
-    - name: The web team's host group
+    - name: The web team's host group, on the poller that monitors its hosts (staff)
       monitoring.portal.hostgroup:
         name: web-servers
         alias: Web servers
         team: web
+        node: live
+        api_token: "{staff_token}"
         wait: true
 
-    - name: A web server with its services
+    - name: A web server the poller already monitors, adopted, with its services (staff)
       monitoring.portal.host:
         name: web-01
+        adopt: true
+        api_token: "{staff_token}"
         address: {web01_address}
         team: web
         templates: [generic-host]
@@ -186,13 +193,23 @@ def inventory_list(live_portal: LivePortal, name: str, options: str = "") -> dic
 
 
 def play(web01_address: str = "127.0.0.1", extra_services: str = "", days: str = "[]") -> str:
-    return PLAY.format(web01_address=web01_address, extra_services=extra_services, days=days)
+    return PLAY.format(
+        web01_address=web01_address,
+        extra_services=extra_services,
+        days=days,
+        staff_token="{{ lookup('env', 'PORTAL_STAFF_TOKEN') }}",
+    )
+
+
+def staff(live_portal: LivePortal) -> dict[str, str]:
+    """The environment that gives PLAY's staff tasks their token (the others keep alice's)."""
+    return {"PORTAL_STAFF_TOKEN": live_portal.tokens["admin"]}
 
 
 @pytest.fixture(scope="module")
 def applied(live_portal: LivePortal) -> Iterator[Run]:
     """The playbook, run once for this module's tests."""
-    yield playbook(live_portal, "site", play())
+    yield playbook(live_portal, "site", play(), env=staff(live_portal))
 
 
 def test_ansible_doc_shows_every_module_and_the_inventory(live_portal: LivePortal) -> None:
@@ -249,15 +266,19 @@ def test_playbook_declares_deploys_and_is_idempotent(live_portal: LivePortal, ap
         ("ci-runner-1", "Ping"),
     } <= live_portal.core_services()
 
+    # On the poller that monitors web-01: its team acts there once web-01 was deployed to it.
     downtimes = live_portal.api("GET", "livestatus/downtimes/?host=web-01", user="alice")
-    assert [d["comment"] for d in downtimes.data["results"]] == ["Planned maintenance"], downtimes
+    assert [(d["comment"], d["node"]) for d in downtimes.data["results"]] == [
+        ("Planned maintenance", "live")
+    ], downtimes
     rules = live_portal.api("GET", "preferences/rules/", user="alice").data["results"]
     assert [(r["comment"], r["action"], r["states"], r["channels"]) for r in rules] == [
         ("quiet nights", "suppress", ["WARNING"], ["sms"])
     ]
 
     deployments = live_portal.deployment_count()
-    again = playbook(live_portal, "site", play())
+    # adopt is write-only: declared again, it is no change.
+    again = playbook(live_portal, "site", play(), env=staff(live_portal))
     assert again.returncode == 0 and again.failed == 0, again.output
     assert again.changed == 0, again.output
     assert live_portal.deployment_count() == deployments
@@ -274,7 +295,7 @@ def test_check_mode_reports_changes_and_writes_nothing(live_portal: LivePortal, 
         extra_services="          - description: SSH\n            templates: [generic-service]",
         days="[mon, tue]",
     )
-    run = playbook(live_portal, "site-changed", changed, "--check", "--diff")
+    run = playbook(live_portal, "site-changed", changed, "--check", "--diff", env=staff(live_portal))
     assert run.returncode == 0 and run.failed == 0, run.output
     assert run.changed == 2, run.output  # web-01 and the rule; nothing else differs
     assert "127.0.0.2" in run.output and "SSH" in run.output  # the diff says what would change
@@ -311,6 +332,31 @@ def test_illegal_names_fail_with_the_api_message_and_change_nothing(live_portal:
     assert "name contains control character U+000A" in run.output, run.output
     # Errors inside the services list name the item.
     assert "services[1].templates: No such template: no-such-template." in run.output, run.output
+    assert live_portal.host_names() == hosts
+    assert live_portal.deployment_count() == deployments
+
+
+def test_a_host_a_node_already_monitors_is_refused_unless_staff_adopt_it(live_portal: LivePortal) -> None:
+    # legacy-01 is in the poller's own config: the team's automation cannot take it over.
+    hosts, deployments = live_portal.host_names(), live_portal.deployment_count()
+    task = """\
+    - monitoring.portal.host:
+        name: legacy-01
+        address: 127.0.0.1
+        team: web
+        templates: [generic-host]
+        adopt: {adopt}
+        wait: true
+      ignore_errors: true
+"""
+    run = playbook(live_portal, "legacy", task.format(adopt="false") + task.format(adopt="true"))
+    assert run.failed == 0 and run.changed == 0 and "ignored=2" in run.output, run.output
+    output = flat(run.output)
+    refused = "legacy-01/?wait=120 answered 400 (the portal refused the input): name: Node live"
+    assert f"{refused} already monitors a host named 'legacy-01' outside the registry" in output, output
+    assert "Staff may adopt it with" in output, output
+    # adopt from a team member's token: refused as well.
+    assert "adopt: Only staff may adopt a host that a node monitors outside the registry." in output, output
     assert live_portal.host_names() == hosts
     assert live_portal.deployment_count() == deployments
 

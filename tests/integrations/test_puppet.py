@@ -175,3 +175,32 @@ def test_a_refused_deployment_fails_the_resource_with_the_verifier_output(
     # Declared as stored: the next run changes nothing.
     again = puppet_apply(puppet_dir, "refused", declared)
     assert again.returncode == NO_CHANGES, again.output
+
+
+def test_a_host_a_node_already_monitors_needs_adopt_and_a_staff_token(
+    live_portal: LivePortal, puppet_dir: Path
+) -> None:
+    # pup-legacy-01 is in the poller's own config: the team's token cannot register it.
+    declared = (
+        "monitoring_host { 'pup-legacy-01': address => '127.0.0.1', team => 'web', "
+        "templates => ['generic-host']%s }\n"
+    )
+    refused = puppet_apply(puppet_dir, "legacy", declared % "")
+    assert refused.returncode in (4, 6), refused.output  # failures
+    assert "Monitoring_host[pup-legacy-01]: Could not evaluate" in refused.output, refused.output
+    assert (
+        "answered 400 (the portal refused the input): name: Node live already monitors a host "
+        "named 'pup-legacy-01' outside the registry" in refused.output
+    ), refused.output
+    assert live_portal.host("pup-legacy-01") is None
+
+    staff = f", adopt => true, token => '{live_portal.tokens['admin']}'"
+    adopted = puppet_apply(puppet_dir, "legacy", declared % staff)
+    assert adopted.returncode == CHANGES, adopted.output
+    host = live_portal.host("pup-legacy-01")
+    assert host is not None and host["team"] == "web", host
+    # adopt is a parameter, sent on create only: the next run changes nothing.
+    deployments = live_portal.deployment_count()
+    again = puppet_apply(puppet_dir, "legacy", declared % staff)
+    assert again.returncode == NO_CHANGES, again.output
+    assert live_portal.deployment_count() == deployments

@@ -13,11 +13,15 @@ from typing import Any
 import pytest
 from django.db import transaction
 
+from livestatus.client import LivestatusClient
+from livestatus.errors import UnknownColumnError
+from livestatus.query import LivestatusQuery
 from registry import deploy, runner
-from registry.models import Deployment, Host, HostGroup, HostUse, NaemonNode, Service, ServiceUse
+from registry.models import Contact, Deployment, Host, HostGroup, HostUse, NaemonNode, Service, ServiceUse
 from registry.render import State
 from registry.tasks import deploy_node
-from tests.registry.nagios import NAGIOS, NagiosCore
+from tests.livestatus.replay import ReplayServer, fixed16, json_body
+from tests.registry.nagios import NAGIOS, NagiosCore, VerifyDir
 
 pytestmark = pytest.mark.django_db
 
@@ -230,6 +234,183 @@ def test_staged_main_config(node: NaemonNode, tmp_path: Path) -> None:
         deploy.staged_main_config(node, staged)
     node.main_config = ""
     assert deploy.staged_main_config(node, staged) == f"cfg_dir={staged}\n"
+
+
+# A main config written like Naemon's stock one (naemon-core sample-config/naemon.cfg.in): every
+# path relative to its directory, a module directory included at the end.
+STOCK_MAIN_CONFIG = """\
+# BASE DIRECTORY: all (not absolute) paths are relative to the folder of this file.
+log_file=naemon.log
+cfg_dir=portal.d
+object_cache_file=objects.cache
+precached_object_file=objects.precache
+resource_file=resource.cfg
+status_file=status.dat
+command_file=naemon.cmd
+query_socket=naemon.qh
+lock_file=naemon.pid
+temp_file=naemon.tmp
+temp_path=tmp
+check_result_path=spool
+state_retention_file=retention.dat
+debug_file=naemon.debug
+log_archive_path=archives
+illegal_macro_output_chars=`~$&|'"<>
+include_dir=module-conf.d
+"""
+
+
+def test_staged_main_config_resolves_every_path_like_naemon(node: NaemonNode, tmp_path: Path) -> None:
+    """include_dir=module-conf.d (relative) and the files in it resolve as for the original main config."""
+    main = Path(node.main_config)
+    main.write_text(STOCK_MAIN_CONFIG + "broker_module=lib/livestatus.so live inet_addr=127.0.0.1:6557\n")
+    modules = tmp_path / "module-conf.d"
+    modules.mkdir()
+    # Naemon reads included files with the main config's directory as the base, not their own.
+    (modules / "livestatus.cfg").write_text("broker_module=lib/livestatus.so live\ninclude_file=extra.cfg\n")
+    (modules / ".hidden.cfg").write_text("cfg_dir=/nowhere\n")
+    (modules / "README").write_text("not read by Naemon\n")
+    (tmp_path / "extra.cfg").write_text("temp_file=./scratch/naemon.tmp\n# check_result_path=x\n")
+    staged = tmp_path / "portal.d.versions" / "7"
+    copies = deploy.staged_includes(staged)
+    text = deploy.staged_main_config(node, staged)
+    t = str(tmp_path)
+    assert text.split("\n") == [
+        "# BASE DIRECTORY: all (not absolute) paths are relative to the folder of this file.",
+        f"log_file={t}/naemon.log",
+        f"cfg_dir={staged}",
+        f"object_cache_file={t}/objects.cache",
+        f"precached_object_file={t}/objects.precache",
+        f"resource_file={t}/resource.cfg",
+        f"status_file={t}/status.dat",
+        f"command_file={t}/naemon.cmd",
+        f"query_socket={t}/naemon.qh",
+        f"lock_file={t}/naemon.pid",
+        "temp_file=naemon.tmp",  # without a leading '.', Naemon puts it in temp_path
+        f"temp_path={t}/tmp",
+        f"check_result_path={t}/spool",
+        f"state_retention_file={t}/retention.dat",
+        f"debug_file={t}/naemon.debug",
+        f"log_archive_path={t}/archives",
+        "illegal_macro_output_chars=`~$&|'\"<>",
+        f"include_file={copies}{t}/module-conf.d/livestatus.cfg",  # hidden and non-.cfg files skipped
+        f"broker_module={t}/lib/livestatus.so live inet_addr=127.0.0.1:6557",
+        "",
+    ]
+    assert (copies / f"{t[1:]}/module-conf.d/livestatus.cfg").read_text() == (
+        f"broker_module={t}/lib/livestatus.so live\ninclude_file={copies}{t}/extra.cfg\n"
+    )
+    assert (copies / f"{t[1:]}/extra.cfg").read_text() == (
+        f"temp_file={t}/scratch/naemon.tmp\n# check_result_path=x\n"
+    )
+    # A directory the core cannot open stays as it is: the verifier reports it as for the original.
+    main.write_text(
+        f"cfg_dir={tmp_path}/portal.d\ninclude_dir=missing.d\nconfig_rel_path=/etc/naemon\nlog_file=x.log\n"
+    )
+    assert deploy.staged_main_config(node, staged).split("\n")[1:] == [
+        f"include_dir={t}/missing.d",
+        "config_rel_path=/etc/naemon",  # newer Naemon: the base of the paths after it
+        "log_file=/etc/naemon/x.log",
+        "",
+    ]
+
+
+def test_a_stock_like_main_config_verifies_with_nagios(
+    db: None, basics: dict[str, Any], verify_dir: VerifyDir
+) -> None:
+    """Relative paths (temp_path, check_result_path, log_file, ...) resolve next to the original: nagios4 -v passes."""
+    core = verify_dir.core
+    for sub in ("tmp", "spool", "archives"):
+        (core.dir / sub).mkdir(exist_ok=True)
+    (core.dir / "resource.cfg").write_text("$USER1$=/usr/lib/nagios/plugins\n")
+    # Nagios 4 does not know include_dir (UNKNOWN VARIABLE): the stock config without it.
+    stock = STOCK_MAIN_CONFIG.replace("include_dir=module-conf.d\n", "")
+    if core.user:
+        stock += f"nagios_user={core.user}\nnagios_group={core.user}\n"
+    core.main_config.write_text(stock)
+    core.own()
+    node = NaemonNode.objects.create(
+        name="stock", config_dir=str(core.config_dir), main_config=str(core.main_config),
+        verify_command=core.verify_command, reload_method="none",
+    )  # fmt: skip
+    host("web1", basics)
+    d = Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    d.refresh_from_db()
+    assert d.state == "confirmed", (d.error, d.verify_output)
+    assert "Total Errors:   0" in d.verify_output
+
+
+# What naemon -v prints as root (src/naemon/naemon.c: the banner, then this, exit(EXIT_FAILURE)),
+# and with --allow-root the warning before it goes on.
+NAEMON_AS_ROOT = """\
+#!/bin/sh
+printf '\\nNaemon Core 1.5.2\\nLicense: GPL\\n\\nWebsite: https://www.naemon.io\\n'
+for arg; do
+    if [ "$arg" = --allow-root ]; then
+        echo 'WARNING: you are running as root which is not recommended.'
+        printf 'Reading configuration data...\\n\\nTotal Warnings: 0\\nTotal Errors:   0\\n'
+        exit 0
+    fi
+done
+echo 'ERROR: do not start naemon as root user.'
+exit 1
+"""
+
+
+def test_naemon_refusing_root_says_what_to_do(
+    node: NaemonNode, basics: dict[str, Any], tmp_path: Path
+) -> None:
+    stand_in = tmp_path / "naemon"
+    stand_in.write_text(NAEMON_AS_ROOT)
+    stand_in.chmod(0o755)
+    node.verify_command = f"{stand_in} -v {{main_config}}"
+    node.save()
+    host("web1", basics)
+    refused = Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    refused.refresh_from_db()
+    assert refused.state == "failed" and "ERROR: do not start naemon as root user." in refused.verify_output
+    assert refused.error.startswith("verification failed (exit 1); the live config is unchanged. ")
+    assert "run this node's worker as the core's user" in refused.error
+    assert "add --allow-root to the node's verify command" in refused.error
+    assert not Path(node.config_dir).exists()
+
+    # Doing what it says: the deploy goes through, and Naemon's warning about it is on the deployment.
+    node.verify_command = f"{stand_in} --allow-root -v {{main_config}}"
+    node.save()
+    allowed = Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    allowed.refresh_from_db()
+    assert allowed.state == "confirmed", allowed.error
+    assert allowed.warnings == ["WARNING: you are running as root which is not recommended."]
+
+
+def test_verifier_warnings_show_on_the_deployment_api_and_page(
+    db: None, basics: dict[str, Any], verify_dir: VerifyDir, api: Any, client: Any, staff: Any
+) -> None:
+    """A warning nagios4 -v really prints (re-notified more often than checked) is kept and shown."""
+    core = verify_dir.core
+    node = NaemonNode.objects.create(name="warned", reload_method="none", **{
+        k: v for k, v in core.node_fields().items() if k in ("config_dir", "main_config", "verify_command")
+    })  # fmt: skip
+    Contact.objects.filter(name="oncall").update(user=staff)  # the default contact group: staff's
+    h = host("web1", basics)
+    service = Service.objects.create(host=h, description="Ping", notification_interval=1)
+    ServiceUse.objects.create(service=service, template=basics["service_template"])
+    d = Deployment.objects.create(node=node)
+    deploy.deploy(node.pk)
+    d.refresh_from_db()
+    warning = (
+        "Warning: Service 'Ping' on host 'web1'  has a notification interval less than its check interval!"
+    )
+    assert d.state == "confirmed", (d.error, d.verify_output)
+    assert [w[: len(warning)] for w in d.warnings] == [warning], d.verify_output
+    body = api.get(f"/api/v1/registry/deployments/{d.pk}/").json()
+    assert body["warnings"] == d.warnings
+    client.force_login(staff)
+    page = client.get("/registry/nodes/warned/").content.decode()
+    assert "The verifier warned (1):" in page and "has a notification interval less than its check" in page
 
 
 def test_verify_argv_substitutes_without_a_shell(node: NaemonNode) -> None:
@@ -525,3 +706,21 @@ def test_a_deploy_over_livestatus_that_misses_a_service_fails_and_rolls_back(
 
 def test_harness_uses_the_debian_binary() -> None:
     assert NagiosCore().verify_command == f"{NAGIOS} -v {{main_config}}"
+
+
+def test_the_confirmation_queries_use_columns_naemon_has(tmp_path: Path) -> None:
+    # The runner's clients skip the column check (a fresh client per poll); Naemon would
+    # answer a misspelt column with "" and the confirmation would never see the new objects.
+    def naemon(request: bytes) -> bytes:
+        if request.startswith(b"GET status\nOutput"):
+            return fixed16(200, json_body([["program_version"], ["1.5.2"]]))
+        return fixed16(200, json_body([]))
+
+    with (
+        ReplayServer(naemon, directory=tmp_path) as core,
+        LivestatusClient(core.address, timeout=5) as client,
+    ):
+        for query in runner.CONFIRM_QUERIES:
+            client.query(query)  # UnknownColumnError if Naemon lacks a column
+        with pytest.raises(UnknownColumnError):
+            client.query(LivestatusQuery("hosts").select("nmae"))  # the check is really on

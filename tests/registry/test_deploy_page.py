@@ -93,4 +93,13 @@ def test_a_new_deployment_and_its_state_changes_appear_without_reload(
     expect(history.locator("tbody tr").first).to_have_attribute(
         "data-deployment", str(second.pk), timeout=WAIT_MS
     )
+    # Confirmed with the verifier's warnings: they show too, not only a failure's output.
+    Deployment.objects.filter(pk=second.pk).update(
+        state=DeploymentState.CONFIRMED,
+        finished_at=timezone.now(),
+        warnings=["Warning: Host 'web02' has no default contacts or contactgroups defined!"],
+    )
+    warned = history.locator(f"tr[data-warnings='{second.pk}']")
+    expect(warned).to_contain_text("The verifier warned (1):", timeout=WAIT_MS)
+    expect(warned).to_contain_text("has no default contacts or contactgroups defined!", timeout=WAIT_MS)
     assert page.evaluate("window.notReloaded") is True

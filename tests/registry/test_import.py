@@ -304,3 +304,54 @@ def test_round_trip_of_the_nagios4_samples(verify_dir: VerifyDir, tmp_path: Path
         "host_notification_commands notify-filter-host__notify-host-by-email"
         in rendered.files["contacts.cfg"]
     )
+
+
+FREE_FORM_CONFIG = """
+define command {
+    command_name check_http
+    command_line $USER1$/check_http -I $HOSTADDRESS$ $ARG1$ -t $ARG2$
+}
+define host {
+    host_name web1
+    use base
+    address 192.0.2.1
+    check_command check_http!-H www -p 80!10
+}
+define host {
+    host_name web2
+    use base
+    address 192.0.2.2
+    check_command check_http!-H www *!10
+}
+define host {
+    name base
+    check_command check_http!-H base!10
+    max_check_attempts 1
+    register 0
+}
+"""
+
+
+def test_import_marks_the_arguments_given_several_words_free_form(tmp_path: Path) -> None:
+    """Naemon split ``-H www -p 80`` into four arguments; after the import the rendered line still does."""
+    (tmp_path / "objects.cfg").write_text(FREE_FORM_CONFIG)
+    out = StringIO()
+    call_command("import_naemon_config", str(tmp_path), stdout=out, stderr=StringIO())
+    assert "check_http: $ARG1$ marked free-form (passed '-H www -p 80' by web1)" in out.getvalue()
+    command = Command.objects.get(name="check_http")
+    assert command.free_form_args == [1]  # $ARG2$ was only ever one word
+    # More than words even as free-form (a glob): refused like any other value the import cannot take.
+    assert "skipped: host 'web2'" in out.getvalue() and "may not contain '*'" in out.getvalue()
+    assert list(Host.objects.values_list("name", flat=True)) == ["web1"]
+    state = render.State(
+        commands=[{"name": "check_http", "command_line": command.command_line, "free_form_args": [1]}]
+    )
+    assert (
+        "check_http -I '$HOSTADDRESS$' $ARG1$ -t '$ARG2$'"
+        in render.render_state(state, render.NotifyFilter(path="/usr/bin/notify-filter")).files[
+            "commands.cfg"
+        ]
+    )
+    # A second import finds it declared already: nothing more to report.
+    again = importer.import_paths([tmp_path])
+    assert again.free_form == [] and Command.objects.get(name="check_http").free_form_args == [1]

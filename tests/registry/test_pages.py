@@ -414,7 +414,8 @@ def test_who_may_add_a_service_to_a_host(
     assert form.status_code == 200
     assert form.context["form"]["host"].value() == host
     before = service_state()
-    response = client.post("/registry/services/add/", {**SERVICE_FORM, "host": host})
+    groups = ["web-services"] if host == "web01" else []  # only the web team may add to its group
+    response = client.post("/registry/services/add/", {**SERVICE_FORM, "host": host, "servicegroups": groups})
     if not allowed:
         assert response.status_code == 403
         assert f"Host {host} is not owned by one of your teams" in response.content.decode()
@@ -426,7 +427,7 @@ def test_who_may_add_a_service_to_a_host(
     assert response["Location"] == f"/registry/services/{service.pk}/"
     assert service.check_command_args == ["443"]
     assert service.custom_variables == {"_PORT": "443"}
-    assert [g.name for g in service.servicegroups.all()] == ["web-services"]
+    assert [g.name for g in service.servicegroups.all()] == groups
     poller = "poller1" if host == "web01" else "poller2"
     assert deploys.calls == [({"master1", poller}, f"create service HTTPS on {host} (web)")]
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 
 from registry import render
 from registry.models import (
@@ -122,7 +123,7 @@ define host {
     host_name web1
     alias Web 1
     address 192.0.2.1
-    use linux-host,extra-host
+    use linux-host,extra-host,portal-default-host
     hostgroups linux,web
     parents db1
     contacts alice
@@ -160,7 +161,7 @@ def test_templates_services_and_groups(master: NaemonNode, world: dict[str, Any]
     assert http == {
         "service_description": "HTTP check",
         "host_name": "web1",
-        "use": "base service",
+        "use": "base service,portal-default-service",
         "servicegroups": "payments",
         "notes": "port 80",
     }
@@ -182,25 +183,28 @@ def test_notification_commands_are_wrapped_by_the_notify_filter(
     master.save()
     files = render.render_node(master).files
     commands = by_name(files["commands.cfg"], "command", "command_name")
-    original = '/usr/bin/mail -s "$NOTIFICATIONTYPE$" $CONTACTEMAIL$'
+    # As stored: '/usr/bin/mail -s "$NOTIFICATIONTYPE$" $CONTACTEMAIL$'; an unquoted macro is quoted.
+    original = "/usr/bin/mail -s \"$NOTIFICATIONTYPE$\" '$CONTACTEMAIL$'"
     assert commands["notify-by-mail"]["command_line"] == original
     files_args = (
         '--snapshot-dir "/var/lib/portal/notify/snapshot" --state-dir "/var/lib/portal/notify/state" '
         '--log "/var/lib/portal/notify/decisions.log"'
     )
+    # The gate form: any exit status of the filter but 86 (suppress) runs the line.
+    gate = f"|| [ $$? -ne 86 ] || exit 0 && ( {original} )"
     assert commands["notify-filter-service__notify-by-mail"]["command_line"] == (
         '/opt/portal/bin/notify-filter --contact "$CONTACTNAME$" --channel email --type "$NOTIFICATIONTYPE$" '
         '--host "$HOSTNAME$" --hostgroups "$HOSTGROUPNAMES$" --service "$SERVICEDESC$" '
         '--servicegroups "$SERVICEGROUPNAMES$" --state "$SERVICESTATE$" --id "$SERVICENOTIFICATIONID$" '
-        f'--problem-id "$SERVICEPROBLEMID$" --last-problem-id "$LASTSERVICEPROBLEMID$" {files_args} -- {original}'
+        f'--problem-id "$SERVICEPROBLEMID$" --last-problem-id "$LASTSERVICEPROBLEMID$" {files_args} {gate}'
     )
     assert commands["notify-filter-host__notify-by-mail"]["command_line"] == (
         '/opt/portal/bin/notify-filter --contact "$CONTACTNAME$" --channel email --type "$NOTIFICATIONTYPE$" '
         '--host "$HOSTNAME$" --hostgroups "$HOSTGROUPNAMES$" --state "$HOSTSTATE$" --id "$HOSTNOTIFICATIONID$" '
-        f'--problem-id "$HOSTPROBLEMID$" --last-problem-id "$LASTHOSTPROBLEMID$" {files_args} -- {original}'
+        f'--problem-id "$HOSTPROBLEMID$" --last-problem-id "$LASTHOSTPROBLEMID$" {files_args} {gate}'
     )
     # Every macro argument is quoted.
-    line = commands["notify-filter-service__notify-by-mail"]["command_line"].split(" -- ")[0]
+    line = commands["notify-filter-service__notify-by-mail"]["command_line"].split(" || [ ")[0]
     assert not re.search(r'(?<!")\$[A-Z]+\$(?!")', line)
     alice = by_name(files["contacts.cfg"], "contact", "contact_name")["alice"]
     assert alice["host_notification_commands"] == "notify-filter-host__notify-by-mail"
@@ -211,7 +215,7 @@ def test_notification_commands_are_wrapped_by_the_notify_filter(
 def test_a_notification_command_with_shell_syntax_gets_the_gate_form(
     master: NaemonNode, world: dict[str, Any], verify_dir: VerifyDir
 ) -> None:
-    """``filter -- a | b`` would run ``b`` whatever the filter decides: ``filter && ( a | b )`` does not."""
+    """``filter -- a | b`` would run ``b`` whatever the filter decides: ``filter ... && ( a | b )`` does not."""
     pipeline = (
         '/usr/bin/printf "%b" "$NOTIFICATIONTYPE$ $HOSTNAME$ is $HOSTSTATE$\\n" | /usr/bin/mail -s '
         '"$NOTIFICATIONTYPE$ $HOSTNAME$" $CONTACTEMAIL$'
@@ -219,12 +223,14 @@ def test_a_notification_command_with_shell_syntax_gets_the_gate_form(
     Command.objects.filter(name="notify-by-mail").update(command_line=pipeline)
     files = render.render_node(master).files
     commands = by_name(files["commands.cfg"], "command", "command_name")
+    pipeline = pipeline.replace(" $CONTACTEMAIL$", " '$CONTACTEMAIL$'")  # unquoted macros are quoted
     assert commands["notify-by-mail"]["command_line"] == pipeline
     line = commands["notify-filter-host__notify-by-mail"]["command_line"]
     assert line == (
         '/opt/portal/bin/notify-filter --contact "$CONTACTNAME$" --channel email --type "$NOTIFICATIONTYPE$" '
         '--host "$HOSTNAME$" --hostgroups "$HOSTGROUPNAMES$" --state "$HOSTSTATE$" --id "$HOSTNOTIFICATIONID$" '
-        f'--problem-id "$HOSTPROBLEMID$" --last-problem-id "$LASTHOSTPROBLEMID$" && ( {pipeline} )'
+        f'--problem-id "$HOSTPROBLEMID$" --last-problem-id "$LASTHOSTPROBLEMID$" '
+        f"|| [ $$? -ne 86 ] || exit 0 && ( {pipeline} )"
     )
     assert " -- " not in commands["notify-filter-service__notify-by-mail"]["command_line"]
     result = verify_dir.check(files)
@@ -449,3 +455,88 @@ def test_a_service_on_an_empty_host_group_does_not_count(master: NaemonNode) -> 
     service = Service.objects.create(description="Ping", check_command=check, max_check_attempts=3)
     service.hostgroups.add(HostGroup.objects.create(name="empty"))
     assert "service_description placeholder" in render.render_node(master).files["services.cfg"]
+
+
+@pytest.fixture
+def fresh_site(db: None) -> Host:
+    """What a new site declares: a check command, an admin's and an engineer's contact, plain templates,
+    one host, two services."""
+    true = Command.objects.create(name="check-true", command_line="/bin/true")
+    notify = Command.objects.create(name="notify-log", command_line="/bin/true $CONTACTNAME$", channel="log")
+    admin = User.objects.create_user("admin", is_staff=True)
+    engineer = User.objects.create_user("engineer")
+    for name, user in (("oncall", admin), ("engineer", engineer)):
+        contact = Contact.objects.create(name=name, email=f"{name}@example.org", user=user)
+        contact.host_notification_commands.add(notify)
+        contact.service_notification_commands.add(notify)
+    host_template = HostTemplate.objects.create(
+        name="generic-host", check_command=true, max_check_attempts=3, check_interval=5, retry_interval=1
+    )
+    service_template = ServiceTemplate.objects.create(
+        name="generic-service", check_command=true, max_check_attempts=3, check_interval=5, retry_interval=1
+    )
+    web1 = Host.objects.create(name="web1", address="192.0.2.1")
+    HostUse.objects.create(host=web1, template=host_template)
+    for description in ("Ping", "HTTP"):
+        service = Service.objects.create(host=web1, description=description)
+        ServiceUse.objects.create(service=service, template=service_template)
+    return web1
+
+
+def verifier_warnings(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("Warning")]
+
+
+def test_a_fresh_site_verifies_without_warnings(
+    master: NaemonNode, fresh_site: Host, verify_dir: VerifyDir
+) -> None:
+    """No "no check_period", "no notification_period" or "no contacts" warning on a new site."""
+    files = render.render_node(master).files
+    result = verify_dir.check(files)
+    assert result.returncode == 0, result.output
+    assert verifier_warnings(result.output) == [] and "Total Warnings: 0" in result.output, result.output
+    # The defaults that make it so: a 24x7 period, templates used last, the staff's contacts (not
+    # every engineer's) for a host nobody is assigned to.
+    periods = by_name(files["timeperiods.cfg"], "timeperiod", "timeperiod_name")
+    assert periods["24x7"]["monday"] == periods["24x7"]["sunday"] == "00:00-24:00"
+    host = by_name(files["hosts.cfg"], "host", "host_name")["web1"]
+    assert (host["use"], host["contact_groups"]) == (
+        "generic-host,portal-default-host",
+        "portal-default-contacts",
+    )
+    groups = by_name(files["groups.cfg"], "contactgroup", "contactgroup_name")
+    assert groups["portal-default-contacts"]["members"] == "oncall"
+    # Services inherit the host's contacts (Naemon's implied inheritance): none of their own.
+    assert all("contact_groups" not in dict(d) for _, d in blocks(files["services.cfg"]))
+
+
+def test_the_registry_overrides_the_defaults(
+    master: NaemonNode, fresh_site: Host, verify_dir: VerifyDir
+) -> None:
+    """A registry 24x7, a template's own period, a host's own contacts: no default takes their place."""
+    TimePeriod.objects.create(name="24x7", alias="Office hours", ranges={"monday": "08:00-17:00"})
+    nights = TimePeriod.objects.create(name="nights", ranges={"monday": "00:00-06:00"})
+    HostTemplate.objects.filter(name="generic-host").update(notification_period=nights)
+    alice = Contact.objects.get(name="oncall")
+    fresh_site.contacts.add(alice)
+    files = render.render_node(master).files
+    assert verify_dir.check(files).returncode == 0
+    periods = by_name(files["timeperiods.cfg"], "timeperiod", "timeperiod_name")
+    assert len(blocks(files["timeperiods.cfg"])) == 2 and periods["24x7"]["alias"] == "Office hours"
+    host = by_name(files["hosts.cfg"], "host", "host_name")["web1"]
+    assert host["contacts"] == "oncall" and "contact_groups" not in host
+    # What the core resolves (-p writes it): the template's period wins over the default one.
+    verify_dir.check(files, precache=True)
+    resolved = by_name(verify_dir.precache.read_text(), "host", "host_name")["web1"]
+    assert (resolved["notification_period"], resolved["check_period"]) == ("nights", "24x7")
+
+
+def test_no_default_contacts_without_staff_contacts(
+    master: NaemonNode, fresh_site: Host, verify_dir: VerifyDir
+) -> None:
+    """No staff contact: no empty default group; the core's warning says nobody would be told."""
+    User.objects.filter(is_staff=True).update(is_staff=False)
+    files = render.render_node(master).files
+    assert "portal-default-contacts" not in files["groups.cfg"] + files["hosts.cfg"]
+    result = verify_dir.check(files)
+    assert "Warning: Host 'web1' has no default contacts or contactgroups defined!" in result.output

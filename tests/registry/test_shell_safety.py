@@ -161,7 +161,9 @@ class NotifyNode:
         rules = [{"id": 7, "action": "suppress", "states": ["WARNING"]}]
         snapshot.write_snapshot(self.root / "snapshot", {contact: {"rules": rules}})
 
-    def run(self, line: str, state: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, line: str, state: str, shell_options: list[str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         macros = {
             "CONTACTNAME": "alice",
             "CONTACTEMAIL": "alice@example.org",
@@ -177,7 +179,11 @@ class NotifyNode:
         }
         command = naemon_substitute(line, macros)
         return subprocess.run(
-            ["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+            ["/bin/sh", *(shell_options or ["-c"]), command],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     def sink_runs(self) -> list[str]:
@@ -199,9 +205,10 @@ def notify_node() -> Iterator[NotifyNode]:
         node.cleanup()
 
 
-def service_line(command_line: str, node: NotifyNode) -> str:
+def service_line(command_line: str, node: NotifyNode, filter_path: str | None = None) -> str:
     row = {"name": "notify-by-mail", "command_line": command_line, "channel": "email"}
-    return render.wrapped_command_lines(row, node.notify)[1]
+    notify = node.notify if filter_path is None else render.NotifyFilter(filter_path, str(node.root))
+    return render.wrapped_command_lines(row, notify)[1]
 
 
 COMPOUND = [
@@ -222,8 +229,9 @@ def test_a_suppressed_notification_runs_no_part_of_a_shell_line(
 ) -> None:
     line = service_line(template.format(sink=notify_node.sink), notify_node)
     assert " -- " not in line, "shell syntax: the gate form, not the exec form"
-    notify_node.run(line, "WARNING")
+    suppressed = notify_node.run(line, "WARNING")
     assert notify_node.sink_runs() == [], "suppressed, but the sink ran"
+    assert suppressed.returncode == 0, "Naemon would log a suppression as a failed command"
     notify_node.run(line, "CRITICAL")
     runs = notify_node.sink_runs()
     assert runs and runs[0].startswith("args: ") and "alice@example.org" in runs[0], runs
@@ -240,17 +248,70 @@ def test_the_stock_mail_pipeline_sends_its_text_when_notified(notify_node: Notif
 
 
 def test_the_exec_form_would_have_run_the_pipeline_sink(notify_node: NotifyNode) -> None:
-    """Why the gate form: ``filter ... -- a | b`` is split by the shell, ``b`` runs whatever happens."""
+    """Why not ``filter ... -- LINE``: ``filter ... -- a | b`` is split by the shell, ``b`` runs whatever happens."""
     pipeline = COMPOUND[0].format(sink=notify_node.sink)
-    exec_form = service_line("/bin/true", notify_node).replace("-- /bin/true", "-- " + pipeline)
-    notify_node.run(exec_form, "WARNING")
+    filter_part = service_line("/bin/true", notify_node).split(" || [ ")[0]
+    notify_node.run(f"{filter_part} -- {pipeline}", "WARNING")
     assert notify_node.sink_runs() == ["args: -s PROBLEM web1 alice@example.org"], "empty mail sent"
 
 
-def test_a_simple_command_keeps_the_exec_form(notify_node: NotifyNode) -> None:
-    line = service_line(f'{notify_node.sink} --to $CONTACTEMAIL$ "it is $SERVICESTATE$, really"', notify_node)
-    assert line.endswith(f' -- {notify_node.sink} --to $CONTACTEMAIL$ "it is $SERVICESTATE$, really"')
-    notify_node.run(line, "WARNING")
-    assert notify_node.sink_runs() == []
-    notify_node.run(line, "CRITICAL")
-    assert notify_node.sink_runs()[0] == "args: --to alice@example.org it is CRITICAL, really"
+SIMPLE = '{sink} --to $CONTACTEMAIL$ "it is $SERVICESTATE$, really"'
+
+
+def test_a_simple_command_gets_the_gate_form_too(notify_node: NotifyNode) -> None:
+    line = service_line(SIMPLE.format(sink=notify_node.sink), notify_node)
+    assert line.endswith(
+        f' || [ $$? -ne 86 ] || exit 0 && ( {notify_node.sink} --to $CONTACTEMAIL$ "it is $SERVICESTATE$, really" )'
+    )
+    suppressed = notify_node.run(line, "WARNING")
+    assert (suppressed.returncode, notify_node.sink_runs()) == (0, [])
+    sent = notify_node.run(line, "CRITICAL")
+    assert sent.returncode == 0, sent.stderr
+    assert notify_node.sink_runs() == ["args: --to alice@example.org it is CRITICAL, really"], "sent once"
+
+
+# A notify-filter that cannot decide, as a node can have it: each must send, exactly once.
+BROKEN_FILTERS = {
+    "missing": None,  # a wrong notify_filter_path: the shell says 127
+    "not executable": "#!/bin/sh\nexit 0\n",  # 126
+    "broken virtualenv": "#!/nonexistent/venv/bin/python\n",  # its interpreter is gone: 127
+    "raising": "#!{python}\nraise ImportError('No module named preferences')\n",  # Python's 1
+    "argument error": "#!/bin/sh\nexit 2\n",  # argparse's 2
+    "killed": "#!/bin/sh\nkill -9 $$\n",  # 128 + 9
+}
+
+
+@pytest.mark.parametrize("shell_options", [["-c"], ["-e", "-c"]], ids=["sh", "sh -e"])
+@pytest.mark.parametrize("broken", BROKEN_FILTERS)
+@pytest.mark.parametrize("template", [SIMPLE, COMPOUND[0]], ids=["simple", "pipeline"])
+def test_a_filter_that_cannot_decide_sends(
+    notify_node: NotifyNode, template: str, broken: str, shell_options: list[str]
+) -> None:
+    path = notify_node.root / "bin" / "notify-filter"
+    script = BROKEN_FILTERS[broken]
+    if script is not None:
+        path.parent.mkdir()
+        path.write_text(script.format(python=sys.executable))
+        path.chmod(0o644 if broken == "not executable" else 0o755)
+    line = service_line(template.format(sink=notify_node.sink), notify_node, filter_path=str(path))
+    # WARNING is suppressed for alice: only a filter that worked could say so.
+    result = notify_node.run(line, "WARNING", shell_options=shell_options)
+    runs = notify_node.sink_runs()
+    assert len([run for run in runs if run.startswith("args: ")]) == 1, (runs, result.stderr)
+    assert "alice@example.org" in runs[0]
+    assert result.returncode == 0, result.stderr
+
+
+def test_only_the_filters_suppress_status_suppresses(notify_node: NotifyNode) -> None:
+    """The contract in one place: 86 suppresses, every other status sends."""
+    path = notify_node.root / "status-filter"
+    line = service_line(SIMPLE.format(sink=notify_node.sink), notify_node, filter_path=str(path))
+    sent = []
+    for status in (0, 1, 2, 85, 86, 87, 120, 126, 127, 130, 255):
+        path.write_text(f"#!/bin/sh\nexit {status}\n")
+        path.chmod(0o755)
+        before = len(notify_node.sink_runs())
+        assert notify_node.run(line, "CRITICAL").returncode == 0
+        if len(notify_node.sink_runs()) > before:
+            sent.append(status)
+    assert sent == [0, 1, 2, 85, 87, 120, 126, 127, 130, 255]

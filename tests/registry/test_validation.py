@@ -19,12 +19,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from livestatus import query
+from livestatus import text as livestatus_text
+from livestatus.errors import UnsafeValueError
 from registry import render, validation
 from registry.models import (
     Command,
@@ -42,7 +46,8 @@ from registry.validation import NaemonValueError
 from tests.registry.nagios import VerifyDir, parse_objects
 
 FRAGMENTS = [
-    "\n", "\r", "\r\n", "\t", "\x00", "\x0b", "\x1b", "\x7f", "\x85", "\u2028", "\u00a0", "\ud800",
+    "\n", "\r", "\r\n", "\t", "\x00", "\x0b", "\x1b", "\x7f", "\x85", "\x9b", "\u2028", "\u00a0", "\ud800",
+    "\u202e", "\u200b", "\u200d", "\u2060", "\ufeff", "\u2066",
     ";", "\\;", "$", "$HOSTNAME$", "!", "}", "{", "define host {", "define", ",", "#", "+", "null", " ",
     "  ", "`", "~", "%", "^", "&", "*", "|", "'", '"', "<", ">", "?", "(", ")", "=", "\\", "/", "-", "_",
     "é", "日本", "\U0001f600", "web1", "a", "Z", "0",
@@ -198,7 +203,9 @@ def _add_command_name(state: State, value: str, i: int) -> Expected:
 
 def _add_command_line(state: State, value: str, i: int) -> Expected:
     state.commands.append({"name": f"gen-cmd{i}", "command_line": value, "channel": ""})
-    return {("command", f"gen-cmd{i}"): {"command_name": f"gen-cmd{i}", "command_line": value.strip()}}
+    # Rendered with its unquoted macros single-quoted (tests/registry/test_macro_args.py).
+    line = validation.quote_macros(value.strip())
+    return {("command", f"gen-cmd{i}"): {"command_name": f"gen-cmd{i}", "command_line": line}}
 
 
 def _add_channel(state: State, value: str, i: int) -> Expected:
@@ -284,7 +291,10 @@ SLOTS: dict[str, Slot] = {
     ),
     "check argument": Slot(
         "check_command_args",
-        lambda v: Host(name="h", check_command_id=1, check_command_args=[v, "b"]).naemon_errors(),
+        # A command without free-form arguments (in memory: no database in this test).
+        lambda v: Host(
+            name="h", check_command=Command(pk=1, command_line="c"), check_command_args=[v, "b"]
+        ).naemon_errors(),
         _add_check_arg,
     ),
     "host group name": Slot("name", lambda v: HostGroup(name=v).naemon_errors(), _add_hostgroup, "hostgroup"),
@@ -392,6 +402,13 @@ def expected_blocks(state_expectation: Expected, base_count: int, files: dict[st
         else:
             name = as_dict.get(key_directive.get(kind, ""))
         if name is not None and (kind, name) in state_expectation:
+            # Every object also uses the portal's default template, last (render.DEFAULT_*).
+            if kind in ("host", "service", "contact"):
+                default = f"portal-default-{kind}"
+                uses = as_dict.pop("use").split(",")
+                assert uses[-1] == default, as_dict
+                if uses[:-1]:
+                    as_dict["use"] = ",".join(uses[:-1])
             found[(kind, name)] = as_dict
     assert found == state_expectation
     assert len(parsed) == base_count + len(state_expectation)
@@ -567,3 +584,129 @@ def test_what_the_api_accepts_nagios_accepts(
                 f"accepted: {host}, {service if len(responses) > 1 else ''}\n{result.output}"
             )
         transaction.set_rollback(True)
+
+
+# --- one rule for characters: the registry and the Livestatus layer agree -----------------------
+
+# One of each class no name or text may hold (livestatus/text.py).
+REFUSED_CHARACTERS = {
+    "next line U+0085": "\x85",
+    "C1 control U+009B": "\x9b",
+    "C1 control U+0080": "\x80",
+    "line separator U+2028": "\u2028",
+    "paragraph separator U+2029": "\u2029",
+    "right-to-left override U+202E": "\u202e",
+    "left-to-right override U+202D": "\u202d",
+    "right-to-left isolate U+2067": "\u2067",
+    "right-to-left mark U+200F": "\u200f",
+    "zero-width space U+200B": "\u200b",
+    "zero-width non-joiner U+200C": "\u200c",
+    "zero-width joiner U+200D": "\u200d",
+    "word joiner U+2060": "\u2060",
+    "byte order mark U+FEFF": "\ufeff",
+}
+VISIBLE_UNICODE = ["é", "日本", "Ωmega", "\U0001f600", "web-01"]
+
+
+def _accepts(check: Callable[[str], object], value: str) -> bool:
+    try:
+        check(value)
+    except (NaemonValueError, UnsafeValueError, livestatus_text.UnsafeTextError):
+        return False
+    return True
+
+
+def _livestatus(value: str) -> object:
+    return query.check_value(value, "name")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(value=st.one_of(st.text(), hostile))
+def test_the_registry_accepts_no_name_or_value_the_livestatus_layer_refuses(value: str) -> None:
+    """A name the registry stores is one the status pages can query and act on; and the other way round."""
+    livestatus_accepts = _accepts(_livestatus, value)
+    assert livestatus_accepts == _accepts(livestatus_text.check_text, value)
+    for check in (
+        validation.check_name,
+        lambda v: validation.check_name(v, allow_spaces=True),
+        validation.check_value,
+        validation.check_macro_value,
+        validation.check_command_argument,
+        lambda v: render.check_name(v, "name", allow_spaces=True),
+        lambda v: render.check_value(v, "value"),
+    ):
+        if _accepts(check, value):
+            assert livestatus_accepts, f"the registry accepts {value!r}, the Livestatus layer refuses it"
+    if not livestatus_accepts:
+        assert not _accepts(validation.check_name, value)
+        assert not _accepts(livestatus_text.check_name, value)
+
+
+@pytest.mark.parametrize("char", list(REFUSED_CHARACTERS.values()), ids=list(REFUSED_CHARACTERS))
+def test_each_refused_class_is_refused_by_every_layer(char: str) -> None:
+    for value in (f"web{char}01", f"{char}web", f"web{char}"):
+        assert not _accepts(_livestatus, value)
+        assert not _accepts(livestatus_text.check_name, value)
+        assert not _accepts(livestatus_text.check_text, value)
+        assert not _accepts(validation.check_name, value)
+        assert not _accepts(validation.check_value, value)
+        assert not _accepts(lambda v: render.check_name(v, "name"), value)
+
+
+@pytest.mark.parametrize("value", VISIBLE_UNICODE)
+def test_visible_unicode_is_accepted_by_every_layer(value: str) -> None:
+    assert _accepts(_livestatus, value) and _accepts(livestatus_text.check_name, value)
+    assert _accepts(validation.check_name, value) and _accepts(validation.check_value, value)
+
+
+def test_names_use_the_plain_space_only() -> None:
+    """``Disk /var`` and ``Disk\u00a0/var`` look the same: only the first is a name."""
+    assert validation.check_name("Disk /var", allow_spaces=True)
+    with pytest.raises(NaemonValueError, match="U\\+00A0"):
+        validation.check_name("Disk\u00a0/var", allow_spaces=True)
+
+
+def test_the_message_names_the_character() -> None:
+    with pytest.raises(
+        NaemonValueError, match=r"alias contains invisible formatting character U\+202E \(RIGHT-TO-LEFT"
+    ):
+        validation.check_value("web\u202e10", what="alias")
+    with pytest.raises(UnsafeValueError, match=r"host name contains the control character U\+0085"):
+        query.check_value("web\x8501", "host name")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("char", list(REFUSED_CHARACTERS.values()), ids=list(REFUSED_CHARACTERS))
+@pytest.mark.parametrize("field", ["alias", "notes", "check_command_args", "custom_variables", "description"])
+def test_the_api_refuses_each_class_naming_the_field(api_world: Any, char: str, field: str) -> None:
+    api, _ = api_world
+    value = f"web{char}01"
+    hosts_before = list(Host.objects.values().order_by("pk"))
+    if field == "description":
+        response = api.post(f"{API}/hosts/seed-h/services/", {"description": value}, format="json")
+    else:
+        bodies: dict[str, dict[str, Any]] = {
+            "alias": {"alias": value},
+            "notes": {"notes": value},
+            "check_command_args": {"check_command": "check-true", "check_command_args": [value]},
+            "custom_variables": {"custom_variables": {"_RACK": value}},
+        }
+        body = bodies[field]
+        response = api.put(f"{API}/hosts/gen-h/", {"templates": ["test-host"], **body}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [field], response.content
+    assert f"U+{ord(char):04X}" in json.dumps(response.json()), response.content
+    assert list(Host.objects.values().order_by("pk")) == hosts_before
+    assert Service.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\ufeff", "\x85"])
+def test_the_api_refuses_such_a_host_name(api_world: Any, char: str) -> None:
+    api, _ = api_world
+    response = api.put(
+        f"{API}/hosts/{quote('web' + char + '01')}/", {"templates": ["test-host"]}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "name" in response.json(), response.content
+    assert not Host.objects.filter(name__startswith="web").exists()

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 
+from monitoring_portal.rest import StrictTypesMixin
 from registry import validation
 from registry.choices import NodeRole
 from registry.models import (
@@ -197,8 +198,8 @@ def every_node() -> set[NaemonNode]:
 # --- the base serializer ------------------------------------------------------------------
 
 
-class NaemonModelSerializer(serializers.ModelSerializer):
-    """Untrimmed strings, natural keys, Naemon checks, and replace semantics for PUT."""
+class NaemonModelSerializer(StrictTypesMixin, serializers.ModelSerializer):
+    """JSON types as documented, untrimmed strings, natural keys, Naemon checks, replace semantics for PUT."""
 
     # Fields a PUT leaves alone when they are absent from the body.
     keep_when_absent: frozenset[str] = frozenset()

@@ -15,9 +15,16 @@ class DeploymentSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="registry-api:deployment-detail")
     node = serializers.SlugRelatedField(read_only=True, slug_field="name")  # type: ignore[var-annotated]
     covered_by = serializers.PrimaryKeyRelatedField(  # type: ignore[var-annotated]
-        read_only=True, help_text="The deployment whose run brought this one's changes too (coalescing)."
+        read_only=True,
+        allow_null=True,  # most deployments run themselves
+        help_text="The deployment whose run brought this one's changes too (coalescing); null if none.",
     )
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="The verifier's warning lines: the core accepted the config, but said this about it.",
+    )
 
     class Meta:
         model = Deployment
@@ -31,6 +38,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "content_hash",
             "summary",
             "verify_output",
+            "warnings",
             "reload_output",
             "confirmation",
             "error",

@@ -15,6 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from monitoring_portal.models import Team
+from registry import adoption
 from registry.api.serializers.base import (
     CheckSettingsSerializer,
     OrderedTemplatesField,
@@ -33,6 +34,7 @@ from registry.models import (
     Service,
     nodes_for_hosts,
 )
+from registry.permissions import MAY_JOIN_HELP
 
 MAX_LEASE_SECONDS = 366 * 24 * 3600
 
@@ -70,8 +72,10 @@ class HostSerializer(CheckSettingsSerializer):
     templates = OrderedTemplatesField(HostTemplate.objects.all())
     hostgroups = by_name(HostGroup.objects.all(), "host group", many=True)
     parents = by_name(Host.objects.all(), "host", many=True)
-    contacts = by_name(Contact.objects.all(), "contact", many=True)
-    contact_groups = by_name(ContactGroup.objects.all(), "contact group", many=True)
+    contacts = by_name(Contact.objects.all(), "contact", many=True, help_text=MAY_JOIN_HELP["contacts"])
+    contact_groups = by_name(
+        ContactGroup.objects.all(), "contact group", many=True, help_text=MAY_JOIN_HELP["contact_groups"]
+    )
     services = HostServiceSerializer(
         many=True,
         required=False,
@@ -87,6 +91,14 @@ class HostSerializer(CheckSettingsSerializer):
         "Absent or null on PUT: no lease.",
     )
     lease = serializers.SerializerMethodField(help_text="none, active or expired.")
+    adopt = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="Staff only: register a name that a node already monitors outside the registry "
+        "(refused with a 400 naming the node otherwise). The registry host takes that object over "
+        "once the site removes its own definition from the node and a deployment is confirmed.",
+    )
 
     keep_when_absent = frozenset({"services"})
 
@@ -108,6 +120,7 @@ class HostSerializer(CheckSettingsSerializer):
             "lease_seconds",
             "expires_at",
             "lease",
+            "adopt",
             "created_at",
             "updated_at",
         ]
@@ -167,7 +180,36 @@ class HostSerializer(CheckSettingsSerializer):
         duplicates = sorted({d for d in descriptions if descriptions.count(d) > 1})
         if duplicates:
             errors["services"] = [f"Service listed twice: {', '.join(duplicates)}."]
+        errors |= self._outside_registry_errors(candidate, attrs)
         return errors
+
+    def _outside_registry_errors(self, candidate: Host, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        """A new name that a node monitors outside the registry: refused unless staff adopt it."""
+        if self.instance is not None and candidate.name == self.instance.name:
+            return {}
+        user = getattr(self.context.get("request"), "user", None)
+        if attrs.get("adopt"):
+            if getattr(user, "is_staff", False):
+                return {}
+            return {"adopt": ["Only staff may adopt a host that a node monitors outside the registry."]}
+        if "name" in candidate.naemon_errors():
+            return {}  # refused for its own sake; not a name to ask the nodes about
+        # One cache per request: a bulk write asks about many names, a dead node only once.
+        cache = self.context.setdefault("_outside_registry", {}) if isinstance(self.context, dict) else None
+        nodes = adoption.nodes_listing_outside(candidate.name, cache)
+        if not nodes:
+            return {}
+        which = (
+            f"Node {nodes[0]} already monitors"
+            if len(nodes) == 1
+            else f"Nodes {', '.join(nodes)} already monitor"
+        )
+        return {
+            "name": [
+                f"{which} a host named {candidate.name!r} outside the registry: registering it would "
+                'duplicate that object (the node refuses the duplicate). Staff may adopt it with "adopt": true.'
+            ]
+        }
 
     def _lease(self, validated_data: dict[str, Any]) -> None:
         if "lease_seconds" in validated_data or not self.partial:

@@ -138,14 +138,37 @@ class CommandSerializer(NaemonModelSerializer):
     """A check or notification command (``channel`` names a notification channel)."""
 
     url = serializers.HyperlinkedIdentityField(view_name="registry-api:command-detail", lookup_field="name")
+    free_form_args = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=validation.MAX_COMMAND_ARGUMENTS),
+        required=False,
+        help_text="Numbers of the $ARGn$ whose value splits into words at plain spaces, e.g. [1]: "
+        "'-H www -p 80' is four arguments. Their values may not hold # * ? [ ] ~ ( ) { }, white "
+        "space other than a space, or a word starting with '='. Every other macro is one argument.",
+    )
 
     class Meta:
         model = Command
-        fields = ["url", "name", "alias", "command_line", "channel", "created_at", "updated_at"]
+        fields = [
+            "url",
+            "name",
+            "alias",
+            "command_line",
+            "channel",
+            "free_form_args",
+            "created_at",
+            "updated_at",
+        ]
 
     @classmethod
     def read_queryset(cls) -> QuerySet[Command]:
         return Command.objects.all()
+
+    def validate_free_form_args(self, value: list[int]) -> list[int]:
+        return sorted(set(value))
+
+    def extra_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        # Values hosts and services already pass to an argument that would become free-form.
+        return candidate.stored_value_errors()
 
 
 class ContactSerializer(NaemonModelSerializer):

@@ -29,6 +29,7 @@ from registry.models import (
     ServiceTemplate,
     nodes_for_hosts,
 )
+from registry.permissions import MAY_JOIN_HELP
 
 
 class ServiceSerializer(CheckSettingsSerializer):
@@ -39,13 +40,20 @@ class ServiceSerializer(CheckSettingsSerializer):
         max_length=255, trim_whitespace=False, help_text="The service's name on its host; spaces allowed."
     )
     host = serializers.SlugRelatedField(  # type: ignore[var-annotated]
-        read_only=True, slug_field="name", help_text="Set by the URL."
+        read_only=True,
+        allow_null=True,  # a host group's service has no host
+        slug_field="name",
+        help_text="Set by the URL; null for a service of host groups.",
     )
     hostgroups = by_name(HostGroup.objects.all(), "host group", many=True)
     templates = OrderedTemplatesField(ServiceTemplate.objects.all())
-    servicegroups = by_name(ServiceGroup.objects.all(), "service group", many=True)
-    contacts = by_name(Contact.objects.all(), "contact", many=True)
-    contact_groups = by_name(ContactGroup.objects.all(), "contact group", many=True)
+    servicegroups = by_name(
+        ServiceGroup.objects.all(), "service group", many=True, help_text=MAY_JOIN_HELP["servicegroups"]
+    )
+    contacts = by_name(Contact.objects.all(), "contact", many=True, help_text=MAY_JOIN_HELP["contacts"])
+    contact_groups = by_name(
+        ContactGroup.objects.all(), "contact group", many=True, help_text=MAY_JOIN_HELP["contact_groups"]
+    )
 
     class Meta:
         model = Service

@@ -47,6 +47,18 @@ Puppet::Type.newtype(:monitoring_host) do
   PuppetX::MonitoringPortal::TypeHelpers.set(self, :parents, 'Parent hosts')
   PuppetX::MonitoringPortal::TypeHelpers.check_settings(self)
 
+  newparam(:adopt, boolean: true) do
+    desc <<~DOC
+      Register a host that a Naemon node already monitors outside the portal (the site's own
+      config files); without it the portal refuses such a name with an error naming the node.
+      Needs a staff token. Only sent when the host is created: once it is in the portal, it
+      changes nothing. Then remove the site's own definition from that node (until then the
+      node's verifier refuses the duplicate).
+    DOC
+    newvalues(:true, :false)
+    defaultto :false
+  end
+
   newproperty(:lease_seconds) do
     desc <<~DOC
       Makes the host short-lived: the portal removes it when the lease runs out. A run renews the

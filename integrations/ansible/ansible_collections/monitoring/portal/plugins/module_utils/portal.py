@@ -233,17 +233,35 @@ class PortalClient:
                         f"deployment {deployment.get('id')} to {deployment.get('node')} is still "
                         f"{deployment.get('state')} after the wait_timeout; see {deployment.get('url')}"
                     )
-                deployment = self.request(
+                resp = self.request(
                     "GET",
                     deployment["url"],
                     query={"wait": min(remaining, MAX_SERVER_WAIT)},
                     timeout=self.timeout + min(remaining, MAX_SERVER_WAIT),
-                ).data
+                    ok=(429,),
+                )
+                if resp.status == 429:
+                    # The portal bounds how many requests wait at once (a wait holds a web
+                    # worker): parallel forks sharing a token take turns. Pause as it asks.
+                    time.sleep(min(max(retry_after(resp.headers), 1), max(remaining, 1)))
+                    continue
+                deployment = resp.data
             done.append(deployment)
         failed = [d for d in done if d.get("state") == "failed"]
         if failed:
             raise DeploymentFailed(deployment_failure(failed), body={"deployment_results": done})
         return done
+
+
+def retry_after(headers):
+    """Seconds from a ``Retry-After`` header (5 when it is missing or not a number)."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            try:
+                return int(value)
+            except ValueError:
+                return 5
+    return 5
 
 
 def verifier_lines(output):

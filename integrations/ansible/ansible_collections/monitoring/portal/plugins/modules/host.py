@@ -175,6 +175,17 @@ options:
       - Renew the lease only when fewer seconds than this remain. Default half of O(lease_seconds);
         set it to O(lease_seconds) to renew on every run.
     type: int
+  adopt:
+    description:
+      - Register a host that a Naemon node already monitors outside the portal (from the site's
+        own config files). Without it, the portal refuses such a name with an error naming the
+        node. Needs a staff token; others are refused even when no node monitors the name.
+      - Only sent when the task creates the host. Once the host is in the portal, it changes
+        nothing and reports no change.
+      - Then remove the site's own definition of the host from that node; until then the node's
+        verifier refuses the duplicate and the host does not deploy there.
+    type: bool
+    default: false
 notes:
   - The token's user must be allowed to change the host (a member of its team, or staff).
   - Renaming is not supported; remove the old host and add the new one.
@@ -208,6 +219,17 @@ EXAMPLES = r"""
     team: ci
     templates: [ephemeral]
     lease_seconds: 3600
+
+- name: Take over a host that the poller already monitors from the site's own config (staff)
+  monitoring.portal.host:
+    name: db-07
+    address: 192.0.2.57
+    team: databases
+    templates: [linux-server]
+    hostgroups: [databases]
+    adopt: true
+    api_token: "{{ vault_portal_staff_token }}"
+    wait: true
 
 - name: Remove a host
   monitoring.portal.host:
@@ -331,6 +353,7 @@ def argument_spec():
         services=dict(type="list", elements="dict", options=SERVICE_OPTIONS),
         lease_seconds=dict(type="int", no_log=False),
         lease_renew_below=dict(type="int", no_log=False),
+        adopt=dict(type="bool", default=False),
     )
     spec.update(CONNECTION_SPEC)
     spec.update(WAIT_SPEC)
@@ -353,6 +376,15 @@ def lease_body(module, current):
     return {}
 
 
+def adopt_body(module, current):
+    """``{"adopt": true}`` when the task creates a host it adopts, else ``{}``.
+
+    ``adopt`` is write-only and only matters to a new name: sent on a PATCH too it would
+    make every run a change.
+    """
+    return {"adopt": True} if module.params["adopt"] and current is None else {}
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if (module.params["lease_seconds"] or 0) < 0:
@@ -364,7 +396,7 @@ def main():
         "registry/hosts/" + path(module.params["name"]),
         HOST_FIELDS,
         desired_from(module.params, HOST_FIELDS),
-        extra_body=lambda current: lease_body(module, current),
+        extra_body=lambda current: dict(lease_body(module, current), **adopt_body(module, current)),
         nested=("services", "description", SERVICE_FIELDS),
     )
 

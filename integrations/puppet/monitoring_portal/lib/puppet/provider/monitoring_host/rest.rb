@@ -36,4 +36,13 @@ Puppet::Type.type(:monitoring_host).provide(:rest) do
   def api_path
     "registry/hosts/#{PuppetX::MonitoringPortal::Client.path(resource[:name])}"
   end
+
+  private
+
+  # adopt is write-only and only matters to a new name: a parameter, sent on create alone.
+  def create_body
+    body = super
+    body['adopt'] = true if resource[:adopt] == :true
+    body
+  end
 end
