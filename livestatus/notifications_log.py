@@ -13,6 +13,10 @@ the status refresh) and keeps in Redis what the pages show:
 - ``portal:notifications:<node>:recent:<contact>``: the contact's ``RECENT_KEPT`` latest
   decisions on that node, newest first (JSON: time, host, service, state, type,
   channel, decision, rule, reason); kept ``KEPT_SECONDS`` after the last one.
+- ``portal:notifications:<node>:object:<host>\0<service>``: the decisions about one
+  object on that node (a sorted set by decision time; ``OBJECT_SECONDS`` back, at most
+  ``OBJECT_KEPT``), so that the object's history can say what became of each
+  notification line of the core's log (``match_notifications``).
 - ``portal:notifications:<node>:log``: where the reader stopped: the file's device and
   inode, the byte offset after the last whole line read, and a fingerprint of the first
   bytes (so that a file truncated and written again past the offset is still noticed).
@@ -37,7 +41,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -68,6 +72,16 @@ HEAD_BYTES = 256
 FIELD_CHARS = 500
 CONTACT_CHARS = 200
 RECENT_FIELDS = ("time", "host", "service", "state", "type", "channel", "decision", "rule", "reason")
+#: An object's decisions are kept as long as its history looks back (7 days), and a day more.
+OBJECT_SECONDS = 8 * DAY
+#: At most this many per object and node (a flapping object must not grow a key without bound).
+OBJECT_KEPT = 2000
+OBJECT_KEY_CHARS = 1000
+OBJECT_FIELDS = ("time", "contact", "channel", "type", "state", "id", "decision", "rule", "reason")
+#: How far apart a core's notification line and the filter's decision may be. Naemon logs the
+#: line before its worker runs the command (a busy worker runs it later); Icinga 2 after the
+#: command returned (up to its timeout later). Re-notifications are minutes apart.
+MATCH_SECONDS = 60.0
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".z")
 
 
@@ -87,6 +101,14 @@ def bucket_key(node: int | str, hour: int) -> str:
 def recent_key(node: int | str, contact: str) -> str:
     """A contact's latest decisions on a node."""
     return f"{KEY_PREFIX}:{node}:recent:{contact}"
+
+
+def object_key(node: int | str, host: str, service: str) -> str:
+    """The decisions about one host (``service`` empty) or service on a node.
+
+    NUL separates host and service: no Naemon name can contain one.
+    """
+    return f"{KEY_PREFIX}:{node}:object:{host}\0{service}"
 
 
 # -- lines -----------------------------------------------------------------------
@@ -121,6 +143,11 @@ def _short(value: Any) -> Any:
 def recent_entry(record: dict[str, Any]) -> dict[str, Any]:
     """What the home page keeps of a decision."""
     return {field: _short(record.get(field)) for field in RECENT_FIELDS}
+
+
+def object_entry(record: dict[str, Any]) -> dict[str, Any]:
+    """What an object's history keeps of a decision."""
+    return {field: _short(record.get(field)) for field in OBJECT_FIELDS}
 
 
 # -- direct reads (no Redis: the portal and the filter share a machine) --------------
@@ -186,6 +213,19 @@ def recent_from_files(paths: Sequence[Path], contact: str, limit: int) -> list[d
     return mine[:limit]
 
 
+def object_decisions_from_files(
+    paths: Sequence[Path], host: str, service: str, since: float
+) -> list[dict[str, Any]]:
+    """The decisions about one object since ``since`` in these logs, in file order."""
+    return [
+        record
+        for record in read_decisions(paths)
+        if record.get("host") == host
+        and (record.get("service") or "") == service
+        and (record["_ts"] or 0) >= since
+    ]
+
+
 # -- reads from Redis (what the nodes' workers collected) ------------------------------
 
 
@@ -247,6 +287,86 @@ def recent_collected(
             found.append(entry)
     found.sort(key=lambda entry: entry["_ts"] or 0, reverse=True)
     return found[:limit]
+
+
+def object_decisions_collected(
+    client: redis.Redis, node: int | str, host: str, service: str, since: float
+) -> list[dict[str, Any]] | None:
+    """The decisions about one object on a node since ``since``, oldest first; None if its log was never read."""
+    pipe = client.pipeline(transaction=False)
+    pipe.exists(state_key(node))
+    pipe.zrangebyscore(object_key(node, host, service), since, "+inf")
+    seen, raw_entries = pipe.execute()
+    if not seen:
+        return None
+    found = []
+    for raw in raw_entries:
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            entry["_ts"] = decision_time(entry.get("time"))
+            found.append(entry)
+    return found
+
+
+# -- what became of a notification line ---------------------------------------------------
+
+
+def _same_notification(record: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(record.get(field) for field in ("time", "contact", "channel", "type", "id"))
+
+
+def _upper(value: Any) -> str:
+    return str(value or "").strip().upper()
+
+
+def match_notifications(
+    lines: Sequence[Mapping[str, Any]],
+    decisions: Iterable[dict[str, Any]],
+    *,
+    seconds: float = MATCH_SECONDS,
+) -> list[dict[str, Any] | None]:
+    """The filter's decision for each notification line of a core's log (None: none recorded).
+
+    A line is a mapping with ``ts`` (its time), ``contact``, ``type`` (the notification
+    type, None if the line does not say) and ``channel`` (None if unknown). It matches a
+    decision about the same object (the caller's choice of decisions) for the same contact,
+    type and channel, at most ``seconds`` apart; each decision explains one line, the
+    nearest pairs first. The filter writes a second line ("error") when it cannot run the
+    real command after deciding to send: that one stands for the notification.
+    """
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for record in decisions:
+        if record.get("_ts") is None:
+            continue
+        key = _same_notification(record)
+        if key not in latest or record.get("decision") == "error":
+            latest[key] = record
+    by_contact: dict[str, list[dict[str, Any]]] = {}
+    for record in latest.values():
+        by_contact.setdefault(str(record.get("contact") or ""), []).append(record)
+    pairs: list[tuple[float, int, int]] = []
+    unique = list(latest.values())
+    index = {id(record): position for position, record in enumerate(unique)}
+    for number, line in enumerate(lines):
+        for record in by_contact.get(str(line.get("contact") or ""), ()):
+            distance = abs(record["_ts"] - float(line["ts"]))
+            if distance > seconds:
+                continue
+            if line.get("type") is not None and _upper(record.get("type")) != line["type"]:
+                continue
+            if line.get("channel") is not None and str(record.get("channel") or "") != line["channel"]:
+                continue
+            pairs.append((distance, number, index[id(record)]))
+    found: list[dict[str, Any] | None] = [None] * len(lines)
+    used: set[int] = set()
+    for _, number, position in sorted(pairs):
+        if found[number] is None and position not in used:
+            found[number] = unique[position]
+            used.add(position)
+    return found
 
 
 # -- the incremental reader (on the node) ----------------------------------------------
@@ -318,6 +438,17 @@ def _load_state(client: redis.Redis, node: int | str) -> dict[str, str] | None:
     if not raw:
         return None
     return {key.decode(): value.decode() for key, value in raw.items()}
+
+
+class Tally:
+    """What one chunk of a log adds: sent counts, recent decisions per contact, decisions per object."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[int, str]] = Counter()
+        self.recents: dict[str, list[str]] = {}
+        #: (host, service) -> {JSON entry: decision time}
+        self.objects: dict[tuple[str, str], dict[str, float]] = {}
+        self.decisions = 0
 
 
 class Collector:
@@ -403,23 +534,22 @@ class Collector:
                     lines = []
                 self.budget -= end
                 offset += end
-                self._commit(identity | {"offset": str(offset)}, *self._tally(lines))
+                self._commit(identity | {"offset": str(offset)}, self._tally(lines))
         if self.state != identity | {"offset": str(offset)}:
-            self._commit(identity | {"offset": str(offset)}, Counter(), {}, 0)  # e.g. a new, empty file
+            self._commit(identity | {"offset": str(offset)}, Tally())  # e.g. a new, empty file
         return True
 
-    def _tally(self, lines: Iterable[bytes]) -> tuple[Counter[tuple[int, str]], dict[str, list[str]], int]:
-        """Per (hour, contact) notifications sent in the last day, recent entries per contact, decisions."""
-        counts: Counter[tuple[int, str]] = Counter()
-        recents: dict[str, list[str]] = {}
-        decisions = 0
+    def _tally(self, lines: Iterable[bytes]) -> Tally:
+        """Per (hour, contact) notifications sent in the last day, recent entries per contact and object."""
+        tally = Tally()
+        counts, recents = tally.counts, tally.recents
         for line in lines:
             if not line.strip():
                 continue
             record = parse_line(line)
             if record is None:
                 continue
-            decisions += 1
+            tally.decisions += 1
             contact = record.get("contact")
             if not isinstance(contact, str) or not contact or len(contact) > CONTACT_CHARS:
                 continue
@@ -428,15 +558,20 @@ class Collector:
             if record.get("decision") == "notify" and when is not None and when >= self.now - DAY:
                 # A node clock ahead of ours: counted now rather than in a bucket that outlives the day.
                 counts[(int(min(when, self.now) // HOUR), contact)] += 1
-        return counts, recents, decisions
+            host, service = record.get("host"), record.get("service") or ""
+            if (
+                when is not None
+                and when >= self.now - OBJECT_SECONDS
+                and isinstance(host, str)
+                and host
+                and isinstance(service, str)
+                and len(host) + len(service) <= OBJECT_KEY_CHARS
+            ):
+                entry = json.dumps(object_entry(record), separators=(",", ":"))
+                tally.objects.setdefault((host, service), {})[entry] = when
+        return tally
 
-    def _commit(
-        self,
-        new_state: dict[str, str],
-        counts: Counter[tuple[int, str]],
-        recents: dict[str, list[str]],
-        decisions: int,
-    ) -> None:
+    def _commit(self, new_state: dict[str, str], tally: Tally) -> None:
         """Counts, recents and the new offset in one transaction, if the offset is still ours."""
         key = state_key(self.node)
         with self.client.pipeline(transaction=True) as pipe:
@@ -445,15 +580,21 @@ class Collector:
                 if _load_state(pipe, self.node) != self.state:
                     raise Conflict
                 pipe.multi()
-                for (hour, contact), count in counts.items():
+                for (hour, contact), count in tally.counts.items():
                     bucket = bucket_key(self.node, hour)
                     pipe.hincrby(bucket, contact, count)
                     pipe.expireat(bucket, hour * HOUR + BUCKET_SECONDS)
-                for contact, entries in recents.items():
+                for contact, entries in tally.recents.items():
                     recent = recent_key(self.node, contact)
                     pipe.lpush(recent, *entries[-RECENT_KEPT:])  # file order: the newest ends up first
                     pipe.ltrim(recent, 0, RECENT_KEPT - 1)
                     pipe.expire(recent, KEPT_SECONDS)
+                for (host, service), scored in tally.objects.items():
+                    key_of_object = object_key(self.node, host, service)
+                    pipe.zadd(key_of_object, scored)  # type: ignore[arg-type]
+                    pipe.zremrangebyscore(key_of_object, "-inf", self.now - OBJECT_SECONDS)
+                    pipe.zremrangebyrank(key_of_object, 0, -OBJECT_KEPT - 1)  # the oldest beyond the cap
+                    pipe.expire(key_of_object, OBJECT_SECONDS)
                 pipe.delete(key)
                 pipe.hset(key, mapping=new_state)  # type: ignore[arg-type]
                 pipe.expire(key, KEPT_SECONDS)
@@ -461,8 +602,8 @@ class Collector:
             except redis.exceptions.WatchError:
                 raise Conflict from None
         self.state = new_state
-        self.counted += sum(counts.values())
-        self.lines += decisions
+        self.counted += sum(tally.counts.values())
+        self.lines += tally.decisions
 
 
 def collect(client: redis.Redis, node: int | str, path: Path | str, *, now: float) -> dict[str, Any]:

@@ -21,14 +21,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
+
+from livestatus import dashboard, notifications_log
 from livestatus.client import Row, detect_dialect
 from livestatus.dashboard import HOST_LABELS, SERVICE_LABELS, node_deployments, severity_rank
 from livestatus.errors import LivestatusError
 from livestatus.multi import NODE_KEY, LivestatusCluster, MultiResult
 from livestatus.nodes import client_for, cluster_for, live_nodes
 from livestatus.query import And, Expr, Filter, LivestatusQuery, Or
+from preferences.models import NotificationRule
 from registry.choices import NodeRole
-from registry.models import NaemonNode
+from registry.models import Command, NaemonNode
 
 #: State names accepted by the ``state`` filter, per kind of object.
 HOST_STATES = {"up": 0, "down": 1, "unreachable": 2}
@@ -358,7 +362,7 @@ def downtime_row(row: Row) -> dict[str, Any]:
 
 
 def history_row(row: Row) -> dict[str, Any]:
-    """A log-table row."""
+    """A log-table row (``delivery`` and ``decision``: see ``explain_notifications``)."""
     return {
         "time": timestamp(row.get("time")),
         "type": str(row.get("type") or ""),
@@ -366,6 +370,8 @@ def history_row(row: Row) -> dict[str, Any]:
         "output": str(row.get("plugin_output") or ""),
         "message": str(row.get("message") or ""),
         "contact": str(row.get("contact_name") or ""),
+        "delivery": None,
+        "decision": None,
     }
 
 
@@ -670,7 +676,167 @@ def history(node: NaemonNode, host: str, service: str = "") -> tuple[list[dict[s
         rows = client_for(node).query(query)
     except LivestatusError as exc:
         return None, exc.message
-    return newest_first(rows)[:HISTORY_ROWS], ""
+    found = newest_first(rows)[:HISTORY_ROWS]
+    explain_notifications(found, node, host, service)
+    return found, ""
+
+
+#: What Naemon, Nagios and Icinga 2 write in a notification line where the state goes:
+#: the state (a PROBLEM, or a RECOVERY when it is OK/UP), ``RECOVERY`` (Icinga 2), or the
+#: type with the state in brackets (``ACKNOWLEDGEMENT (CRITICAL)``, ``CUSTOM (UP)``).
+_RECOVERED_STATES = ("OK", "UP")
+_PROBLEM_STATES = ("WARNING", "CRITICAL", "UNKNOWN", "DOWN", "UNREACHABLE")
+_NOTIFICATION_WORDS = frozenset(
+    (
+        "RECOVERY",
+        "ACKNOWLEDGEMENT",
+        "FLAPPINGSTART",
+        "FLAPPINGSTOP",
+        "FLAPPINGDISABLED",
+        "DOWNTIMESTART",
+        "DOWNTIMEEND",
+        "DOWNTIMESTOPPED",
+        "DOWNTIMECANCELLED",
+        "DOWNTIMEREMOVED",
+        "CUSTOM",
+    )
+)
+
+
+def notification_type(token: str) -> str | None:
+    """The notification type that a notification line's state field stands for; None if it is none."""
+    word, _, rest = token.strip().partition(" (")
+    if rest and word in _NOTIFICATION_WORDS:
+        return word
+    if rest:
+        return None
+    if word in _RECOVERED_STATES or word == "RECOVERY":
+        return "RECOVERY"
+    return "PROBLEM" if word in _PROBLEM_STATES else None
+
+
+def notification_line(row: Mapping[str, Any], host: str, service: str) -> dict[str, Any] | None:
+    """Contact, type and command of a ``HOST/SERVICE NOTIFICATION`` history row; None for other rows.
+
+    Read from the line itself: Icinga 2's log table puts the output in ``command_name``. The
+    line is ``contact;host;[service;]state-or-type;command;output``; the object's names are
+    known, so a ``;`` inside them does not shift the fields. Some cores write the command
+    before the type (custom and downtime notifications): either order is read.
+    """
+    if not row["type"].endswith("NOTIFICATION") or not row["contact"]:
+        return None
+    _, marker, fields = row["message"].partition("NOTIFICATION: ")
+    start = f"{row['contact']};{host};" + (f"{service};" if service else "")
+    if not marker or not fields.startswith(start):
+        return None
+    first, _, rest = fields[len(start) :].partition(";")
+    second = rest.partition(";")[0]
+    kind = notification_type(first)
+    command = second
+    if kind is None and notification_type(second) is not None:
+        kind, command = notification_type(second), first
+    return {"contact": row["contact"], "type": kind, "command": command}
+
+
+def explain_notifications(rows: list[dict[str, Any]], node: NaemonNode, host: str, service: str) -> None:
+    """Say on each notification row what the notify-filter did: sent, suppressed, or nothing recorded.
+
+    A core logs a notification for every contact whose command it ran, sent or not; the
+    filter decided on the same node (it runs where the core runs the command), so that
+    node's decisions about this object are joined with the lines (``match_notifications``).
+    """
+    lines: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    for number, row in enumerate(rows):
+        line = notification_line(row, host, service)
+        if line is not None and row["time"] is not None:
+            lines.append(line | {"ts": row["time"].timestamp()})
+            numbers.append(number)
+    if not lines:
+        return
+    channels = dict(
+        Command.objects.filter(name__in={line["command"] for line in lines}).values_list("name", "channel")
+    )
+    for line in lines:
+        # A command the registry does not know (or a channel-less one): any channel.
+        line["channel"] = channels.get(line["command"]) or None
+    since = min(line["ts"] for line in lines) - notifications_log.MATCH_SECONDS
+    decisions = notifications_log.match_notifications(lines, object_decisions(node, host, service, since))
+    rules = _rule_labels(decision.get("rule") for decision in decisions if decision)
+    for number, line, decision in zip(numbers, lines, decisions, strict=True):
+        rows[number]["delivery"] = delivery(line["contact"], decision, rules)
+        rows[number]["decision"] = None if decision is None else _decision_fields(decision, rules)
+
+
+def object_decisions(node: NaemonNode, host: str, service: str, since: float) -> list[dict[str, Any]]:
+    """The node's notify-filter decisions about an object since ``since``.
+
+    What the node's worker collected into Redis; without Redis, its decision log on this
+    machine (as the home page reads it). Nothing readable: no decisions.
+    """
+    client = dashboard._redis()
+    if client is None:
+        paths = notifications_log.decision_logs([node.notify_dir])
+        return notifications_log.object_decisions_from_files(paths, host, service, since)
+    if node.pk is None:
+        return []
+    try:
+        found = notifications_log.object_decisions_collected(client, node.pk, host, service, since)
+    except redis.RedisError:  # the history still shows, each line "no decision recorded"
+        return []
+    return found or []
+
+
+def _rule_id(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def _rule_labels(values: Iterable[Any]) -> dict[int, str]:
+    """Rule id -> its name (comment) now; the id is the rule's primary key, stable when rules move."""
+    ids = {rule for rule in map(_rule_id, values) if rule is not None}
+    if not ids:
+        return {}
+    return dict(NotificationRule.objects.filter(pk__in=ids).values_list("pk", "comment"))
+
+
+def _rule_text(contact: str, value: Any, rules: Mapping[int, str]) -> str:
+    rule = _rule_id(value)
+    if rule is None:
+        return f"{contact}'s rule {value}"
+    if rule not in rules:
+        return f"{contact}'s rule {rule} (deleted since)"
+    return f"{contact}'s rule '{rules[rule]}'" if rules[rule] else f"{contact}'s rule {rule}"
+
+
+def delivery(contact: str, decision: Mapping[str, Any] | None, rules: Mapping[int, str]) -> str:
+    """What became of a notification line: ``sent (email)``, ``suppressed by alice's rule 'x'``, ..."""
+    if decision is None:
+        return "no decision recorded"
+    channel = str(decision.get("channel") or "")
+    outcome = decision.get("decision")
+    if outcome == "notify":
+        return f"sent ({channel})"
+    if outcome == "error":
+        return f"not sent ({channel}): the command could not run"
+    if decision.get("rule") is not None:
+        return f"suppressed by {_rule_text(contact, decision['rule'], rules)}"
+    return f"suppressed: {decision.get('reason') or 'no reason recorded'}"
+
+
+def _decision_fields(decision: Mapping[str, Any], rules: Mapping[int, str]) -> dict[str, Any]:
+    rule = _rule_id(decision.get("rule"))
+    return {
+        "time": timestamp(decision.get("_ts")),
+        "decision": str(decision.get("decision") or ""),
+        "channel": str(decision.get("channel") or ""),
+        "rule_id": rule,
+        "rule": rules.get(rule, "") if rule is not None else "",
+        "reason": str(decision.get("reason") or ""),
+    }
 
 
 def newest_first(rows: Sequence[Row]) -> list[dict[str, Any]]:

@@ -7,15 +7,25 @@ notification; the portal wraps that command:
                 [--service S --servicegroups SG1,SG2] --state S --id N
                 [--problem-id P --last-problem-id P0]
                 [--snapshot-dir DIR] [--state-dir DIR] [--log FILE]
-                [--max-age SECONDS] [--state-days DAYS]
-                -- REAL-COMMAND [ARGS...]
+                [--max-age SECONDS] [--state-days DAYS] [--lock-timeout SECONDS]
+                [-- REAL-COMMAND [ARGS...]]
 
 Values are Naemon's macros, each quoted: an empty --service means a host
 notification; group lists are comma-separated. Options also take --opt=value.
 
-Wrapper form (with "--"): notify -> exec the real command (its exit status is
-the filter's); suppress -> exit 0 without running it.
-Gate form (no command): exit status 0 = notify, 1 = suppress.
+Gate form (no command, what the portal renders): exit status 86 = suppress,
+anything else = send. Only the filter's own verdict exits 86 (no shell, Python or
+kernel failure does: 1, 2, 120, 126, 127, 128+n), so a filter that cannot start or
+crashes still lets the notification out; the command line is
+
+  notify-filter ... || [ $? -ne 86 ] || exit 0 && ( REAL-COMMAND-LINE )
+
+($$? in the object file: Naemon's escaped $). A suppressed notification exits 0,
+so Naemon logs no failed notification command for it.
+
+Exec form (with "--"), for hand-written command definitions: notify -> exec the
+real command (its exit status is the filter's); suppress -> exit 0 without running
+it. A filter that cannot start sends nothing in this form.
 
 A RECOVERY or ACKNOWLEDGEMENT reaches the contact only if the contact was sent
 the PROBLEM it belongs to on the same channel: sent problems are recorded per
@@ -25,12 +35,15 @@ channel (keys "host\0service") count as sent for every channel; a RECOVERY
 does not consume them, the object's next recorded PROBLEM or --state-days does.
 
 Fail open: a missing, corrupt or stale snapshot, an unknown contact, bad
-arguments, an unreadable state record or any internal error -> the notification
-is sent and the reason logged. Stale means the snapshot's heartbeat (its
-manifest's mtime, renewed by the portal's periodic refresh even when nothing
-changed) is older than --max-age seconds (default 3600; 0 = never stale): the
-portal has lost touch with this node, so its rules may be out of date. Every
-decision is one JSON line appended to --log, the last-resort error included.
+arguments, an unreadable state record, a state lock held longer than
+--lock-timeout seconds (default 5, well under Naemon's 30 s notification_timeout)
+or any internal error -> the notification is sent and the reason logged. Stale
+means the snapshot's heartbeat (its manifest's mtime, renewed by the portal's
+periodic refresh even when nothing changed) is older than --max-age seconds
+(default 3600; 0 = never stale): the portal has lost touch with this node, so
+its rules may be out of date. Every decision is one JSON line appended to
+--log, the last-resort error included; a line stays small whatever the
+arguments (a few listed errors, each value cut to 1,000 characters).
 """
 
 from __future__ import annotations
@@ -55,6 +68,15 @@ DEFAULT_STATE_DIR = "/var/lib/monitoring-portal/notify/state"
 DEFAULT_LOG = "/var/lib/monitoring-portal/notify/decisions.log"
 DEFAULT_MAX_AGE = 3600.0
 DEFAULT_STATE_DAYS = 30.0
+# Naemon kills a notification command after notification_timeout (30 s by default): the
+# lock wait must end well before, or the notification is lost instead of sent.
+DEFAULT_LOCK_TIMEOUT = 5.0
+# The gate form's "do not send". Distinctive on purpose: every other status, including a
+# shell's 126/127 and Python's 1 when the filter cannot start, means "send".
+SUPPRESS_STATUS = 86
+# One decision line stays small whatever Naemon (or a broken command definition) passes.
+MAX_LOGGED_ERRORS = 5
+MAX_LOG_VALUE = 1000
 
 _OPTIONS = {
     "--contact": "contact",
@@ -73,6 +95,7 @@ _OPTIONS = {
     "--log": "log",
     "--max-age": "max_age",
     "--state-days": "state_days",
+    "--lock-timeout": "lock_timeout",
 }
 _REQUIRED = ("contact", "channel", "type", "host", "state")
 _STATE_MAGIC = b"NPS1"
@@ -110,7 +133,7 @@ def parse_arguments(argv: Sequence[str]) -> Arguments:
         name, equals, value = arg.partition("=")
         key = _OPTIONS.get(name)
         if key is None:
-            args.errors.append(f"unknown argument {arg!r}")
+            args.errors.append(f"unknown argument {_clip(arg, 64)!r}")
             continue
         if not equals:
             if index >= len(argv) or argv[index] == "--":
@@ -120,11 +143,13 @@ def parse_arguments(argv: Sequence[str]) -> Arguments:
             index += 1
         args.values[key] = value
     args.errors.extend(f"--{key} is required" for key in _REQUIRED if key not in args.values)
-    for key in ("max_age", "state_days"):
+    for key in ("max_age", "state_days", "lock_timeout"):
         if key in args.values:
             try:
-                float(args.values[key])
+                number = float(args.values[key])
             except ValueError:
+                number = float("nan")
+            if number != number or number in (float("inf"), float("-inf")):  # nan: a wait without end
                 args.errors.append(f"--{key.replace('_', '-')} must be a number")
     return args
 
@@ -191,7 +216,7 @@ def _run(raw: list[str]) -> int:
     log_path = args.get("log", DEFAULT_LOG)
     write_log(log_path, record)
     if not args.command:
-        return 0 if decision.notify else 1
+        return 0 if decision.notify else SUPPRESS_STATUS
     if not decision.notify:
         return 0
     return _send(args.command, (log_path, record))
@@ -200,7 +225,10 @@ def _run(raw: list[str]) -> int:
 def decide(args: Arguments) -> engine.Decision:
     """The decision for a parsed command line, fail-open cases included."""
     if args.errors:
-        return engine.Decision(True, None, "fail open: bad arguments: " + "; ".join(args.errors))
+        errors = args.errors[:MAX_LOGGED_ERRORS]
+        if len(args.errors) > MAX_LOGGED_ERRORS:
+            errors.append(f"and {len(args.errors) - MAX_LOGGED_ERRORS} more")
+        return engine.Decision(True, None, "fail open: bad arguments: " + "; ".join(errors))
     notification = engine.Notification(
         contact=args.get("contact"),
         channel=args.get("channel"),
@@ -253,6 +281,7 @@ def _apply_sent_problems(
         args.get("state_dir", DEFAULT_STATE_DIR),
         notification.contact,
         float(args.get("state_days", str(DEFAULT_STATE_DAYS))),
+        float(args.get("lock_timeout", str(DEFAULT_LOCK_TIMEOUT))),
     )
     # Per channel: the email RECOVERY must not consume the record that the sms one needs.
     key, legacy = record_keys(notification.channel, notification.host, notification.service)
@@ -276,7 +305,8 @@ def _apply_sent_problems(
         if kind == "PROBLEM":
             decision.reason += f"; problem not recorded: {exc}"
         elif decision.notify:
-            decision.reason += f"; fail open: sent-problem record unreadable: {exc}"
+            problem = "busy" if isinstance(exc, LockTimeout) else "unreadable"
+            decision.reason += f"; fail open: sent-problem record {problem}: {exc}"
         return decision
     if contact is None:
         return decision
@@ -293,12 +323,17 @@ def record_keys(channel: str, host: str, service: str | None) -> tuple[str, str]
     return f"{channel}\0{obj}", obj
 
 
+class LockTimeout(Exception):
+    """Another process held a contact's state lock for longer than the filter may wait."""
+
+
 class SentProblems:
     """The problems one contact was sent, kept on the node: ``key -> (problem id, when)``.
 
     One small file per contact (marshal, as the snapshot), replaced atomically
     by rename; writers serialise on a separate lock file with ``flock`` because
-    Naemon runs notifications in parallel. Readers need no lock. Entries older
+    Naemon runs notifications in parallel, waiting at most ``lock_timeout``
+    seconds (then ``LockTimeout``). Readers need no lock. Entries older
     than ``max_days`` are dropped on every write.
 
     Keys are ``record_keys``' channel keys. ``legacy`` is the same object's key
@@ -307,12 +342,15 @@ class SentProblems:
     it) and goes when the object's next PROBLEM is recorded, or with age.
     """
 
-    def __init__(self, directory: str, contact: str, max_days: float) -> None:
+    def __init__(
+        self, directory: str, contact: str, max_days: float, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> None:
         self.directory = directory
         base = os.path.join(directory, snapshot.contact_filename(contact))
         self.path = base + ".sent"
         self.lock_path = base + ".lock"
         self.max_age = max_days * 86400
+        self.lock_timeout = max(lock_timeout, 0.0)
 
     def read(self) -> Records:
         """All records; ``{}`` if none. Raises ``OSError``/``ValueError`` if unreadable."""
@@ -397,11 +435,25 @@ class SentProblems:
 
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o640)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released by closing fd
+            # Not a blocking flock: a stuck holder (a hung filter, someone's flock(1)) would
+            # keep this notification waiting until Naemon kills it, and then it is lost.
+            deadline = time.monotonic() + self.lock_timeout
+            pause = 0.001
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by closing fd
+                    return fd
+                except BlockingIOError:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise LockTimeout(
+                            f"{self.lock_path} held by another process for over {self.lock_timeout:g} s"
+                        ) from None
+                    time.sleep(min(pause, left))
+                    pause = min(pause * 2, 0.05)  # holders keep it for a millisecond or so
         except BaseException:
             os.close(fd)
             raise
-        return fd
 
     def _write(self, records: Records) -> None:
         oldest = time.time() - self.max_age
@@ -452,6 +504,13 @@ def _send(command: list[str], log: tuple[str, dict[str, LogValue]] | None) -> in
         return 127 if isinstance(exc, FileNotFoundError) else 126
 
 
+def _clip(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters and how many were left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def _utc_timestamp() -> str:
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
@@ -478,8 +537,15 @@ def _json_value(value: LogValue) -> str:
 
 
 def write_log(path: str, record: dict[str, LogValue]) -> None:
-    """Append one line with a single O_APPEND write: concurrent filters do not interleave."""
-    line = json_line(record)
+    """Append one line with a single O_APPEND write: concurrent filters do not interleave.
+
+    Each text value is cut to ``MAX_LOG_VALUE`` characters: the log must not grow by
+    megabytes because one command line was huge.
+    """
+    bounded = {
+        key: _clip(value, MAX_LOG_VALUE) if isinstance(value, str) else value for key, value in record.items()
+    }
+    line = json_line(bounded)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         try:

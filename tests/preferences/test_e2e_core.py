@@ -221,3 +221,33 @@ def test_preferences_decide_what_the_running_core_sends(
     assert {d["decision"] for d in last} == {"notify"}
     assert all(d["reason"].startswith("fail open: no snapshot in ") for d in last), last
     assert core.status().program_start == started
+
+
+def test_a_filter_the_core_cannot_run_lets_every_notification_out(site: dict[str, Any]) -> None:
+    """A wrong notify_filter_path (or a broken virtualenv) must not silence a site: it sends, unfiltered."""
+    core: NotifyingCore = site["core"]
+    node: NaemonNode = site["node"]
+    node.notify_filter_path = str(core.dir / "no-such-virtualenv" / "bin" / "notify-filter")
+    node.save()
+    with transaction.atomic():
+        deploy.request_deployments([node], triggered_by="test", reason="a wrong filter path")
+    latest = Deployment.objects.filter(node=node).latest("pk")
+    assert latest.state == "confirmed", (latest.error, latest.verify_output)
+    assert core.restarts() == 2
+
+    for host, service in (WEB, DB):
+        core.submit(host, service, CRITICAL, "CRITICAL - e2e")
+    # alice's rules would have sent her only web's CRITICAL; nobody is left uninformed instead.
+    wait_sent(
+        core,
+        [
+            "alice PROBLEM web1/HTTP CRITICAL",
+            "alice PROBLEM db1/Postgres CRITICAL",
+            "alice:sms PROBLEM web1/HTTP CRITICAL",
+            "alice:sms PROBLEM db1/Postgres CRITICAL",
+            "bob PROBLEM web1/HTTP CRITICAL",
+            "bob PROBLEM db1/Postgres CRITICAL",
+        ],
+    )
+    assert core.decisions() == [], "the filter never ran"
+    assert core.running()
