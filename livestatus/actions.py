@@ -4,12 +4,15 @@ Shared by the pages and the API. ``perform`` does, in this order, and stops at t
 refusal (nothing is sent then, and nothing recorded):
 
 1. permission: staff may act on anything; others on hosts (and their services) that the
-   registry gives to one of their teams (``Host.team`` or a host group's team). An object
-   that is not in the registry is staff-only;
+   registry gives to one of their teams (``Host.team`` or a host group's team), on the nodes
+   where a confirmed deployment put that registry host (``registry.models.DeployedHost``).
+   The name alone grants nothing: a live object of the same name that the portal did not
+   put on a node is someone else's (a duplicate of it fails the node's verify, so it never
+   gets confirmed there). An object that is not in the registry is staff-only;
 2. the command, built by ``livestatus.commands``: names and text that could add an argument
    or a line (``;`` in a name, a line break anywhere) are refused;
 3. the node: the one named (it must be a live node), else the one that owns the host
-   (``livestatus.nodes.node_for_host``); deleting a downtime also checks that the downtime
+   (``livestatus.nodes.node_for_host``; for non-staff only a node the host was deployed to); deleting a downtime also checks that the downtime
    belongs to the object on that node, so nobody deletes another team's downtime by id.
 
 Then the command is sent and an ``ActionLog`` row records who, what, where and how it ended.
@@ -23,15 +26,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import F, Q
 from django.utils import timezone
 
 from livestatus import commands
 from livestatus.commands import Command
 from livestatus.errors import LivestatusCommandError, LivestatusError
 from livestatus.models import ActionKind, ActionLog, ActionOutcome
-from livestatus.nodes import client_for, live_nodes, node_for_host
+from livestatus.nodes import client_for, deployed_nodes, live_nodes, node_for_host
 from livestatus.query import Filter, LivestatusQuery
-from registry.models import Host, NaemonNode
+from registry.models import Host, NaemonNode, nodes_for_hosts
 from registry.permissions import team_ids
 
 #: The longest downtime one request may schedule.
@@ -69,7 +73,7 @@ class ActionInvalid(ActionError):
 
 
 def owned_hosts(user: Any) -> set[str] | None:
-    """Names of the registry hosts the user may act on; None means every object (staff)."""
+    """Names of the registry hosts the user may act on (on some node); None means every object (staff)."""
     if not getattr(user, "is_authenticated", False):
         return set()
     if user.is_staff:
@@ -77,23 +81,40 @@ def owned_hosts(user: Any) -> set[str] | None:
     teams = team_ids(user)
     if not teams:
         return set()
-    direct = Host.objects.filter(team__in=teams).values_list("name", flat=True)
-    through_groups = Host.objects.filter(hostgroups__team__in=teams).values_list("name", flat=True)
-    return set(direct) | set(through_groups)
+    live = NaemonNode.objects.filter(enabled=True).exclude(livestatus="")
+    # One filter() call: the node and the name are those of the same DeployedHost row.
+    hosts = Host.objects.filter(Q(team__in=teams) | Q(hostgroups__team__in=teams)).filter(
+        deployed_on__node__in=live, deployed_on__name=F("name")
+    )
+    return set(hosts.values_list("name", flat=True))
 
 
-def denial(user: Any, target: Target) -> str | None:
-    """Why the user may not act on the target, or None if they may."""
+def denial(user: Any, target: Target, node: str = "") -> str | None:
+    """Why the user may not act on the target (on ``node``, else on any node), or None if they may."""
     if not getattr(user, "is_authenticated", False):
         return "Log in to act on monitored objects."
     if user.is_staff:
         return None
-    host = Host.objects.filter(name=target.host).prefetch_related("hostgroups").first()
+    host = Host.objects.filter(name=target.host).prefetch_related("hostgroups__node").first()
     if host is None:
         return f"{target.host} is not in the registry: only staff may act on it."
-    if host.owning_teams() & team_ids(user):
+    if not host.owning_teams() & team_ids(user):
+        return f"{target.host} is not owned by one of your teams."
+    deployed = [n.name for n in deployed_nodes(host)]
+    if node:
+        if node in deployed or node not in {n.name for n in live_nodes()}:
+            return None  # a name that is no live node is refused by resolve_node (400, field "node")
+        where = f"node {node}"
+    elif deployed:
         return None
-    return f"{target.host} is not owned by one of your teams."
+    else:
+        expected = sorted(n.name for n in nodes_for_hosts([host]) if n.livestatus)
+        where = f"node {expected[0]}" if len(expected) == 1 else f"nodes {', '.join(expected)}"
+        where = where if expected else "any node"
+    return (
+        f"{target.host} is not yet deployed to {where}: you may act on it there once a confirmed "
+        "deployment has put this registry host there (an object of that name may be someone else's)."
+    )
 
 
 def may_act(user: Any, target: Target) -> bool:
@@ -219,8 +240,11 @@ def _comment(params: Mapping[str, Any]) -> str:
 # -- nodes -----------------------------------------------------------------------
 
 
-def resolve_node(target: Target, name: str = "") -> NaemonNode:
-    """The node to send to: the one named (a live node), else the one that owns the host."""
+def resolve_node(target: Target, name: str = "", *, deployed_only: bool = False) -> NaemonNode:
+    """The node to send to: the one named (a live node), else the one that owns the host.
+
+    ``deployed_only``: only a node where a confirmed deployment put the registry host.
+    """
     if name:
         nodes = live_nodes()
         for node in nodes:
@@ -228,7 +252,7 @@ def resolve_node(target: Target, name: str = "") -> NaemonNode:
                 return node
         known = ", ".join(node.name for node in nodes) or "none"
         raise ActionInvalid(f"{name!r} is not a node with Livestatus (known: {known}).", field="node")
-    owner = node_for_host(target.host)
+    owner = node_for_host(target.host, deployed_only=deployed_only)
     if owner is None:
         raise ActionInvalid(
             f"No reachable node knows the host {target.host!r}; name the node explicitly.", field="host"
@@ -266,11 +290,11 @@ def perform(
     via: str = "page",
 ) -> ActionLog:
     """Check, build, send and record one action (ActionForbidden/ActionInvalid: nothing sent)."""
-    reason = denial(user, target)
+    reason = denial(user, target, node)
     if reason is not None:
         raise ActionForbidden(reason)
     command = build_command(kind, target, params, author=user.get_username())
-    owner = resolve_node(target, node)
+    owner = resolve_node(target, node, deployed_only=not user.is_staff)
     sent_at = int(time.time())
     started = time.monotonic()
     outcome, error = ActionOutcome.SENT, ""

@@ -14,6 +14,7 @@ from livestatus.client import LivestatusClient
 from livestatus.errors import LivestatusError
 from livestatus.multi import LivestatusCluster
 from livestatus.query import Filter, LivestatusQuery
+from registry.choices import NodeRole
 from registry.models import Host, NaemonNode
 
 _lock = threading.Lock()
@@ -71,13 +72,37 @@ def forget_clients() -> None:
         _clients.clear()
 
 
-def node_for_host(host_name: str) -> NaemonNode | None:
-    """The node that owns a host: its poller by placement, else the node whose core lists it."""
+def deployed_nodes(host: Host) -> list[NaemonNode]:
+    """Live nodes where a confirmed deployment put this registry host under its current name, pollers first.
+
+    These are the nodes where the object of that name *is* the registry's host: elsewhere an
+    object of the same name is someone else's (see ``registry.models.DeployedHost``).
+    """
+    nodes = (
+        NaemonNode.objects.filter(enabled=True, deployed_hosts__host=host, deployed_hosts__name=host.name)
+        .exclude(livestatus="")
+        .distinct()
+    )
+    return sorted(nodes, key=lambda n: (n.role != NodeRole.POLLER, n.name))  # a poller runs the checks
+
+
+def node_for_host(host_name: str, *, deployed_only: bool = False) -> NaemonNode | None:
+    """The node that owns a host: where a confirmed deployment put the registry host, else its poller by
+    placement, else the node whose core lists it.
+
+    ``deployed_only``: only a node where a confirmed deployment put the registry host of that
+    name (what a non-staff action may go to); None when there is none.
+    """
     host = Host.objects.filter(name=host_name).prefetch_related("hostgroups__node").first()
     if host is not None:
+        deployed = deployed_nodes(host)
+        if deployed or deployed_only:
+            return deployed[0] if deployed else None
         poller = host.poller()
         if poller is not None and poller.enabled and poller.livestatus:
             return poller
+    elif deployed_only:
+        return None
     # Asked one node at a time through the shared clients: actions are rare, and a
     # throwaway cluster would leave a thread pool behind per action.
     owners = set()
@@ -90,6 +115,6 @@ def node_for_host(host_name: str) -> NaemonNode | None:
             continue
         if rows:
             owners.add(node)
-    for node in sorted(owners, key=lambda n: (n.role != "poller", n.name)):  # a poller runs the checks
+    for node in sorted(owners, key=lambda n: (n.role != NodeRole.POLLER, n.name)):  # a poller runs the checks
         return node
     return None

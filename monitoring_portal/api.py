@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.views.defaults import page_not_found
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from livestatus import text
 from monitoring_portal.models import APIToken, Team
+from monitoring_portal.rest import StrictTypesMixin
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -34,7 +41,10 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["name"]
 
 
-class APITokenSerializer(serializers.ModelSerializer):
+class APITokenSerializer(StrictTypesMixin, serializers.ModelSerializer):
+    name = serializers.CharField(
+        max_length=100, help_text="What the token is for, e.g. 'ansible on bastion1'."
+    )
     is_active = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -51,6 +61,14 @@ class APITokenSerializer(serializers.ModelSerializer):
             "is_active",
         ]
         read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def validate_name(self, value: str) -> str:
+        # The name reaches logs and audit fields (deployments' triggered_by, the action log):
+        # a line break in it would forge a log line.
+        try:
+            return text.check_name(value, "name")
+        except text.UnsafeTextError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class NewAPITokenSerializer(APITokenSerializer):
@@ -112,3 +130,41 @@ def api_root(request: Request, format: str | None = None) -> Response:
             "docs": reverse("swagger-ui", request=request, format=format),
         }
     )
+
+
+class DocsPermission(permissions.BasePermission):
+    """The schema and its Swagger UI: for users and tokens, or anyone with ``API_DOCS_PUBLIC``."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(settings.API_DOCS_PUBLIC or request.user.is_authenticated)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema (``/api/schema/``)."""
+
+    permission_classes = [DocsPermission]
+
+
+class SwaggerView(SpectacularSwaggerView):
+    """Swagger UI over the schema; an anonymous browser is sent to the login page."""
+
+    permission_classes = [DocsPermission]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed) and not (
+            self.request.headers.get("Authorization")
+        ):
+            login: HttpResponseBase = redirect_to_login(self.request.get_full_path())
+            return login  # type: ignore[return-value]  # DRF passes any HttpResponse through
+        return super().handle_exception(exc)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponseBase:
+    """Django's 404 for a URL no route matches: JSON under /api/ (as the schema says), a page elsewhere.
+
+    An API path whose parameter does not fit its route (``/rules/abc/`` where an id is a number)
+    never reaches DRF, so without this a script would get an HTML page.
+    """
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return page_not_found(request, exception)

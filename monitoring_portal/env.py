@@ -49,15 +49,20 @@ def get_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = No
     raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
 
 
-def get_int(name: str, default: int, *, environ: Mapping[str, str] | None = None) -> int:
-    """An integer; anything else is an error."""
+def get_int(
+    name: str, default: int, *, minimum: int | None = None, environ: Mapping[str, str] | None = None
+) -> int:
+    """An integer (at least ``minimum`` when given); anything else is an error."""
     value = _raw(name, environ)
     if value is None or value == "":
         return default
     try:
-        return int(value.strip())
+        number = int(value.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
+    return number
 
 
 def get_list(name: str, default: list[str], *, environ: Mapping[str, str] | None = None) -> list[str]:

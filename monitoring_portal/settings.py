@@ -6,6 +6,7 @@ With nothing set, the portal runs on SQLite under ``var/`` with Celery eager.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "monitoring_portal",
     "registry",
     "livestatus",
@@ -58,7 +60,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A POST/PUT/PATCH to the API without a body: 400 (DRF would read it as {}).
+    "monitoring_portal.rest.RequireBodyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "monitoring_portal.urls"
@@ -95,6 +101,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (the login page and the admin's; the API takes tokens, not passwords):
+# after LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address, that pair is
+# refused, even with the right password, for LOGIN_COOLOFF_MINUTES (0: until an admin runs
+# `manage.py axes_reset_username NAME`). A success resets the count.
+AXES_FAILURE_LIMIT = get_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+_LOGIN_COOLOFF_MINUTES = get_int("LOGIN_COOLOFF_MINUTES", 15, minimum=0)
+AXES_COOLOFF_TIME = timedelta(minutes=_LOGIN_COOLOFF_MINUTES) if _LOGIN_COOLOFF_MINUTES else None
+# User name and address together: one address cannot lock a user out everywhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -136,15 +158,29 @@ X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # --- REST API ---
+# Pages never hold more rows than this (`?limit=` above it is a 400).
+API_MAX_PAGE_SIZE = get_int("API_MAX_PAGE_SIZE", 1000, minimum=1)
+# Requests that hold a web worker while waiting for deployments (`?wait=`): keep the total
+# below the number of web workers, so waiting clients can never take all of them.
+API_WAIT_MAX_TOTAL = get_int("API_WAIT_MAX_TOTAL", 2, minimum=0)
+API_WAIT_MAX_PER_USER = get_int("API_WAIT_MAX_PER_USER", 1, minimum=0)
+# Anonymous access to /api/schema/ and its Swagger UI (off: a token or a login is needed).
+API_DOCS_PUBLIC = get_bool("API_DOCS_PUBLIC", False)
+# /metrics: Prometheus sends `Authorization: Bearer <METRICS_TOKEN>`; staff sessions may look too.
+METRICS_TOKEN = get_str("METRICS_TOKEN") or ""
+METRICS_PUBLIC = get_bool("METRICS_PUBLIC", False)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "monitoring_portal.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": get_int("API_PAGE_SIZE", 100),
+    "DEFAULT_FILTER_BACKENDS": ["monitoring_portal.rest.StrictFilterBackend"],
+    # JSON only, as the schema documents: a form or multipart body is a 415.
+    "DEFAULT_PARSER_CLASSES": ["monitoring_portal.rest.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_PAGINATION_CLASS": "monitoring_portal.rest.LimitOffsetPagination",
+    "PAGE_SIZE": get_int("API_PAGE_SIZE", 100, minimum=1),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -160,6 +196,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # The error answers of every operation (400/401/403/404/405/429), documented once.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "monitoring_portal.schema.add_error_responses",
+    ],
 }
 
 # --- Celery: absent broker means tasks run inline (eager) ---
@@ -226,4 +267,6 @@ LOGGING = {
 }
 
 # --- Portal ---
-PORTAL_DEMO_PASSWORD = get_str("PORTAL_DEMO_PASSWORD") or "demo-portal-2026"
+# The demo users' password. Only the local demo (DEBUG, `make run`) has a default: elsewhere
+# `load_demo --force` refuses to run without it.
+PORTAL_DEMO_PASSWORD = get_str("PORTAL_DEMO_PASSWORD") or ("demo-portal-2026" if DEBUG else "")

@@ -3,9 +3,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from monitoring_portal import api, views
+
+# API paths that no route matches answer JSON, like every other API error.
+handler404 = "monitoring_portal.api.not_found"
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,7 +17,7 @@ urlpatterns = [
     path("profile/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke-token"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("", include("django_prometheus.urls")),  # /metrics
+    path("metrics", views.metrics, name="prometheus-django-metrics"),
     path("admin/", admin.site.urls),
     path("registry/", include("registry.urls")),
     path("status/", include("livestatus.urls")),
@@ -26,10 +28,6 @@ urlpatterns = [
     path("api/v1/registry/", include("registry.api.urls")),
     path("api/v1/livestatus/", include("livestatus.api.urls")),
     path("api/v1/preferences/", include("preferences.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path(
-        "api/schema/swagger-ui/",
-        SpectacularSwaggerView.as_view(url_name="schema"),
-        name="swagger-ui",
-    ),
+    path("api/schema/", api.SchemaView.as_view(), name="schema"),
+    path("api/schema/swagger-ui/", api.SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

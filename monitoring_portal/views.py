@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from django_prometheus.exports import ExportToDjangoView
 
 from monitoring_portal.forms import APITokenForm
 from monitoring_portal.models import APIToken, Team
@@ -135,3 +137,31 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "fail" if failing else "ok", "failing": failing, "checks": checks}, status=status
     )
+
+
+def _may_read_metrics(request: HttpRequest) -> bool:
+    if settings.METRICS_PUBLIC:
+        return True
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if settings.METRICS_TOKEN and scheme.lower() == "bearer":
+        return hmac.compare_digest(secret.strip().encode(), settings.METRICS_TOKEN.encode())
+    return bool(request.user.is_authenticated and request.user.is_staff)
+
+
+@require_GET
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, for the ``METRICS_TOKEN`` bearer and staff (anyone with ``METRICS_PUBLIC``).
+
+    Request counts per view and the process's internals tell an attacker what the portal runs
+    and how busy it is, so they are not public by default.
+    """
+    if not _may_read_metrics(request):
+        response = HttpResponse(
+            "Metrics need 'Authorization: Bearer <METRICS_TOKEN>' or a staff login.\n",
+            status=401,
+            content_type="text/plain",
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return ExportToDjangoView(request)

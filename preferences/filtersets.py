@@ -6,9 +6,9 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from monitoring_portal.rest import check_query_parameters
 from preferences.models import Action, NotificationRule
 
 
@@ -37,13 +37,10 @@ class NotificationRuleFilterSet(django_filters.FilterSet):
 
 
 def reject_unknown_parameters(request: Request, known: set[str] | frozenset[str]) -> None:
-    """400 for query parameters an endpoint does not take (a typo must not be ignored)."""
-    unknown = sorted(set(request.query_params) - set(known) - {"format"})
-    if unknown:
-        allowed = ", ".join(sorted(set(known) | {"format"}))
-        raise ValidationError({name: [f"Unknown query parameter. Known: {allowed}."] for name in unknown})
+    """400 for query parameters an endpoint does not take (a typo must not be ignored) or gives twice."""
+    check_query_parameters(request, known)
 
 
 def query_values(request: Request) -> dict[str, Any]:
-    """Query parameters as a plain dict for a serializer (repeated ones: the last value)."""
+    """Query parameters as a plain dict for a serializer (``reject_unknown_parameters`` refused repeats)."""
     return {key: request.query_params.get(key) for key in request.query_params}

@@ -17,6 +17,7 @@ from livestatus.actions import MAX_DOWNTIME_SECONDS, ActionInvalid, downtime_win
 from livestatus.errors import UnsafeValueError
 from livestatus.models import ActionLog
 from livestatus.query import check_value
+from monitoring_portal.rest import StrictTypesMixin
 
 # -- live state -------------------------------------------------------------------------
 
@@ -161,6 +162,17 @@ class CommentSerializer(serializers.Serializer):
     expires = serializers.DateTimeField(allow_null=True, help_text="null: does not expire.")
 
 
+class HistoryDecisionSerializer(serializers.Serializer):
+    """The notify-filter's decision about one notification of the history."""
+
+    time = serializers.DateTimeField(allow_null=True)
+    decision = serializers.CharField(help_text="notify, suppress, or error (decided to send, could not run).")
+    channel = serializers.CharField(allow_blank=True)
+    rule_id = serializers.IntegerField(allow_null=True, help_text="The deciding rule, if a rule decided.")
+    rule = serializers.CharField(allow_blank=True, help_text="That rule's name (comment) today.")
+    reason = serializers.CharField(allow_blank=True)
+
+
 class HistorySerializer(serializers.Serializer):
     """A state change or notification from the node's ``log`` table."""
 
@@ -170,6 +182,15 @@ class HistorySerializer(serializers.Serializer):
     output = serializers.CharField(allow_blank=True)
     message = serializers.CharField(allow_blank=True, help_text="The whole log line.")
     contact = serializers.CharField(allow_blank=True, help_text="Notifications: the contact.")
+    delivery = serializers.CharField(
+        allow_null=True,
+        help_text="Notifications: what the notify-filter did with it (the core logs every contact "
+        "whose command it ran): 'sent (email)', \"suppressed by alice's rule 'quiet nights'\", "
+        "'no decision recorded'. Null for other rows.",
+    )
+    decision = HistoryDecisionSerializer(
+        allow_null=True, help_text="Notifications: the notify-filter's decision it was matched with."
+    )
 
 
 class AvailableActionsSerializer(serializers.Serializer):
@@ -280,7 +301,7 @@ class ActionLogSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TargetSerializer(serializers.Serializer):
+class TargetSerializer(StrictTypesMixin, serializers.Serializer):
     """The object to act on and, optionally, the node to send to."""
 
     host = serializers.CharField(max_length=255)

@@ -29,7 +29,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,6 +40,7 @@ from livestatus.api import serializers as s
 from livestatus.forms import ActionLogFilterSet, StatusFilterForm
 from livestatus.models import ActionKind, ActionLog
 from monitoring_portal.models import APIToken
+from monitoring_portal.rest import LimitOffsetPagination
 from registry.filtersets import StrictFilterBackend
 from registry.models import NaemonNode
 
@@ -49,7 +49,7 @@ PAGING_PARAMETERS = frozenset({"limit", "offset", "format"})
 
 
 class StatusPagination(LimitOffsetPagination):
-    """limit/offset over live rows, with the nodes that did not answer."""
+    """limit/offset over live rows (bounded like every list), with the nodes that did not answer."""
 
     def get_status_response(self, data: Any, unreachable: list[live.Unreachable]) -> Response:
         response = self.get_paginated_response(data)

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone as django_timezone
 from rest_framework import serializers
 
+from monitoring_portal.rest import StrictTypesMixin
 from preferences import engine
 from preferences.models import RULE_FIELDS, NotificationProfile, NotificationRule
 from preferences.services import ChannelDecision, ContactDecisions, Preview, WhoAnswer
@@ -23,7 +24,7 @@ def _choices(values: tuple[str, ...], help_text: str) -> serializers.ListField:
     )
 
 
-class NotificationRuleSerializer(serializers.ModelSerializer):
+class NotificationRuleSerializer(StrictTypesMixin, serializers.ModelSerializer):
     """One rule. Empty lists match anything; the first enabled matching rule decides."""
 
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)  # type: ignore[var-annotated]
@@ -74,13 +75,13 @@ class NotificationRuleSerializer(serializers.ModelSerializer):
         return {**attrs, **{f: normal[f] for f in RULE_FIELDS}}  # type: ignore[literal-required]
 
 
-class ReorderSerializer(serializers.Serializer):
+class ReorderSerializer(StrictTypesMixin, serializers.Serializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(), allow_empty=True, help_text="All your rule ids, in the new order."
     )
 
 
-class NotificationProfileSerializer(serializers.ModelSerializer):
+class NotificationProfileSerializer(StrictTypesMixin, serializers.ModelSerializer):
     """Your default (when no rule matches) and the time zone of your rules' time windows."""
 
     user = serializers.CharField(source="user.username", read_only=True)
@@ -88,6 +89,10 @@ class NotificationProfileSerializer(serializers.ModelSerializer):
     default = serializers.CharField(
         required=False,
         help_text="notify (Naemon's behaviour) or suppress: what happens when no rule matches.",
+    )
+    # A user who never saved a profile reads the defaults, which were never stored.
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="null until first saved."
     )
 
     class Meta:
@@ -144,7 +149,8 @@ class NotificationQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class PreviewRequestSerializer(NotificationQuerySerializer):
+# A body (JSON types checked); its parent reads query strings, where every value is text.
+class PreviewRequestSerializer(StrictTypesMixin, NotificationQuerySerializer):
     """``POST test/``: what would your (or, for staff, ``user``'s) rules do with this notification?"""
 
     channel = serializers.CharField(

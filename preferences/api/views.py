@@ -70,7 +70,9 @@ class NotificationRuleViewSet(viewsets.ModelViewSet):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if self.action != "list":  # the list's filter backend answers unknown parameters itself
+        # The list's filter backend answers unknown parameters itself; an unknown method (no
+        # action) must reach DRF's 405, not be refused for its query string.
+        if self.action not in (None, "list"):
             reject_unknown_parameters(request, set())
 
     def perform_create(self, serializer: s.NotificationRuleSerializer) -> None:  # type: ignore[override]
@@ -79,7 +81,8 @@ class NotificationRuleViewSet(viewsets.ModelViewSet):
             serializer.save(user=user, position=services.next_position(user))  # type: ignore[arg-type]
 
     @extend_schema(request=s.ReorderSerializer, responses={200: s.NotificationRuleSerializer(many=True)})
-    @action(detail=False, methods=["post"], filter_backends=[])
+    # Not paginated: the answer is every rule, in the new order (and the schema says a list).
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def reorder(self, request: Request) -> Response:
         """Put all your rules in a new order: ``{"ids": [3, 1, 2]}`` (a bare list works too)."""
         payload = {"ids": request.data} if isinstance(request.data, list) else request.data

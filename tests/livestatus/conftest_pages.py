@@ -41,7 +41,7 @@ from livestatus.nodes import forget_clients
 from livestatus.query import Filter, LivestatusQuery
 from monitoring_portal.models import Team
 from registry.choices import NodeRole
-from registry.models import Host, HostGroup, NaemonNode
+from registry.models import DeployedHost, Host, HostGroup, NaemonNode
 from tests.livestatus.icinga import (
     ODD_HOST,
     IcingaServer,
@@ -218,12 +218,20 @@ def dead_node(db: None, fresh_clients: None) -> NaemonNode:
 
 
 @pytest.fixture
-def owned(team: Team) -> dict[str, Host]:
-    """web-01 owned by the team directly, db-01 through its host group; unowned-01 not registered."""
+def owned(team: Team, request: pytest.FixtureRequest) -> dict[str, Host]:
+    """web-01 owned by the team directly, db-01 through its host group; unowned-01 not registered.
+
+    Both count as deployed (a confirmed deployment put them there) on the nodes the test uses:
+    owners may act on a registry host only there.
+    """
     databases = HostGroup.objects.create(name="databases", team=team)
     web = Host.objects.create(name="web-01", team=team)
     db_host = Host.objects.create(name="db-01")
     db_host.hostgroups.add(databases)
+    for fixture in ("master", "dead_node", "detail_node"):
+        if fixture in request.fixturenames:
+            node = request.getfixturevalue(fixture)
+            DeployedHost.objects.record(node, {"web-01": web.pk, "db-01": db_host.pk})
     return {"web-01": web, "db-01": db_host}
 
 

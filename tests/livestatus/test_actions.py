@@ -20,7 +20,7 @@ from livestatus.client import LivestatusClient
 from livestatus.models import ActionKind, ActionLog, ActionOutcome
 from livestatus.query import Filter, LivestatusQuery
 from monitoring_portal.models import Team
-from registry.models import Host, NaemonNode
+from registry.models import DeployedHost, Host, NaemonNode
 from tests.livestatus.conftest_pages import service_state, wait_for
 
 # The status tests' fixtures (their own Icinga 2, nodes, owners); see that module.
@@ -112,7 +112,13 @@ def test_unsafe_or_incomplete_commands_are_refused(target: Target, params: dict[
 
 
 def test_who_may_act(
-    owner: User, teammate: User, outsider: User, staff: User, owned: dict[str, Host], team: Team
+    owner: User,
+    teammate: User,
+    outsider: User,
+    staff: User,
+    master: NaemonNode,
+    owned: dict[str, Host],
+    team: Team,
 ) -> None:
     web, db_host, unowned = Target("web-01", "disk"), Target("db-01"), Target("unowned-01", "disk")
     for user in (owner, teammate):
@@ -126,6 +132,43 @@ def test_who_may_act(
     assert actions.owned_hosts(owner) == {"web-01", "db-01"}
     assert actions.owned_hosts(outsider) == set()
     assert actions.owned_hosts(staff) is None
+
+
+def test_a_registry_host_grants_rights_only_where_a_confirmed_deployment_put_it(
+    owner: User, staff: User, master: NaemonNode, dead_node: NaemonNode, team: Team, command_spy: list[str]
+) -> None:
+    # web-01 is registered for the owner's team, but no deployment has put it on a node yet:
+    # the object called web-01 on the master is not (yet) this registry host.
+    web = Host.objects.create(name="web-01", team=team)
+    target = Target("web-01", "check-me")
+    assert actions.denial(owner, target) == (
+        "web-01 is not yet deployed to node master: you may act on it there once a confirmed deployment "
+        "has put this registry host there (an object of that name may be someone else's)."
+    )
+    with pytest.raises(ActionForbidden, match="not yet deployed to node master"):
+        actions.perform(owner, ActionKind.RECHECK, target, {})
+    assert command_spy == [] and not ActionLog.objects.exists()
+    assert actions.owned_hosts(owner) == set()
+
+    # A confirmed deployment of the master puts it there: actions on the master are allowed,
+    # and only there (the poller never got it).
+    DeployedHost.objects.record(master, {"web-01": web.pk})
+    assert actions.may_act(owner, target) and actions.owned_hosts(owner) == {"web-01"}
+    assert actions.perform(owner, ActionKind.RECHECK, target, {}).node == "master"
+    with pytest.raises(ActionForbidden, match="not yet deployed to node dead-poller"):
+        actions.perform(owner, ActionKind.RECHECK, target, {}, node="dead-poller")
+
+    # Renamed: the node runs the old name until a deployment confirms the new one.
+    web.name = "web-01-new"
+    web.save()
+    assert actions.denial(owner, Target("web-01-new")) is not None
+    # Deleted and registered again (a new object): not the one the master runs.
+    web.delete()
+    again = Host.objects.create(name="web-01", team=team)
+    assert not actions.may_act(owner, target)
+    DeployedHost.objects.record(master, {"web-01": again.pk})
+    assert actions.may_act(owner, target)
+    assert actions.may_act(staff, Target("unowned-01", "disk"))  # staff: anything, deployed or not
 
 
 # -- perform ---------------------------------------------------------------------------------------
@@ -323,3 +366,65 @@ def test_action_log_page(browser_for: Browser, owner: User, outsider: User, staf
     assert "host-of-owner" in everything and "host-of-outsider" in everything
     filtered = browser_for(staff).get("/status/actions/?q=outsider").content.decode()
     assert "host-of-owner" not in filtered and "host-of-outsider" in filtered
+
+
+# -- a name that a node monitors outside the registry -------------------------------------------------
+
+
+def test_registering_a_live_name_does_not_give_rights_over_it(
+    api_client_for: Callable[[Any], Any],
+    owner: User,
+    staff: User,
+    team: Team,
+    master: NaemonNode,
+    live: LivestatusClient,
+    command_spy: list[str],
+) -> None:
+    # unowned-01 runs on the master, outside the registry. A team member registers that name
+    # to acknowledge and put downtime on the real one: the registration is refused, naming the node.
+    body = {"name": "unowned-01", "team": team.name, "max_check_attempts": 1}
+    member = api_client_for(owner)
+    response = member.post("/api/v1/registry/hosts/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["name"] == [
+        "Node master already monitors a host named 'unowned-01' outside the registry: registering it "
+        'would duplicate that object (the node refuses the duplicate). Staff may adopt it with "adopt": true.'
+    ]
+    assert not Host.objects.filter(name="unowned-01").exists()
+    # Adopting is for staff only.
+    response = member.post("/api/v1/registry/hosts/", {**body, "adopt": True}, format="json")
+    assert response.status_code == 400
+    assert response.json()["adopt"] == [
+        "Only staff may adopt a host that a node monitors outside the registry."
+    ]
+    assert not Host.objects.filter(name="unowned-01").exists()
+
+    # Staff adopt it for the team. Until a confirmed deployment has put the registry's
+    # unowned-01 on the master, the object there is not the team's: nothing is sent.
+    response = api_client_for(staff).post("/api/v1/registry/hosts/", {**body, "adopt": True}, format="json")
+    assert response.status_code in (201, 202), response.content
+    host = Host.objects.get(name="unowned-01")
+    for path, extra in (
+        ("acknowledge", {"comment": "mine now"}),
+        ("downtime", {"comment": "x", "duration": 600}),
+    ):
+        response = member.post(
+            f"/api/v1/livestatus/actions/{path}/",
+            {"host": "unowned-01", "service": "disk", **extra},
+            format="json",
+        )
+        assert response.status_code == 403, response.content
+        assert "unowned-01 is not yet deployed to node master" in response.json()["detail"]
+    assert command_spy == [] and not ActionLog.objects.exists()
+    downtimes = LivestatusQuery("downtimes").select("id").where(Filter("host_name", "=", "unowned-01"))
+    assert live.query(downtimes) == []
+
+    # Once the master confirmed a deploy with it, it is the team's there.
+    DeployedHost.objects.record(master, {"unowned-01": host.pk})
+    response = member.post(
+        "/api/v1/livestatus/actions/downtime/",
+        {"host": "unowned-01", "service": "disk", "comment": "adopted", "duration": 600},
+        format="json",
+    )
+    assert response.status_code in (200, 201), response.content
+    wait_for(lambda: live.query(downtimes), "downtime on unowned-01")

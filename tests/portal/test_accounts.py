@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -176,3 +177,63 @@ def test_admin_is_for_staff_only(owner: User, staff: User) -> None:
     assert client.get("/admin/").status_code == 302
     client.force_login(staff)
     assert client.get("/admin/").status_code == 200
+
+
+# Each would forge or hide a log line: the token's name is written into deployments'
+# triggered_by, the action log and the log lines about them.
+FORGING_NAMES = [
+    "ci\n2026-01-01 00:00:00 INFO deploy confirmed by admin",
+    "ci\rX",
+    "ci\x00",
+    "ci\x1b[31m",
+    "ci\x7f",
+    "ci\x85next",  # NEXT LINE (C1)
+    "ci\u2028next",
+    "ci\u2029next",
+    "ci\u202egnp.exe",  # RIGHT-TO-LEFT OVERRIDE
+    "c\u200bi",  # zero-width space
+    "\ufeffci",
+    "ci\tnightly",
+]
+
+
+@pytest.mark.parametrize("name", FORGING_NAMES)
+def test_token_names_that_would_forge_log_lines_are_refused_by_the_api(
+    owner: User, api_client_for: Any, name: str
+) -> None:
+    api = api_client_for(owner)
+    before = APIToken.objects.count()
+    response = api.post("/api/v1/accounts/tokens/", {"name": name}, format="json")
+    assert response.status_code == 400, response.json()
+    assert list(response.json()) == ["name"]
+    assert "character" in response.json()["name"][0]  # ours, or DRF's own for NUL
+    assert APIToken.objects.count() == before
+
+
+@pytest.mark.parametrize("name", FORGING_NAMES)
+def test_token_names_that_would_forge_log_lines_are_refused_on_the_profile_page(
+    owner: User, name: str
+) -> None:
+    client = Client()
+    client.force_login(owner)
+    response = client.post("/profile/", {"name": name})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "without such characters" in page or "Null characters are not allowed" in page  # Django's, for NUL
+    assert not APIToken.objects.filter(user=owner).exists()
+
+
+def test_plain_token_names_are_kept(owner: User, api_client_for: Any) -> None:
+    response = api_client_for(owner).post(
+        "/api/v1/accounts/tokens/", {"name": "ansible on bastion1 (prod) für Jörg"}
+    )
+    assert response.status_code == 201
+    assert response.json()["name"] == "ansible on bastion1 (prod) für Jörg"
+    assert APIToken.objects.filter(user=owner, name="ansible on bastion1 (prod) für Jörg").exists()
+
+
+@pytest.mark.parametrize("name", [0, True, ["ci"], {"n": "ci"}])
+def test_a_token_name_must_be_a_string(owner: User, api_client_for: Any, name: Any) -> None:
+    response = api_client_for(owner).post("/api/v1/accounts/tokens/", {"name": name}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["name"]
+    assert APIToken.objects.filter(user=owner).count() == 1  # only the client's own token

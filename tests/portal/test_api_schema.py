@@ -69,3 +69,31 @@ def test_api_root_lists_the_areas(owner) -> None:
     body = client.get("/api/v1/", HTTP_ACCEPT="application/json").json()
     assert set(body) >= {"accounts", "registry", "livestatus", "preferences", "schema"}
     assert Client().get("/api/v1/", HTTP_ACCEPT="application/json").status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_every_operation_documents_its_error_answers(owner) -> None:
+    """Scripts can rely on the schema for errors too: every operation lists the standard ones."""
+    client = Client()
+    client.force_login(owner)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = [
+        op
+        for item in schema["paths"].values()
+        for method, op in item.items()
+        if method in {"get", "put", "post", "patch", "delete"}
+    ]
+    assert len(operations) > 100
+    for operation in operations:
+        assert {"400", "401", "403", "404", "405", "429"} <= set(operation["responses"]), operation[
+            "operationId"
+        ]
+    hosts = schema["paths"]["/api/v1/registry/hosts/{name}/"]
+    assert {"409", "412"} <= set(hosts["put"]["responses"]) and "412" in hosts["delete"]["responses"]
+    # The plain error is allowed where an operation has its own body for the code.
+    assert {"$ref": "#/components/schemas/Error"} in hosts["delete"]["responses"]["409"]["content"][
+        "application/json"
+    ]["schema"]["anyOf"]
+    components = schema["components"]["schemas"]
+    assert components["Deployment"]["properties"]["covered_by"]["nullable"] is True
+    assert components["NotificationProfile"]["properties"]["updated_at"]["nullable"] is True

@@ -100,10 +100,11 @@ def test_readyz_without_redis_configured_checks_database_only(settings) -> None:
 
 
 @pytest.mark.django_db
-def test_metrics_are_prometheus_text() -> None:
+def test_metrics_are_prometheus_text(settings) -> None:
+    settings.METRICS_TOKEN = "prometheus-scrape-secret"
     client = Client()
     client.get("/healthz")
-    response = client.get("/metrics")
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer prometheus-scrape-secret")
     assert response.status_code == 200
     text = response.content.decode()
     assert "# TYPE django_http_requests_total_by_view_transport_method_total counter" in text

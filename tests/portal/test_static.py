@@ -64,6 +64,7 @@ def _production_env(tmp_path: Path, static_root: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
         "PORTAL_VAR_DIR": str(tmp_path / "var"),
         "LOG_FORMAT": "text",
+        "API_DOCS_PUBLIC": "true",  # the Swagger UI test fetches the page without logging in
     }
 
 

@@ -1,4 +1,8 @@
-"""Load a small, realistic demo site. Idempotent: a second run changes nothing."""
+"""Load a small, realistic demo site. Idempotent: a second run changes nothing.
+
+The demo creates staff users with a shared password: on a real site (DEBUG off) it runs only
+with ``--force`` and an explicit ``PORTAL_DEMO_PASSWORD``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from monitoring_portal.models import Team
@@ -46,8 +50,23 @@ DEMO_USERS = {
 class Command(BaseCommand):
     help = "Load the demo site: teams, users, a local node, hosts, services, contacts. Safe to run twice."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Load the demo although DEBUG is off (a real site); needs PORTAL_DEMO_PASSWORD.",
+        )
+
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "DEBUG is off: this looks like a real site, and the demo adds staff users with a "
+                "shared password. Use `make run` for the demo, or --force (with PORTAL_DEMO_PASSWORD) "
+                "if you really want it here."
+            )
+        if not settings.PORTAL_DEMO_PASSWORD:
+            raise CommandError("PORTAL_DEMO_PASSWORD is not set: the demo users need a password.")
         user_model = get_user_model()
         created: list[str] = []
         teams = {}
