@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import multiprocessing
@@ -34,10 +35,13 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from livestatus import commands  # noqa: E402
-from livestatus.client import LivestatusClient  # noqa: E402
-from livestatus.multi import LivestatusCluster  # noqa: E402
-from livestatus.query import Filter, LivestatusQuery  # noqa: E402
+from livestatus.client import (  # noqa: E402
+    Filter,
+    LivestatusClient,
+    LivestatusCluster,
+    LivestatusQuery,
+    commands,
+)
 from tests.livestatus.icinga import (  # noqa: E402
     Host,
     IcingaServer,
@@ -112,7 +116,10 @@ def fan_out_case(
     with ServerProcess(tables, [0.0, 0.0, 0.0, delay], sockets / "fan-out") as served:
         nodes = [(f"node{i}", address) for i, address in enumerate(served.addresses)]
         clients = [LivestatusClient(a, dialect="icinga2", timeout=60) for a in served.addresses]
-        with LivestatusCluster(nodes, timeout=60) as cluster:
+        # The replayed rows are Icinga 2's: its dialect, as for the clients above (a client
+        # left to detect it would ask GET status, which a table replay cannot answer).
+        icinga = functools.partial(LivestatusClient, dialect="icinga2", timeout=60)
+        with LivestatusCluster(nodes, timeout=60, client_factory=icinga) as cluster:
 
             def parallel() -> None:
                 merged = cluster.query(QUERY)

@@ -191,7 +191,7 @@ def main() -> None:
         from django.db import connection, transaction
 
         from monitoring_portal.models import APIToken
-        from registry import deploy
+        from registry import tasks
         from registry.models import (
             Command,
             Contact,
@@ -242,7 +242,7 @@ def main() -> None:
             ServiceUse.objects.create(
                 service=Service.objects.create(host=seed, description="Ping"), template=service_template
             )
-            deploy.request_deployments([node], triggered_by="bench", reason="warm-up")
+            tasks.request_deployments([node], triggered_by="bench", reason="warm-up")
         wait(
             "the warm-up deploy",
             lambda: (
@@ -299,9 +299,7 @@ def main() -> None:
                     HostUse.objects.create(host=host, template=host_template)
                     service = Service.objects.create(host=host, description="Ping")
                     ServiceUse.objects.create(service=service, template=service_template)
-                    deploy.request_deployments(
-                        nodes_for_hosts([host]), triggered_by="bench", reason=host.name
-                    )
+                    tasks.request_deployments(nodes_for_hosts([host]), triggered_by="bench", reason=host.name)
             finally:
                 connection.close()
 

@@ -167,15 +167,15 @@ def build(hosts: int, services: int, servicegroups: bool) -> None:
 def measure() -> dict[str, float]:
     """The child: render on DB state, then again after one change; write the files."""
     from registry import models as m
-    from registry import render
+    from registry import render, state
 
     node = m.NaemonNode.objects.get(name="master")
     started = time.perf_counter()
-    state = render.load_state(node)
+    loaded_state = state.load_state(node)
     loaded = time.perf_counter()
-    rendered = render.render_state(state, render.notify_filter_for(node), node_name=node.name)
+    rendered = render.render_state(loaded_state, node.notify_paths(), node_name=node.name)
     done = time.perf_counter()
-    del state
+    del loaded_state
     out = BENCH / "render-out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -188,7 +188,7 @@ def measure() -> dict[str, float]:
     assert host is not None
     m.Host.objects.filter(pk=host.pk).update(alias=f"changed at {time.time():.0f}")
     again_started = time.perf_counter()
-    again = render.render_node(node)
+    again = state.render_node(node)
     again_done = time.perf_counter()
     assert again.content_hash != first_hash
     m.Host.objects.filter(pk=host.pk).update(alias="")

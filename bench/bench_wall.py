@@ -212,8 +212,8 @@ class Portal:
         setup = (
             "from registry.models import NaemonNode;"
             f"NaemonNode.objects.create(name='core-1', livestatus={livestatus!r}, config_dir='/nonexistent');"
-            "from livestatus import dashboard, kiosk;"
-            "print(dashboard.QUERIES_PER_REFRESH, kiosk.make_token('bench-screen'))"
+            "from livestatus import overview, wall_kiosk;"
+            "print(overview.QUERIES_PER_REFRESH, wall_kiosk.make_token('bench-screen'))"
         )
         out = subprocess.run(
             [*manage, "shell", "-c", setup], env=self.env, check=True, capture_output=True, text=True

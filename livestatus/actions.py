@@ -9,7 +9,7 @@ refusal (nothing is sent then, and nothing recorded):
    The name alone grants nothing: a live object of the same name that the portal did not
    put on a node is someone else's (a duplicate of it fails the node's verify, so it never
    gets confirmed there). An object that is not in the registry is staff-only;
-2. the command, built by ``livestatus.commands``: names and text that could add an argument
+2. the command, built by ``livestatus.client.commands``: names and text that could add an argument
    or a line (``;`` in a name, a line break anywhere) are refused;
 3. the node: the one named (it must be a live node), else the one that owns the host
    (``livestatus.nodes.node_for_host``; for non-staff only a node the host was deployed to); deleting a downtime also checks that the downtime
@@ -29,12 +29,16 @@ from typing import Any
 from django.db.models import F, Q
 from django.utils import timezone
 
-from livestatus import commands
-from livestatus.commands import Command
-from livestatus.errors import LivestatusCommandError, LivestatusError
+from livestatus.client import (
+    Command,
+    Filter,
+    LivestatusCommandError,
+    LivestatusError,
+    LivestatusQuery,
+    commands,
+)
 from livestatus.models import ActionKind, ActionLog, ActionOutcome
 from livestatus.nodes import client_for, deployed_nodes, live_nodes, node_for_host
-from livestatus.query import Filter, LivestatusQuery
 from registry.models import Host, NaemonNode, nodes_for_hosts
 from registry.permissions import team_ids
 

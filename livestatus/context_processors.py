@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest
 
-from livestatus.dashboard import unwatched_nodes
+from livestatus.nodes import unwatched_nodes
 
 
 def status_context(request: HttpRequest) -> dict[str, Callable[[], list[str]]]:

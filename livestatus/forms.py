@@ -1,25 +1,22 @@
-"""Forms of the Status area: the status filters (pages and API), the action forms, the log filter."""
+"""Forms of the Status area: the status filters (pages and API) and the action forms."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
 
-from livestatus import status
+from livestatus import states, status
 from livestatus.actions import MAX_DOWNTIME_SECONDS
-from livestatus.errors import UnsafeValueError
-from livestatus.models import ActionKind, ActionLog, ActionOutcome
-from livestatus.query import check_value
+from livestatus.client import UnsafeValueError, check_value
+from livestatus.models import ActionKind
 
 #: The views a status filter is for, and the states each offers.
 KINDS = ("hosts", "services", "problems")
 _STATE_CHOICES = {
-    "hosts": [*status.HOST_STATES, status.PENDING_STATE],
-    "services": [*status.SERVICE_STATES, status.PENDING_STATE],
+    "hosts": [*states.HOST_STATES, states.PENDING_STATE],
+    "services": [*states.SERVICE_STATES, states.PENDING_STATE],
     "problems": ["down", "unreachable", "critical", "warning", "unknown"],
 }
 # Fields a kind does not have (a host has no service group and no description).
@@ -216,32 +213,3 @@ ACTION_FORMS: dict[str, type[ActionForm]] = {
         CommentForm,
     )
 }
-
-
-# -- the action log --------------------------------------------------------------------
-
-
-class ActionLogFilterSet(django_filters.FilterSet):
-    """Filters of the action log (page and API); ``q`` searches object names and comments."""
-
-    q = django_filters.CharFilter(method="search", label="Search")
-    kind = django_filters.ChoiceFilter(choices=ActionKind.choices)
-    outcome = django_filters.ChoiceFilter(choices=ActionOutcome.choices)
-    host = django_filters.CharFilter(field_name="host_name")
-    service = django_filters.CharFilter(field_name="service_description")
-    node = django_filters.CharFilter(field_name="node")
-    user = django_filters.CharFilter(field_name="username")
-
-    class Meta:
-        model = ActionLog
-        fields = ["kind", "outcome", "host", "service", "node", "user"]
-
-    def search(self, queryset: QuerySet[ActionLog], name: str, value: str) -> QuerySet[ActionLog]:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(host_name__icontains=value)
-            | Q(service_description__icontains=value)
-            | Q(command__icontains=value)
-        )

@@ -3,22 +3,32 @@
 Clients are kept per process and reused, keyed by node name and address: editing a node's
 address takes effect without a restart, and the old address's connections are closed. Each
 client keeps a small pool of keep-alive connections (``POOL_SIZE``), so one slow query on a
-node holds up one connection, not every status page of that node in this process.
+node holds up one connection, not every status page of that node in this process. Clusters
+over a set of nodes are kept too (``shared_cluster``): the overview's refresh and the status
+pages reuse their threads.
+
+A master renders every host, so an object placed on a poller is known to both cores: rows
+are merged per object, the poller's row winning (it runs the check): ``merge_objects``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from livestatus.client import LivestatusClient
-from livestatus.errors import LivestatusError
-from livestatus.multi import LivestatusCluster
-from livestatus.query import Filter, LivestatusQuery
+from django.db.models import OuterRef, Subquery
+
+from livestatus.client import Filter, LivestatusClient, LivestatusCluster, LivestatusError, LivestatusQuery
 from registry.choices import NodeRole
-from registry.models import Host, NaemonNode
+from registry.models import Deployment, Host, NaemonNode
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str], LivestatusClient] = {}
+_clusters_lock = threading.Lock()
+_clusters: dict[tuple[tuple[str, str], ...], LivestatusCluster] = {}
+#: Node sets whose cluster is kept (node edits and the status pages' node filter make new sets).
+CLUSTERS_KEPT = 16
 
 # Status pages must answer even when a node hangs: short timeouts, a brief reconnect window.
 CONNECT_TIMEOUT = 2.0
@@ -62,6 +72,38 @@ def cluster_for(nodes: list[NaemonNode] | None = None) -> LivestatusCluster:
         [(node.name, node.livestatus) for node in chosen],
         client_factory=lambda address: client_for(by_address[str(address)]),
     )
+
+
+def shared_cluster(nodes: Sequence[NaemonNode]) -> LivestatusCluster:
+    """A cluster over these nodes, kept for the next request or refresh (its threads are reused)."""
+    key = tuple((node.name, node.livestatus) for node in nodes)
+    with _clusters_lock:
+        cluster = _clusters.get(key)
+        if cluster is None:
+            if len(_clusters) >= CLUSTERS_KEPT:  # forget the oldest sets
+                # Not closed: another request may be using it; its idle threads end with it.
+                _clusters.pop(next(iter(_clusters)))
+            cluster = _clusters[key] = cluster_for(list(nodes))
+        return cluster
+
+
+def forget_clusters() -> None:
+    """Drop the cached clusters (tests; the clients themselves are dropped by ``forget_clients``)."""
+    with _clusters_lock:
+        _clusters.clear()
+
+
+def merge_objects(rows: Iterable[dict[str, Any]], roles: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One row per object (``kind``, ``host``, ``service``): a poller's row wins over a master's, then
+    the first node by name (``node``: the row's node, ``roles``: node name → role)."""
+
+    def rank(row: Mapping[str, Any]) -> tuple[bool, str]:
+        return (roles.get(row["node"]) != NodeRole.POLLER, row["node"])
+
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in sorted(rows, key=rank):
+        found.setdefault((row["kind"], row["host"], row["service"]), row)
+    return list(found.values())
 
 
 def forget_clients() -> None:
@@ -118,3 +160,41 @@ def node_for_host(host_name: str, *, deployed_only: bool = False) -> NaemonNode 
     for node in sorted(owners, key=lambda n: (n.role != NodeRole.POLLER, n.name)):  # a poller runs the checks
         return node
     return None
+
+
+def unwatched_nodes() -> list[str]:
+    """Enabled nodes without a Livestatus address: the portal cannot show their status."""
+    return list(
+        NaemonNode.objects.filter(enabled=True, livestatus="").order_by("name").values_list("name", flat=True)
+    )
+
+
+def deployment_summary(deployment: Deployment | None) -> dict[str, Any] | None:
+    """What the wall and the nodes page show of a deployment (short texts, no details)."""
+    if deployment is None:
+        return None
+    when = deployment.finished_at or deployment.started_at or deployment.created_at
+    return {
+        "id": deployment.pk,
+        "node": deployment.node.name,
+        "state": deployment.state,
+        "at": when.timestamp() if when else None,
+        "reason": deployment.reason[:120],
+        "triggered_by": deployment.triggered_by[:60],
+        "error": deployment.error.splitlines()[0][:160] if deployment.error else "",
+    }
+
+
+def node_deployments(nodes: Sequence[NaemonNode]) -> dict[str, dict[str, Any] | None]:
+    """The latest deployment of each node (two database queries for any number of nodes)."""
+    latest = Deployment.objects.filter(node=OuterRef("pk")).order_by("-created_at", "-pk").values("pk")[:1]
+    ids = dict(
+        NaemonNode.objects.filter(pk__in=[node.pk for node in nodes])
+        .annotate(latest=Subquery(latest))
+        .values_list("name", "latest")
+    )
+    found = {
+        d.pk: d
+        for d in Deployment.objects.filter(pk__in=[i for i in ids.values() if i]).select_related("node")
+    }
+    return {node.name: deployment_summary(found.get(ids.get(node.name) or 0)) for node in nodes}

@@ -1,9 +1,10 @@
 """What the status pages and the status API show: Livestatus queries over every node, merged.
 
-Every node is asked in parallel (``livestatus.multi``); each row says which node it came
-from, and a node that does not answer is reported in ``unreachable`` instead of failing the
-page. A master renders every host, so an object placed on a poller is known to both cores:
-rows are merged per object, the poller's row winning (it runs the check).
+Every node is asked in parallel (``livestatus.client.cluster``); each row says which node it
+came from, and a node that does not answer is reported in ``unreachable`` instead of failing
+the page. A master renders every host, so an object placed on a poller is known to both
+cores: rows are merged per object, the poller's row winning (``livestatus.nodes.merge_objects``).
+One object in full (comments, downtimes, history): ``livestatus.detail``.
 
 Filters are built with the query builder, never pasted. The text search is a
 case-insensitive regex (``~~``) on a *literal*: every regex metacharacter of the input is
@@ -14,41 +15,38 @@ Icinga 2 ignores ``Sort:`` and ``Offset:``: rows are sorted and paged here, in P
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
-from livestatus import dashboard, notifications_log
-from livestatus.client import Row, detect_dialect
-from livestatus.dashboard import HOST_LABELS, SERVICE_LABELS, node_deployments, severity_rank
-from livestatus.errors import LivestatusError
-from livestatus.multi import NODE_KEY, LivestatusCluster, MultiResult
-from livestatus.nodes import client_for, cluster_for, live_nodes
-from livestatus.query import And, Expr, Filter, LivestatusQuery, Or
-from preferences.models import NotificationRule
-from registry.choices import NodeRole
-from registry.models import Command, NaemonNode
-
-#: State names accepted by the ``state`` filter, per kind of object.
-HOST_STATES = {"up": 0, "down": 1, "unreachable": 2}
-SERVICE_STATES = {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}
-PENDING_STATE = "pending"
-_HOST_SEVERITY = {0: "ok", 1: "down", 2: "unreachable"}
-_SERVICE_SEVERITY = {0: "ok", 1: "warning", 2: "critical", 3: "unknown"}
-
-#: How far back the history of an object is read from the ``log`` table, and how much of it.
-HISTORY_SECONDS = 7 * 86400
-HISTORY_ROWS = 500
-# Log classes: 1 alerts (state changes), 3 notifications.
-_HISTORY_CLASSES = (1, 3)
-
-CHECKED = Filter("has_been_checked", "=", 1)
-PENDING = Filter("has_been_checked", "=", 0)
+from livestatus.client import (
+    NODE_KEY,
+    And,
+    Expr,
+    Filter,
+    LivestatusQuery,
+    MultiResult,
+    Or,
+    Row,
+    detect_dialect,
+)
+from livestatus.nodes import live_nodes, merge_objects, node_deployments, shared_cluster
+from livestatus.states import (
+    CHECKED,
+    HOST_LABELS,
+    HOST_SEVERITY,
+    HOST_STATES,
+    PENDING,
+    PENDING_STATE,
+    SERVICE_LABELS,
+    SERVICE_SEVERITY,
+    SERVICE_STATES,
+    in_state,
+    problem_sort_key,
+)
+from registry.models import NaemonNode
 
 HOST_COLUMNS = (
     "name",
@@ -86,28 +84,6 @@ SERVICE_COLUMNS = (
     "host_groups",
     "groups",
 )
-DETAIL_COLUMNS = (
-    "long_plugin_output",
-    "perf_data",
-    "next_check",
-    "check_command",
-    "acknowledgement_type",
-    "active_checks_enabled",
-    "notifications_enabled",
-    "notes",
-)
-COMMENT_COLUMNS = (
-    "id",
-    "host_name",
-    "service_description",
-    "author",
-    "comment",
-    "entry_time",
-    "entry_type",
-    "persistent",
-    "expires",
-    "expire_time",
-)
 DOWNTIME_COLUMNS = (
     "id",
     "host_name",
@@ -122,9 +98,6 @@ DOWNTIME_COLUMNS = (
     "duration",
     "triggered_by",
 )
-LOG_COLUMNS = ("time", "class", "type", "state", "state_type", "plugin_output", "message", "contact_name")
-#: ``entry_type`` of the comments table: 1 user, 2 downtime, 3 flapping, 4 acknowledgement.
-COMMENT_ENTRY_TYPES = {1: "comment", 2: "downtime", 3: "flapping", 4: "acknowledgement"}
 
 # Characters with a meaning in POSIX extended (Naemon) and Perl/Boost (Icinga 2) regexes.
 # A backslash before any of them means the character itself in both dialects.
@@ -170,46 +143,8 @@ class StatusResult:
     unreachable: list[Unreachable] = field(default_factory=list)
 
 
-@dataclass
-class ObjectDetail:
-    """One host or service with everything its detail page shows (``row`` None: no node knows it)."""
-
-    row: dict[str, Any] | None
-    nodes: list[str] = field(default_factory=list)
-    comments: list[dict[str, Any]] = field(default_factory=list)
-    downtimes: list[dict[str, Any]] = field(default_factory=list)
-    history: list[dict[str, Any]] | None = None
-    history_error: str = ""
-    services: list[dict[str, Any]] = field(default_factory=list)
-    unreachable: list[Unreachable] = field(default_factory=list)
-
-
-# -- clusters --------------------------------------------------------------------
-
-_clusters_lock = threading.Lock()
-_clusters: dict[tuple[tuple[str, str], ...], LivestatusCluster] = {}
-
-
-def _cluster(nodes: Sequence[NaemonNode]) -> LivestatusCluster:
-    """A cluster over these nodes, kept for the next request (its threads are reused)."""
-    key = tuple((node.name, node.livestatus) for node in nodes)
-    with _clusters_lock:
-        cluster = _clusters.get(key)
-        if cluster is None:
-            if len(_clusters) >= 16:  # node edits and node filters: forget the oldest sets
-                # Not closed: another request may be using it; its idle threads end with it.
-                _clusters.pop(next(iter(_clusters)))
-            cluster = _clusters[key] = cluster_for(list(nodes))
-        return cluster
-
-
-def forget_clusters() -> None:
-    """Drop the cached clusters (tests; the clients themselves live in livestatus.nodes)."""
-    with _clusters_lock:
-        _clusters.clear()
-
-
-def _nodes(node: str = "") -> list[NaemonNode]:
+def asked_nodes(node: str = "") -> list[NaemonNode]:
+    """The live nodes to ask: all of them, or the one named ``node``."""
     nodes = live_nodes()
     return [n for n in nodes if n.name == node] if node else nodes
 
@@ -223,7 +158,8 @@ def _unreachable(result: MultiResult) -> list[Unreachable]:
     return [Unreachable(error.node, error.error.message) for error in result.unreachable]
 
 
-def _merge_unreachable(*lists: Iterable[Unreachable]) -> list[Unreachable]:
+def merge_unreachable(*lists: Iterable[Unreachable]) -> list[Unreachable]:
+    """The nodes that did not answer, once each, by name."""
     seen: dict[str, Unreachable] = {}
     for items in lists:
         for item in items:
@@ -243,11 +179,13 @@ def timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None
 
 
-def _epoch(value: datetime | None) -> float:
+def epoch(value: datetime | None) -> float:
+    """A datetime as epoch seconds (0 for never)."""
     return value.timestamp() if value else 0.0
 
 
-def _int(value: Any) -> int:
+def as_int(value: Any) -> int:
+    """A Livestatus value as an int (0 for what is not a number)."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -260,7 +198,7 @@ def _names(value: Any) -> list[str]:
 
 def host_row(row: Row) -> dict[str, Any]:
     """A hosts-table row as the pages and the API show it."""
-    state = _int(row.get("state"))
+    state = as_int(row.get("state"))
     pending = row.get("has_been_checked") is False
     return _common(row) | {
         "kind": "host",
@@ -270,17 +208,17 @@ def host_row(row: Row) -> dict[str, Any]:
         "address": str(row.get("address") or ""),
         "state": state,
         "state_label": "PENDING" if pending else HOST_LABELS.get(state, str(state)),
-        "severity": "pending" if pending else _HOST_SEVERITY.get(state, "unknown"),
-        "in_downtime": _int(row.get("scheduled_downtime_depth")) > 0,
+        "severity": "pending" if pending else HOST_SEVERITY.get(state, "unknown"),
+        "in_downtime": as_int(row.get("scheduled_downtime_depth")) > 0,
         "hostgroups": _names(row.get("groups")),
         "servicegroups": [],
-        "num_services": _int(row.get("num_services")),
+        "num_services": as_int(row.get("num_services")),
     }
 
 
 def service_row(row: Row) -> dict[str, Any]:
     """A services-table row as the pages and the API show it."""
-    state = _int(row.get("state"))
+    state = as_int(row.get("state"))
     pending = row.get("has_been_checked") is False
     return _common(row) | {
         "kind": "service",
@@ -288,9 +226,9 @@ def service_row(row: Row) -> dict[str, Any]:
         "service": str(row.get("description", "")),
         "state": state,
         "state_label": "PENDING" if pending else SERVICE_LABELS.get(state, str(state)),
-        "severity": "pending" if pending else _SERVICE_SEVERITY.get(state, "unknown"),
-        "in_downtime": _int(row.get("scheduled_downtime_depth")) > 0
-        or _int(row.get("host_scheduled_downtime_depth")) > 0,
+        "severity": "pending" if pending else SERVICE_SEVERITY.get(state, "unknown"),
+        "in_downtime": as_int(row.get("scheduled_downtime_depth")) > 0
+        or as_int(row.get("host_scheduled_downtime_depth")) > 0,
         "hostgroups": _names(row.get("host_groups")),
         "servicegroups": _names(row.get("groups")),
     }
@@ -301,13 +239,13 @@ def _common(row: Row) -> dict[str, Any]:
     common = {
         "node": str(row.get(NODE_KEY, "")),
         "pending": row.get("has_been_checked") is False,
-        "hard": _int(row.get("state_type")) == 1,
+        "hard": as_int(row.get("state_type")) == 1,
         "output": str(row.get("plugin_output") or ""),
         "last_check": timestamp(row.get("last_check")),
         "last_state_change": changed,
         "duration_seconds": int(time.time() - changed.timestamp()) if changed else None,
-        "attempt": _int(row.get("current_attempt")),
-        "max_attempts": _int(row.get("max_check_attempts")),
+        "attempt": as_int(row.get("current_attempt")),
+        "max_attempts": as_int(row.get("max_check_attempts")),
         "acknowledged": bool(row.get("acknowledged")),
         "flapping": bool(row.get("is_flapping")),
     }
@@ -318,7 +256,7 @@ def _common(row: Row) -> dict[str, Any]:
             "perf_data": str(row.get("perf_data") or ""),
             "next_check": timestamp(row.get("next_check")),
             "check_command": str(row.get("check_command") or ""),
-            "acknowledgement_type": _int(row.get("acknowledgement_type")),
+            "acknowledgement_type": as_int(row.get("acknowledgement_type")),
             "active_checks_enabled": row.get("active_checks_enabled"),
             "notifications_enabled": row.get("notifications_enabled"),
             "notes": str(row.get("notes") or ""),
@@ -326,27 +264,10 @@ def _common(row: Row) -> dict[str, Any]:
     return common
 
 
-def comment_row(row: Row) -> dict[str, Any]:
-    """A comments-table row."""
-    entry_type = _int(row.get("entry_type"))
-    return {
-        "id": _int(row.get("id")),
-        "node": str(row.get(NODE_KEY, "")),
-        "host": str(row.get("host_name", "")),
-        "service": str(row.get("service_description") or ""),
-        "author": str(row.get("author") or ""),
-        "comment": str(row.get("comment") or ""),
-        "entry_time": timestamp(row.get("entry_time")),
-        "entry_type": COMMENT_ENTRY_TYPES.get(entry_type, str(entry_type)),
-        "persistent": bool(row.get("persistent")),
-        "expires": timestamp(row.get("expire_time")) if row.get("expires") else None,
-    }
-
-
 def downtime_row(row: Row) -> dict[str, Any]:
     """A downtimes-table row."""
     return {
-        "id": _int(row.get("id")),
+        "id": as_int(row.get("id")),
         "node": str(row.get(NODE_KEY, "")),
         "host": str(row.get("host_name", "")),
         "service": str(row.get("service_description") or ""),
@@ -356,22 +277,8 @@ def downtime_row(row: Row) -> dict[str, Any]:
         "start": timestamp(row.get("start_time")),
         "end": timestamp(row.get("end_time")),
         "fixed": bool(row.get("fixed")),
-        "duration": _int(row.get("duration")),
-        "triggered_by": _int(row.get("triggered_by")),
-    }
-
-
-def history_row(row: Row) -> dict[str, Any]:
-    """A log-table row (``delivery`` and ``decision``: see ``explain_notifications``)."""
-    return {
-        "time": timestamp(row.get("time")),
-        "type": str(row.get("type") or ""),
-        "state": _int(row.get("state")),
-        "output": str(row.get("plugin_output") or ""),
-        "message": str(row.get("message") or ""),
-        "contact": str(row.get("contact_name") or ""),
-        "delivery": None,
-        "decision": None,
+        "duration": as_int(row.get("duration")),
+        "triggered_by": as_int(row.get("triggered_by")),
     }
 
 
@@ -390,7 +297,7 @@ def _state_filter(states: Sequence[str], names: Mapping[str, int]) -> Expr | Non
         if state == PENDING_STATE:
             parts.append(PENDING)
         elif state in names:
-            parts.append(And(Filter("state", "=", names[state]), CHECKED))
+            parts.append(in_state(names[state]))
     if not parts:
         raise _NoRows
     return parts[0] if len(parts) == 1 else Or(*parts)
@@ -457,36 +364,20 @@ def _roles() -> dict[str, str]:
     return dict(NaemonNode.objects.values_list("name", "role"))
 
 
-def merge_objects(rows: Iterable[dict[str, Any]], roles: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One row per object: a poller's row wins over a master's, then the first node by name."""
-
-    def rank(row: Mapping[str, Any]) -> tuple[bool, str]:
-        return (roles.get(row["node"]) != NodeRole.POLLER, row["node"])
-
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in sorted(rows, key=rank):
-        found.setdefault((row["kind"], row["host"], row["service"]), row)
-    return list(found.values())
+def _problem_sort_key(row: Mapping[str, Any]) -> tuple[int, float, str, str]:
+    return problem_sort_key(row["severity"], epoch(row["last_state_change"]), row["host"], row["service"])
 
 
-def problem_sort_key(row: Mapping[str, Any]) -> tuple[int, float, str, str]:
-    """Most severe first; within a severity the newest first (what just broke is on top)."""
-    return (
-        -severity_rank(row["severity"]),
-        -_epoch(row["last_state_change"]),
-        row["host"],
-        row["service"],
-    )
-
-
-def _object_sort_key(row: Mapping[str, Any]) -> tuple[str, str]:
+def object_sort_key(row: Mapping[str, Any]) -> tuple[str, str]:
+    """Rows by host name, then service description, ignoring case."""
     return (row["host"].lower(), row["service"].lower())
 
 
-def _ask(nodes: Sequence[NaemonNode], query: LivestatusQuery) -> tuple[list[Row], list[Unreachable]]:
+def ask(nodes: Sequence[NaemonNode], query: LivestatusQuery) -> tuple[list[Row], list[Unreachable]]:
+    """Ask every node in parallel: their rows, and the nodes that did not answer."""
     if not nodes:
         return [], []
-    result = _cluster(nodes).query(query)
+    result = shared_cluster(nodes).query(query)
     return result.rows, _unreachable(result)
 
 
@@ -501,31 +392,31 @@ def _answering(nodes: Sequence[NaemonNode], failed: Iterable[Unreachable]) -> li
 
 def hosts(filters: StatusFilter) -> StatusResult:
     """Hosts of every node, by name."""
-    nodes = _nodes(filters.node)
+    nodes = asked_nodes(filters.node)
     try:
         query = LivestatusQuery("hosts", columns=HOST_COLUMNS).where(*host_filters(filters))
     except _NoRows:
         return StatusResult([], [])
-    rows, unreachable = _ask(nodes, query)
+    rows, unreachable = ask(nodes, query)
     merged = merge_objects((host_row(row) for row in rows), _roles())
-    return StatusResult(sorted(merged, key=_object_sort_key), unreachable)
+    return StatusResult(sorted(merged, key=object_sort_key), unreachable)
 
 
 def services(filters: StatusFilter) -> StatusResult:
     """Services of every node, by host name and description."""
-    nodes = _nodes(filters.node)
+    nodes = asked_nodes(filters.node)
     try:
         query = LivestatusQuery("services", columns=SERVICE_COLUMNS).where(*service_filters(filters))
     except _NoRows:
         return StatusResult([], [])
-    rows, unreachable = _ask(nodes, query)
+    rows, unreachable = ask(nodes, query)
     merged = merge_objects((service_row(row) for row in rows), _roles())
-    return StatusResult(sorted(merged, key=_object_sort_key), unreachable)
+    return StatusResult(sorted(merged, key=object_sort_key), unreachable)
 
 
 def problems(filters: StatusFilter) -> StatusResult:
     """Hosts not UP and services not OK (checked at least once), most severe and newest first."""
-    nodes = _nodes(filters.node)
+    nodes = asked_nodes(filters.node)
     found: list[dict[str, Any]] = []
     unreachable: list[list[Unreachable]] = []
     for table, columns, make_filters, make_row in (
@@ -536,12 +427,12 @@ def problems(filters: StatusFilter) -> StatusResult:
             query = LivestatusQuery(table, columns=columns).where(*make_filters(filters, problems=True))
         except _NoRows:
             continue
-        rows, failed = _ask(nodes, query)
+        rows, failed = ask(nodes, query)
         found.extend(make_row(row) for row in rows)
         unreachable.append(failed)
         nodes = _answering(nodes, failed)
     merged = merge_objects(found, _roles())
-    return StatusResult(sorted(merged, key=problem_sort_key), _merge_unreachable(*unreachable))
+    return StatusResult(sorted(merged, key=_problem_sort_key), merge_unreachable(*unreachable))
 
 
 def downtimes(filters: StatusFilter) -> StatusResult:
@@ -551,299 +442,12 @@ def downtimes(filters: StatusFilter) -> StatusResult:
         exprs.append(Filter("host_name", "=", filters.host))
     if filters.service:
         exprs.append(Filter("service_description", "=", filters.service))
-    rows, unreachable = _ask(
-        _nodes(filters.node), LivestatusQuery("downtimes", columns=DOWNTIME_COLUMNS).where(*exprs)
+    rows, unreachable = ask(
+        asked_nodes(filters.node), LivestatusQuery("downtimes", columns=DOWNTIME_COLUMNS).where(*exprs)
     )
     found = [downtime_row(row) for row in rows]
-    found.sort(key=lambda d: (_epoch(d["start"]), d["node"], d["id"]))
+    found.sort(key=lambda d: (epoch(d["start"]), d["node"], d["id"]))
     return StatusResult(found, unreachable)
-
-
-def host_detail(host: str, node: str = "") -> ObjectDetail:
-    """A host, its services, comments, downtimes and history."""
-    return _detail(host, "", node)
-
-
-def service_detail(host: str, service: str, node: str = "") -> ObjectDetail:
-    """A service with its comments, downtimes and history."""
-    return _detail(host, service, node)
-
-
-def _detail(host: str, service: str, node: str) -> ObjectDetail:
-    nodes = _nodes(node)
-    roles = {n.name: n.role for n in nodes}
-    if service:
-        query = LivestatusQuery("services", columns=SERVICE_COLUMNS + DETAIL_COLUMNS).where(
-            Filter("host_name", "=", host), Filter("description", "=", service)
-        )
-        make_row = service_row
-    else:
-        query = LivestatusQuery("hosts", columns=HOST_COLUMNS + DETAIL_COLUMNS).where(
-            Filter("name", "=", host)
-        )
-        make_row = host_row
-    rows, unreachable = _ask(nodes, query)
-    found = [make_row(row) for row in rows]
-    if not found:
-        return ObjectDetail(row=None, unreachable=unreachable)
-    row = merge_objects(found, roles)[0]
-    owner = row["node"]
-    # Only the nodes that know the object have its comments, downtimes and services.
-    knowing = {r["node"] for r in found}
-    nodes = [n for n in nodes if n.name in knowing]
-    # Comments and downtimes of this object only (a host's, not its services').
-    same_object = [Filter("host_name", "=", host), Filter("service_description", "=", service)]
-    comments, failed_comments = _ask(
-        nodes, LivestatusQuery("comments", columns=COMMENT_COLUMNS).where(*same_object)
-    )
-    downtime_rows, failed_downtimes = _ask(
-        nodes, LivestatusQuery("downtimes", columns=DOWNTIME_COLUMNS).where(*same_object)
-    )
-    detail = ObjectDetail(
-        row=row,
-        nodes=sorted(r["node"] for r in found),
-        comments=sorted(
-            (comment_row(c) for c in comments), key=lambda c: (_epoch(c["entry_time"]), c["id"]), reverse=True
-        ),
-        downtimes=sorted(
-            (downtime_row(d) for d in downtime_rows),
-            key=lambda d: (_epoch(d["start"]), d["id"]),
-        ),
-        history=None,
-        unreachable=_merge_unreachable(unreachable, failed_comments, failed_downtimes),
-    )
-    if not service:
-        service_rows, failed_services = _ask(
-            nodes, LivestatusQuery("services", columns=SERVICE_COLUMNS).where(Filter("host_name", "=", host))
-        )
-        detail.services = sorted(
-            merge_objects((service_row(r) for r in service_rows), roles), key=_object_sort_key
-        )
-        detail.unreachable = _merge_unreachable(detail.unreachable, failed_services)
-    owner_node = next(n for n in nodes if n.name == owner)
-    detail.history, detail.history_error = history(owner_node, host, service)
-    return detail
-
-
-#: The operator actions of an object, in the order the detail page offers them.
-OBJECT_ACTIONS = (
-    "acknowledge",
-    "remove_acknowledgement",
-    "downtime",
-    "delete_downtime",
-    "recheck",
-    "comment",
-)
-
-
-def available_actions(detail: ObjectDetail, *, may_act: bool) -> dict[str, bool]:
-    """Which actions the detail page offers on the object (``may_act``: ``actions.may_act``).
-
-    Acknowledge a problem that is not acknowledged yet, remove an acknowledgement that is
-    there, delete downtimes that exist; downtime, re-check and comment always.
-    """
-    row = detail.row or {}
-    acknowledged = bool(row.get("acknowledged"))
-    offered = {
-        "acknowledge": not acknowledged and _int(row.get("state")) != 0,
-        "remove_acknowledgement": acknowledged,
-        "downtime": True,
-        "delete_downtime": bool(detail.downtimes),
-        "recheck": True,
-        "comment": True,
-    }
-    return {name: may_act and offered[name] for name in OBJECT_ACTIONS}
-
-
-def history(node: NaemonNode, host: str, service: str = "") -> tuple[list[dict[str, Any]] | None, str]:
-    """The newest state changes and notifications of the last days, from the node's ``log`` table.
-
-    Returns (rows, "") or (None, why): Icinga 2 has the table only with its compat log
-    feature, and a node may not answer; neither is an error of the page.
-
-    No ``Limit:``: Naemon applies it in log-file order, which would keep the *oldest*
-    entries of the window, and neither core sorts the log table for us (Icinga 2 ignores
-    ``Sort:``). The time filter bounds the reply; the newest ``HISTORY_ROWS`` are kept here.
-    """
-    since = int(time.time()) - HISTORY_SECONDS
-    query = LivestatusQuery("log", columns=LOG_COLUMNS).where(
-        Filter("time", ">=", since),
-        Filter("host_name", "=", host),
-        Filter("service_description", "=", service),
-        Or(*(Filter("class", "=", cls) for cls in _HISTORY_CLASSES)),
-    )
-    try:
-        rows = client_for(node).query(query)
-    except LivestatusError as exc:
-        return None, exc.message
-    found = newest_first(rows)[:HISTORY_ROWS]
-    explain_notifications(found, node, host, service)
-    return found, ""
-
-
-#: What Naemon, Nagios and Icinga 2 write in a notification line where the state goes:
-#: the state (a PROBLEM, or a RECOVERY when it is OK/UP), ``RECOVERY`` (Icinga 2), or the
-#: type with the state in brackets (``ACKNOWLEDGEMENT (CRITICAL)``, ``CUSTOM (UP)``).
-_RECOVERED_STATES = ("OK", "UP")
-_PROBLEM_STATES = ("WARNING", "CRITICAL", "UNKNOWN", "DOWN", "UNREACHABLE")
-_NOTIFICATION_WORDS = frozenset(
-    (
-        "RECOVERY",
-        "ACKNOWLEDGEMENT",
-        "FLAPPINGSTART",
-        "FLAPPINGSTOP",
-        "FLAPPINGDISABLED",
-        "DOWNTIMESTART",
-        "DOWNTIMEEND",
-        "DOWNTIMESTOPPED",
-        "DOWNTIMECANCELLED",
-        "DOWNTIMEREMOVED",
-        "CUSTOM",
-    )
-)
-
-
-def notification_type(token: str) -> str | None:
-    """The notification type that a notification line's state field stands for; None if it is none."""
-    word, _, rest = token.strip().partition(" (")
-    if rest and word in _NOTIFICATION_WORDS:
-        return word
-    if rest:
-        return None
-    if word in _RECOVERED_STATES or word == "RECOVERY":
-        return "RECOVERY"
-    return "PROBLEM" if word in _PROBLEM_STATES else None
-
-
-def notification_line(row: Mapping[str, Any], host: str, service: str) -> dict[str, Any] | None:
-    """Contact, type and command of a ``HOST/SERVICE NOTIFICATION`` history row; None for other rows.
-
-    Read from the line itself: Icinga 2's log table puts the output in ``command_name``. The
-    line is ``contact;host;[service;]state-or-type;command;output``; the object's names are
-    known, so a ``;`` inside them does not shift the fields. Some cores write the command
-    before the type (custom and downtime notifications): either order is read.
-    """
-    if not row["type"].endswith("NOTIFICATION") or not row["contact"]:
-        return None
-    _, marker, fields = row["message"].partition("NOTIFICATION: ")
-    start = f"{row['contact']};{host};" + (f"{service};" if service else "")
-    if not marker or not fields.startswith(start):
-        return None
-    first, _, rest = fields[len(start) :].partition(";")
-    second = rest.partition(";")[0]
-    kind = notification_type(first)
-    command = second
-    if kind is None and notification_type(second) is not None:
-        kind, command = notification_type(second), first
-    return {"contact": row["contact"], "type": kind, "command": command}
-
-
-def explain_notifications(rows: list[dict[str, Any]], node: NaemonNode, host: str, service: str) -> None:
-    """Say on each notification row what the notify-filter did: sent, suppressed, or nothing recorded.
-
-    A core logs a notification for every contact whose command it ran, sent or not; the
-    filter decided on the same node (it runs where the core runs the command), so that
-    node's decisions about this object are joined with the lines (``match_notifications``).
-    """
-    lines: list[dict[str, Any]] = []
-    numbers: list[int] = []
-    for number, row in enumerate(rows):
-        line = notification_line(row, host, service)
-        if line is not None and row["time"] is not None:
-            lines.append(line | {"ts": row["time"].timestamp()})
-            numbers.append(number)
-    if not lines:
-        return
-    channels = dict(
-        Command.objects.filter(name__in={line["command"] for line in lines}).values_list("name", "channel")
-    )
-    for line in lines:
-        # A command the registry does not know (or a channel-less one): any channel.
-        line["channel"] = channels.get(line["command"]) or None
-    since = min(line["ts"] for line in lines) - notifications_log.MATCH_SECONDS
-    decisions = notifications_log.match_notifications(lines, object_decisions(node, host, service, since))
-    rules = _rule_labels(decision.get("rule") for decision in decisions if decision)
-    for number, line, decision in zip(numbers, lines, decisions, strict=True):
-        rows[number]["delivery"] = delivery(line["contact"], decision, rules)
-        rows[number]["decision"] = None if decision is None else _decision_fields(decision, rules)
-
-
-def object_decisions(node: NaemonNode, host: str, service: str, since: float) -> list[dict[str, Any]]:
-    """The node's notify-filter decisions about an object since ``since``.
-
-    What the node's worker collected into Redis; without Redis, its decision log on this
-    machine (as the home page reads it). Nothing readable: no decisions.
-    """
-    client = dashboard._redis()
-    if client is None:
-        paths = notifications_log.decision_logs([node.notify_dir])
-        return notifications_log.object_decisions_from_files(paths, host, service, since)
-    if node.pk is None:
-        return []
-    try:
-        found = notifications_log.object_decisions_collected(client, node.pk, host, service, since)
-    except redis.RedisError:  # the history still shows, each line "no decision recorded"
-        return []
-    return found or []
-
-
-def _rule_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    return int(value) if isinstance(value, str) and value.isdigit() else None
-
-
-def _rule_labels(values: Iterable[Any]) -> dict[int, str]:
-    """Rule id -> its name (comment) now; the id is the rule's primary key, stable when rules move."""
-    ids = {rule for rule in map(_rule_id, values) if rule is not None}
-    if not ids:
-        return {}
-    return dict(NotificationRule.objects.filter(pk__in=ids).values_list("pk", "comment"))
-
-
-def _rule_text(contact: str, value: Any, rules: Mapping[int, str]) -> str:
-    rule = _rule_id(value)
-    if rule is None:
-        return f"{contact}'s rule {value}"
-    if rule not in rules:
-        return f"{contact}'s rule {rule} (deleted since)"
-    return f"{contact}'s rule '{rules[rule]}'" if rules[rule] else f"{contact}'s rule {rule}"
-
-
-def delivery(contact: str, decision: Mapping[str, Any] | None, rules: Mapping[int, str]) -> str:
-    """What became of a notification line: ``sent (email)``, ``suppressed by alice's rule 'x'``, ..."""
-    if decision is None:
-        return "no decision recorded"
-    channel = str(decision.get("channel") or "")
-    outcome = decision.get("decision")
-    if outcome == "notify":
-        return f"sent ({channel})"
-    if outcome == "error":
-        return f"not sent ({channel}): the command could not run"
-    if decision.get("rule") is not None:
-        return f"suppressed by {_rule_text(contact, decision['rule'], rules)}"
-    return f"suppressed: {decision.get('reason') or 'no reason recorded'}"
-
-
-def _decision_fields(decision: Mapping[str, Any], rules: Mapping[int, str]) -> dict[str, Any]:
-    rule = _rule_id(decision.get("rule"))
-    return {
-        "time": timestamp(decision.get("_ts")),
-        "decision": str(decision.get("decision") or ""),
-        "channel": str(decision.get("channel") or ""),
-        "rule_id": rule,
-        "rule": rules.get(rule, "") if rule is not None else "",
-        "reason": str(decision.get("reason") or ""),
-    }
-
-
-def newest_first(rows: Sequence[Row]) -> list[dict[str, Any]]:
-    """Log rows as history rows, newest first; lines of the same second: the later line first."""
-    # The log table answers in file order (oldest first): reversed, a stable sort keeps the
-    # later of two lines of the same second in front.
-    return sorted((history_row(row) for row in reversed(rows)), key=lambda r: _epoch(r["time"]), reverse=True)
 
 
 def node_health() -> StatusResult:
@@ -853,7 +457,7 @@ def node_health() -> StatusResult:
     per_node: dict[str, Row] = {}
     errors: dict[str, str] = {}
     if asked:
-        status = _cluster(asked).status()
+        status = shared_cluster(asked).status()
         per_node = {row[NODE_KEY]: row for row in status.rows}
         errors = {error.node: error.error.message for error in status.unreachable}
         _add_counts(asked, per_node)
@@ -880,8 +484,8 @@ def node_health() -> StatusResult:
                 "version": version,
                 "core": ("Icinga 2" if detect_dialect(version) == "icinga2" else "Naemon") if row else "",
                 "livestatus_version": str(row.get("livestatus_version") or "") if row else "",
-                "num_hosts": _int(row.get("num_hosts")) if row else None,
-                "num_services": _int(row.get("num_services")) if row else None,
+                "num_hosts": as_int(row.get("num_hosts")) if row else None,
+                "num_services": as_int(row.get("num_services")) if row else None,
                 "last_deployment": deployments.get(node.name),
             }
         )
@@ -895,6 +499,6 @@ def _add_counts(nodes: Sequence[NaemonNode], per_node: dict[str, Row]) -> None:
     for table, name in (("hosts", "num_hosts"), ("services", "num_services")):
         if not lacking:
             return
-        result = _cluster(lacking).query(LivestatusQuery(table).stats(total=Filter("state", ">=", 0)))
+        result = shared_cluster(lacking).query(LivestatusQuery(table).stats(total=Filter("state", ">=", 0)))
         for node_name, rows in result.per_node.items():
             per_node[node_name][name] = rows[0]["total"] if rows else 0

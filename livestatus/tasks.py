@@ -1,43 +1,33 @@
-"""Celery tasks of the status area: the periodic status snapshot, and the nodes' decision logs.
+"""Celery tasks of the status area: the periodic overview refresh, which also sends the nodes'
+decision log collection.
 
-``refresh_status_snapshot`` runs on the beat's worker every ``WALL_REFRESH_SECONDS``. Once per
-``WALL_TOPS_SECONDS`` it also sends ``collect_notification_log(node)`` to every enabled node's
-own queue (``naemon.<node>``): that node's worker reads what is new in its notify-filter
-decision log into Redis (``livestatus.notifications_log``), where the wall's "most notified"
-panel and the home page read it. Without Redis nothing is sent: the pages read the logs
-directly, which works where the portal and the filter share a machine.
+``refresh_status_snapshot`` runs on the beat's worker every ``WALL_REFRESH_SECONDS`` and
+stores the overview (``livestatus.overview_store``). Once per ``WALL_TOPS_SECONDS`` it also
+sends ``collect_notification_log(node)`` (``preferences.tasks``) to every enabled node's own
+queue (``naemon.<node>``): that node's worker reads what is new in its notify-filter decision
+log into Redis (``preferences.decisions``), where the wall's "most notified" panel and the
+home page read it. Without Redis nothing is sent: the pages read the logs directly, which
+works where the portal and the filter share a machine.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import time
 from typing import Any
 
 import redis
 from celery import shared_task
 from django.conf import settings
 
-from livestatus import dashboard, notifications_log
-from preferences import notify_filter
+from livestatus import overview_store, tops
+from preferences import decisions
+from preferences.tasks import collect_notification_log
 from registry.models import NaemonNode
 
 logger = logging.getLogger(__name__)
 
 #: Set while the collection messages of one tops interval are out (coalesces overlapping refreshes).
-KEY_COLLECT_SENT = f"{notifications_log.KEY_PREFIX}:collect-sent"
-
-
-def decision_log_path(node: NaemonNode) -> str:
-    """Where the node's notify-filter writes its decisions.
-
-    An empty notify_dir: the rendered commands pass the filter no ``--log``, so its own
-    default applies; read at call time, so that tests can point it elsewhere.
-    """
-    if not node.notify_dir:
-        return notify_filter.DEFAULT_LOG
-    return os.path.join(node.notify_dir, notifications_log.LOG_NAME)
+KEY_COLLECT_SENT = f"{decisions.KEY_PREFIX}:collect-sent"
 
 
 def _redis() -> redis.Redis | None:
@@ -52,7 +42,7 @@ def enqueue_notification_logs(*, force: bool = False) -> list[str]:
     if client is None:
         return []
     try:
-        interval = max(1, int(dashboard.tops_seconds()))
+        interval = max(1, int(tops.tops_seconds()))
         if not force and not client.set(KEY_COLLECT_SENT, "1", nx=True, ex=interval):
             return []
     except redis.exceptions.RedisError as exc:
@@ -72,27 +62,9 @@ def enqueue_notification_logs(*, force: bool = False) -> list[str]:
 # entry sets `expires` to the interval). Overlapping runs are kept apart by a Redis lock.
 @shared_task(ignore_result=True, acks_late=False, soft_time_limit=45, time_limit=60)
 def refresh_status_snapshot() -> dict[str, Any]:
-    """Ask every Naemon node once and store the merged status snapshot (see livestatus.dashboard)."""
+    """Ask every Naemon node once and store the merged overview (see livestatus.overview)."""
     try:
         enqueue_notification_logs()
     except Exception:  # the status refresh matters more than the notification panels
         logger.exception("decision log collection not sent")
-    return dashboard.refresh()
-
-
-# No retries either: the next interval's message reads from the same offset. Overlapping runs
-# are safe (each chunk is committed only if the offset is still the one it started from).
-@shared_task(ignore_result=True, acks_late=False, soft_time_limit=50, time_limit=60)
-def collect_notification_log(node_id: int) -> dict[str, Any] | None:
-    """Read what is new in this node's decision log into Redis; run by the node's own worker."""
-    node = NaemonNode.objects.filter(pk=node_id, enabled=True).first()
-    client = _redis()
-    if node is None or client is None:
-        return None
-    try:
-        result = notifications_log.collect(client, node.pk, decision_log_path(node), now=time.time())
-    finally:
-        client.close()
-    result["node"] = node.name
-    logger.info("decision log collected", extra={"collected": result})
-    return result
+    return overview_store.refresh()

@@ -21,8 +21,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from livestatus import actions, status
 from livestatus.actions import ActionForbidden, ActionInvalid, Target
-from livestatus.errors import UnsafeValueError
-from livestatus.forms import ACTION_FORMS, ActionLogFilterSet, StatusFilterForm
+from livestatus.client import UnsafeValueError
+from livestatus.detail import available_actions, host_detail, service_detail
+from livestatus.filtersets import ActionLogFilterSet
+from livestatus.forms import ACTION_FORMS, StatusFilterForm
 from livestatus.models import ActionKind, ActionLog
 
 PAGE_SIZE = 100
@@ -172,9 +174,9 @@ def _detail(request: HttpRequest, target: Target) -> HttpResponse:
     node = request.GET.get("node", "")
     try:
         if target.service:
-            detail = status.service_detail(target.host, target.service, node)
+            detail = service_detail(target.host, target.service, node)
         else:
-            detail = status.host_detail(target.host, node)
+            detail = host_detail(target.host, node)
     except UnsafeValueError as exc:
         context = {"target": target, "message": exc.message, "unreachable": []}
         return render(request, "livestatus/not_found.html", context, status=400)
@@ -192,7 +194,7 @@ def _detail(request: HttpRequest, target: Target) -> HttpResponse:
         "row": detail.row,
         "unreachable": detail.unreachable,
         "may_act": may_act,
-        "can": status.available_actions(detail, may_act=may_act),
+        "can": available_actions(detail, may_act=may_act),
         "links": _links(target, detail.row["node"]),
         "host_url": detail_url(Target(target.host)),
     }

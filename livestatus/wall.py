@@ -1,7 +1,8 @@
-"""The control-room wall: a full-screen page and the JSON it polls, both read from the snapshot.
+"""The control-room wall: a full-screen page and the JSON it polls, both read from the overview.
 
-Open to logged-in users and to read-only kiosk links (``livestatus.kiosk``). Neither view
-asks Livestatus: they read the snapshot the periodic task stores (``livestatus.dashboard``).
+Open to logged-in users and to read-only kiosk links (``livestatus.wall_kiosk``). Neither
+view asks Livestatus: they read the overview the periodic task stores
+(``livestatus.overview_store``). Mounted at /wall/ by ``livestatus.wall_urls``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from livestatus import dashboard, kiosk
+from livestatus import overview, overview_store, wall_kiosk
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -25,28 +26,28 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 @require_GET
 @never_cache
-@kiosk.wall_access(api=False)
+@wall_kiosk.wall_access(api=False)
 def wall(request: HttpRequest) -> HttpResponse:
     """Full-screen wall view; its script fetches ``/wall/data/`` every few seconds."""
     grant = getattr(request, "kiosk", None)
     context = {
         "data_url": reverse("wall:data"),
-        "kiosk_token": request.GET.get(kiosk.PARAM, "") if grant is not None else "",
+        "kiosk_token": request.GET.get(wall_kiosk.PARAM, "") if grant is not None else "",
         "kiosk_name": grant.name if grant is not None else "",
-        "refresh_seconds": dashboard.refresh_seconds(),
-        "stale_after": dashboard.stale_seconds(),
-        "version": dashboard.SNAPSHOT_VERSION,
+        "refresh_seconds": overview_store.refresh_seconds(),
+        "stale_after": overview_store.stale_seconds(),
+        "version": overview.SNAPSHOT_VERSION,
     }
     return _private(render(request, "livestatus/wall.html", context))
 
 
 @require_GET
 @never_cache
-@kiosk.wall_access(api=True)
+@wall_kiosk.wall_access(api=True)
 def data(request: HttpRequest) -> HttpResponse:
     """The wall's data: ``{"now", "stale_after", "refresh_seconds", "version", "snapshot"}``."""
     try:
-        body = dashboard.data_response_body()
+        body = overview_store.data_response_body()
     except redis.RedisError as exc:
         # The wall shows this and keeps polling: a screen must say why it has nothing new.
         return _private(

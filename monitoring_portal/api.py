@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from livestatus import text
+from livestatus.client import text
 from monitoring_portal.models import APIToken, Team
 from monitoring_portal.rest import StrictTypesMixin
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from django import forms
 from django.utils import timezone
 
-from livestatus import text
+from livestatus.client import text
 
 
 class APITokenForm(forms.Form):

@@ -215,7 +215,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-# --- Control-room wall (livestatus/dashboard.py) ---
+# --- Control-room wall (livestatus/overview.py, overview_store.py, tops.py, wall_kiosk.py) ---
 WALL_REFRESH_SECONDS = get_int("WALL_REFRESH_SECONDS", 5)
 WALL_STALE_SECONDS = get_int("WALL_STALE_SECONDS", 30)
 WALL_TOPS_SECONDS = get_int("WALL_TOPS_SECONDS", 60)

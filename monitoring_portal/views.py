@@ -1,4 +1,4 @@
-"""Project-wide pages: home, profile with API tokens, health and readiness probes."""
+"""Project-wide pages: profile with API tokens, health and readiness probes (the home page: livestatus.home)."""
 
 from __future__ import annotations
 
@@ -20,32 +20,6 @@ from monitoring_portal.forms import APITokenForm
 from monitoring_portal.models import APIToken, Team
 
 logger = logging.getLogger(__name__)
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """The engineer's landing page: my teams' problems first, then the rest; my notifications.
-
-    Reads the status snapshot (never Livestatus); htmx refreshes the status part in place.
-    """
-    from livestatus import dashboard  # only the home page needs the status snapshot
-
-    status = dashboard.home_status(request.user)
-    if request.headers.get("HX-Request") == "true":
-        return render(request, "livestatus/home_status.html", {"status": status})
-    contact = getattr(request.user, "naemon_contact", None)
-    notifications = dashboard.recent_notifications(contact.name) if contact is not None else None
-    return render(
-        request,
-        "home.html",
-        {
-            "teams": Team.objects.filter(members=request.user.pk),
-            "status": status,
-            "contact": contact,
-            "notifications": notifications,
-            "notification_logs": notifications is not None or dashboard.has_decision_logs(),
-        },
-    )
 
 
 @login_required

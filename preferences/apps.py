@@ -6,3 +6,8 @@ class PreferencesConfig(AppConfig):
 
     name = "preferences"
     verbose_name = "My notifications"
+
+    def ready(self) -> None:
+        # Django's one place to connect receivers: apps.py loads before any model, so the
+        # receivers (which import models and tasks) cannot be imported at its top.
+        from preferences import signals  # noqa: F401

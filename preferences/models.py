@@ -3,7 +3,7 @@
 The rules are plain data for ``preferences.engine``: ``validate_rule`` decides what is
 valid (``clean()`` and the API serializer both call it), ``as_rule()`` hands a row to the
 engine. Any change is published to the Naemon nodes' snapshots after the transaction
-commits (the receivers at the end of this module).
+commits (the receivers in ``preferences.signals``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 
 from preferences import engine
 
@@ -122,26 +120,3 @@ class NotificationRule(models.Model):
             raise _rule_error(exc) from None
         for field in RULE_FIELDS:
             setattr(self, field, normal[field])  # type: ignore[literal-required]
-
-
-# --- publishing ---------------------------------------------------------------------------
-# Receivers rather than calls in the API: admin edits, cascades (a deleted user) and
-# contacts (re)linked to users change the snapshot too.
-
-
-def _changed(**kwargs: Any) -> None:
-    from preferences.tasks import publish_on_commit
-
-    publish_on_commit()
-
-
-for _model in (NotificationRule, NotificationProfile):
-    post_save.connect(_changed, sender=_model, dispatch_uid=f"preferences-publish-save-{_model.__name__}")
-    post_delete.connect(_changed, sender=_model, dispatch_uid=f"preferences-publish-delete-{_model.__name__}")
-
-
-@receiver(post_save, sender="registry.Contact", dispatch_uid="preferences-publish-contact-save")
-@receiver(post_delete, sender="registry.Contact", dispatch_uid="preferences-publish-contact-delete")
-def _contact_changed(**kwargs: Any) -> None:
-    """A contact renamed or (un)linked to a user changes whose preferences apply to it."""
-    _changed()

@@ -63,9 +63,14 @@ if TYPE_CHECKING:
     LogValue = str | int | float | bool | None
     Records = dict[str, tuple[str | None, float]]
 
-DEFAULT_SNAPSHOT_DIR = "/var/lib/monitoring-portal/notify/snapshot"
-DEFAULT_STATE_DIR = "/var/lib/monitoring-portal/notify/state"
-DEFAULT_LOG = "/var/lib/monitoring-portal/notify/decisions.log"
+# The one default layout, for a command line that names no paths: rendered before the portal
+# passed every path (so an upgraded filter keeps reading what the old line meant), or run by
+# hand. The renderer never relies on it: NaemonNode.notify_paths() owns the layout and the
+# rendered line names every path; a test pins that a node without notify_dir gets these.
+DEFAULT_NOTIFY_DIR = "/var/lib/monitoring-portal/notify"
+DEFAULT_SNAPSHOT_DIR = DEFAULT_NOTIFY_DIR + "/snapshot"
+DEFAULT_STATE_DIR = DEFAULT_NOTIFY_DIR + "/state"
+DEFAULT_LOG = DEFAULT_NOTIFY_DIR + "/decisions.log"
 DEFAULT_MAX_AGE = 3600.0
 DEFAULT_STATE_DAYS = 30.0
 # Naemon kills a notification command after notification_timeout (30 s by default): the

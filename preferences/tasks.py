@@ -1,11 +1,10 @@
 """Publishing the preferences snapshot to every Naemon node: on change and periodically.
 
-A rule, profile or contact change calls ``publish_on_commit()`` (model receivers): once per
-transaction, after commit, one ``publish_snapshot(node)`` message goes to each enabled
+A rule, profile or contact change calls ``publish_on_commit()`` (``preferences.signals``):
+once per transaction, after commit, one ``publish_snapshot(node)`` message goes to each enabled
 node's own queue (``naemon.<node>``), whose worker builds the snapshot from the database
-and writes it atomically under ``<notify_dir>/snapshot`` (``preferences.snapshot``); a node
-with an empty notify_dir gets it where the filter looks by default
-(``notify_filter.DEFAULT_SNAPSHOT_DIR``), as its rendered commands carry no paths. No
+and writes it atomically where the node's rendered commands tell the filter to read it
+(``NaemonNode.notify_paths()``, the one owner of those paths; ``preferences.snapshot``). No
 Naemon reload: the notify-filter reads the snapshot on every notification.
 
 Bursts coalesce through a Redis key per node: while a message for a node is queued and not
@@ -34,13 +33,12 @@ from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from preferences import notify_filter, snapshot
-from preferences.services import snapshot_contacts
+from preferences import decisions, snapshot
+from preferences.compiled import snapshot_contacts
 from registry.models import NaemonNode
 
 logger = logging.getLogger(__name__)
 
-SNAPSHOT_SUBDIR = "snapshot"
 #: How long a "message queued" mark lives: bounds how long a lost message delays the next one.
 PENDING_TTL = 120
 #: A queued publish older than this is dropped (a later one or the periodic refresh follows).
@@ -48,14 +46,8 @@ MESSAGE_EXPIRES = 3600
 
 
 def snapshot_dir(node: NaemonNode) -> str:
-    """Where the node's notify-filter reads its snapshot (``--snapshot-dir``).
-
-    An empty notify_dir: the renderer passes the filter no paths (registry.render), so the
-    filter's own default applies; read at call time, so that tests can point it elsewhere.
-    """
-    if not node.notify_dir:
-        return notify_filter.DEFAULT_SNAPSHOT_DIR
-    return os.path.join(node.notify_dir, SNAPSHOT_SUBDIR)
+    """Where the node's notify-filter reads its snapshot (``--snapshot-dir`` of its rendered commands)."""
+    return node.notify_paths().snapshot_dir
 
 
 def _pending_key(node_id: int) -> str:
@@ -144,3 +136,28 @@ def publish_snapshot(node_id: int) -> dict[str, Any] | None:
 def refresh_snapshots() -> list[str]:
     """Periodic heartbeat: rewrite every node's snapshot, so that only a node out of touch looks stale."""
     return enqueue_publish()
+
+
+# Registered under its name from before it moved here (livestatus.tasks): queued messages keep
+# working. No retries: the next interval's message reads from the same offset. Overlapping
+# runs are safe (each chunk is committed only if the offset is still the one it started from).
+@shared_task(
+    name="livestatus.tasks.collect_notification_log",
+    ignore_result=True,
+    acks_late=False,
+    soft_time_limit=50,
+    time_limit=60,
+)
+def collect_notification_log(node_id: int) -> dict[str, Any] | None:
+    """Read what is new in this node's decision log into Redis; run by the node's own worker."""
+    node = NaemonNode.objects.filter(pk=node_id, enabled=True).first()
+    client = _redis()
+    if node is None or client is None:
+        return None
+    try:
+        result = decisions.collect(client, node.pk, node.notify_paths().decision_log, now=time.time())
+    finally:
+        client.close()
+    result["node"] = node.name
+    logger.info("decision log collected", extra={"collected": result})
+    return result

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from livestatus.client import LivestatusClient
-from livestatus.errors import LivestatusError
-from livestatus.query import Filter, LivestatusQuery
+from livestatus.client import Filter, LivestatusClient, LivestatusError, LivestatusQuery
 from registry.models import DeployedHost, NaemonNode
 
 # A write waits at most this long for one node; a slow node is treated as unreachable.

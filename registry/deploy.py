@@ -1,26 +1,26 @@
-"""The deploy pipeline: request deployments on write; render → stage → verify → swap → reload → confirm.
+"""The deploy pipeline: render → stage → verify → swap → reload → confirm, recorded as it goes.
 
-``request_deployments`` is what request code calls (inside its transaction). It coalesces:
-a node with a deployment still ``pending`` gets that one back instead of a new one, and the
-task renders the *latest* state when it runs, so a burst of writes costs a few deploys.
+Request code asks for deployments with ``registry.tasks.request_deployments`` (inside its
+transaction); it coalesces: a node with a deployment still ``pending`` gets that one back
+instead of a new one, and the task renders the *latest* state when it runs, so a burst of
+writes costs a few deploys.
 
 ``deploy(node_id)`` is the task's body, run by the node's own worker (queue ``naemon.<node>``):
 
 * One run per node at a time: a Redis lock (``REDIS_URL``), else an flock on a file in the
   node's versions directory. A run that finds the lock taken returns at once; the holder
-  looks for pending deployments after it lets go and enqueues another run if there are any.
+  looks for pending deployments after it lets go and has the task enqueue another run if
+  there are any (``follow_up``: this module knows nothing of Celery).
 * In one transaction it locks the node's pending deployments (``SELECT ... FOR UPDATE SKIP
   LOCKED``: one a write transaction still holds is left to a later run), claims the oldest
   (state ``rendering``) and marks the others, all created before it started, as covered by
   it (``covered_by``): they follow its state to the same end. It renders after the claim,
   so whatever those requests wrote is in the render.
-* On disk, ``config_dir`` is a symlink to ``<config_dir>.versions/<deployment id>``. A new
-  version is written and verified there (with a copy of the main config whose ``cfg_dir``
-  points at it) and swapped in by ``os.replace`` of a new symlink, which is atomic: the
-  core sees either the old or the new directory, never a mix. The previous version is kept
-  for rollback; older ones are deleted. An existing real directory is adopted once (moved
-  to ``versions/initial``). Each version holds ``.portal-manifest.json`` (content hash and
-  a CRC per host and service), which is what "what changed" is computed against.
+* On disk (registry/versions.py), ``config_dir`` is a symlink to
+  ``<config_dir>.versions/<deployment id>``. A new version is written and verified there
+  (with a copy of the main config whose ``cfg_dir`` points at it) and swapped in atomically.
+  The previous version is kept for rollback; older ones are deleted. Each version's manifest
+  (content hash, a CRC per host and service) is what "what changed" is computed against.
 * Reload by the node's method, then confirm, over Livestatus where the node has it, else from
   the status file: ``program_start`` moves, every rendered host and service is listed (a
   service on host groups once per member host, by host name and description) and the hosts
@@ -34,29 +34,41 @@ task renders the *latest* state when it runs, so a burst of writes costs a few d
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
-import os
 import re
 import shlex
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from registry import runner
-from registry.choices import DeploymentState, ReloadMethod
+from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState, ReloadMethod
 from registry.models import DeployedHost, Deployment, NaemonNode
-from registry.render import FILES, Rendered, State, load_snapshot, notify_filter_for, render_state
+from registry.render import Rendered, State, render_state
+from registry.state import load_snapshot
 from registry.validation import NaemonValueError
+from registry.versions import (
+    ServiceCheck,
+    adopt,
+    live_version,
+    manifest_services,
+    point,
+    prune,
+    read_manifest,
+    staged_includes,
+    staged_main_config,
+    versions_dir,
+    write_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +82,7 @@ CONFIRM_TIMEOUT = 120.0
 CONFIRM_GRACE = 10.0
 LOCK_WAIT = 2.0
 LOCK_TTL = 900  # longer than the task's hard time limit: a killed run's lock expires
-MANIFEST = ".portal-manifest.json"
 SUMMARY_NAMES = 100
-
-FINAL_STATES = (DeploymentState.CONFIRMED, DeploymentState.FAILED, DeploymentState.SKIPPED)
 
 
 class TransientDeployError(Exception):
@@ -84,93 +93,6 @@ class NotConfirmed(runner.RunnerError):
     """The core restarted after the reload, but it does not run what was rendered."""
 
 
-def request_deployments(
-    nodes: Iterable[NaemonNode], *, triggered_by: str, reason: str = ""
-) -> list[Deployment]:
-    """Pending deployments for these nodes (reused when one is already pending); enqueued on commit."""
-    deployments = []
-    for node in sorted({n for n in nodes if n.enabled}, key=lambda n: n.name):
-        # SKIP LOCKED: a pending deployment another write still holds is not waited for (a burst of
-        # writes would queue up behind it, and wait in lock cycles with the deploy task); this
-        # write makes its own, and the deploy run covers them all.
-        deployment = (
-            Deployment.objects.select_for_update(skip_locked=True)
-            .filter(node=node, state=DeploymentState.PENDING, started_at__isnull=True)
-            .order_by("pk")
-            .first()
-        )
-        if deployment is None:
-            deployment = Deployment.objects.create(
-                node=node, triggered_by=triggered_by[:255], reason=reason[:255]
-            )
-        deployments.append(deployment)
-        transaction.on_commit(partial(_enqueue, node.pk, node.queue))
-    return deployments
-
-
-def _enqueue(node_id: int, queue: str) -> None:
-    from registry.tasks import deploy_node
-
-    deploy_node.apply_async(args=(node_id,), queue=queue)
-
-
-# --- paths --------------------------------------------------------------------------------
-
-
-def versions_dir(node: NaemonNode) -> Path:
-    """Where the node's config versions, the staged one and the lock file live (a sibling of config_dir)."""
-    return Path(node.config_dir.rstrip("/") + ".versions")
-
-
-def live_version(node: NaemonNode) -> Path | None:
-    """The version directory config_dir points at (None: no symlink yet)."""
-    link = Path(node.config_dir)
-    if not link.is_symlink():
-        return None
-    return (link.parent / os.readlink(link)).resolve()
-
-
-def read_manifest(directory: Path | None) -> dict[str, Any]:
-    """A version's manifest ({} when there is none or it is unreadable)."""
-    if directory is None:
-        return {}
-    try:
-        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _point(config_dir: Path, target: Path) -> None:
-    """Atomically make config_dir a symlink to target (rename(2) of a new link over the old)."""
-    tmp = config_dir.parent / f".{config_dir.name}.swap-{os.getpid()}"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    os.symlink(os.path.relpath(target, config_dir.parent), tmp)
-    os.replace(tmp, config_dir)
-
-
-def _adopt(node: NaemonNode) -> None:
-    """First deploy onto an existing real directory: move it into versions/ and link to it."""
-    config_dir = Path(node.config_dir)
-    if config_dir.is_symlink() or not config_dir.exists():
-        return
-    target = versions_dir(node) / "initial"
-    n = 0
-    while target.exists():
-        n += 1
-        target = versions_dir(node) / f"initial-{n}"
-    os.rename(config_dir, target)
-    _point(config_dir, target)
-
-
-def _prune(node: NaemonNode, keep: Iterable[Path | None]) -> None:
-    keep_set = {p.resolve() for p in keep if p is not None}
-    for entry in versions_dir(node).iterdir():
-        if entry.is_dir() and not entry.is_symlink() and entry.resolve() not in keep_set:
-            shutil.rmtree(entry, ignore_errors=True)
-
-
 # --- locking ------------------------------------------------------------------------------
 
 
@@ -179,8 +101,6 @@ def node_lock(node: NaemonNode, *, wait: float | None = None) -> Iterator[bool]:
     """Hold the node's deploy lock; yields False when another run holds it (after ``wait`` seconds)."""
     wait = LOCK_WAIT if wait is None else wait
     if settings.REDIS_URL:
-        import redis
-
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=5)
         lock = client.lock(f"portal:registry:deploy:{node.pk}", timeout=LOCK_TTL, blocking_timeout=wait)
         acquired = bool(lock.acquire())
@@ -272,7 +192,9 @@ def claim(node: NaemonNode) -> _Run | None:
     """
     now = timezone.now()
     # Under the node lock no other run is active: anything mid-way was interrupted (worker lost).
-    Deployment.objects.filter(node=node).exclude(state__in=(*FINAL_STATES, DeploymentState.PENDING)).update(
+    Deployment.objects.filter(node=node).exclude(
+        state__in=(*FINAL_DEPLOYMENT_STATES, DeploymentState.PENDING)
+    ).update(
         state=DeploymentState.FAILED, finished_at=now, error="the run was interrupted (worker lost or killed)"
     )
     with transaction.atomic():
@@ -315,9 +237,6 @@ def summarize(old_manifest: dict[str, Any], rendered: Rendered) -> dict[str, Any
     }
 
 
-ServiceCheck = tuple[str, str]  # (host name, service description): a service as the core lists it
-
-
 def expected_services(state: State) -> set[ServiceCheck]:
     """The services the core will list for this state: a service on host groups once per member host.
 
@@ -336,179 +255,6 @@ def expected_services(state: State) -> set[ServiceCheck]:
             result.add((row["host"], description))
         for group in row.get("hostgroups") or ():
             result.update((name, description) for name in members.get(group, ()))
-    return result
-
-
-def _manifest_services(manifest: dict[str, Any]) -> set[ServiceCheck]:
-    """The expanded services a version's manifest records (empty for manifests written before it did)."""
-    by_host = manifest.get("host_services")
-    if not isinstance(by_host, dict):
-        return set()
-    return {(host, d) for host, descriptions in by_host.items() for d in descriptions or ()}
-
-
-def _write_version(
-    directory: Path, rendered: Rendered, deployment_id: int, services: set[ServiceCheck]
-) -> None:
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(mode=0o755, parents=True)
-    # Readable by the core's user (the worker may run as someone else).
-    directory.chmod(0o755)
-    for name in FILES:
-        path = directory / name
-        path.write_text(rendered.files[name], encoding="utf-8")
-        path.chmod(0o644)
-    manifest = {
-        "content_hash": rendered.content_hash,
-        "deployment": deployment_id,
-        "hosts": rendered.hosts,
-        "services": rendered.services,
-        # What the core lists (services on host groups expanded): what the next deploy checks is gone.
-        "host_services": _by_host(services),
-    }
-    (directory / MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")), encoding="utf-8")
-
-
-def _by_host(services: set[ServiceCheck]) -> dict[str, list[str]]:
-    by_host: dict[str, list[str]] = {}
-    for host, description in sorted(services):
-        by_host.setdefault(host, []).append(description)
-    return by_host
-
-
-# Main-config directives whose value is a file or directory that Naemon resolves against the
-# main config's directory (src/naemon/configuration.c: ``nspath_absolute(value,
-# config_file_dir)``); Nagios 4 does the same for the ones it knows. Included files
-# (include_file, include_dir) are read with the same base: the main config's directory, not
-# their own. broker_module: only its first word is a path; temp_file: only when it starts
-# with '.' (otherwise it is relative to temp_path). config_rel_path (newer Naemon) moves the
-# base of the paths after it.
-_PATH_DIRECTIVES = frozenset(
-    {
-        "cfg_file", "cfg_dir", "resource_file", "include_file", "include_dir", "log_file",
-        "debug_file", "command_file", "query_socket", "temp_path", "check_result_path", "lock_file",
-        "log_archive_path", "status_file", "state_retention_file", "object_cache_file",
-        "precached_object_file", "host_perfdata_file", "service_perfdata_file", "config_rel_path",
-    }
-)  # fmt: skip
-
-
-def _absolute(value: str, base: str) -> str:
-    # nspath_absolute: an absolute path as it is, a relative one joined to the base, lexically.
-    return os.path.normpath(value if os.path.isabs(value) else os.path.join(base, value))
-
-
-@dataclass
-class _Staging:
-    """What rewriting a main config (and the files it includes) for the staged copy needs."""
-
-    config_dir: str
-    staged: Path
-    includes: Path
-    base: str
-    included: bool = False
-    copies: dict[str, Path] = field(default_factory=dict)
-
-    def rewrite(self, text: str, source: Path) -> str:
-        """The lines of one main-config file with every path made absolute as Naemon resolves it."""
-        lines = []
-        for line in text.split("\n"):
-            stripped = line.strip()
-            key, sep, value = stripped.partition("=")
-            key, value = key.strip(), value.strip()
-            if not sep or stripped.startswith("#") or not value:
-                lines.append(line)
-            elif key in _PATH_DIRECTIVES:
-                lines.append(self._line(key, _absolute(value, self.base), source))
-            elif key == "broker_module":
-                module, space, args = value.partition(" ")
-                lines.append(f"{key}={_absolute(module, self.base)}{space}{args}")
-            elif key == "temp_file" and value.startswith("."):
-                lines.append(f"{key}={_absolute(value, self.base)}")
-            else:
-                lines.append(line)
-        return "\n".join(lines)
-
-    def _line(self, key: str, path: str, source: Path) -> str:
-        """The directive's line(s) for the copy; ``path`` is the absolute path Naemon would use."""
-        if key == "config_rel_path":
-            self.base = path
-        elif key in ("cfg_file", "cfg_dir"):
-            if path == self.config_dir or path.startswith(self.config_dir + "/"):
-                self.included = True
-                return f"{key}={self.staged}{path[len(self.config_dir) :]}"
-            if key == "cfg_dir" and self.config_dir.startswith(path.rstrip("/") + "/"):
-                raise runner.RunnerError(
-                    f"config_dir {self.config_dir} is inside cfg_dir {path} of {source}: the core would "
-                    "read every version; give the portal a cfg_dir of its own",
-                    retryable=False,
-                )
-        elif key == "include_file":
-            return f"{key}={self._include(path)}"
-        elif key == "include_dir":
-            try:
-                # os.listdir is readdir(3) order, the order Naemon reads the directory in.
-                names = [n for n in os.listdir(path) if not n.startswith(".") and n.endswith(".cfg")]
-            except OSError:
-                return f"{key}={path}"  # Naemon's verifier reports it as it would for the original
-            # Each file of the directory as an include_file of its rewritten copy, in Naemon's order.
-            return "\n".join(f"include_file={self._include(os.path.join(path, n))}" for n in names)
-        return f"{key}={path}"
-
-    def _include(self, path: str) -> str:
-        """A rewritten copy of an included file (its relative paths resolve as in the original)."""
-        if path in self.copies:  # included twice: the same copy, so Naemon reports it as it would
-            return str(self.copies[path])
-        try:
-            text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
-        except OSError:
-            return path
-        copy = self.includes / path.lstrip("/")
-        self.copies[path] = copy
-        rewritten = self.rewrite(text, Path(path))
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        # Readable by the core's user (the worker may run as someone else), whatever the umask.
-        for directory in (copy.parent, *copy.parent.parents):
-            if not directory.is_relative_to(self.includes):
-                break
-            directory.chmod(0o755)
-        copy.write_text(rewritten, encoding="utf-8", errors="surrogateescape")
-        copy.chmod(0o644)
-        return str(copy)
-
-
-def staged_includes(staged: Path) -> Path:
-    """Where the rewritten copies of the files the main config includes go for verifying ``staged``."""
-    return staged.parent / f"verify-{staged.name}.d"
-
-
-def staged_main_config(node: NaemonNode, staged: Path) -> str:
-    """The node's main config for verifying ``staged``: its paths resolved as for the original.
-
-    The copy lives in the versions directory, not beside the original, so every relative path
-    is made absolute against the original's directory, the line(s) that include config_dir
-    point at the staged version, and the files it includes are rewritten the same way into
-    ``staged_includes(staged)`` (Naemon resolves their relative paths against the main config's
-    directory too).
-    """
-    config_dir = os.path.normpath(node.config_dir)
-    if not node.main_config:
-        return f"cfg_dir={staged}\n"
-    main = Path(node.main_config)
-    try:
-        text = main.read_text(encoding="utf-8", errors="surrogateescape")
-    except OSError as exc:
-        raise runner.RunnerError(f"cannot read main config {main}: {exc.strerror}", retryable=False) from None
-    staging = _Staging(
-        config_dir=config_dir, staged=staged, includes=staged_includes(staged), base=str(main.parent)
-    )
-    result = staging.rewrite(text, main)
-    if not staging.included:
-        raise runner.RunnerError(
-            f"main config {main} has no cfg_dir={config_dir}: the core would never read the portal's config",
-            retryable=False,
-        )
     return result
 
 
@@ -700,7 +446,7 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
     start = time.monotonic()
     try:
         state = load_snapshot(node)
-        rendered = render_state(state, notify_filter_for(node), node_name=node.name)
+        rendered = render_state(state, node.notify_paths(), node_name=node.name)
         services = expected_services(state)
     except NaemonValueError as exc:
         run.time("render", start)
@@ -713,7 +459,7 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
     config_dir = Path(node.config_dir)
     versions = versions_dir(node)
     versions.mkdir(parents=True, exist_ok=True)
-    _adopt(node)
+    adopt(node)
     previous = live_version(node)
     live = read_manifest(previous)
     last = (
@@ -741,7 +487,7 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
     swapped = False
     try:
         start = time.monotonic()
-        _write_version(staged, rendered, run.deployment.pk, services)
+        write_version(staged, rendered, run.deployment.pk, services)
         run.time("write", start)
         run.save(state=DeploymentState.VERIFYING)
         start = time.monotonic()
@@ -760,10 +506,10 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
         else:
             run.save(verify_output="not verified: the node has no verify_command")
 
-        _point(config_dir, staged)
+        point(config_dir, staged)
         swapped = True
         if node.reload_method == ReloadMethod.NONE:
-            _prune(node, [staged, previous])
+            prune(node, [staged, previous])
             run.finish(
                 DeploymentState.CONFIRMED, confirmation="config swapped in; not reloaded (reload method none)"
             )
@@ -776,7 +522,7 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
             present=set(rendered.hosts),
             absent=set(live.get("hosts") or {}) - set(rendered.hosts),
             services=services,
-            services_absent=_manifest_services(live) - services,
+            services_absent=manifest_services(live) - services,
         )
         try:
             output, confirmation = _reload_and_confirm(node, expect)
@@ -788,7 +534,7 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
             run.finish(DeploymentState.FAILED, error=f"{what}: {exc}; {rollback}")
             return
         run.time("reload", start)
-        _prune(node, [staged, previous])
+        prune(node, [staged, previous])
         run.finish(DeploymentState.CONFIRMED, reload_output=output, confirmation=confirmation)
     except runner.RunnerError as exc:
         if exc.output:
@@ -824,7 +570,7 @@ def _roll_back(node: NaemonNode, previous: Path | None) -> str:
     """Point config_dir back at the previous version and reload; returns what happened, for the error."""
     if previous is None or not previous.is_dir():
         return "no previous version to roll back to"
-    _point(Path(node.config_dir), previous)
+    point(Path(node.config_dir), previous)
     if node.reload_method == ReloadMethod.NONE:
         return "rolled back to the previous version"
     expect = Expectation(started_after=_status_before(node), present=set(), absent=set())
@@ -835,8 +581,14 @@ def _roll_back(node: NaemonNode, previous: Path | None) -> str:
     return "rolled back to the previous version and reloaded it"
 
 
-def deploy(node_id: int, *, final_attempt: bool = True) -> int | None:
-    """The deploy task's body: one run under the node lock; returns the deployment id it ran, if any."""
+def deploy(
+    node_id: int, *, final_attempt: bool = True, follow_up: Callable[[NaemonNode], None] | None = None
+) -> int | None:
+    """The deploy task's body: one run under the node lock; returns the deployment id it ran, if any.
+
+    ``follow_up(node)``: called when pending work is left once the lock is let go (the task
+    enqueues itself again); without it, that work waits for the next run.
+    """
     node = NaemonNode.objects.filter(pk=node_id).first()
     if node is None or not node.enabled:
         return None
@@ -851,8 +603,8 @@ def deploy(node_id: int, *, final_attempt: bool = True) -> int | None:
             run_deployment(run, final_attempt=final_attempt)
     # After letting go: writes that committed while we held the lock saw it taken and left the
     # work to us. (Pending rows still locked by a write in progress are enqueued by its commit.)
-    if _unclaimed_work(node):
-        _enqueue(node.pk, node.queue)
+    if follow_up is not None and _unclaimed_work(node):
+        follow_up(node)
     return ran
 
 

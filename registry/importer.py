@@ -39,7 +39,7 @@ from typing import Any
 from django.db import transaction
 
 from registry import models as m
-from registry import render
+from registry import validation
 from registry.validation import NaemonValueError
 
 # --- parsing --------------------------------------------------------------------------
@@ -387,7 +387,7 @@ class Importer:
             value = getattr(obj, name, "")
             if value:
                 try:
-                    (render.check_name if name == "name" else render.check_value)(value, name)
+                    (validation.check_name if name == "name" else validation.check_value)(value, what=name)
                 except NaemonValueError as exc:
                     raise Invalid(str(exc)) from None
         obj.save()
@@ -430,8 +430,8 @@ class Importer:
                         self.report.dropped["timeperiod exclude"] += 1
                         continue
                     day, _, times = " ".join(f"{key} {value}".split()).rpartition(" ")
-                    ranges[render.check_timeperiod_day(day, f"day {day!r}")] = render.check_time_ranges(
-                        times, f"ranges of {day}"
+                    ranges[validation.check_timeperiod_day(day, what=f"day {day!r}")] = (
+                        validation.check_time_ranges(times, what=f"ranges of {day}")
                     )
                 self.save(
                     m.TimePeriod,

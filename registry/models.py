@@ -7,7 +7,9 @@ again, so nothing unchecked reaches a config file.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,6 +20,11 @@ from django.utils import timezone
 from monitoring_portal.models import Team
 from registry import validation
 from registry.choices import DeploymentState, NodeRole, ReloadMethod
+from registry.render import NotifyPaths
+
+# A node's notify_dir when it has none; the same as the filter's built-in default
+# (preferences/notify_filter.py), which only a command line passing no paths relies on.
+DEFAULT_NOTIFY_DIR = "/var/lib/monitoring-portal/notify"
 
 
 def _check(field: str, fn: Any, *args: Any, **kwargs: Any) -> dict[str, list[str]]:
@@ -116,6 +123,13 @@ class NaemonNode(NamedObject):
     def queue(self) -> str:
         """The Celery queue of this node's worker."""
         return f"naemon.{self.name}"
+
+    def notify_paths(self) -> NotifyPaths:
+        """Where the notify-filter runs on this node and keeps its files: the one owner of that layout."""
+        base = (self.notify_dir or DEFAULT_NOTIFY_DIR).rstrip("/") or "/"
+        # No notify_filter_path: the console script of the virtualenv the node's worker runs in.
+        program = self.notify_filter_path or str(Path(sys.executable).parent / "notify-filter")
+        return NotifyPaths(program, f"{base}/snapshot", f"{base}/state", f"{base}/decisions.log")
 
 
 class TimePeriod(NamedObject):

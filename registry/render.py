@@ -1,15 +1,16 @@
-"""Naemon object config for one node, rendered from the registry's current state.
+"""Naemon object config for one node, rendered from plain rows: no database, no Django.
 
-``render_node(node)`` loads what the node monitors (``load_state``) and renders it
-(``render_state``): a few files ({name: text}), a content hash over all of them, and a
-small digest per host and service so a deploy can say what changed.
+``render_state(state, notify_paths)`` renders what a node monitors (a ``State``, which
+registry/state.py reads from the database; ``state.render_node(node)`` does both): a few
+files ({name: text}), a content hash over all of them, and a small digest per host and
+service so a deploy can say what changed.
 
 The output is deterministic: objects sorted by name (in Python, so PostgreSQL and SQLite
 collations agree), directives in a fixed order, one directive per line, the closing brace
-on its own line. Every name and value is checked again here with registry/validation.py,
-plus the few rules that only matter when writing object files (below), so nothing
-unchecked reaches a file even when it got into the database around the API: a bad value
-raises NaemonValueError naming the object and field, and nothing is written.
+on its own line. Every name and value is checked again here with registry/validation.py
+(its ``plain_*`` fast paths first), so nothing unchecked reaches a file even when it got into
+the database around the API: a bad value raises NaemonValueError naming the object and field,
+and nothing is written.
 
 What a node gets: a master, everything. A poller, the hosts of the host groups it owns and
 their services, the services on those host groups, every host group it owns (also empty
@@ -22,7 +23,8 @@ Contacts' notification commands are wrapped by the notify-filter: each command w
 ``channel`` gets two extra definitions, ``notify-filter-host__<name>`` and
 ``notify-filter-service__<name>``, that run the filter with Naemon's macros (each quoted) in
 its gate form, ``notify-filter ... || [ $$? -ne 86 ] || exit 0 && ( <the command's own line> )``;
-contacts reference those. Only the filter's own "suppress" exits 86: any other status (the
+contacts reference those. The filter gets every path it uses on the command line
+(``NotifyPaths``, from ``NaemonNode.notify_paths()``): it relies on no default. Only the filter's own "suppress" exits 86: any other status (the
 filter missing, not executable, crashing) runs the whole line, so a broken filter sends rather
 than drops; a suppressed notification runs no part of the line, pipelines included.
 """
@@ -31,19 +33,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
-import sys
 import zlib
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from livestatus.text import describe, first_refused
 from registry import validation
-from registry.choices import NodeRole
 from registry.validation import NaemonValueError
 
 Row = dict[str, Any]
@@ -60,16 +56,11 @@ FILES = (
 NOTIFY_PREFIX = validation.NOTIFY_FILTER_PREFIX
 HOST_WRAPPER = "notify-filter-host__"
 SERVICE_WRAPPER = "notify-filter-service__"
+# How errors name the notify-filter's files: they lie under the node's notify_dir.
+NOTIFY_DIR_LABEL = "the node's notify_dir"
 # The notify-filter's exit status for "do not send" (preferences/notify_filter.py's
 # SUPPRESS_STATUS; registry imports nothing of preferences): no shell or Python failure uses it.
 NOTIFY_FILTER_SUPPRESS = 86
-
-# Rules beyond registry/validation.py that only matter in object files:
-# - Naemon reads the value "null" as "unset": a host named null could not be referenced.
-# - In list directives (hostgroups, parents, members, host_name of a service) a leading '+'
-#   means "add to the template's value" and is stripped: a host group "+web" would be "web".
-_CHANNEL = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./+-]*$")
 
 
 @dataclass
@@ -96,11 +87,13 @@ class State:
 
 
 @dataclass(frozen=True)
-class NotifyFilter:
-    """Where the notify-filter runs on a node and where it keeps its files (empty: its defaults)."""
+class NotifyPaths:
+    """Where the notify-filter runs on a node and where it keeps its files (``NaemonNode.notify_paths()``)."""
 
-    path: str
-    notify_dir: str = ""
+    filter: str
+    snapshot_dir: str
+    state_dir: str
+    decision_log: str
 
 
 @dataclass
@@ -115,116 +108,17 @@ class Rendered:
     services: dict[str, int]
 
 
-# --- checks ---------------------------------------------------------------------------
-
-
-def _text(value: str, what: str) -> str:
-    # The one rule for characters (livestatus.text), which the Livestatus layer applies too.
-    found = first_refused(value)
-    if found is not None:
-        raise NaemonValueError(f"{what} contains {describe(found[1])}.")
-    if value == "null":
-        raise NaemonValueError(f"{what} is 'null', which Naemon reads as 'no value'.")
-    return value
-
-
-# Fast paths: plain ASCII that every rule accepts (a strict subset of what they accept), so a
-# million services do not each go through the full checks. Anything else takes the full path.
-_PLAIN = "A-Za-z0-9_.:@/#-"
-_PLAIN_NAME = re.compile(rf"[{_PLAIN}]+")
-_PLAIN_SPACED_NAME = re.compile(rf"[{_PLAIN}]+(?: [{_PLAIN}]+)*")
-# Printable ASCII without '$' and ';', no white space at either end, no backslash at the end.
-_PLAIN_VALUE = re.compile(r"[!-#%-:<-~](?:[ !-#%-:<-~]*[!-#%-:<-\[\]-~])?")
-# The same without anything the shell reads (validation.SHELL_CHARS): values that become macros.
-_PLAIN_MACRO = re.compile(r"[!#%(-:=?-\[\]-_a-{}~](?:[ !#%(-:=?-\[\]-_a-{}~]*[!#%(-:=?-\[\]-_a-{}~])?")
-
-
-def check_name(value: Any, what: str, *, allow_spaces: bool = False) -> str:
-    """An object name as the renderer accepts it: validation.check_name and the object-file rules."""
-    if (
-        type(value) is str
-        and len(value) <= validation.MAX_NAME
-        and value != "null"
-        and (_PLAIN_SPACED_NAME if allow_spaces else _PLAIN_NAME).fullmatch(value)
-    ):
-        return value
-    validation.check_name(value, what=what, allow_spaces=allow_spaces)
-    return _text(value, what)
-
-
-def check_value(value: Any, what: str) -> str:
-    """A directive value as the renderer accepts it."""
-    if (
-        type(value) is str
-        and len(value) <= validation.MAX_VALUE
-        and value != "null"
-        and _PLAIN_VALUE.fullmatch(value)
-    ):
-        return value
-    validation.check_value(value, what=what)
-    return _text(value, what)
-
-
-def check_timeperiod_day(day: Any, what: str) -> str:
-    """A time period's day or date exception (``monday``, ``2026-12-24``, ``monday -1 may``)."""
-    check_name(day, what, allow_spaces=True)
-    return validation.check_timeperiod_day(day, what=what)
-
-
-def check_time_ranges(value: Any, what: str) -> str:
-    """``HH:MM-HH:MM`` ranges, comma-separated."""
-    check_value(value, what)
-    return validation.check_time_ranges(value, what=what)
-
-
-def check_path(value: str, what: str) -> str:
-    """An absolute path that is safe to write unquoted into a command line."""
-    if not _SAFE_PATH.fullmatch(value):
-        raise NaemonValueError(f"{what} must be an absolute path of letters, digits and _ . / + - only.")
-    return value
-
-
 # --- rendering ------------------------------------------------------------------------
 
 
-def _plain_name(value: Any, allow_spaces: bool) -> bool:
-    return (
-        type(value) is str
-        and len(value) <= validation.MAX_NAME
-        and value != "null"
-        and (_PLAIN_SPACED_NAME if allow_spaces else _PLAIN_NAME).fullmatch(value) is not None
-    )
-
-
-def _plain_value(value: Any) -> bool:
-    return (
-        type(value) is str
-        and len(value) <= validation.MAX_VALUE
-        and value != "null"
-        and _PLAIN_VALUE.fullmatch(value) is not None
-    )
-
-
-def _plain_macro(value: Any) -> bool:
-    return (
-        type(value) is str
-        and len(value) <= validation.MAX_VALUE
-        and value != "null"
-        and _PLAIN_MACRO.fullmatch(value) is not None
-    )
+_plain_name = validation.plain_name
+_plain_value = validation.plain_value
+_plain_macro = validation.plain_macro
+_plain_address = validation.plain_address
 
 
 def _never(value: Any) -> bool:
     return False
-
-
-def _plain_address(value: Any) -> bool:
-    return (
-        type(value) is str
-        and len(value) <= 253
-        and value != "null"
-        and validation.HOSTNAME.fullmatch(value) is not None
-    )
 
 
 class _Block:
@@ -254,7 +148,7 @@ class _Block:
         if value is None or value == "":
             return
         if not _plain_value(value):
-            check_value(value, f"{self.what}: {field or directive}")
+            validation.check_value(value, what=f"{self.what}: {field or directive}")
         self.add(directive, value, field=field)
 
     def macro(
@@ -270,15 +164,13 @@ class _Block:
         if value is None or value == "":
             return
         if not plain(value):
-            what = f"{self.what}: {field or directive}"
-            check(value, what=what)
-            _text(value, what)
+            check(value, what=f"{self.what}: {field or directive}")
         self.add(directive, value, field=field)
 
     def checked_name(self, value: Any, field: str, allow_spaces: bool = False) -> str:
         if _plain_name(value, allow_spaces):
             return str(value)
-        return check_name(value, f"{self.what}: {field}", allow_spaces=allow_spaces)
+        return validation.check_name(value, what=f"{self.what}: {field}", allow_spaces=allow_spaces)
 
     def name(
         self, directive: str, value: str, *, allow_spaces: bool = False, field: str | None = None
@@ -337,7 +229,7 @@ def _check_settings(block: _Block, row: Row, option_letters: frozenset[str], *, 
             if arg.endswith("\\"):
                 # '\!' is an escaped '!': the argument would swallow the next one.
                 raise NaemonValueError(f"{what} ends with a backslash.")
-            parts.append(_text(arg, what))
+            parts.append(arg)
         block.add("check_command", "!".join(parts))
     elif args:
         raise NaemonValueError(f"{block.what}: check_command_args are given without a check_command.")
@@ -386,7 +278,7 @@ def _custom_variables(block: _Block, variables: Any) -> None:
     for name in sorted(checked):
         value = checked[name]
         label = f"custom variable {name}"
-        block.add(name, _text(value, f"{block.what}: {label}") if value else "", field=label)
+        block.add(name, value, field=label)
 
 
 def _check_free_form_values(state: State, commands: list[Row]) -> None:
@@ -427,7 +319,10 @@ def _render_timeperiod(row: Row) -> str:
         raise NaemonValueError(f"{block.what}: ranges must be an object of day: time ranges.")
     for day in sorted(ranges):
         what = f"{block.what}: ranges {day!r}"
-        block.add(check_timeperiod_day(day, what), check_time_ranges(ranges[day], what))
+        block.add(
+            validation.check_timeperiod_day(day, what=what),
+            validation.check_time_ranges(ranges[day], what=what),
+        )
     return block.text()
 
 
@@ -440,7 +335,7 @@ def _render_command(name: str, command_line: str, what: str, free_form: Any = No
     # macro the line leaves unquoted is single-quoted: a value is one argument, never more;
     # only the $ARGn$ staff declared free-form stay unquoted (_check_free_form_values).
     line = validation.quote_macros(command_line.strip(), what=f"{what}: command_line", free_form=free)
-    block.add("command_line", _text(line, f"{what}: command_line"))
+    block.add("command_line", line)
     return block.text()
 
 
@@ -448,19 +343,19 @@ def _quoted(macro: str) -> str:
     return f'"${macro}$"'
 
 
-def wrapped_command_lines(row: Row, notify: NotifyFilter) -> tuple[str, str]:
+def wrapped_command_lines(row: Row, notify: NotifyPaths) -> tuple[str, str]:
     """The host and service notification command lines of a notification command, through the filter."""
-    what = f"command {row['name']!r}"
-    channel = row.get("channel") or ""
-    if not _CHANNEL.fullmatch(channel):
-        raise NaemonValueError(f"{what}: channel must be letters, digits, '_' or '-' (at most 32).")
-    check_path(notify.path, "the notify-filter path")
+    channel = validation.check_channel(row.get("channel") or "", f"command {row['name']!r}")
+    validation.check_path(notify.filter, "the notify-filter path")
+    # Every path the filter uses, always: its built-in defaults are for hand-run filters only.
     files: list[str] = []
-    if notify.notify_dir:
-        base = check_path(notify.notify_dir.rstrip("/") or "/", "the node's notify_dir")
-        files = ["--snapshot-dir", f'"{base}/snapshot"', "--state-dir", f'"{base}/state"']
-        files += ["--log", f'"{base}/decisions.log"']
-    common = [notify.path, "--contact", _quoted("CONTACTNAME"), "--channel", channel]
+    for option, path in (
+        ("--snapshot-dir", notify.snapshot_dir),
+        ("--state-dir", notify.state_dir),
+        ("--log", notify.decision_log),
+    ):
+        files += [option, f'"{validation.check_path(path, NOTIFY_DIR_LABEL)}"']
+    common = [notify.filter, "--contact", _quoted("CONTACTNAME"), "--channel", channel]
     common += ["--type", _quoted("NOTIFICATIONTYPE"), "--host", _quoted("HOSTNAME")]
     common += ["--hostgroups", _quoted("HOSTGROUPNAMES")]
     host = [*common, "--state", _quoted("HOSTSTATE"), "--id", _quoted("HOSTNOTIFICATIONID")]
@@ -541,7 +436,7 @@ def shell_structure(line: str) -> tuple[bool, str]:
     return compound, line
 
 
-def _render_commands(rows: list[Row], notify: NotifyFilter) -> list[str]:
+def _render_commands(rows: list[Row], notify: NotifyPaths) -> list[str]:
     blocks = []
     for row in rows:
         what = f"command {row['name']!r}"
@@ -579,7 +474,7 @@ def _render_contact(row: Row, channels: dict[str, str]) -> str:
             )
     for kind, prefix in (("host", HOST_WRAPPER), ("service", SERVICE_WRAPPER)):
         directive = f"{kind}_notification_commands"
-        names = [check_name(n, f"{block.what}: {directive}") for n in row.get(directive) or []]
+        names = [block.checked_name(n, directive) for n in row.get(directive) or []]
         block.names(directive, [prefix + n if n in channels else n for n in names])
     return block.text()
 
@@ -759,7 +654,7 @@ def _join(header: str, blocks: Iterable[str]) -> str:
     return header + "\n" + "\n".join(blocks)
 
 
-def render_state(state: State, notify: NotifyFilter, *, node_name: str = "") -> Rendered:
+def render_state(state: State, notify: NotifyPaths, *, node_name: str = "") -> Rendered:
     """Render a node's state into its files; raises NaemonValueError on any bad name or value."""
     header = (
         f"# Rendered by the monitoring portal{f' for node {node_name}' if node_name else ''}. Do not edit.\n"
@@ -834,291 +729,3 @@ def render_state(state: State, notify: NotifyFilter, *, node_name: str = "") -> 
             for row, text in zip(services, service_blocks, strict=True)
         },
     )
-
-
-# --- loading from the database --------------------------------------------------------
-
-
-def default_notify_filter_path() -> str:
-    """The notify-filter console script of the virtualenv this worker runs in (on the node)."""
-    return str(Path(sys.executable).parent / "notify-filter")
-
-
-def notify_filter_for(node: Any) -> NotifyFilter:
-    """The notify-filter settings of a node."""
-    return NotifyFilter(
-        path=node.notify_filter_path or default_notify_filter_path(), notify_dir=node.notify_dir
-    )
-
-
-_CHECK_FIELDS = (
-    "check_command_id",
-    "check_interval",
-    "retry_interval",
-    "max_check_attempts",
-    "check_period_id",
-    "active_checks_enabled",
-    "passive_checks_enabled",
-    "notifications_enabled",
-    "notification_interval",
-    "notification_period_id",
-    "notification_options",
-    "notes",
-)
-
-
-def _json_text() -> dict[str, Any]:
-    """The JSON fields as their text: decoding it here (cached) is much cheaper than per row in the ORM."""
-    from django.db.models import TextField
-    from django.db.models.functions import Cast
-
-    return {
-        "args_json": Cast("check_command_args", TextField()),
-        "vars_json": Cast("custom_variables", TextField()),
-    }
-
-
-@functools.lru_cache(maxsize=8192)
-def _decode(text: str | None) -> Any:
-    # Shared between rows that hold the same JSON: the renderer only reads them.
-    return json.loads(text) if text else None
-
-
-def _tuples(queryset: Any) -> Iterator[tuple[Any, ...]]:
-    """The rows of a values_list() query straight from the cursor.
-
-    Around the ORM's per-row converters, which cost more than the rendering: every column
-    read this way is a plain int, str, bool (0/1 on SQLite) or NULL, or JSON cast to text.
-    """
-    from django.db import connections
-
-    sql, params = queryset.query.sql_with_params()
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        while batch := cursor.fetchmany(20000):
-            yield from batch
-
-
-def _rows(queryset: Any, *fields: str) -> Iterator[Row]:
-    """Rows as dicts of ``fields`` (model fields, then the JSON-as-text columns)."""
-    # No ORDER BY: the renderer sorts in Python (and ordering by a join would add columns).
-    annotated = queryset.order_by().annotate(**_json_text()).values_list(*fields, "args_json", "vars_json")
-    names = (*fields, "args_json", "vars_json")
-    for values in _tuples(annotated):
-        # NULL means "inherit": leaving the key out keeps a million rows smaller (row.get() is None).
-        yield {k: v for k, v in zip(names, values, strict=True) if v is not None}
-
-
-def _pairs(queryset: Any, left: str, right: str) -> dict[int, list[int]]:
-    """An m2m/through table as left id -> [right ids] in the table's order."""
-    result: dict[int, list[int]] = defaultdict(list)
-    for a, b in _tuples(queryset.values_list(left, right)):
-        result[a].append(b)
-    return result
-
-
-_NONE: list[int] = []
-_NONE_NAMES: list[str] = []
-
-
-def _names(ids: Iterable[int], names: dict[int, str], *, keep_order: bool = False) -> list[str]:
-    if ids is _NONE:
-        return _NONE_NAMES  # shared: rows are only read
-    found = [names[i] for i in ids if i in names]
-    return found if keep_order or len(found) < 2 else sorted(found)
-
-
-def _with_check_refs(row: Row, commands: dict[int, str], periods: dict[int, str]) -> Row:
-    for key, table in (
-        ("check_command", commands),
-        ("check_period", periods),
-        ("notification_period", periods),
-    ):
-        ref = row.pop(f"{key}_id", None)
-        if ref is not None:
-            row[key] = table.get(ref)
-    for key, column in (("check_command_args", "args_json"), ("custom_variables", "vars_json")):
-        value = _decode(row.pop(column, None))
-        if value:
-            row[key] = value
-    return row
-
-
-def load_state(node: Any) -> State:
-    """Read what ``node`` monitors from the database, in a handful of queries (no per-object queries)."""
-    from registry import models as m
-
-    periods = dict(m.TimePeriod.objects.values_list("pk", "name"))
-    commands = dict(m.Command.objects.values_list("pk", "name"))
-    state = State()
-    state.timeperiods = [dict(r) for r in m.TimePeriod.objects.values("name", "alias", "ranges")]
-    state.commands = [
-        dict(r) for r in m.Command.objects.values("name", "command_line", "channel", "free_form_args")
-    ]
-
-    host_cmds = _pairs(m.Contact.host_notification_commands.through.objects, "contact_id", "command_id")
-    service_cmds = _pairs(m.Contact.service_notification_commands.through.objects, "contact_id", "command_id")
-    for values in m.Contact.objects.values(
-        "pk",
-        "name",
-        "alias",
-        "email",
-        "pager",
-        "host_notification_period_id",
-        "service_notification_period_id",
-        "host_notification_options",
-        "service_notification_options",
-        "user__is_staff",
-    ):
-        row: Row = dict(values)
-        pk = row.pop("pk")
-        row["staff"] = bool(row.pop("user__is_staff"))
-        row["host_notification_period"] = periods.get(row.pop("host_notification_period_id"))
-        row["service_notification_period"] = periods.get(row.pop("service_notification_period_id"))
-        row["host_notification_commands"] = _names(host_cmds.get(pk, []), commands)
-        row["service_notification_commands"] = _names(service_cmds.get(pk, []), commands)
-        state.contacts.append(row)
-    contacts = dict(m.Contact.objects.values_list("pk", "name"))
-    cg_members = _pairs(m.ContactGroup.members.through.objects, "contactgroup_id", "contact_id")
-    for group in m.ContactGroup.objects.values("pk", "name", "alias"):
-        row = dict(group)
-        row["members"] = _names(cg_members.get(row.pop("pk"), []), contacts)
-        state.contactgroups.append(row)
-    contactgroups = dict(m.ContactGroup.objects.values_list("pk", "name"))
-    servicegroups = dict(m.ServiceGroup.objects.values_list("pk", "name"))
-    state.servicegroups = [dict(r) for r in m.ServiceGroup.objects.values("name", "alias")]
-
-    for model, use_model, rows in (
-        (m.HostTemplate, m.HostTemplateUse, state.host_templates),
-        (m.ServiceTemplate, m.ServiceTemplateUse, state.service_templates),
-    ):
-        names = dict(model.objects.values_list("pk", "name"))
-        uses = _pairs(use_model.objects.order_by("template_id", "position", "pk"), "template_id", "uses_id")
-        for row in _rows(model.objects.all(), "pk", "name", *_CHECK_FIELDS):
-            row["use"] = _names(uses.get(row.pop("pk"), _NONE), names, keep_order=True)
-            rows.append(_with_check_refs(row, commands, periods))
-
-    poller = node.role == NodeRole.POLLER
-    host_qs = m.Host.objects.for_node(node)
-    hostgroup_rows = {r["pk"]: r for r in m.HostGroup.objects.values("pk", "name", "alias", "node_id")}
-    owned = {pk for pk, r in hostgroup_rows.items() if r["node_id"] == node.pk}
-    hostgroups = {pk: r["name"] for pk, r in hostgroup_rows.items()}
-
-    hosts_through: Any = m.Host.hostgroups.through.objects
-    parents_through: Any = m.Host.parents.through.objects
-    contacts_through: Any = m.Host.contacts.through.objects
-    cgroups_through: Any = m.Host.contact_groups.through.objects
-    uses_qs: Any = m.HostUse.objects.order_by("host_id", "position", "pk")
-    if poller:
-        ids = host_qs.values("pk")
-        hosts_through = hosts_through.filter(host_id__in=ids)
-        parents_through = parents_through.filter(from_host_id__in=ids)
-        contacts_through = contacts_through.filter(host_id__in=ids)
-        cgroups_through = cgroups_through.filter(host_id__in=ids)
-        uses_qs = uses_qs.filter(host_id__in=ids)
-    host_groups = _pairs(hosts_through, "host_id", "hostgroup_id")
-    host_parents = _pairs(parents_through, "from_host_id", "to_host_id")
-    host_contacts = _pairs(contacts_through, "host_id", "contact_id")
-    host_cgroups = _pairs(cgroups_through, "host_id", "contactgroup_id")
-    host_uses = _pairs(uses_qs, "host_id", "template_id")
-    host_templates = dict(m.HostTemplate.objects.values_list("pk", "name"))
-
-    host_rows = list(_rows(host_qs, "pk", "name", "alias", "address", *_CHECK_FIELDS))
-    host_names = {r["pk"]: r["name"] for r in host_rows}
-    referenced: set[int] = set()
-    for row in host_rows:
-        pk = row.pop("pk")
-        groups = host_groups.get(pk, _NONE)
-        referenced.update(groups)
-        row["use"] = _names(host_uses.get(pk, _NONE), host_templates, keep_order=True)
-        row["hostgroups"] = _names(groups, hostgroups)
-        # On a poller, a parent monitored elsewhere is not defined here: leave it out.
-        row["parents"] = _names(host_parents.get(pk, _NONE), host_names)
-        row["contacts"] = _names(host_contacts.get(pk, _NONE), contacts)
-        row["contact_groups"] = _names(host_cgroups.get(pk, _NONE), contactgroups)
-        state.hosts.append(_with_check_refs(row, commands, periods))
-    rendered_groups = (owned | referenced) if poller else set(hostgroup_rows)
-    state.hostgroups = [
-        {"name": hostgroup_rows[pk]["name"], "alias": hostgroup_rows[pk]["alias"]} for pk in rendered_groups
-    ]
-
-    _load_services(node, state, poller, host_names, owned, hostgroups, servicegroups, contacts, contactgroups)
-    for row in state.services:
-        _with_check_refs(row, commands, periods)
-    return state
-
-
-def _load_services(
-    node: Any,
-    state: State,
-    poller: bool,
-    host_names: dict[int, str],
-    owned: set[int],
-    hostgroups: dict[int, str],
-    servicegroups: dict[int, str],
-    contacts: dict[int, str],
-    contactgroups: dict[int, str],
-) -> None:
-    from django.db.models import Q
-
-    from registry import models as m
-
-    services = m.Service.objects.all()
-    if poller:
-        services = services.filter(
-            Q(host__in=m.Host.objects.for_node(node).values("pk")) | Q(hostgroups__node=node)
-        ).distinct()
-    ids = services.values("pk")
-
-    def related(through: Any, right: str) -> dict[int, list[int]]:
-        qs = through.objects if not poller else through.objects.filter(service_id__in=ids)
-        return _pairs(qs, "service_id", right)
-
-    groups = related(m.Service.hostgroups.through, "hostgroup_id")
-    sgroups = related(m.Service.servicegroups.through, "servicegroup_id")
-    scontacts = related(m.Service.contacts.through, "contact_id")
-    scgroups = related(m.Service.contact_groups.through, "contactgroup_id")
-    uses_qs = m.ServiceUse.objects.order_by("service_id", "position", "pk")
-    uses = _pairs(uses_qs.filter(service_id__in=ids) if poller else uses_qs, "service_id", "template_id")
-    templates = dict(m.ServiceTemplate.objects.values_list("pk", "name"))
-    # On a poller only the host groups it owns carry services there (filtered below).
-    for row in _rows(services, "pk", "description", "host_id", *_CHECK_FIELDS):
-        pk = row.pop("pk")
-        host_id = row.pop("host_id", None)
-        host = host_names.get(host_id) if host_id is not None else None
-        row["host"] = host
-        group_ids = groups.get(pk, _NONE)
-        if poller and group_ids:
-            group_ids = [g for g in group_ids if g in owned]
-        row["hostgroups"] = _names(group_ids, hostgroups)
-        if host is None and not row["hostgroups"]:
-            continue
-        row["use"] = _names(uses.get(pk, _NONE), templates, keep_order=True)
-        row["servicegroups"] = _names(sgroups.get(pk, _NONE), servicegroups)
-        row["contacts"] = _names(scontacts.get(pk, _NONE), contacts)
-        row["contact_groups"] = _names(scgroups.get(pk, _NONE), contactgroups)
-        state.services.append(row)
-
-
-def load_snapshot(node: Any) -> State:
-    """load_state in one consistent snapshot of the database.
-
-    The loader reads hosts, their templates, groups and services in separate queries: without
-    one snapshot, a write committing in between gives a host without its template (a config
-    the core rejects). PostgreSQL: a REPEATABLE READ, READ ONLY transaction; SQLite: any
-    transaction reads one snapshot. Inside a caller's transaction, that one is used as it is.
-    """
-    from django.db import connection, transaction
-
-    if connection.in_atomic_block:
-        return load_state(node)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return load_state(node)
-
-
-def render_node(node: Any) -> Rendered:
-    """Render the latest registry state for ``node`` (one consistent snapshot of it)."""
-    return render_state(load_snapshot(node), notify_filter_for(node), node_name=node.name)

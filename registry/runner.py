@@ -21,10 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livestatus.client import LivestatusClient
-from livestatus.commands import restart_program
-from livestatus.errors import LivestatusError
-from livestatus.query import LivestatusQuery
+from livestatus.client import LivestatusClient, LivestatusError, LivestatusQuery
+from livestatus.client.commands import restart_program
 
 OUTPUT_LIMIT = 64 * 1024
 

@@ -16,7 +16,12 @@ their values split into words at plain spaces and may do nothing else
 (``check_free_form_argument``).
 
 Which characters any name or value may hold at all (no control characters, no invisible
-formatting characters) is ``livestatus.text``: the Livestatus layer applies the same rule.
+formatting characters) is ``livestatus.client.text``: the Livestatus layer applies the same rule.
+
+The renderer (registry/render.py) checks every name and value again with these functions when it
+writes object files; the ``plain_*`` predicates are its fast paths: plain ASCII that every rule
+accepts (a strict subset of what the full checks accept), so a million services do not each go
+through the full checks.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import ipaddress
 import re
 from collections.abc import Collection
 
-from livestatus import text
+from livestatus.client import text
 
 # Naemon's default illegal_object_name_chars, plus ';' (comment) which the house rules add.
 ILLEGAL_NAME_CHARS = "`~!$%^&*|'\"<>?,()=;"
@@ -74,8 +79,60 @@ def _common(value: str, what: str, why: str) -> None:
         raise NaemonValueError(f"{what} must not be 'null', which Naemon reads as 'unset'.")
 
 
+# Fast paths: plain ASCII that every rule accepts. Anything else takes the full checks.
+_PLAIN = "A-Za-z0-9_.:@/#-"
+_PLAIN_NAME = re.compile(rf"[{_PLAIN}]+")
+_PLAIN_SPACED_NAME = re.compile(rf"[{_PLAIN}]+(?: [{_PLAIN}]+)*")
+# Printable ASCII without '$' and ';', no white space at either end, no backslash at the end.
+_PLAIN_VALUE = re.compile(r"[!-#%-:<-~](?:[ !-#%-:<-~]*[!-#%-:<-\[\]-~])?")
+# The same without anything the shell reads (SHELL_CHARS): values that become macros.
+_PLAIN_MACRO = re.compile(r"[!#%(-:=?-\[\]-_a-{}~](?:[ !#%(-:=?-\[\]-_a-{}~]*[!#%(-:=?-\[\]-_a-{}~])?")
+# Printable ASCII a command line may hold unquoted: the renderer's notify-filter and its paths.
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./+-]*$")
+_CHANNEL = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def plain_name(value: object, allow_spaces: bool = False) -> bool:
+    """Whether ``value`` is a name ``check_name`` accepts without looking further (plain ASCII)."""
+    return (
+        type(value) is str
+        and len(value) <= MAX_NAME
+        and value != "null"
+        and (_PLAIN_SPACED_NAME if allow_spaces else _PLAIN_NAME).fullmatch(value) is not None
+    )
+
+
+def plain_value(value: object) -> bool:
+    """Whether ``value`` is a value ``check_value`` accepts without looking further."""
+    return (
+        type(value) is str
+        and len(value) <= MAX_VALUE
+        and value != "null"
+        and _PLAIN_VALUE.fullmatch(value) is not None
+    )
+
+
+def plain_macro(value: object) -> bool:
+    """Whether ``value`` is a value ``check_macro_value`` accepts without looking further."""
+    return (
+        type(value) is str
+        and len(value) <= MAX_VALUE
+        and value != "null"
+        and _PLAIN_MACRO.fullmatch(value) is not None
+    )
+
+
+def plain_address(value: object) -> bool:
+    """Whether ``value`` is a host name ``check_address`` accepts without looking further."""
+    return (
+        type(value) is str and len(value) <= 253 and value != "null" and HOSTNAME.fullmatch(value) is not None
+    )
+
+
 def check_name(value: str, *, what: str = "name", allow_spaces: bool = False) -> str:
     """An object name: no control characters, none of Naemon's illegal characters."""
+    if plain_name(value, allow_spaces):
+        return value
     if not isinstance(value, str) or not value:
         raise NaemonValueError(f"{what} must not be empty.")
     _common(value, what, "names may not hold control characters or invisible formatting characters")
@@ -101,6 +158,8 @@ def check_name(value: str, *, what: str = "name", allow_spaces: bool = False) ->
 
 def check_value(value: str, *, what: str = "value", allow_dollar: bool = False) -> str:
     """A directive value: one line, no comment start (;), no macro ($) unless allowed."""
+    if plain_value(value):
+        return value
     if not isinstance(value, str):
         raise NaemonValueError(f"{what} must be a string.")
     _common(value, what, "values must be one line of visible text")
@@ -244,6 +303,9 @@ def check_command_line(value: str, *, what: str = "command line") -> str:
     if not isinstance(value, str) or not value.strip():
         raise NaemonValueError(f"{what} must not be empty.")
     _common(value, what, "it must be one line of visible text")
+    if value.strip() == "null":
+        # The renderer writes the line stripped (Naemon strips it anyway): " null " would be "null".
+        raise NaemonValueError(f"{what} must not be 'null', which Naemon reads as 'unset'.")
     if re.search(r"(?<!\\);", value):
         raise NaemonValueError(f"{what} contains an unescaped ';' (write '\\;').")
     quote_macros(value, what=what)
@@ -348,6 +410,20 @@ def quote_macros(line: str, *, what: str = "command line", free_form: Collection
         elif char == ")" and context in ("$(", "("):
             stack.pop()
     return "".join(out)
+
+
+def check_path(value: str, what: str) -> str:
+    """An absolute path that is safe to write unquoted into a command line."""
+    if not _SAFE_PATH.fullmatch(value):
+        raise NaemonValueError(f"{what} must be an absolute path of letters, digits and _ . / + - only.")
+    return value
+
+
+def check_channel(value: str, what: str) -> str:
+    """A notification command's channel, as the notify-filter's rules match on it."""
+    if not isinstance(value, str) or not _CHANNEL.fullmatch(value):
+        raise NaemonValueError(f"{what}: channel must be letters, digits, '_' or '-' (at most 32).")
+    return value
 
 
 def check_custom_variable_name(name: str) -> str:

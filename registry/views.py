@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from monitoring_portal.models import Team
+from registry import writes
 from registry.api import serializers as s
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
 from registry.filtersets import HostFilterSet, ServiceFilterSet
@@ -171,7 +172,7 @@ def _by(request: HttpRequest) -> str:
 
 def _write(
     request: HttpRequest, form: RegistryObjectForm, *, queryset: Any, reason: str
-) -> tuple[s.WriteResult | None, int]:
+) -> tuple[writes.WriteResult | None, int]:
     """Store a valid form through the API's write path (ownership after the write, deployments).
 
     A refusal becomes a form error and the status of the page: 403 (not the caller's to
@@ -179,7 +180,7 @@ def _write(
     """
     assert form.serializer is not None, "only a valid form is written"
     try:
-        result = s.apply_write(
+        result = writes.apply_write(
             form.serializer,
             queryset=queryset,
             user=request.user,
@@ -190,8 +191,8 @@ def _write(
     except PermissionDenied as exc:
         form.add_error(None, str(exc))
         return None, 403
-    except s.Conflict as exc:
-        form.add_error(None, str(exc.detail))
+    except writes.Conflict as exc:
+        form.add_error(None, str(exc))
         return None, 409
     _say_what_happened(request, result)
     return result, 200
@@ -208,7 +209,7 @@ def _delete(
 ) -> str | None:
     """Delete through the API's path and say so; the refusal's text when the object is in use."""
     try:
-        result = s.apply_delete(
+        result = writes.apply_delete(
             obj,
             serializer_class=serializer_class,
             queryset=queryset,
@@ -216,14 +217,14 @@ def _delete(
             triggered_by=_by(request),
             reason=reason,
         )
-    except s.Conflict as exc:
-        return str(exc.detail)
+    except writes.Conflict as exc:
+        return str(exc)
     nodes = ", ".join(sorted(d.node.name for d in result.deployments))
     messages.success(request, f"{what} deleted." + (f" Deploying to {nodes}." if nodes else ""))
     return None
 
 
-def _say_what_happened(request: HttpRequest, result: s.WriteResult) -> None:
+def _say_what_happened(request: HttpRequest, result: writes.WriteResult) -> None:
     if not result.stored:
         messages.info(request, "Nothing changed.")
     elif result.deployments:

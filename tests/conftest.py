@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from monitoring_portal.models import APIToken, Team
 from preferences import notify_filter
+from registry import models as registry_models
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -45,6 +46,7 @@ def filter_defaults(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setattr(notify_filter, "DEFAULT_SNAPSHOT_DIR", str(root / "snapshot"))
     monkeypatch.setattr(notify_filter, "DEFAULT_STATE_DIR", str(root / "state"))
     monkeypatch.setattr(notify_filter, "DEFAULT_LOG", str(root / "decisions.log"))
+    monkeypatch.setattr(registry_models, "DEFAULT_NOTIFY_DIR", str(root))  # NaemonNode.notify_paths()
     return root
 
 

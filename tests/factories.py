@@ -298,22 +298,18 @@ FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 def stub_deploys(monkeypatch: Any) -> DeployRecorder:
     """Record request_deployments calls and replace the deploy task by a FakeDeployTask."""
-    import sys
-    import types
-
-    from registry import deploy
+    from registry import tasks
 
     task = FakeDeployTask()
-    module = types.ModuleType("registry.tasks")
-    module.deploy_node = task  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "registry.tasks", module)
+    # registry.tasks enqueues through its module-level deploy_node (phase B: patch apply_async).
+    monkeypatch.setattr(tasks, "deploy_node", task)
     recorder = DeployRecorder(task)
-    real = deploy.request_deployments
+    real = tasks.request_deployments
 
     def spy(nodes: Any, *, triggered_by: str, reason: str = "") -> list[Deployment]:
         nodes = set(nodes)
         recorder.calls.append(({n.name for n in nodes}, reason))
         return real(nodes, triggered_by=triggered_by, reason=reason)
 
-    monkeypatch.setattr(deploy, "request_deployments", spy)
+    monkeypatch.setattr(tasks, "request_deployments", spy)
     return recorder

@@ -14,9 +14,9 @@ from rest_framework import serializers
 
 from livestatus import status as live
 from livestatus.actions import MAX_DOWNTIME_SECONDS, ActionInvalid, downtime_window
-from livestatus.errors import UnsafeValueError
+from livestatus.client import UnsafeValueError, check_value
+from livestatus.detail import HISTORY_ROWS, HISTORY_SECONDS
 from livestatus.models import ActionLog
-from livestatus.query import check_value
 from monitoring_portal.rest import StrictTypesMixin
 
 # -- live state -------------------------------------------------------------------------
@@ -136,8 +136,8 @@ class DetailQuerySerializer(serializers.Serializer):
         required=False,
         default=DEFAULT_HISTORY_LIMIT,
         min_value=0,
-        max_value=live.HISTORY_ROWS,
-        help_text=f"The newest N history rows (default {DEFAULT_HISTORY_LIMIT}, at most {live.HISTORY_ROWS}).",
+        max_value=HISTORY_ROWS,
+        help_text=f"The newest N history rows (default {DEFAULT_HISTORY_LIMIT}, at most {HISTORY_ROWS}).",
     )
 
     def validate_node(self, value: str) -> str:
@@ -229,7 +229,7 @@ class ObjectDetailSerializer(_LiveRowSerializer):
     history = HistorySerializer(
         many=True,
         allow_null=True,
-        help_text=f"Alerts and notifications of the last {live.HISTORY_SECONDS // 86400} days, newest "
+        help_text=f"Alerts and notifications of the last {HISTORY_SECONDS // 86400} days, newest "
         "first (history_limit rows at most); null when the node has no log table (see history_error).",
     )
     history_error = serializers.CharField(allow_blank=True)

@@ -37,7 +37,9 @@ from livestatus import actions
 from livestatus import status as live
 from livestatus.actions import ActionForbidden, ActionInvalid, Target
 from livestatus.api import serializers as s
-from livestatus.forms import ActionLogFilterSet, StatusFilterForm
+from livestatus.detail import HISTORY_ROWS, available_actions, host_detail, service_detail
+from livestatus.filtersets import ActionLogFilterSet
+from livestatus.forms import StatusFilterForm
 from livestatus.models import ActionKind, ActionLog
 from monitoring_portal.models import APIToken
 from monitoring_portal.rest import LimitOffsetPagination
@@ -232,8 +234,7 @@ _DETAIL_OPTIONS = [
     OpenApiParameter(
         "history_limit",
         OpenApiTypes.INT,
-        description=f"The newest N history rows (default {s.DEFAULT_HISTORY_LIMIT}, "
-        f"0 to {live.HISTORY_ROWS}).",
+        description=f"The newest N history rows (default {s.DEFAULT_HISTORY_LIMIT}, 0 to {HISTORY_ROWS}).",
     ),
 ]
 _PATH_HOST = OpenApiParameter("host", OpenApiTypes.STR, OpenApiParameter.PATH, description="Host name.")
@@ -273,9 +274,9 @@ class ObjectDetailView(APIView):
         options = query.validated_data
         target = Target(options["host"], options["service"])
         if target.service:
-            detail = live.service_detail(target.host, target.service, options["node"])
+            detail = service_detail(target.host, target.service, options["node"])
         else:
-            detail = live.host_detail(target.host, options["node"])
+            detail = host_detail(target.host, options["node"])
         unreachable = s.UnreachableSerializer(detail.unreachable, many=True).data
         if detail.row is None:
             body = {"detail": f"No node that answered knows {target}.", "unreachable": unreachable}
@@ -288,7 +289,7 @@ class ObjectDetailView(APIView):
             "history": None if detail.history is None else detail.history[: options["history_limit"]],
             "history_error": detail.history_error,
             "services": detail.services,
-            "can": live.available_actions(detail, may_act=denial is None),
+            "can": available_actions(detail, may_act=denial is None),
             "denial": denial or "",
             "unreachable": detail.unreachable,
         }

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from monitoring_portal.rest import StrictTypesMixin
 from preferences import engine
 from preferences.models import RULE_FIELDS, NotificationProfile, NotificationRule
-from preferences.services import ChannelDecision, ContactDecisions, Preview, WhoAnswer
+from preferences.preview import ChannelDecision, ContactDecisions, Preview, WhoAnswer
 
 
 def _names(help_text: str) -> serializers.ListField:

@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from preferences import engine, services
+from preferences import compiled, engine, preview, rules
 from preferences.api import serializers as s
 from preferences.filtersets import NotificationRuleFilterSet, query_values, reject_unknown_parameters
 from preferences.models import NotificationRule
@@ -63,10 +63,10 @@ class NotificationRuleViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[NotificationRule]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return NotificationRule.objects.none()
-        rules = NotificationRule.objects.select_related("user").in_order()
+        queryset = NotificationRule.objects.select_related("user").in_order()
         if self.request.user.is_staff:
-            return rules
-        return rules.filter(user=self.request.user)  # type: ignore[misc]
+            return queryset
+        return queryset.filter(user=self.request.user)  # type: ignore[misc]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -78,7 +78,7 @@ class NotificationRuleViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer: s.NotificationRuleSerializer) -> None:  # type: ignore[override]
         with transaction.atomic():
             user = self.request.user
-            serializer.save(user=user, position=services.next_position(user))  # type: ignore[arg-type]
+            serializer.save(user=user, position=rules.next_position(user))  # type: ignore[arg-type]
 
     @extend_schema(request=s.ReorderSerializer, responses={200: s.NotificationRuleSerializer(many=True)})
     # Not paginated: the answer is every rule, in the new order (and the schema says a list).
@@ -89,10 +89,10 @@ class NotificationRuleViewSet(viewsets.ModelViewSet):
         serializer = s.ReorderSerializer(data=payload)
         serializer.is_valid(raise_exception=True)
         try:
-            rules = services.reorder(request.user, serializer.validated_data["ids"])  # type: ignore[arg-type]
+            ordered = rules.reorder(request.user, serializer.validated_data["ids"])  # type: ignore[arg-type]
         except ValueError as exc:
             raise ValidationError({"ids": [str(exc)]}) from None
-        return Response(s.NotificationRuleSerializer(rules, many=True, context={"request": request}).data)
+        return Response(s.NotificationRuleSerializer(ordered, many=True, context={"request": request}).data)
 
 
 class ProfileView(APIView):
@@ -105,7 +105,7 @@ class ProfileView(APIView):
     def get(self, request: Request) -> Response:
         reject_unknown_parameters(request, {"user"})
         user = _user_named(request, request.query_params.get("user"))
-        return Response(s.NotificationProfileSerializer(services.profile_of(user)).data)
+        return Response(s.NotificationProfileSerializer(compiled.profile_of(user)).data)
 
     @extend_schema(request=s.NotificationProfileSerializer, responses=s.NotificationProfileSerializer)
     def put(self, request: Request) -> Response:
@@ -118,7 +118,7 @@ class ProfileView(APIView):
     def _write(self, request: Request, *, partial: bool) -> Response:
         reject_unknown_parameters(request, set())
         with transaction.atomic():
-            profile = services.profile_of(request.user)  # type: ignore[arg-type]
+            profile = compiled.profile_of(request.user)  # type: ignore[arg-type]
             serializer = s.NotificationProfileSerializer(profile, data=request.data, partial=partial)
             serializer.is_valid(raise_exception=True)
             serializer.save(user=request.user)
@@ -136,7 +136,7 @@ class PreviewView(APIView):
         data = serializer.validated_data
         user = _user_named(request, data.get("user"))
         try:
-            result = services.preview(
+            result = preview.preview(
                 user,
                 host=data["host"],
                 service=data["service"],
@@ -162,14 +162,14 @@ class WhoView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            answer = services.who_would_be_notified(
+            answer = preview.who_would_be_notified(
                 host=data["host"],
                 service=data["service"],
                 state=data["state"],
                 type=data["type"],
                 time=data.get("time"),
             )
-        except services.UnknownObject as exc:
+        except preview.UnknownObject as exc:
             raise NotFound({exc.field: [exc.message]}) from None
         return Response(s.WhoSerializer.of(answer, request.user))
 
@@ -192,7 +192,7 @@ class ChoicesView(APIView):
                 "service_states": list(engine.SERVICE_STATES),
                 "types": list(engine.NOTIFICATION_TYPES),
                 "days": list(engine.WEEKDAYS),
-                "channels": services.channel_choices(),
+                "channels": rules.channel_choices(),
                 "timezones": _timezones(),
             }
         )
@@ -208,7 +208,7 @@ class NameChoicesView(APIView):
         reject_unknown_parameters(request, set(s.NameQuerySerializer().fields))
         serializer = s.NameQuerySerializer(data=query_values(request))
         serializer.is_valid(raise_exception=True)
-        names = services.name_choices(
+        names = rules.name_choices(
             self.kind, serializer.validated_data["q"], serializer.validated_data["limit"]
         )
         return Response({"results": names}, status=status.HTTP_200_OK)

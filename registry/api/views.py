@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import models
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -40,10 +40,10 @@ from rest_framework.reverse import reverse
 from monitoring_portal import waits
 from monitoring_portal.models import APIToken
 from monitoring_portal.rest import JSONParser
-from registry import deploy, filtersets
+from registry import filtersets, writes
 from registry.api import serializers as s
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
-from registry.models import Deployment, Host, HostGroup, NaemonNode, Service
+from registry.models import Deployment, Host, HostGroup, Service
 from registry.permissions import RegistryPermission, check_change, may_create
 
 MAX_WAIT_SECONDS = 120
@@ -113,7 +113,7 @@ def _tags(header: str | None) -> list[str]:
     return [t.strip().removeprefix("W/") for t in (header or "").split(",") if t.strip()]
 
 
-def preconditions(request: Request) -> s.Precondition:
+def preconditions(request: Request) -> writes.Precondition:
     """If-Match / If-None-Match against the representation before the write (None: absent)."""
 
     def check(before: Any) -> None:
@@ -129,7 +129,7 @@ def preconditions(request: Request) -> s.Precondition:
 
 
 def write_response(
-    request: Request, result: s.WriteResult, wait: int, extra: dict[str, Any] | None = None
+    request: Request, result: writes.WriteResult, wait: int, extra: dict[str, Any] | None = None
 ) -> Response:
     """The answer to a write: the object, its deployments, and a status saying how far it got."""
     deployments = result.deployments
@@ -298,15 +298,18 @@ class RegistryViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         self.check_validated(serializer)
         key = url_key or serializer.validated_data.get(self.key_field(), "")
-        result = s.apply_write(
-            serializer,
-            queryset=self.get_queryset(),
-            user=request.user,
-            triggered_by=caller(request),
-            reason=f"{request.method} {model._meta.verbose_name} {key}",
-            precondition=preconditions(request) if url_key is not None else None,
-            save_kwargs=self.save_kwargs(),
-        )
+        try:
+            result = writes.apply_write(
+                serializer,
+                queryset=self.get_queryset(),
+                user=request.user,
+                triggered_by=caller(request),
+                reason=f"{request.method} {model._meta.verbose_name} {key}",
+                precondition=preconditions(request) if url_key is not None else None,
+                save_kwargs=self.save_kwargs(),
+            )
+        except writes.Conflict as exc:
+            raise s.Conflict(str(exc)) from None
         return write_response(request, result, wait)
 
     def _existing(self) -> Any:
@@ -333,15 +336,18 @@ class RegistryViewSet(viewsets.ModelViewSet):
         self.check_parent()
         instance = self.get_object()
         model = self.get_queryset().model
-        result = s.apply_delete(
-            instance,
-            serializer_class=self.get_serializer_class(),
-            queryset=self.get_queryset(),
-            context=dict(self.get_serializer_context()),
-            triggered_by=caller(request),
-            reason=f"DELETE {model._meta.verbose_name} {self.kwargs[self.lookup_url_kwarg or self.lookup_field]}",
-            precondition=preconditions(request),
-        )
+        try:
+            result = writes.apply_delete(
+                instance,
+                serializer_class=self.get_serializer_class(),
+                queryset=self.get_queryset(),
+                context=dict(self.get_serializer_context()),
+                triggered_by=caller(request),
+                reason=f"DELETE {model._meta.verbose_name} {self.kwargs[self.lookup_url_kwarg or self.lookup_field]}",
+                precondition=preconditions(request),
+            )
+        except writes.Conflict as exc:
+            raise s.Conflict(str(exc)) from None
         return write_response(request, result, wait)
 
 
@@ -608,69 +614,21 @@ class BulkHostsView(GenericAPIView):
             raise ValidationError({"hosts": ["Expected a list of hosts."]})
         if len(items) > MAX_BULK_ITEMS:
             raise ValidationError({"hosts": [f"At most {MAX_BULK_ITEMS} hosts per request."]})
-        queryset = s.HostSerializer.read_queryset()
-        context = dict(self.get_serializer_context())
-        results: list[dict[str, Any]] = []
-        nodes: set[NaemonNode] = set()
-        seen: set[str] = set()
-        deployments: list[Deployment] = []
-        with transaction.atomic():
-            for item in items:
-                results.append(self._one(item, queryset, context, seen, nodes))
-            bad = [r for r in results if r["status"] in ("invalid", "forbidden")]
-            if bad:
-                transaction.set_rollback(True)
-            elif nodes:
-                deployments = deploy.request_deployments(
-                    nodes, triggered_by=caller(request), reason=f"bulk upsert of {len(items)} hosts"
-                )
+        bulk = writes.bulk_upsert_hosts(
+            items,
+            user=request.user,
+            context=dict(self.get_serializer_context()),
+            triggered_by=caller(request),
+        )
+        bad = bulk.refused
         if bad:
-            for r in results:
-                if r["status"] in ("created", "updated", "renewed", "unchanged"):
-                    r["status"] = "valid"
             forbidden = any(r["status"] == "forbidden" for r in bad)
             return Response(
                 {
                     "detail": f"Nothing was stored: {len(bad)} of {len(items)} hosts failed.",
-                    "results": results,
+                    "results": bulk.results,
                 },
                 status=status.HTTP_403_FORBIDDEN if forbidden else status.HTTP_400_BAD_REQUEST,
             )
-        result = s.WriteResult(instance=None, data=None, deployments=deployments)
-        return write_response(request, result, wait, extra={"results": results})
-
-    def _one(
-        self,
-        item: Any,
-        queryset: QuerySet[Host],
-        context: dict[str, Any],
-        seen: set[str],
-        nodes: set[NaemonNode],
-    ) -> dict[str, Any]:
-        name = item.get("name") if isinstance(item, dict) else None
-        if not isinstance(name, str) or not name:
-            return {"name": None, "status": "invalid", "errors": {"name": ["Each host needs a name."]}}
-        if name in seen:
-            return {"name": name, "status": "invalid", "errors": {"name": ["Listed twice in this request."]}}
-        seen.add(name)
-        user = self.request.user
-        try:
-            instance = queryset.filter(name=name).first()
-            if instance is not None:
-                check_change(user, instance)
-            serializer = s.HostSerializer(instance, data=item, context=context)
-            if not serializer.is_valid():
-                return {"name": name, "status": "invalid", "errors": serializer.errors}
-            result = s.write_one(serializer, queryset=queryset, user=user, need_data=False)
-        except PermissionDenied as exc:
-            return {"name": name, "status": "forbidden", "errors": {"detail": [str(exc)]}}
-        except s.Conflict as exc:
-            return {"name": name, "status": "invalid", "errors": {"detail": [str(exc.detail)]}}
-        nodes |= result.nodes
-        if result.created:
-            state = "created"
-        elif result.config_changed:
-            state = "updated"
-        else:
-            state = "renewed" if result.stored else "unchanged"
-        return {"name": name, "status": state}
+        result = writes.WriteResult(instance=None, data=None, deployments=bulk.deployments)
+        return write_response(request, result, wait, extra={"results": bulk.results})

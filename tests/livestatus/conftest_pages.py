@@ -35,10 +35,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from livestatus import commands, status
-from livestatus.client import LivestatusClient
+from livestatus import nodes
+from livestatus.client import Filter, LivestatusClient, LivestatusQuery, commands
 from livestatus.nodes import forget_clients
-from livestatus.query import Filter, LivestatusQuery
 from monitoring_portal.models import Team
 from registry.choices import NodeRole
 from registry.models import DeployedHost, Host, HostGroup, NaemonNode
@@ -189,10 +188,10 @@ def fresh_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr("livestatus.nodes.RETRY_WINDOW", 0.2)
     monkeypatch.setattr("livestatus.nodes.CONNECT_TIMEOUT", 1.0)
     forget_clients()
-    status.forget_clusters()
+    nodes.forget_clusters()
     yield
     forget_clients()
-    status.forget_clusters()
+    nodes.forget_clusters()
 
 
 @pytest.fixture

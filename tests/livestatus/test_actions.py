@@ -14,11 +14,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from livestatus import actions, commands
+from livestatus import actions
 from livestatus.actions import ActionForbidden, ActionInvalid, Target
-from livestatus.client import LivestatusClient
+from livestatus.client import Filter, LivestatusClient, LivestatusQuery, commands
 from livestatus.models import ActionKind, ActionLog, ActionOutcome
-from livestatus.query import Filter, LivestatusQuery
 from monitoring_portal.models import Team
 from registry.models import DeployedHost, Host, NaemonNode
 from tests.livestatus.conftest_pages import service_state, wait_for

@@ -19,10 +19,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
-from livestatus import commands, kiosk, status
-from livestatus.client import LivestatusClient
+from livestatus import detail, wall_kiosk
+from livestatus.client import Filter, LivestatusClient, LivestatusQuery, commands
 from livestatus.models import ActionKind, ActionLog, ActionOutcome
-from livestatus.query import Filter, LivestatusQuery
 from registry.choices import DeploymentState, NodeRole
 from registry.models import Deployment, Host, NaemonNode
 from tests.livestatus.conftest_pages import SERVICE_COUNT, has_state, service_state, wait_for
@@ -700,7 +699,7 @@ def test_history_limit(api_client_for: ApiFor, owner: User, detail_node: NaemonN
     assert len(full["history"]) >= 2
     assert detail_of(api, DETAIL_URL, history_limit=1)["history"] == full["history"][:1]
     assert detail_of(api, DETAIL_URL, history_limit=0)["history"] == []
-    assert detail_of(api, DETAIL_URL, history_limit=status.HISTORY_ROWS)["history"] == full["history"]
+    assert detail_of(api, DETAIL_URL, history_limit=detail.HISTORY_ROWS)["history"] == full["history"]
 
 
 def test_unknown_object_is_a_404(api_client_for: ApiFor, owner: User, detail_node: NaemonNode) -> None:
@@ -803,7 +802,7 @@ def test_detail_access(
     assert browser.get(url).json()["can"] == can["owner"]
 
     # A kiosk token shows the wall and nothing else: not as a parameter, not as a bearer token.
-    token = kiosk.make_token("control-room-1")
+    token = wall_kiosk.make_token("control-room-1")
     as_param = APIClient().get(url + ("&" if "?" in url else "?") + urlencode({"kiosk": token}))
     assert as_param.status_code == 401
     as_bearer = APIClient()

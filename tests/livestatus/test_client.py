@@ -14,28 +14,32 @@ from pathlib import Path
 
 import pytest
 
-from livestatus import commands
 from livestatus.client import (
+    NODE_KEY,
     Address,
-    LivestatusClient,
-    detect_dialect,
-    rows_to_dicts,
-    to_bool,
-    to_custom_variables,
-)
-from livestatus.errors import (
+    Aggregate,
+    Filter,
     LivestatusBadResponse,
+    LivestatusClient,
+    LivestatusCluster,
     LivestatusCommandError,
     LivestatusConnectError,
     LivestatusConnectionClosed,
+    LivestatusQuery,
     LivestatusQueryError,
     LivestatusTimeout,
     UnknownColumnError,
     UnsafeValueError,
     UnsupportedQueryError,
+    commands,
+    detect_dialect,
+    merge_stats,
 )
-from livestatus.multi import NODE_KEY, LivestatusCluster, merge_stats
-from livestatus.query import Aggregate, Filter, LivestatusQuery
+from livestatus.client.rows import (
+    rows_to_dicts,
+    to_bool,
+    to_custom_variables,
+)
 from tests.livestatus.replay import CLOSE, HANG, ReplayServer, fixed16, header_value, json_body
 
 COLUMNS = ("host_name", "description", "state", "acknowledged", "custom_variables")

@@ -19,13 +19,12 @@ import redis
 from django.contrib.auth.models import User
 from django.test import Client
 
-from livestatus import commands, notifications_log, status
-from livestatus.client import LivestatusClient
+from livestatus import detail, nodes
+from livestatus.client import Filter, LivestatusClient, LivestatusQuery, commands
 from livestatus.nodes import forget_clients
-from livestatus.query import Filter, LivestatusQuery
-from livestatus.tasks import collect_notification_log
-from preferences import snapshot
+from preferences import decisions, snapshot
 from preferences.models import NotificationRule
+from preferences.tasks import collect_notification_log
 from registry.models import Command, NaemonNode
 from tests.livestatus.icinga import Host as IcingaHost
 from tests.livestatus.icinga import IcingaServer, icinga_string, wait_until
@@ -75,14 +74,14 @@ def fresh() -> Iterator[None]:
 
 
 def test_history_keeps_the_newest_rows_newest_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert status.HISTORY_ROWS == 500  # the figures below
+    assert detail.HISTORY_ROWS == 500  # the figures below
     core = NaemonLog(700)
     with ReplayServer(core, directory=tmp_path) as server:
         node = NaemonNode(name="master", livestatus=server.address)
         before = int(time.time())
-        rows, error = status.history(node, "web-01", "http")
+        rows, error = detail.history(node, "web-01", "http")
     assert error == "" and rows is not None
-    assert len(rows) == status.HISTORY_ROWS
+    assert len(rows) == detail.HISTORY_ROWS
     assert [r["output"] for r in rows[:3]] == ["same second, second", "same second, first", "line 699"]
     # 2 + 498 lines kept: line 699 down to line 202; lines 0-201, the oldest, are left out.
     assert rows[-1]["output"] == "line 202"
@@ -94,7 +93,7 @@ def test_history_keeps_the_newest_rows_newest_first(tmp_path: Path, monkeypatch:
     since = int(
         next(line for line in request.decode().split("\n") if line.startswith("Filter: time >= ")).split()[-1]
     )
-    assert before - status.HISTORY_SECONDS <= since <= int(time.time()) - status.HISTORY_SECONDS
+    assert before - detail.HISTORY_SECONDS <= since <= int(time.time()) - detail.HISTORY_SECONDS
     assert b"Filter: host_name = web-01\n" in request and b"Filter: service_description = http\n" in request
 
 
@@ -105,7 +104,7 @@ def test_a_core_without_a_log_table_gives_no_history_and_says_why(tmp_path: Path
         return fixed16(404, b"Invalid GET request, no such table 'log'\n")
 
     with ReplayServer(no_log, directory=tmp_path) as server:
-        rows, error = status.history(NaemonNode(name="master", livestatus=server.address), "web-01")
+        rows, error = detail.history(NaemonNode(name="master", livestatus=server.address), "web-01")
     assert rows is None
     assert error == "server answered 404: Invalid GET request, no such table 'log'"
     assert server.path not in error  # shown on the page: the message, not the address
@@ -201,12 +200,12 @@ def test_history_says_which_notifications_the_filter_sent_and_which_it_suppresse
     if source == "redis":
         settings.REDIS_URL = request.getfixturevalue("redis_url")
         with redis.Redis.from_url(settings.REDIS_URL) as client:
-            collected = list(client.scan_iter(f"{notifications_log.KEY_PREFIX}:*"))
+            collected = list(client.scan_iter(f"{decisions.KEY_PREFIX}:*"))
             if collected:
                 client.delete(*collected)
     else:
         settings.REDIS_URL = ""
-    status.forget_clusters()
+    nodes.forget_clusters()
     notify_dir: Path = notifying_icinga.notify_dir  # type: ignore[attr-defined]
     log = notify_dir / "decisions.log"
     log.unlink(missing_ok=True)

@@ -18,12 +18,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 from pytest_django.fixtures import DjangoAssertNumQueries, Settings
 
-from livestatus import dashboard
+from livestatus import overview, overview_store
 from monitoring_portal.models import Team
 from registry.models import Contact, Host, HostGroup, NaemonNode
 from tests.factories import NaemonNodeFactory
 from tests.livestatus.icinga import free_tcp_port
-from tests.livestatus.test_dashboard import decision, host_row, node, stats, svc
+from tests.livestatus.test_overview import decision, host_row, node, stats, svc
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def make_snapshot(now: float, *, unreachable: bool = False) -> dict[str, Any]:
     nodes = [node("master")]
     if unreachable:
         nodes.append(node("poller", "poller", reachable=False, error="cannot connect: refused"))
-    return dashboard.build_snapshot(now=now, nodes=nodes, rows=snapshot_rows())
+    return overview.build_snapshot(now=now, nodes=nodes, rows=snapshot_rows())
 
 
 @pytest.fixture
@@ -67,10 +67,10 @@ def serve(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[
     """No Redis: the page computes through ``compute``, which serves whatever the test puts here."""
     settings.REDIS_URL = ""
     served: dict[str, Any] = {"snapshot": make_snapshot(time.time())}
-    monkeypatch.setattr(dashboard, "compute", lambda previous=None: served["snapshot"])
-    dashboard.forget_local()
+    monkeypatch.setattr(overview, "compute", lambda previous=None: served["snapshot"])
+    overview_store.forget_local()
     yield served
-    dashboard.forget_local()
+    overview_store.forget_local()
 
 
 @pytest.fixture
@@ -205,15 +205,15 @@ def test_with_redis_the_page_reads_the_stored_snapshot(
     settings.REDIS_URL = redis_url
     store = redis.Redis.from_url(redis_url)
     try:
-        store.delete(dashboard.KEY_SNAPSHOT)
+        store.delete(overview_store.KEY_SNAPSHOT)
         web.force_login(owner)
         html = web.get("/").content.decode()
         assert 'data-freshness="missing"' in html and "No status snapshot yet" in html
-        store.set(dashboard.KEY_SNAPSHOT, json.dumps(make_snapshot(time.time())))
+        store.set(overview_store.KEY_SNAPSHOT, json.dumps(make_snapshot(time.time())))
         html = web.get("/").content.decode()
         assert rows(html, "my-problems") == ["lonely-1/", "web-1/http"]
     finally:
-        store.delete(dashboard.KEY_SNAPSHOT)
+        store.delete(overview_store.KEY_SNAPSHOT)
         store.close()
 
 
@@ -224,6 +224,6 @@ def test_a_node_without_livestatus_is_said_to_be_not_watched(
     web.force_login(owner)
     assert "data-unwatched=" not in web.get("/").content.decode()
     serve["snapshot"] = make_snapshot(time.time()) | {"unwatched": ["silent-poller"]}
-    dashboard.forget_local()
+    overview_store.forget_local()
     html = web.get("/").content.decode()
     assert 'data-unwatched="silent-poller"' in html and "no Livestatus address" in html

@@ -14,16 +14,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from livestatus import commands
-from livestatus.client import LivestatusClient
-from livestatus.errors import (
+from livestatus.client import (
+    NODE_KEY,
+    Aggregate,
+    Filter,
+    LivestatusClient,
+    LivestatusCluster,
     LivestatusConnectError,
+    LivestatusQuery,
     LivestatusQueryError,
     UnsafeValueError,
     UnsupportedQueryError,
+    commands,
 )
-from livestatus.multi import NODE_KEY, LivestatusCluster
-from livestatus.query import Aggregate, Filter, LivestatusQuery
 from tests.livestatus.icinga import (
     DEFAULT_HOSTS,
     ODD_HOST,

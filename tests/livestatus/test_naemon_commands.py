@@ -18,9 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from livestatus import commands
-from livestatus.client import LivestatusClient
-from livestatus.errors import UnsafeValueError
+from livestatus.client import LivestatusClient, UnsafeValueError, commands
 from livestatus.models import ActionLog
 from livestatus.nodes import forget_clients
 from registry.models import NaemonNode

@@ -16,9 +16,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from livestatus import commands, dashboard
+from livestatus import home
 from livestatus.actions import Target
-from livestatus.client import LivestatusClient
+from livestatus.client import LivestatusClient, commands
 from livestatus.views import action_url, detail_url
 from registry.choices import DeploymentState, NodeRole
 from registry.models import Deployment, NaemonNode
@@ -329,14 +329,14 @@ def test_names_that_do_not_fit_a_path_go_through_the_query_string(db: None) -> N
 
 
 def test_home_page_links_reach_these_pages(db: None) -> None:
-    links = dashboard.status_links({"host": "web-01", "service": "Disk /var"})
+    links = home.status_links({"host": "web-01", "service": "Disk /var"})
     assert links == {
         "detail": "/status/service/web-01/Disk%20/var/",
         "acknowledge": "/status/acknowledge/web-01/Disk%20/var/",
         "downtime": "/status/downtime/web-01/Disk%20/var/",
         "recheck": "/status/recheck/web-01/Disk%20/var/",
     }
-    assert dashboard.status_links({"host": "db-01", "service": ""})["detail"] == "/status/host/db-01/"
+    assert home.status_links({"host": "db-01", "service": ""})["detail"] == "/status/host/db-01/"
 
 
 def test_query_string_forms(owner_browser: Client) -> None:
@@ -372,7 +372,7 @@ def test_a_newline_in_an_object_path_is_a_400(
 
 
 def test_the_pages_buttons_are_the_apis_can_flags(owner_browser: Client, staff: User) -> None:
-    """One rule for what may be done (status.available_actions): the page offers what the API says."""
+    """One rule for what may be done (detail.available_actions): the page offers what the API says."""
     api = Client()
     api.force_login(staff)
     for page, endpoint in (

@@ -10,10 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from livestatus import commands, text
-from livestatus.commands import Command
-from livestatus.errors import LivestatusError, UnsafeValueError
-from livestatus.query import (
+from livestatus.client import Command, LivestatusError, UnsafeValueError, commands, text
+from livestatus.client.query import (
     Aggregate,
     And,
     Filter,
@@ -391,8 +389,9 @@ def test_library_modules_import_no_django() -> None:
         "        if name == 'django' or name.startswith('django.'):\n"
         "            raise ImportError('django is blocked')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import livestatus.client, livestatus.query, livestatus.errors\n"
-        "import livestatus.multi, livestatus.commands\n"
+        "import livestatus.client, livestatus.client.connection, livestatus.client.rows\n"
+        "import livestatus.client.query, livestatus.client.errors, livestatus.client.text\n"
+        "import livestatus.client.cluster, livestatus.client.commands\n"
         "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules)\n"
         "print('ok')\n"
     )

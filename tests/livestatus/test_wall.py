@@ -39,10 +39,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 from pytest_django.fixtures import Settings
 
-from livestatus import commands, dashboard, kiosk
-from livestatus.client import LivestatusClient
+from livestatus import nodes, overview_store, wall_kiosk
+from livestatus.client import Filter, LivestatusClient, LivestatusQuery, commands
 from livestatus.nodes import forget_clients
-from livestatus.query import Filter, LivestatusQuery
 from livestatus.tasks import refresh_status_snapshot
 from monitoring_portal.models import Team
 from registry.choices import DeploymentState
@@ -75,23 +74,23 @@ if TYPE_CHECKING := False:
 
 
 def test_token_round_trip_expiry_revocation_and_salt(settings: Settings) -> None:
-    token = kiosk.make_token("control-room-1", days=2, now=1_000_000)
-    grant = kiosk.read_token(token, now=1_000_000 + 86400)
-    assert grant == kiosk.KioskGrant("control-room-1", 1_000_000 + 2 * 86400)
-    with pytest.raises(kiosk.KioskError, match="expired"):
-        kiosk.read_token(token, now=1_000_000 + 3 * 86400)
-    with pytest.raises(kiosk.KioskError, match="not valid"):
-        kiosk.read_token(token[:-2] + ("AA" if not token.endswith("AA") else "BB"), now=1_000_000)
+    token = wall_kiosk.make_token("control-room-1", days=2, now=1_000_000)
+    grant = wall_kiosk.read_token(token, now=1_000_000 + 86400)
+    assert grant == wall_kiosk.KioskGrant("control-room-1", 1_000_000 + 2 * 86400)
+    with pytest.raises(wall_kiosk.KioskError, match="expired"):
+        wall_kiosk.read_token(token, now=1_000_000 + 3 * 86400)
+    with pytest.raises(wall_kiosk.KioskError, match="not valid"):
+        wall_kiosk.read_token(token[:-2] + ("AA" if not token.endswith("AA") else "BB"), now=1_000_000)
     settings.WALL_KIOSK_REVOKED = ["other", "control-room-1"]
-    with pytest.raises(kiosk.KioskError, match="revoked"):
-        kiosk.read_token(token, now=1_000_000)
+    with pytest.raises(wall_kiosk.KioskError, match="revoked"):
+        wall_kiosk.read_token(token, now=1_000_000)
     settings.WALL_KIOSK_REVOKED = "other, control-room-2"  # a comma-separated string works too
-    assert kiosk.read_token(token, now=1_000_000).name == "control-room-1"
+    assert wall_kiosk.read_token(token, now=1_000_000).name == "control-room-1"
     settings.WALL_KIOSK_SALT = "rotated"
-    with pytest.raises(kiosk.KioskError, match="not valid"):
-        kiosk.read_token(token, now=1_000_000)
+    with pytest.raises(wall_kiosk.KioskError, match="not valid"):
+        wall_kiosk.read_token(token, now=1_000_000)
     with pytest.raises(ValueError, match="kiosk name"):
-        kiosk.make_token("bad name\n")
+        wall_kiosk.make_token("bad name\n")
 
 
 @pytest.mark.django_db
@@ -113,7 +112,7 @@ def test_create_kiosk_link_prints_a_working_link(settings: Settings) -> None:
 @pytest.mark.django_db
 def test_wall_access(settings: Settings, owner: User) -> None:
     settings.REDIS_URL = ""
-    token = kiosk.make_token("screen")
+    token = wall_kiosk.make_token("screen")
     anonymous = Client()
     page = anonymous.get("/wall/")
     assert page.status_code == 302 and page["Location"].startswith("/login/?next=/wall/")
@@ -148,7 +147,7 @@ def test_wall_access(settings: Settings, owner: User) -> None:
 @pytest.mark.django_db
 def test_wall_data_says_when_redis_does_not_answer(settings: Settings) -> None:
     settings.REDIS_URL = f"redis://127.0.0.1:{free_tcp_port()}/0"  # nothing listens there
-    response = Client().get("/wall/data/", {"kiosk": kiosk.make_token("screen")})
+    response = Client().get("/wall/data/", {"kiosk": wall_kiosk.make_token("screen")})
     assert response.status_code == 503
     assert "the status store (Redis) does not answer" in response.json()["error"]
 
@@ -222,7 +221,7 @@ def test_a_kiosk_token_opens_the_wall_and_nothing_else(
     """Every URL and method: with the token the answer is the anonymous one, and no write passes."""
     settings.REDIS_URL = ""
     caplog.set_level(logging.ERROR, logger="django.request")  # hundreds of expected 4xx
-    token = kiosk.make_token("control-room-1")
+    token = wall_kiosk.make_token("control-room-1")
     paths = all_paths()
     assert "/wall/data/" in paths and "/api/v1/registry/hosts/1/" in paths
     assert "/api/v1/preferences/rules/" in paths and "/profile/tokens/1/revoke/" in paths
@@ -271,7 +270,7 @@ def wall_icinga(icinga_binary: str) -> Iterator[IcingaServer]:
     finally:
         server.stop()
         forget_clients()
-        dashboard.forget_clusters()
+        nodes.forget_clusters()
 
 
 @pytest.fixture
@@ -281,7 +280,7 @@ def wall_settings(settings: Settings, redis_url: str) -> Iterator[redis.Redis]:
     settings.WALL_REFRESH_SECONDS = REFRESH
     settings.WALL_STALE_SECONDS = STALE_AFTER
     client = redis.Redis.from_url(redis_url)
-    keys = (dashboard.KEY_SNAPSHOT, dashboard.KEY_PAYLOAD, dashboard.KEY_LOCK)
+    keys = (overview_store.KEY_SNAPSHOT, overview_store.KEY_PAYLOAD, overview_store.KEY_LOCK)
     client.delete(*keys)
     yield client
     client.delete(*keys)
@@ -469,7 +468,7 @@ def test_wall_follows_the_core_in_a_browser(
         wait_service(ls, host, service, "state", 0)
     refresh()
 
-    page.goto(f"{portal.url}/wall/?kiosk={kiosk.make_token('control-room-1')}")
+    page.goto(f"{portal.url}/wall/?kiosk={wall_kiosk.make_token('control-room-1')}")
     wall = page.locator("#wall")
     expect(wall).to_have_attribute("data-status", "ok")
     expect(page.locator("#problems")).to_contain_text("No unhandled problems")
@@ -587,5 +586,5 @@ def test_wall_follows_the_core_in_a_browser(
     expect(page.locator("#banner")).to_contain_text("STALE")
     expect(wall).to_have_class(re.compile("is-stale"))
     page.screenshot(path=str(ARTIFACTS / "wall-stale.png"))
-    body = json.loads(wall_settings.get(dashboard.KEY_PAYLOAD) or b"{}")
+    body = json.loads(wall_settings.get(overview_store.KEY_PAYLOAD) or b"{}")
     assert body["unreachable"] == ["master"]

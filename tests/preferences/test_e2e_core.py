@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 
 from preferences import snapshot
 from preferences.models import NotificationProfile, NotificationRule
-from registry import deploy
+from registry import deploy, tasks
 from registry.models import (
     Command,
     Contact,
@@ -106,7 +106,7 @@ def site(notifying_core: NotifyingCore, monkeypatch: pytest.MonkeyPatch) -> dict
         # alice: only CRITICALs on host group web; everything else suppressed. bob: Naemon's behaviour.
         NotificationProfile.objects.create(user=alice, default="suppress")
         NotificationRule.objects.create(user=alice, action="notify", hostgroups=["web"], states=["CRITICAL"])
-        deploy.request_deployments([node], triggered_by="test", reason="preferences e2e")
+        tasks.request_deployments([node], triggered_by="test", reason="preferences e2e")
     deployment = Deployment.objects.get(node=node)
     assert deployment.state == "confirmed", (deployment.error, deployment.verify_output)
     assert core.status().hosts == {"web1", "db1"}
@@ -230,7 +230,7 @@ def test_a_filter_the_core_cannot_run_lets_every_notification_out(site: dict[str
     node.notify_filter_path = str(core.dir / "no-such-virtualenv" / "bin" / "notify-filter")
     node.save()
     with transaction.atomic():
-        deploy.request_deployments([node], triggered_by="test", reason="a wrong filter path")
+        tasks.request_deployments([node], triggered_by="test", reason="a wrong filter path")
     latest = Deployment.objects.filter(node=node).latest("pk")
     assert latest.state == "confirmed", (latest.error, latest.verify_output)
     assert core.restarts() == 2

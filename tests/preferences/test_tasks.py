@@ -1,4 +1,4 @@
-"""Publishing the preferences snapshot: what goes in it, when it is sent, to which queue, coalescing."""
+"""Publishing the snapshot: on which changes, when, to which queue, coalescing, what lands on disk."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from preferences import engine, notify_filter, snapshot, tasks
 from preferences.models import NotificationProfile, NotificationRule
-from preferences.services import snapshot_contacts
+from registry import render
 from registry.models import Contact, NaemonNode
 from tests.preferences.conftest import Registry, make_contact, make_rule
 
@@ -57,46 +57,6 @@ def nodes(tmp_path: Path) -> dict[str, NaemonNode]:
         "off": node("off", enabled=False),
         "no-filter": node("no-filter", notify_dir=""),
     }
-
-
-def test_snapshot_contacts_holds_linked_contacts_only(owner: User, teammate: User, outsider: User) -> None:
-    make_contact("alice", owner)
-    make_contact("bob", teammate)
-    make_contact("robot", None)  # no portal user: absent, the filter sends everything (fail open)
-    NotificationProfile.objects.create(user=owner, default="suppress", timezone="Europe/Paris")
-    first = make_rule(owner, action="notify", hostgroups=["web"], states=["CRITICAL"])
-    second = make_rule(owner, action="suppress", enabled=False, comment="off for now")
-    make_rule(outsider, action="suppress")  # outsider has no contact: not in the snapshot
-
-    contacts = snapshot_contacts()
-    assert sorted(contacts) == ["alice", "bob"]
-    assert contacts["bob"] == {"rules": [], "default": "notify", "timezone": "UTC"}
-    assert contacts["alice"]["default"] == "suppress" and contacts["alice"]["timezone"] == "Europe/Paris"
-    assert [rule["id"] for rule in contacts["alice"]["rules"]] == [first.pk, second.pk]
-    assert contacts["alice"]["rules"][0] == {
-        "id": first.pk,
-        "enabled": True,
-        "action": "notify",
-        "comment": "",
-        "hosts": [],
-        "hostgroups": ["web"],
-        "services": [],
-        "servicegroups": [],
-        "states": ["CRITICAL"],
-        "types": [],
-        "channels": [],
-        "days": [],
-        "start": "00:00",
-        "end": "24:00",
-    }
-
-
-def test_a_rule_the_engine_rejects_leaves_only_that_contact_out(owner: User, teammate: User) -> None:
-    make_contact("alice", owner)
-    make_contact("bob", teammate)
-    rule = make_rule(owner, action="notify")
-    NotificationRule.objects.filter(pk=rule.pk).update(states=["BROKEN"])  # around validation
-    assert sorted(snapshot_contacts()) == ["bob"]
 
 
 # Publishing happens after commit: these tests commit for real (transactional_db).
@@ -220,31 +180,40 @@ def test_publish_writes_the_snapshot_the_filter_reads(
     assert not (Path(nodes["off"].notify_dir) / "snapshot").exists()
 
 
-def test_a_node_without_notify_dir_gets_the_snapshot_where_its_filter_looks(
+def test_a_node_without_notify_dir_gets_the_snapshot_where_its_commands_point(
     owner: User, nodes: dict[str, NaemonNode], registry: Registry, filter_defaults: Path
 ) -> None:
-    """Its rendered commands pass the filter no paths: the filter's defaults apply, so publish there."""
-    from registry import render
-
+    """NaemonNode.notify_paths() is the one owner: the rendered line and the publisher agree."""
     make_contact("alice", owner, registry.email)
     rule = make_rule(owner, action="suppress", hostgroups=["web"])
     node = nodes["no-filter"]
     _, service_line = render.wrapped_command_lines(
-        {"name": "notify-email", "channel": "email", "command_line": "/bin/true"},
-        render.notify_filter_for(node),
+        {"name": "notify-email", "channel": "email", "command_line": "/bin/true"}, node.notify_paths()
     )
-    assert "--snapshot-dir" not in service_line  # what makes the filter fall back on its default
+    directory = str(filter_defaults / "snapshot")
+    assert f'--snapshot-dir "{directory}"' in service_line
 
     result = tasks.publish_snapshot(node.pk)
-    assert result is not None and result["directory"] == notify_filter.DEFAULT_SNAPSHOT_DIR
-    assert str(filter_defaults / "snapshot") == notify_filter.DEFAULT_SNAPSHOT_DIR
+    assert result is not None and result["directory"] == directory
     args = notify_filter.parse_arguments(
         [
             *("--contact=alice", "--channel=email", "--type=PROBLEM", "--host=web1"),
-            *("--hostgroups=web", "--service=HTTP", "--state=CRITICAL"),
+            *("--hostgroups=web", "--service=HTTP", "--state=CRITICAL", f"--snapshot-dir={directory}"),
         ]
     )
     assert notify_filter.decide(args) == engine.Decision(False, rule.pk, f"rule {rule.pk} matched")
+
+
+def test_the_filters_built_in_default_is_the_nodes_default_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command line rendered before every path was passed (no paths) keeps working after an upgrade."""
+    monkeypatch.undo()  # the real defaults, not the tests' temporary ones (nothing is written)
+    paths = NaemonNode(notify_dir="").notify_paths()
+    defaults = (
+        notify_filter.DEFAULT_SNAPSHOT_DIR,
+        notify_filter.DEFAULT_STATE_DIR,
+        notify_filter.DEFAULT_LOG,
+    )
+    assert (paths.snapshot_dir, paths.state_dir, paths.decision_log) == defaults
 
 
 @committing
@@ -267,6 +236,33 @@ def test_an_api_change_reaches_the_nodes_snapshot(
     api_client_for(owner).delete(f"/api/v1/preferences/rules/{response.json()['id']}/")
     compiled = snapshot.read_contact(directory, "alice")
     assert compiled is not None and compiled["rules"] == []
+
+
+@committing
+def test_a_new_order_reaches_the_nodes_filter(
+    owner: User,
+    nodes: dict[str, NaemonNode],
+    registry: Registry,
+    api_client_for: Callable[[User | None], APIClient],
+) -> None:
+    """Reordering writes without signals (bulk_update): it must publish all the same."""
+    make_contact("alice", owner, registry.email)
+    notify = make_rule(owner, action="notify", comment="first")
+    suppress = make_rule(owner, action="suppress", comment="second")
+    directory = Path(nodes["master"].notify_dir) / "snapshot"
+    args = notify_filter.parse_arguments(
+        [
+            *("--contact=alice", "--channel=email", "--type=PROBLEM", "--host=web1", "--state=DOWN"),
+            *(f"--snapshot-dir={directory}", f"--state-dir={directory.parent / 'state'}"),
+        ]
+    )
+    assert notify_filter.decide(args).rule_id == notify.pk
+
+    response = api_client_for(owner).post(
+        "/api/v1/preferences/rules/reorder/", {"ids": [suppress.pk, notify.pk]}, format="json"
+    )
+    assert response.status_code == 200
+    assert notify_filter.decide(args) == engine.Decision(False, suppress.pk, f"rule {suppress.pk} matched")
 
 
 @committing

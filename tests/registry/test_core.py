@@ -17,7 +17,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from registry import deploy
+from registry import deploy, tasks, versions
 from registry.models import (
     Contact,
     Deployment,
@@ -51,7 +51,7 @@ def add_host(name: str, basics: dict[str, Any], **fields: Any) -> Host:
         HostUse.objects.create(host=host, template=basics["host_template"])
         service = Service.objects.create(host=host, description="Ping")
         ServiceUse.objects.create(service=service, template=basics["service_template"])
-        deploy.request_deployments(nodes_for_hosts([host]), triggered_by="test", reason=f"add {name}")
+        tasks.request_deployments(nodes_for_hosts([host]), triggered_by="test", reason=f"add {name}")
     return host
 
 
@@ -86,7 +86,7 @@ def test_added_host_appears_in_the_running_core(
     assert set(deployment.summary["timings"]) >= {"render", "verify", "reload"}
     # The live dir is a symlink to the version; the adopted original is kept for rollback.
     assert os.path.islink(nagios_core.config_dir)
-    assert (deploy.versions_dir(core_node) / "initial" / "seed.cfg").exists()
+    assert (versions.versions_dir(core_node) / "initial" / "seed.cfg").exists()
     assert sorted(live_files(nagios_core)) == [
         "commands.cfg",
         "contacts.cfg",
@@ -104,7 +104,7 @@ def test_added_host_appears_in_the_running_core(
     assert nagios_core.status().hosts == {"web1", "web2"}
     assert second.summary["hosts"] | {"added_names": ["web2"]} == second.summary["hosts"]
     # One previous version kept, older ones pruned.
-    kept = sorted(p.name for p in deploy.versions_dir(core_node).iterdir() if p.is_dir())
+    kept = sorted(p.name for p in versions.versions_dir(core_node).iterdir() if p.is_dir())
     assert kept == sorted([str(deployment.pk), str(second.pk)])
 
 
@@ -124,13 +124,13 @@ def test_failed_verification_leaves_the_live_config_and_core_alone(
     # exactly the kind of mistake only the core's own verifier catches.
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         Contact.objects.create(name="nobody-to-notify")
-        deploy.request_deployments([core_node], triggered_by="test")
+        tasks.request_deployments([core_node], triggered_by="test")
     failed = latest(core_node)
     assert failed.state == "failed"
     assert "verification failed" in failed.error
     assert "Contact 'nobody-to-notify' has no service notification commands defined" in failed.verify_output
     assert live_files(nagios_core) == files_before and os.readlink(nagios_core.config_dir) == target_before
-    assert not (deploy.versions_dir(core_node) / str(failed.pk)).exists()
+    assert not (versions.versions_dir(core_node) / str(failed.pk)).exists()
     assert nagios_core.running() and nagios_core.restarts() == restarts_before
     assert nagios_core.status().program_start == start_before
     assert nagios_core.status().hosts == {"web1"}
@@ -220,7 +220,7 @@ def test_burst_coalesces_and_unchanged_render_is_skipped(
     # Nothing changed since: skipped, no reload, the core not restarted.
     start = nagios_core.status().program_start
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        deploy.request_deployments([core_node], triggered_by="test", reason="no-op")
+        tasks.request_deployments([core_node], triggered_by="test", reason="no-op")
     skipped = latest(core_node)
     assert skipped.state == "skipped"
     assert f"unchanged since deployment {primary[0].pk}" in skipped.confirmation

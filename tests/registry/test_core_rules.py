@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from registry import render
 from registry.models import (
     Command,
     Contact,
@@ -25,6 +24,7 @@ from registry.models import (
     ServiceTemplate,
     TimePeriod,
 )
+from registry.state import render_node
 from tests.factories import FAST_PASSWORD_HASHERS, DeployRecorder, HostFactory, Site, stub_deploys
 from tests.registry.nagios import VerifyDir
 
@@ -239,7 +239,7 @@ def test_what_the_api_accepts_the_core_accepts(api: Any, site: Site, verify_dir:
     body = {"check_command": "check_http", "max_check_attempts": 1}
     assert api.put(f"{API}/hosts/min/services/S/", body, format="json").status_code == 202
     node = NaemonNode.objects.get(name="master1")
-    result = verify_dir.check(render.render_node(node).files)
+    result = verify_dir.check(render_node(node).files)
     assert result.returncode == 0, result.output
     assert "Total Errors:   0" in result.output
 

@@ -13,10 +13,8 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from livestatus.client import LivestatusClient
-from livestatus.errors import UnknownColumnError
-from livestatus.query import LivestatusQuery
-from registry import deploy, runner
+from livestatus.client import LivestatusClient, LivestatusQuery, UnknownColumnError
+from registry import deploy, runner, tasks, versions
 from registry.models import Contact, Deployment, Host, HostGroup, HostUse, NaemonNode, Service, ServiceUse
 from registry.render import State
 from registry.tasks import deploy_node
@@ -57,9 +55,9 @@ def test_render_swap_and_skip(node: NaemonNode, basics: dict[str, Any]) -> None:
     live = Path(node.config_dir)
     assert live.is_symlink() and os.readlink(live) == f"portal.d.versions/{first.pk}"
     assert "host_name web1" in (live / "hosts.cfg").read_text()
-    manifest = json.loads((live / deploy.MANIFEST).read_text())
+    manifest = json.loads((live / versions.MANIFEST).read_text())
     assert manifest["content_hash"] == first.content_hash and set(manifest["hosts"]) == {"web1"}
-    assert not list(deploy.versions_dir(node).glob("verify-*.cfg"))
+    assert not list(versions.versions_dir(node).glob("verify-*.cfg"))
 
     again = Deployment.objects.create(node=node)
     deploy.deploy(node.pk)
@@ -67,7 +65,7 @@ def test_render_swap_and_skip(node: NaemonNode, basics: dict[str, Any]) -> None:
     assert again.state == "skipped" and again.summary["unchanged"] is True
 
     # The live version was touched behind our back: not skipped, redeployed.
-    (live / deploy.MANIFEST).write_text("{}")
+    (live / versions.MANIFEST).write_text("{}")
     third = Deployment.objects.create(node=node)
     deploy.deploy(node.pk)
     third.refresh_from_db()
@@ -110,7 +108,7 @@ def test_busy_lock_leaves_work_to_the_holder(
     with deploy.node_lock(node) as held:
         assert held
         with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-            (d,) = deploy.request_deployments([node], triggered_by="t")
+            (d,) = tasks.request_deployments([node], triggered_by="t")
         d.refresh_from_db()
         assert d.state == "pending"
         with deploy.node_lock(node) as second:
@@ -147,8 +145,8 @@ def test_failed_verification_keeps_the_live_config(node: NaemonNode, basics: dic
     assert failed.state == "failed" and "verification failed (exit 1)" in failed.error
     assert "Error: broken config in " in failed.verify_output
     assert os.readlink(node.config_dir) == target
-    versions = sorted(p.name for p in deploy.versions_dir(node).iterdir() if not p.name.startswith("."))
-    assert versions == [target.split("/")[-1]]  # the staged version is gone (".lock": without Redis)
+    kept = sorted(p.name for p in versions.versions_dir(node).iterdir() if not p.name.startswith("."))
+    assert kept == [target.split("/")[-1]]  # the staged version is gone (".lock": without Redis)
 
 
 def test_failed_reload_rolls_back_to_the_previous_version(node: NaemonNode, basics: dict[str, Any]) -> None:
@@ -213,13 +211,13 @@ def test_adopts_an_existing_directory(node: NaemonNode, basics: dict[str, Any]) 
     host("web1", basics)
     Deployment.objects.create(node=node)
     deploy.deploy(node.pk)
-    assert (deploy.versions_dir(node) / "initial" / "handmade.cfg").exists()
+    assert (versions.versions_dir(node) / "initial" / "handmade.cfg").exists()
     assert Path(node.config_dir).is_symlink()
 
 
 def test_staged_main_config(node: NaemonNode, tmp_path: Path) -> None:
     staged = tmp_path / "portal.d.versions" / "7"
-    text = deploy.staged_main_config(node, staged)
+    text = versions.staged_main_config(node, staged)
     assert text.split("\n") == [
         "log_file=/tmp/x.log",
         f"cfg_file={tmp_path}/objects/static.cfg",  # relative to the original main config
@@ -228,12 +226,12 @@ def test_staged_main_config(node: NaemonNode, tmp_path: Path) -> None:
     ]
     Path(node.main_config).write_text(f"cfg_dir={tmp_path}\n")
     with pytest.raises(runner.RunnerError, match="inside cfg_dir"):
-        deploy.staged_main_config(node, staged)
+        versions.staged_main_config(node, staged)
     Path(node.main_config).write_text("cfg_dir=/etc/elsewhere\n")
     with pytest.raises(runner.RunnerError, match="never read the portal's config"):
-        deploy.staged_main_config(node, staged)
+        versions.staged_main_config(node, staged)
     node.main_config = ""
-    assert deploy.staged_main_config(node, staged) == f"cfg_dir={staged}\n"
+    assert versions.staged_main_config(node, staged) == f"cfg_dir={staged}\n"
 
 
 # A main config written like Naemon's stock one (naemon-core sample-config/naemon.cfg.in): every
@@ -272,8 +270,8 @@ def test_staged_main_config_resolves_every_path_like_naemon(node: NaemonNode, tm
     (modules / "README").write_text("not read by Naemon\n")
     (tmp_path / "extra.cfg").write_text("temp_file=./scratch/naemon.tmp\n# check_result_path=x\n")
     staged = tmp_path / "portal.d.versions" / "7"
-    copies = deploy.staged_includes(staged)
-    text = deploy.staged_main_config(node, staged)
+    copies = versions.staged_includes(staged)
+    text = versions.staged_main_config(node, staged)
     t = str(tmp_path)
     assert text.split("\n") == [
         "# BASE DIRECTORY: all (not absolute) paths are relative to the folder of this file.",
@@ -307,7 +305,7 @@ def test_staged_main_config_resolves_every_path_like_naemon(node: NaemonNode, tm
     main.write_text(
         f"cfg_dir={tmp_path}/portal.d\ninclude_dir=missing.d\nconfig_rel_path=/etc/naemon\nlog_file=x.log\n"
     )
-    assert deploy.staged_main_config(node, staged).split("\n")[1:] == [
+    assert versions.staged_main_config(node, staged).split("\n")[1:] == [
         f"include_dir={t}/missing.d",
         "config_rel_path=/etc/naemon",  # newer Naemon: the base of the paths after it
         "log_file=/etc/naemon/x.log",
@@ -527,9 +525,9 @@ def test_the_manifest_records_expanded_services_for_the_next_deploy(
     service.hostgroups.add(group)
     Deployment.objects.create(node=node)
     deploy.deploy(node.pk)
-    manifest = deploy.read_manifest(deploy.live_version(node))
+    manifest = versions.read_manifest(versions.live_version(node))
     assert manifest["host_services"] == {"web1": ["HTTP"], "web2": ["HTTP"]}
-    assert deploy.read_manifest(None) == {}
+    assert versions.read_manifest(None) == {}
 
 
 class FakeLivestatus:

@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from livestatus import actions
 from livestatus.actions import Target
 from monitoring_portal.models import Team
-from registry import deploy
+from registry import deploy, tasks
 from registry.models import DeployedHost, Deployment, Host, NaemonNode
 from tests.conftest import require_service
 from tests.registry.nagios import NagiosCore, nagios_available
@@ -99,11 +99,11 @@ def test_confirmed_deploys_record_their_hosts_and_a_duplicate_never_gets_there(
     Deployment.objects.filter(state="pending").delete()
     Host.objects.filter(name="core-router").delete()
     with django_capture_on_commit_callbacks(execute=True):
-        deploy.request_deployments([static_node], triggered_by="test")
+        tasks.request_deployments([static_node], triggered_by="test")
     assert latest(static_node).state == "skipped"
     assert deployed(static_node) == {"web1": web1.pk}
     with django_capture_on_commit_callbacks(execute=True):
         web1.delete()
-        deploy.request_deployments([static_node], triggered_by="test")
+        tasks.request_deployments([static_node], triggered_by="test")
     assert latest(static_node).state == "confirmed", latest(static_node).error
     assert deployed(static_node) == {}

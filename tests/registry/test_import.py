@@ -20,6 +20,7 @@ from registry.models import (
     NaemonNode,
     Service,
 )
+from registry.state import render_node
 from tests.conftest import require_service
 from tests.registry.nagios import VerifyDir, parse_objects
 
@@ -288,7 +289,7 @@ def test_round_trip_of_the_nagios4_samples(verify_dir: VerifyDir, tmp_path: Path
     report = importer.import_paths([SAMPLES, stub])
     assert not report.skipped, report.lines()
     node = NaemonNode.objects.create(name="master", config_dir=str(tmp_path / "portal.d"))
-    rendered = render.render_node(node)
+    rendered = render_node(node)
     result = verify_dir.check(rendered.files, precache=True)
     assert result.returncode == 0, result.output
     assert objects_of(verify_dir.precache) == (hosts, services)
@@ -348,9 +349,9 @@ def test_import_marks_the_arguments_given_several_words_free_form(tmp_path: Path
     )
     assert (
         "check_http -I '$HOSTADDRESS$' $ARG1$ -t '$ARG2$'"
-        in render.render_state(state, render.NotifyFilter(path="/usr/bin/notify-filter")).files[
-            "commands.cfg"
-        ]
+        in render.render_state(
+            state, NaemonNode(notify_filter_path="/usr/bin/notify-filter").notify_paths()
+        ).files["commands.cfg"]
     )
     # A second import finds it declared already: nothing more to report.
     again = importer.import_paths([tmp_path])

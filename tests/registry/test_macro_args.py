@@ -25,13 +25,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry import render, validation
-from registry.models import Command, Host, Service
-from registry.render import NotifyFilter, State
+from registry.models import Command, Host, NaemonNode, Service
+from registry.render import State
 from registry.validation import NaemonValueError
 from tests.factories import FAST_PASSWORD_HASHERS, DeployRecorder, Site, stub_deploys
 from tests.registry.nagios import parse_objects
 
-NOTIFY = NotifyFilter(path="/usr/bin/notify-filter")
+NOTIFY = NaemonNode(notify_filter_path="/usr/bin/notify-filter").notify_paths()
 ADDRESS = "192.0.2.10"
 # Values a team member may write (the API accepts them) that the shell or Naemon would read as
 # more than one argument, a comment, a glob, a tilde or brace expansion, or a subshell.

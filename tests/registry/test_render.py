@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 
-from registry import render
+from registry import models, render
 from registry.models import (
     Command,
     Contact,
@@ -25,6 +27,7 @@ from registry.models import (
     ServiceUse,
     TimePeriod,
 )
+from registry.state import render_node
 from registry.validation import NaemonValueError
 from tests.registry.nagios import VerifyDir
 from tests.registry.nagios import parse_objects as blocks
@@ -136,7 +139,7 @@ define host {
 
 
 def test_host_block_is_exact(master: NaemonNode, world: dict[str, Any]) -> None:
-    files = render.render_node(master).files
+    files = render_node(master).files
     assert WEB1 in files["hosts.cfg"]
     assert files["hosts.cfg"].startswith(
         "# Rendered by the monitoring portal for node master. Do not edit.\n"
@@ -144,7 +147,7 @@ def test_host_block_is_exact(master: NaemonNode, world: dict[str, Any]) -> None:
 
 
 def test_templates_services_and_groups(master: NaemonNode, world: dict[str, Any]) -> None:
-    files = render.render_node(master).files
+    files = render_node(master).files
     templates = files["templates.cfg"]
     assert (
         "define host {\n    name linux-host\n    use base-host\n    check_period 24x7\n    notification_options d,r\n    register 0\n}\n"
@@ -181,7 +184,7 @@ def test_notification_commands_are_wrapped_by_the_notify_filter(
 ) -> None:
     master.notify_dir = "/var/lib/portal/notify"
     master.save()
-    files = render.render_node(master).files
+    files = render_node(master).files
     commands = by_name(files["commands.cfg"], "command", "command_name")
     # As stored: '/usr/bin/mail -s "$NOTIFICATIONTYPE$" $CONTACTEMAIL$'; an unquoted macro is quoted.
     original = "/usr/bin/mail -s \"$NOTIFICATIONTYPE$\" '$CONTACTEMAIL$'"
@@ -221,15 +224,19 @@ def test_a_notification_command_with_shell_syntax_gets_the_gate_form(
         '"$NOTIFICATIONTYPE$ $HOSTNAME$" $CONTACTEMAIL$'
     )
     Command.objects.filter(name="notify-by-mail").update(command_line=pipeline)
-    files = render.render_node(master).files
+    files = render_node(master).files
     commands = by_name(files["commands.cfg"], "command", "command_name")
     pipeline = pipeline.replace(" $CONTACTEMAIL$", " '$CONTACTEMAIL$'")  # unquoted macros are quoted
     assert commands["notify-by-mail"]["command_line"] == pipeline
     line = commands["notify-filter-host__notify-by-mail"]["command_line"]
+    paths = master.notify_paths()  # every path, also without a notify_dir
+    files_args = (
+        f'--snapshot-dir "{paths.snapshot_dir}" --state-dir "{paths.state_dir}" --log "{paths.decision_log}"'
+    )
     assert line == (
         '/opt/portal/bin/notify-filter --contact "$CONTACTNAME$" --channel email --type "$NOTIFICATIONTYPE$" '
         '--host "$HOSTNAME$" --hostgroups "$HOSTGROUPNAMES$" --state "$HOSTSTATE$" --id "$HOSTNOTIFICATIONID$" '
-        f'--problem-id "$HOSTPROBLEMID$" --last-problem-id "$LASTHOSTPROBLEMID$" '
+        f'--problem-id "$HOSTPROBLEMID$" --last-problem-id "$LASTHOSTPROBLEMID$" {files_args} '
         f"|| [ $$? -ne 86 ] || exit 0 && ( {pipeline} )"
     )
     assert " -- " not in commands["notify-filter-service__notify-by-mail"]["command_line"]
@@ -268,14 +275,25 @@ def test_default_notify_filter_is_the_virtualenv_console_script(
 ) -> None:
     master.notify_filter_path = ""
     master.save()
-    commands = by_name(render.render_node(master).files["commands.cfg"], "command", "command_name")
+    commands = by_name(render_node(master).files["commands.cfg"], "command", "command_name")
     line = commands["notify-filter-host__notify-by-mail"]["command_line"]
-    assert line.startswith(render.default_notify_filter_path() + " --contact")
-    assert "--snapshot-dir" not in line
+    assert line.startswith(str(Path(sys.executable).parent / "notify-filter") + " --contact")
+
+
+def test_a_node_without_notify_dir_passes_the_filter_every_path(
+    master: NaemonNode, world: dict[str, Any]
+) -> None:
+    """The renderer relies on no default of the filter: the node's default layout is on the line."""
+    master.notify_dir = ""
+    master.save()
+    commands = by_name(render_node(master).files["commands.cfg"], "command", "command_name")
+    line = commands["notify-filter-service__notify-by-mail"]["command_line"]
+    base = models.DEFAULT_NOTIFY_DIR
+    assert f'--snapshot-dir "{base}/snapshot" --state-dir "{base}/state" --log "{base}/decisions.log"' in line
 
 
 def test_poller_gets_only_its_host_groups(world: dict[str, Any]) -> None:
-    files = render.render_node(world["poller"]).files
+    files = render_node(world["poller"]).files
     hosts = by_name(files["hosts.cfg"], "host", "host_name")
     assert hosts.keys() == {"web1"}
     assert "parents" not in hosts["web1"]  # db1 is monitored by another poller
@@ -294,30 +312,30 @@ def test_poller_gets_only_its_host_groups(world: dict[str, Any]) -> None:
     # Definitions every node needs.
     assert "alice" in files["contacts.cfg"] and "base-host" in files["templates.cfg"]
 
-    other = render.render_node(world["other"]).files
+    other = render_node(world["other"]).files
     assert by_name(other["hosts.cfg"], "host", "host_name").keys() == {"db1"}
     assert [dict(d)["hostgroup_name"] for _, d in blocks(other["services.cfg"])] == ["db"]
 
 
 def test_render_is_deterministic(master: NaemonNode, world: dict[str, Any]) -> None:
-    first = render.render_node(master)
-    assert render.render_node(master) == first
+    first = render_node(master)
+    assert render_node(master) == first
     # Insertion order and ids do not matter: recreate a host and its membership in another order.
     web1 = Host.objects.get(name="web1")
     groups = list(web1.hostgroups.order_by("-name"))
     web1.hostgroups.clear()
     for group in groups:
         web1.hostgroups.add(group)
-    assert render.render_node(master).content_hash == first.content_hash
+    assert render_node(master).content_hash == first.content_hash
     Host.objects.filter(name="db1").update(alias="Database 1")
-    changed = render.render_node(master)
+    changed = render_node(master)
     assert changed.content_hash != first.content_hash
     assert {k for k in changed.hosts if changed.hosts[k] != first.hosts[k]} == {"db1"}
     assert changed.services == first.services
 
 
 def test_every_file_is_balanced_and_one_directive_per_line(master: NaemonNode, world: dict[str, Any]) -> None:
-    for name, text in render.render_node(master).files.items():
+    for name, text in render_node(master).files.items():
         assert name in render.FILES
         for line in text.split("\n"):
             assert line in ("", "}") or line.startswith(("#", "define ", "    ")), line
@@ -372,21 +390,21 @@ def test_render_rechecks_values_that_bypassed_validation(
 ) -> None:
     model.objects.filter(**lookup).update(**{field: value})  # around clean(), as a raw SQL fix would
     with pytest.raises(NaemonValueError) as error:
-        render.render_node(master)
+        render_node(master)
     assert message in str(error.value)
 
 
 def test_reserved_command_prefix(master: NaemonNode, world: dict[str, Any]) -> None:
     Command.objects.create(name="notify-filter-host__x", command_line="/bin/true")
     with pytest.raises(NaemonValueError, match="portal's own"):
-        render.render_node(master)
+        render_node(master)
 
 
 def test_nagios_accepts_the_rendered_config(
     master: NaemonNode, world: dict[str, Any], verify_dir: VerifyDir
 ) -> None:
     for node in (master, world["poller"], world["other"]):
-        result = verify_dir.check(render.render_node(node).files)
+        result = verify_dir.check(render_node(node).files)
         assert result.returncode == 0, result.output
         assert "Total Errors:   0" in result.output
 
@@ -395,7 +413,7 @@ def test_rendering_costs_a_fixed_number_of_queries(
     master: NaemonNode, world: dict[str, Any], django_assert_max_num_queries: Any
 ) -> None:
     with django_assert_max_num_queries(40) as small:
-        render.render_node(master)
+        render_node(master)
     group = HostGroup.objects.get(name="web")
     for i in range(30):
         host = Host.objects.create(name=f"extra{i}", address=f"192.0.2.{i + 10}")
@@ -404,16 +422,16 @@ def test_rendering_costs_a_fixed_number_of_queries(
             host=host, description="Ping", check_command=Command.objects.get(name="check-true")
         )
     with django_assert_max_num_queries(len(small.captured_queries)):
-        render.render_node(master)
+        render_node(master)
     with django_assert_max_num_queries(len(small.captured_queries) + 2):
-        render.render_node(world["poller"])
+        render_node(world["poller"])
 
 
 def test_a_node_without_hosts_or_services_gets_an_inert_placeholder(
     master: NaemonNode, verify_dir: VerifyDir
 ) -> None:
     """Nagios refuses a config with no host or no service: a new site or empty poller must still deploy."""
-    empty = render.render_node(master)
+    empty = render_node(master)
     assert "host_name portal-placeholder" in empty.files["hosts.cfg"]
     assert empty.hosts == {} and empty.services == {}  # not a registry object
     result = verify_dir.check(empty.files)
@@ -422,7 +440,7 @@ def test_a_node_without_hosts_or_services_gets_an_inert_placeholder(
     # The first host, still without services: the placeholder service keeps the core happy.
     check = Command.objects.create(name="check-true", command_line="/bin/true")
     host = Host.objects.create(name="first", address="192.0.2.1", max_check_attempts=3, check_command=check)
-    first = render.render_node(master)
+    first = render_node(master)
     assert list(first.hosts) == ["first"]
     assert "service_description placeholder" in first.files["services.cfg"]
     result = verify_dir.check(first.files)
@@ -433,7 +451,7 @@ def test_a_node_without_hosts_or_services_gets_an_inert_placeholder(
     host.hostgroups.add(group)
     service = Service.objects.create(description="Ping", check_command=check, max_check_attempts=3)
     service.hostgroups.add(group)
-    real = render.render_node(master)
+    real = render_node(master)
     assert "portal-placeholder" not in real.files["hosts.cfg"] + real.files["services.cfg"]
     assert "contact_name portal-placeholder" in real.files["contacts.cfg"]  # still no contact of its own
     result = verify_dir.check(real.files)
@@ -443,7 +461,7 @@ def test_a_node_without_hosts_or_services_gets_an_inert_placeholder(
     contact = Contact.objects.create(name="alice")
     contact.host_notification_commands.add(check)
     contact.service_notification_commands.add(check)
-    final = render.render_node(master)
+    final = render_node(master)
     assert "portal-placeholder" not in "".join(final.files.values())
     result = verify_dir.check(final.files)
     assert "Total Errors:   0" in result.output, result.output
@@ -454,7 +472,7 @@ def test_a_service_on_an_empty_host_group_does_not_count(master: NaemonNode) -> 
     Host.objects.create(name="lonely", address="192.0.2.1", max_check_attempts=3, check_command=check)
     service = Service.objects.create(description="Ping", check_command=check, max_check_attempts=3)
     service.hostgroups.add(HostGroup.objects.create(name="empty"))
-    assert "service_description placeholder" in render.render_node(master).files["services.cfg"]
+    assert "service_description placeholder" in render_node(master).files["services.cfg"]
 
 
 @pytest.fixture
@@ -491,7 +509,7 @@ def test_a_fresh_site_verifies_without_warnings(
     master: NaemonNode, fresh_site: Host, verify_dir: VerifyDir
 ) -> None:
     """No "no check_period", "no notification_period" or "no contacts" warning on a new site."""
-    files = render.render_node(master).files
+    files = render_node(master).files
     result = verify_dir.check(files)
     assert result.returncode == 0, result.output
     assert verifier_warnings(result.output) == [] and "Total Warnings: 0" in result.output, result.output
@@ -519,7 +537,7 @@ def test_the_registry_overrides_the_defaults(
     HostTemplate.objects.filter(name="generic-host").update(notification_period=nights)
     alice = Contact.objects.get(name="oncall")
     fresh_site.contacts.add(alice)
-    files = render.render_node(master).files
+    files = render_node(master).files
     assert verify_dir.check(files).returncode == 0
     periods = by_name(files["timeperiods.cfg"], "timeperiod", "timeperiod_name")
     assert len(blocks(files["timeperiods.cfg"])) == 2 and periods["24x7"]["alias"] == "Office hours"
@@ -536,7 +554,7 @@ def test_no_default_contacts_without_staff_contacts(
 ) -> None:
     """No staff contact: no empty default group; the core's warning says nobody would be told."""
     User.objects.filter(is_staff=True).update(is_staff=False)
-    files = render.render_node(master).files
+    files = render_node(master).files
     assert "portal-default-contacts" not in files["groups.cfg"] + files["hosts.cfg"]
     result = verify_dir.check(files)
     assert "Warning: Host 'web1' has no default contacts or contactgroups defined!" in result.output

@@ -22,7 +22,7 @@ import pytest
 
 from preferences import snapshot
 from registry import render
-from registry.models import Contact, Host, Service
+from registry.models import Contact, Host, NaemonNode, Service
 from tests.factories import FAST_PASSWORD_HASHERS, DeployRecorder, Site, stub_deploys
 
 API = "/api/v1/registry"
@@ -155,7 +155,7 @@ class NotifyNode:
         self.sink = self.root / "sink"
         self.sink.write_text(f'#!/bin/sh\n{{ echo "args: $*"; sed "s/^/stdin: /"; }} >> "{self.runs}"\n')
         self.sink.chmod(0o755)
-        self.notify = render.NotifyFilter(path=NOTIFY_FILTER, notify_dir=str(self.root))
+        self.notify = NaemonNode(notify_filter_path=NOTIFY_FILTER, notify_dir=str(self.root)).notify_paths()
 
     def suppress_warnings_for(self, contact: str) -> None:
         rules = [{"id": 7, "action": "suppress", "states": ["WARNING"]}]
@@ -207,7 +207,11 @@ def notify_node() -> Iterator[NotifyNode]:
 
 def service_line(command_line: str, node: NotifyNode, filter_path: str | None = None) -> str:
     row = {"name": "notify-by-mail", "command_line": command_line, "channel": "email"}
-    notify = node.notify if filter_path is None else render.NotifyFilter(filter_path, str(node.root))
+    notify = (
+        node.notify
+        if filter_path is None
+        else NaemonNode(notify_filter_path=filter_path, notify_dir=str(node.root)).notify_paths()
+    )
     return render.wrapped_command_lines(row, notify)[1]
 
 

@@ -26,9 +26,8 @@ from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from livestatus import query
-from livestatus import text as livestatus_text
-from livestatus.errors import UnsafeValueError
+from livestatus.client import UnsafeValueError, query
+from livestatus.client import text as livestatus_text
 from registry import render, validation
 from registry.models import (
     Command,
@@ -41,7 +40,8 @@ from registry.models import (
     ServiceTemplate,
     TimePeriod,
 )
-from registry.render import NotifyFilter, State
+from registry.render import State
+from registry.state import render_node
 from registry.validation import NaemonValueError
 from tests.registry.nagios import VerifyDir, parse_objects
 
@@ -70,7 +70,9 @@ ranges = st.one_of(
     st.sampled_from(["00:00-24:00", "09:00-17:00,18:00-20:00"]),
     st.sampled_from(["09:00-17:00", "00:00-24:00"]).flatmap(lambda r: hostile.map(lambda h: r + h)),
 )
-NOTIFY = NotifyFilter(path="/usr/bin/notify-filter", notify_dir="/var/lib/portal/notify")
+NOTIFY = NaemonNode(
+    notify_filter_path="/usr/bin/notify-filter", notify_dir="/var/lib/portal/notify"
+).notify_paths()
 CHECK = {"check_command": "base-cmd", "max_check_attempts": 1, "check_interval": 60, "retry_interval": 60}
 
 
@@ -578,7 +580,7 @@ def test_what_the_api_accepts_nagios_accepts(
             if response.status_code == 400:
                 assert set(response.json()) <= fields, response.content  # it names the field
         if created.status_code == 202:
-            rendered = render.render_node(master)  # raises NaemonValueError on anything unchecked
+            rendered = render_node(master)  # raises NaemonValueError on anything unchecked
             result = verify_dir.check(rendered.files)
             assert result.returncode == 0 and "Total Errors:   0" in result.output, (
                 f"accepted: {host}, {service if len(responses) > 1 else ''}\n{result.output}"
@@ -632,8 +634,6 @@ def test_the_registry_accepts_no_name_or_value_the_livestatus_layer_refuses(valu
         validation.check_value,
         validation.check_macro_value,
         validation.check_command_argument,
-        lambda v: render.check_name(v, "name", allow_spaces=True),
-        lambda v: render.check_value(v, "value"),
     ):
         if _accepts(check, value):
             assert livestatus_accepts, f"the registry accepts {value!r}, the Livestatus layer refuses it"
@@ -650,7 +650,7 @@ def test_each_refused_class_is_refused_by_every_layer(char: str) -> None:
         assert not _accepts(livestatus_text.check_text, value)
         assert not _accepts(validation.check_name, value)
         assert not _accepts(validation.check_value, value)
-        assert not _accepts(lambda v: render.check_name(v, "name"), value)
+        assert not _accepts(lambda v: validation.check_name(v, what="name"), value)
 
 
 @pytest.mark.parametrize("value", VISIBLE_UNICODE)

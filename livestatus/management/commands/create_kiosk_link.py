@@ -8,7 +8,7 @@ from urllib.parse import quote
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 
-from livestatus import kiosk
+from livestatus import wall_kiosk
 
 
 class Command(BaseCommand):
@@ -26,8 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            token = kiosk.make_token(options["name"], days=options["days"])
+            token = wall_kiosk.make_token(options["name"], days=options["days"])
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        path = f"{reverse('wall:wall')}?{kiosk.PARAM}={quote(token, safe='')}"
+        path = f"{reverse('wall:wall')}?{wall_kiosk.PARAM}={quote(token, safe='')}"
         self.stdout.write(options["base_url"].rstrip("/") + path)

@@ -1,13 +1,13 @@
-"""Serializers of the registry API, and the write path shared with the pages.
+"""Serializers of the registry API, shared with the pages' forms.
 
 Objects are addressed and referenced by name (``"hostgroups": ["web"]``). Strings are taken
 as given (never trimmed), then checked with the models' ``naemon_errors()``: bad input is a
 400 naming the field, before anything is stored. The write semantics (PUT replaces, one
-transaction, deploy only what changed) are described in ``write``.
+transaction, deploy only what changed) are registry/writes.py's.
 
 A package because the module passed ~800 lines: ``base`` (the base serializer, name
 references, template uses, ETags), ``objects`` (nodes, time periods, commands, contacts,
-groups, templates), ``services``, ``hosts``, ``deployments`` and ``write``. Callers import
+groups, templates), ``services``, ``hosts`` and ``deployments``. Callers import
 from here (``from registry.api import serializers as s``).
 """
 
@@ -55,13 +55,6 @@ from registry.api.serializers.services import (
     HostServiceSerializer,
     ServiceSerializer,
 )
-from registry.api.serializers.write import (
-    Precondition,
-    WriteResult,
-    apply_delete,
-    apply_write,
-    write_one,
-)
 
 __all__ = [
     "ETAG_IGNORED_KEYS",
@@ -82,15 +75,11 @@ __all__ = [
     "NaemonModelSerializer",
     "NaemonNodeSerializer",
     "OrderedTemplatesField",
-    "Precondition",
     "ServiceGroupSerializer",
     "ServiceSerializer",
     "ServiceTemplateSerializer",
     "TimePeriodSerializer",
     "UsesListSerializer",
-    "WriteResult",
-    "apply_delete",
-    "apply_write",
     "by_name",
     "config_state",
     "etag_of",
@@ -102,5 +91,4 @@ __all__ = [
     "set_uses",
     "stored_state",
     "uses_of",
-    "write_one",
 ]

@@ -7,9 +7,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from registry.deploy import request_deployments
 from registry.importer import import_paths
 from registry.models import NaemonNode
+from registry.tasks import request_deployments
 
 
 class Command(BaseCommand):

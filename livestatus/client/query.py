@@ -3,7 +3,7 @@
 A request is a header block, one header per line, ended by an empty line.
 Anything a caller passes (filter values, the auth user, a wait object) ends up
 inside one header line, so it must never contain a line break: such values are
-refused with :class:`~livestatus.errors.UnsafeValueError` before anything is
+refused with :class:`~livestatus.client.errors.UnsafeValueError` before anything is
 sent. Table names, column names, operators and stats functions are checked
 against whitelists. Livestatus has no quoting or escaping syntax, so refusing
 is the only safe answer; a service really named ``"x\\nCOMMAND ..."`` cannot be
@@ -21,8 +21,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from livestatus import text
-from livestatus.errors import UnsafeValueError
+from livestatus.client import text
+from livestatus.client.errors import UnsafeValueError
 
 #: A value a filter compares against. ``bool`` is sent as ``1``/``0``, ``None`` as empty.
 FilterValue: TypeAlias = str | int | float | bool | None
@@ -34,7 +34,7 @@ COLUMN_RE = re.compile(r"[a-z][a-z0-9_]{0,127}\Z")
 OPERATORS = frozenset(
     {"=", "~", "=~", "~~", "<", ">", "<=", ">=", "!=", "!~", "!=~", "!~~"},
 )
-#: Stats aggregation functions; merge rules across nodes live in ``livestatus.multi``.
+#: Stats aggregation functions; merge rules across nodes live in ``livestatus.client.cluster``.
 AGGREGATE_FUNCTIONS = frozenset({"sum", "min", "max", "avg", "std", "suminv", "avginv"})
 
 SortDirection: TypeAlias = Literal["asc", "desc"]
@@ -47,7 +47,7 @@ def check_value(value: str, what: str = "value") -> str:
     """Return ``value`` if it can sit inside one header line, else raise UnsafeValueError."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a string, not {type(value).__name__}")
-    # The registry's rule (livestatus.text): control characters and line separators would
+    # The registry's rule (livestatus.client.text): control characters and line separators would
     # end the header line; invisible formatting characters make look-alike names.
     found = text.first_refused(value)
     if found is not None:

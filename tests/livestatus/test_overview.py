@@ -18,11 +18,11 @@ import redis
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from livestatus import commands, dashboard, kiosk, notifications_log
-from livestatus.client import LivestatusClient
-from livestatus.nodes import client_for, forget_clients
-from livestatus.query import Filter, LivestatusQuery
+from livestatus import nodes, overview, overview_store, tops, wall_kiosk
+from livestatus.client import Filter, LivestatusClient, LivestatusQuery, commands
+from livestatus.nodes import client_for, forget_clients, merge_objects
 from livestatus.tasks import refresh_status_snapshot
+from preferences import decisions
 from registry.choices import DeploymentState, NodeRole
 from registry.models import NaemonNode
 from tests.factories import DeploymentFactory, HostGroupFactory, NaemonNodeFactory, PollerFactory
@@ -126,7 +126,7 @@ def two_nodes() -> dict[str, dict[str, list[dict[str, Any]]]]:
 
 
 def test_merge_two_nodes_adds_counts_and_dedupes_problems() -> None:
-    snapshot = dashboard.build_snapshot(
+    snapshot = overview.build_snapshot(
         now=NOW,
         nodes=[node("master"), node("poller-web", NodeRole.POLLER)],
         rows=two_nodes(),
@@ -176,10 +176,29 @@ def test_merge_two_nodes_adds_counts_and_dedupes_problems() -> None:
     ]
     assert snapshot["tops"]["noisiest"] == {"available": False, "rows": []}
 
-    payload = dashboard.wall_payload(snapshot)
+    payload = overview.wall_payload(snapshot)
     assert "groups" not in payload["problems"][0]
     assert "address" not in payload["nodes"][0] and "address" in snapshot["nodes"][0]  # kiosks see less
     json.dumps(payload)  # plain JSON all the way down
+
+
+def test_two_masters_reporting_one_problem_show_it_from_the_node_the_status_pages_name() -> None:
+    """Without a poller, the first master by name wins, on the wall as on the status pages."""
+    rows = {
+        name: {"service_problems": [svc("db-01", "postgres", 2, 3000, plugin_output=f"seen by {name}")]}
+        for name in ("master-b", "master-a")
+    }
+    snapshot = overview.build_snapshot(now=NOW, nodes=[node("master-a"), node("master-b")], rows=rows)
+    (problem,) = snapshot["problems"]
+    assert (problem["node"], problem["output"]) == ("master-a", "seen by master-a")
+    (row,) = merge_objects(
+        [
+            {"kind": "service", "host": "db-01", "service": "postgres", "node": n}
+            for n in ("master-b", "master-a")
+        ],
+        {"master-a": NodeRole.MASTER, "master-b": NodeRole.MASTER},
+    )
+    assert row["node"] == problem["node"]
 
 
 def test_wall_payload_hides_node_addresses_even_inside_error_texts() -> None:
@@ -187,7 +206,7 @@ def test_wall_payload_hides_node_addresses_even_inside_error_texts() -> None:
     poller = node("poller-web", NodeRole.POLLER, reachable=False, error="cannot connect: refused")
     poller["address"] = "tcp:10.0.0.5:6557"
     master = node("master") | {"address": "unix:/var/cache/naemon/live"}
-    snapshot = dashboard.build_snapshot(
+    snapshot = overview.build_snapshot(
         now=NOW,
         nodes=[master, poller],
         rows={"master": two_nodes()["master"]},
@@ -204,21 +223,21 @@ def test_wall_payload_hides_node_addresses_even_inside_error_texts() -> None:
             }
         ],
     )
-    text = json.dumps(dashboard.wall_payload(snapshot))
+    text = json.dumps(overview.wall_payload(snapshot))
     for secret in ("10.0.0.5", "6557", "/var/cache/naemon/live", "unix:", "tcp:", "alice"):
         assert secret not in text, secret
-    nodes = {n["name"]: n for n in dashboard.wall_payload(snapshot)["nodes"]}
+    nodes = {n["name"]: n for n in overview.wall_payload(snapshot)["nodes"]}
     assert nodes["poller-web"]["error"] == "cannot connect: refused"
     assert "timed out" in text and "(address hidden)" in text  # the reason is still said
 
 
 def test_an_unreachable_node_keeps_its_last_known_state_greyed() -> None:
-    first = dashboard.build_snapshot(
+    first = overview.build_snapshot(
         now=NOW, nodes=[node("master"), node("poller-web", NodeRole.POLLER)], rows=two_nodes()
     )
     rows = two_nodes()
     del rows["poller-web"]
-    second = dashboard.build_snapshot(
+    second = overview.build_snapshot(
         now=NOW + 5,
         nodes=[
             node("master"),
@@ -245,18 +264,18 @@ def test_an_unreachable_node_keeps_its_last_known_state_greyed() -> None:
 
 
 def test_nothing_answered_yet() -> None:
-    snapshot = dashboard.build_snapshot(now=NOW, nodes=[], rows={})
+    snapshot = overview.build_snapshot(now=NOW, nodes=[], rows={})
     assert snapshot["hosts"]["total"] == 0 and snapshot["hostgroups"] == [] and snapshot["problems"] == []
-    assert dashboard.freshness(snapshot, NOW + 1)["stale"] is False
-    assert dashboard.freshness(snapshot, NOW + 3600)["stale"] is True
-    assert dashboard.freshness(None)["missing"] is True
+    assert overview_store.freshness(snapshot, NOW + 1)["stale"] is False
+    assert overview_store.freshness(snapshot, NOW + 3600)["stale"] is True
+    assert overview_store.freshness(None)["missing"] is True
 
 
 def test_masters_leave_out_the_groups_of_reachable_pollers() -> None:
-    query = dashboard.without_groups(dashboard.SERVICE_STATS, "host_groups", {"web", "db"})
+    query = overview.without_groups(overview.SERVICE_STATS, "host_groups", {"web", "db"})
     lines = query.header_lines()
     assert "Filter: host_groups < db" in lines and "Filter: host_groups < web" in lines
-    assert dashboard.QUERIES_PER_REFRESH == 7
+    assert overview.QUERIES_PER_REFRESH == 7
 
 
 def test_noisiest_counts_a_service_seen_by_two_cores_once() -> None:
@@ -270,11 +289,11 @@ def test_noisiest_counts_a_service_seen_by_two_cores_once() -> None:
             ],
         },
     }
-    assert dashboard.noisiest(log)["rows"] == [
+    assert tops.noisiest(log)["rows"] == [
         {"host": "web-01", "service": "http", "changes": 9},
         {"host": "web-02", "service": "disk", "changes": 2},
     ]
-    assert dashboard.noisiest({"available": False, "per_node": {}})["available"] is False
+    assert tops.noisiest({"available": False, "per_node": {}})["available"] is False
 
 
 def decision(contact: str, when: float, decision: str = "notify", **extra: Any) -> str:
@@ -313,13 +332,13 @@ def test_without_redis_most_notified_reads_the_decision_logs(tmp_path: Path) -> 
     )
     (tmp_path / "b" / "decisions.log").write_text(decision("alice", now - 10) + "\n")
     paths = [tmp_path / "a" / "decisions.log", tmp_path / "b" / "decisions.log"]
-    assert notifications_log.most_notified(paths, now) == {
+    assert decisions.most_notified(paths, now) == {
         "available": True,
         "rows": [{"contact": "alice", "count": 3}, {"contact": "bob", "count": 1}],
     }
-    assert notifications_log.most_notified([], now)["available"] is False
+    assert decisions.most_notified([], now)["available"] is False
     # Only the end of a long log is read; a cut first line is dropped, not misparsed.
-    tail = list(notifications_log.read_decisions(paths[:1], max_bytes=300))
+    tail = list(decisions.read_decisions(paths[:1], max_bytes=300))
     assert tail and all(r["contact"] in ("bob", "carol", "alice") for r in tail)
 
 
@@ -340,12 +359,12 @@ def wall_icinga(icinga_binary: str) -> Iterator[IcingaServer]:
 @pytest.fixture
 def fresh_clients() -> Iterator[None]:
     forget_clients()
-    dashboard.forget_clusters()
-    dashboard.forget_local()
+    nodes.forget_clusters()
+    overview_store.forget_local()
     yield
     forget_clients()
-    dashboard.forget_clusters()
-    dashboard.forget_local()
+    nodes.forget_clusters()
+    overview_store.forget_local()
 
 
 def set_service(client: LivestatusClient, host: str, service: str, state: int, output: str) -> None:
@@ -394,17 +413,17 @@ def test_refresh_against_icinga_and_a_dead_node(
     )
 
     summary = refresh_status_snapshot.apply().get()  # as the beat would, in this process
-    snapshot = dashboard.get_snapshot()
+    snapshot = overview_store.get_snapshot()
     assert snapshot is not None and summary["taken_at"] == snapshot["taken_at"]
     # Two nodes asked for status, the one that answered six more questions, and the log once.
-    assert snapshot["queries"] == 2 + (dashboard.QUERIES_PER_REFRESH - 1) + 1
+    assert snapshot["queries"] == 2 + (overview.QUERIES_PER_REFRESH - 1) + 1
     nodes = {n["name"]: n for n in snapshot["nodes"]}
     assert nodes["master"]["reachable"] is True and "icinga2" in nodes["master"]["version"]
     assert nodes["master"]["deployment"]["state"] == "confirmed"
     assert nodes["dead"]["reachable"] is False and "cannot connect" in nodes["dead"]["error"]
     assert snapshot["unreachable"] == ["dead"]
     # What an anonymous kiosk link is sent: the reason, never the node's address or socket path.
-    kiosk_body = Client().get("/wall/data/", {"kiosk": kiosk.make_token("screen")})
+    kiosk_body = Client().get("/wall/data/", {"kiosk": wall_kiosk.make_token("screen")})
     assert kiosk_body.status_code == 200
     text = kiosk_body.content.decode()
     assert "cannot connect" in text
@@ -440,20 +459,20 @@ def test_without_redis_the_snapshot_is_computed_on_request_and_kept_briefly(
     client = client_for(NaemonNode.objects.get(name="master"))
     assert client.dialect == "icinga2"  # detected once per client, not per refresh
     before = client.requests_sent
-    first = dashboard.get_snapshot()
-    second = dashboard.get_snapshot()
-    body = json.loads(dashboard.data_response_body())
+    first = overview_store.get_snapshot()
+    second = overview_store.get_snapshot()
+    body = json.loads(overview_store.data_response_body())
     assert first is not None and second is not None and first["taken_at"] == second["taken_at"]
     assert body["snapshot"]["taken_at"] == first["taken_at"]
     # One refresh (with the tops' log query) for three reads.
-    assert client.requests_sent - before == dashboard.QUERIES_PER_REFRESH + 1
+    assert client.requests_sent - before == overview.QUERIES_PER_REFRESH + 1
 
 
 @pytest.fixture
 def wall_redis(redis_url: str, settings: Settings) -> Iterator[redis.Redis]:
     settings.REDIS_URL = redis_url
     client = redis.Redis.from_url(redis_url)
-    keys = (dashboard.KEY_SNAPSHOT, dashboard.KEY_PAYLOAD, dashboard.KEY_LOCK)
+    keys = (overview_store.KEY_SNAPSHOT, overview_store.KEY_PAYLOAD, overview_store.KEY_LOCK)
     client.delete(*keys)
     yield client
     client.delete(*keys)
@@ -465,31 +484,31 @@ def wall_redis(redis_url: str, settings: Settings) -> Iterator[redis.Redis]:
 def test_redis_holds_the_snapshot_and_pages_only_read_it(
     wall_icinga: IcingaServer, fresh_clients: None, wall_redis: redis.Redis
 ) -> None:
-    assert dashboard.get_snapshot() is None  # pages never compute when Redis is configured
-    assert json.loads(dashboard.data_response_body())["snapshot"] is None
+    assert overview_store.get_snapshot() is None  # pages never compute when Redis is configured
+    assert json.loads(overview_store.data_response_body())["snapshot"] is None
     NaemonNodeFactory.create(name="master", livestatus=wall_icinga.unix_address)
     client = client_for(NaemonNode.objects.get(name="master"))
 
-    first = dashboard.refresh()
+    first = overview_store.refresh()
     assert first["unreachable"] == []
     before = client.requests_sent
     for _ in range(20):
-        body = json.loads(dashboard.data_response_body(now=first["taken_at"] + 1))
-        snapshot = dashboard.get_snapshot()
+        body = json.loads(overview_store.data_response_body(now=first["taken_at"] + 1))
+        snapshot = overview_store.get_snapshot()
     assert client.requests_sent == before  # reading costs the core nothing
     assert snapshot is not None and snapshot["taken_at"] == first["taken_at"]
-    assert body["now"] == first["taken_at"] + 1 and body["stale_after"] == dashboard.stale_seconds()
+    assert body["now"] == first["taken_at"] + 1 and body["stale_after"] == overview_store.stale_seconds()
     assert body["snapshot"]["taken_at"] == first["taken_at"]
 
     # The tops are not due again: the next refresh asks exactly QUERIES_PER_REFRESH.
-    second = dashboard.refresh()
-    assert second["queries"] == dashboard.QUERIES_PER_REFRESH
-    assert client.requests_sent - before == dashboard.QUERIES_PER_REFRESH
+    second = overview_store.refresh()
+    assert second["queries"] == overview.QUERIES_PER_REFRESH
+    assert client.requests_sent - before == overview.QUERIES_PER_REFRESH
 
     # Another refresh holding the lock: this one skips instead of piling up.
-    wall_redis.set(dashboard.KEY_LOCK, "someone else", ex=30)
-    assert dashboard.refresh() == {"skipped": "another refresh is running"}
-    assert wall_redis.get(dashboard.KEY_LOCK) == b"someone else"
+    wall_redis.set(overview_store.KEY_LOCK, "someone else", ex=30)
+    assert overview_store.refresh() == {"skipped": "another refresh is running"}
+    assert wall_redis.get(overview_store.KEY_LOCK) == b"someone else"
 
 
 class NaemonLike:
@@ -543,7 +562,7 @@ def test_noisiest_services_from_a_core_with_a_log_table(fresh_clients: None, set
     core = NaemonLike()
     with ReplayServer(core) as server:
         NaemonNodeFactory.create(name="naemon", livestatus=server.address)
-        snapshot = dashboard.compute()
+        snapshot = overview.compute()
     assert snapshot["unreachable"] == []
     assert snapshot["tops"]["noisiest"] == {
         "available": True,
@@ -563,7 +582,7 @@ def test_noisiest_services_from_a_core_with_a_log_table(fresh_clients: None, set
     assert snapshot["hostgroups"][0]["severity"] == "critical"
     # The refresh, the tops' log query and, once per client, GET status for the dialect
     # (GET columns, also once, is answered by the stand-in server itself).
-    assert len(core.requests) == dashboard.QUERIES_PER_REFRESH + 1 + 1
+    assert len(core.requests) == overview.QUERIES_PER_REFRESH + 1 + 1
 
 
 def test_nodes_without_livestatus_are_listed_as_not_watched(
@@ -573,7 +592,7 @@ def test_nodes_without_livestatus_are_listed_as_not_watched(
     NaemonNodeFactory.create(name="master", livestatus=wall_icinga.unix_address)
     NaemonNodeFactory.create(name="silent-poller", role=NodeRole.POLLER, livestatus="")
     NaemonNodeFactory.create(name="retired", livestatus="", enabled=False)
-    snapshot = dashboard.compute()
+    snapshot = overview.compute()
     assert snapshot["unwatched"] == ["silent-poller"]
     assert [n["name"] for n in snapshot["nodes"]] == ["master"]
-    assert dashboard.wall_payload(snapshot)["unwatched"] == ["silent-poller"]  # kiosk screens see it
+    assert overview.wall_payload(snapshot)["unwatched"] == ["silent-poller"]  # kiosk screens see it

@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from livestatus.errors import UnsafeValueError
-from livestatus.query import check_value, encode_lines
+from livestatus.client.errors import UnsafeValueError
+from livestatus.client.query import check_value, encode_lines
 
 _COMMAND_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 

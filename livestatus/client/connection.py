@@ -31,13 +31,13 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal
 
-from livestatus.commands import Command
-from livestatus.errors import (
+from livestatus.client.commands import Command
+from livestatus.client.errors import (
     LivestatusBadResponse,
     LivestatusCommandError,
     LivestatusConnectError,
@@ -48,11 +48,17 @@ from livestatus.errors import (
     UnknownColumnError,
     UnsupportedQueryError,
 )
-from livestatus.query import LivestatusQuery
-
-Row: TypeAlias = dict[str, Any]
-Dialect: TypeAlias = Literal["naemon", "icinga2"]
-DIALECTS: tuple[Dialect, ...] = ("naemon", "icinga2")
+from livestatus.client.query import LivestatusQuery
+from livestatus.client.rows import (
+    BOOL_COLUMNS,
+    COLUMN_PREFIX,
+    DIALECTS,
+    Dialect,
+    Row,
+    detect_dialect,
+    rows_to_dicts,
+    sort_and_page,
+)
 
 # -- addresses ---------------------------------------------------------------
 
@@ -88,186 +94,6 @@ class Address:
         return f"tcp:{host}:{self.port}"
 
 
-# -- dialect normalisation ---------------------------------------------------
-
-# Naemon's Table::prefixname() where it is not the table name: a column may be
-# named with the prefix's singular form and "_" (log_time in log, host_name in
-# hostsbygroup); see naemon-livestatus src/Table.cc and the Table*.h headers.
-_COLUMN_PREFIX = {
-    "log": "logs",
-    "hostsbygroup": "hosts",
-    "servicesbygroup": "services",
-    "servicesbyhostgroup": "services",
-    "statehist": "statehist_",
-}
-
-# Columns that are flags. Naemon answers 0/1, Icinga 2 true/false for some and
-# 0/1 for others; both become bool (None when the server does not know the
-# column). Anything not listed (acknowledgement_type, state, counts) is left alone.
-_OBJECT_FLAGS = frozenset(
-    {
-        "accept_passive_checks",
-        "acknowledged",
-        "active_checks_enabled",
-        "check_flapping_recovery_notification",
-        "check_freshness",
-        "checks_enabled",
-        "event_handler_enabled",
-        "flap_detection_enabled",
-        "has_been_checked",
-        "in_check_period",
-        "in_notification_period",
-        "is_executing",
-        "is_flapping",
-        "is_reachable",
-        "no_more_notifications",
-        "notifications_enabled",
-        "process_performance_data",
-    }
-)
-HOST_FLAGS = _OBJECT_FLAGS | {"obsess_over_host"}
-SERVICE_FLAGS = _OBJECT_FLAGS | {"obsess_over_service"}
-_PREFIXED_HOST_FLAGS = frozenset(f"host_{name}" for name in HOST_FLAGS)
-_PREFIXED_SERVICE_FLAGS = frozenset(f"service_{name}" for name in SERVICE_FLAGS)
-_STATUS_FLAGS = frozenset(
-    {
-        "accept_passive_host_checks",
-        "accept_passive_service_checks",
-        "check_external_commands",
-        "check_host_freshness",
-        "check_service_freshness",
-        "enable_event_handlers",
-        "enable_flap_detection",
-        "enable_notifications",
-        "execute_host_checks",
-        "execute_service_checks",
-        "obsess_over_hosts",
-        "obsess_over_services",
-        "process_performance_data",
-    }
-)
-_CONTACT_FLAGS = frozenset(
-    {
-        "can_submit_commands",
-        "host_notifications_enabled",
-        "service_notifications_enabled",
-        "in_host_notification_period",
-        "in_service_notification_period",
-    }
-)
-_HOSTS = HOST_FLAGS
-_SERVICES = SERVICE_FLAGS | _PREFIXED_HOST_FLAGS
-_DOWNTIMES_COMMENTS = (
-    frozenset({"fixed", "is_service", "persistent", "expires"})
-    | _PREFIXED_HOST_FLAGS
-    | _PREFIXED_SERVICE_FLAGS
-)
-#: Per table, the columns normalised to ``bool``.
-BOOL_COLUMNS: Mapping[str, frozenset[str]] = {
-    "hosts": _HOSTS,
-    "hostsbygroup": _HOSTS,
-    "services": _SERVICES,
-    "servicesbygroup": _SERVICES,
-    "servicesbyhostgroup": _SERVICES,
-    "downtimes": _DOWNTIMES_COMMENTS,
-    "comments": _DOWNTIMES_COMMENTS,
-    "status": _STATUS_FLAGS,
-    "contacts": _CONTACT_FLAGS,
-}
-#: Columns holding custom variables, normalised to ``dict`` in every table.
-CUSTOM_VARIABLE_COLUMNS = frozenset({"custom_variables", "host_custom_variables", "service_custom_variables"})
-
-_TRUE_STRINGS = frozenset({"1", "true", "on", "yes"})
-_FALSE_STRINGS = frozenset({"0", "false", "off", "no"})
-
-
-def to_bool(value: Any) -> bool | None:
-    """Naemon ``0``/``1``, Icinga 2 ``true``/``false`` → bool; unknown (``""``/null) → None."""
-    if value is True or value is False:
-        return bool(value)
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return value != 0
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in _TRUE_STRINGS:
-            return True
-        if lowered in _FALSE_STRINGS:
-            return False
-    return None
-
-
-def to_custom_variables(value: Any) -> dict[str, Any]:
-    """Naemon ``{"NAME": "value"}`` or Icinga 2 ``[["name", "value"], ...]`` → dict."""
-    if isinstance(value, dict):
-        return {str(name): val for name, val in value.items()}
-    if isinstance(value, list):
-        pairs = (pair for pair in value if isinstance(pair, list | tuple) and len(pair) == 2)
-        return {str(name): val for name, val in pairs}
-    return {}
-
-
-def converters_for(table: str, columns: list[str]) -> list[tuple[int, Callable[[Any], Any]]]:
-    """Positions in a row that need converting, with the converter for each."""
-    flags = BOOL_COLUMNS.get(table, frozenset())
-    found: list[tuple[int, Callable[[Any], Any]]] = []
-    for index, name in enumerate(columns):
-        if name in flags:
-            found.append((index, to_bool))
-        elif name in CUSTOM_VARIABLE_COLUMNS:
-            found.append((index, to_custom_variables))
-    return found
-
-
-# The common wire values of a flag, looked up without a function call: True
-# and 1 (False and 0) are the same dict key. Anything else takes to_bool().
-_FAST_BOOLS: dict[Any, bool] = {0: False, 1: True}
-
-
-def _convert_column(rows: list[list[Any]], index: int, convert: Callable[[Any], Any]) -> None:
-    # One column at a time with the common cases inlined: on 100,000 rows the
-    # per-value function call is most of the conversion cost.
-    if convert is to_bool:
-        fast = _FAST_BOOLS
-        for row in rows:
-            value = row[index]
-            try:
-                row[index] = fast[value]
-            except (KeyError, TypeError):
-                row[index] = to_bool(value)
-    elif convert is to_custom_variables:
-        for row in rows:
-            value = row[index]
-            if value.__class__ is dict:
-                continue
-            # Icinga 2: [[name, value], ...]; checking the first pair keeps a
-            # flat list of 2-character strings from passing as pairs.
-            if value.__class__ is list and value and value[0].__class__ is list:
-                try:
-                    row[index] = dict(value)
-                    continue
-                except (TypeError, ValueError):
-                    pass
-            row[index] = to_custom_variables(value)
-    else:
-        for row in rows:
-            row[index] = convert(row[index])
-
-
-def rows_to_dicts(table: str, columns: list[str], rows: list[list[Any]]) -> list[Row]:
-    """Turn list rows into dicts by column name, normalising both dialects' values."""
-    width = len(columns)
-    widths = {len(row) for row in rows}
-    if widths - {width}:
-        raise LivestatusBadResponse(
-            f"rows have {sorted(widths - {width})} fields, expected {width} ({', '.join(columns)})"
-        )
-    for index, convert in converters_for(table, columns):
-        _convert_column(rows, index, convert)
-    return [dict(zip(columns, row)) for row in rows]  # noqa: B905 (widths checked above)
-
-
 @contextmanager
 def _gc_paused(size: int) -> Iterator[None]:
     """Pause the cyclic GC while a large reply becomes objects.
@@ -285,32 +111,6 @@ def _gc_paused(size: int) -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def detect_dialect(program_version: str) -> Dialect:
-    """Icinga 2 reports e.g. ``r2.13.6-1-icinga2`` as program_version; Naemon ``1.4.1``."""
-    lowered = program_version.lower()
-    return "icinga2" if "icinga" in lowered else "naemon"
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    # Rows may mix None, numbers and strings in one column; never compare across kinds.
-    if value is None:
-        return (0, 0)
-    if isinstance(value, bool | int | float):
-        return (1, value)
-    if isinstance(value, str):
-        return (2, value)
-    return (3, json.dumps(value, sort_keys=True, default=str))
-
-
-def sort_and_page(query: LivestatusQuery, rows: list[Row]) -> list[Row]:
-    """Apply Sort, Offset and Limit on the client, as Naemon would on the server."""
-    for column, direction in reversed(query.sort_keys):  # stable sort, last key first
-        rows.sort(key=lambda row: _sort_key(row.get(column)), reverse=direction == "desc")
-    start = query.offset_rows or 0
-    stop = None if query.limit_rows is None else start + query.limit_rows
-    return rows[start:stop]
 
 
 # -- the wire ----------------------------------------------------------------
@@ -533,7 +333,7 @@ class LivestatusClient:
         """
         if not isinstance(command, Command):
             raise TypeError(f"expected a Command, not {type(command).__name__}")
-        # Naemon unescapes backslashes in COMMAND lines (see livestatus.commands); without
+        # Naemon unescapes backslashes in COMMAND lines (see livestatus.client.commands); without
         # one, both dialects get the same bytes and the dialect need not be asked for.
         escaping = any("\\" in arg for arg in command.args)
         data = command.encode(
@@ -576,7 +376,7 @@ class LivestatusClient:
         known = self._table_columns(query.table)
         if known is None:
             return  # not a table of this server: it answers 404 itself
-        prefix = _COLUMN_PREFIX.get(query.table, query.table)[:-1] + "_"
+        prefix = COLUMN_PREFIX.get(query.table, query.table)[:-1] + "_"
 
         def naemon_knows(column: str) -> bool:
             # Naemon also accepts a column under the table's prefix (service_state

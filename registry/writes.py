@@ -1,6 +1,14 @@
-"""The write path shared by the API and the pages (``write_one``, ``apply_write``, ``apply_delete``).
+"""Writes to the registry: the one path the API, the pages and the bulk endpoint all take.
 
-Write semantics, the same for the API and the pages:
+``apply_write`` (create or change one object), ``apply_delete`` and ``bulk_upsert_hosts``
+(many hosts, all or nothing) each run one transaction and request the deployments the change
+needs; ``write_one`` is the step they share. The input is a validated serializer (the
+registry's validation layer, shared with the forms); the answer is a ``WriteResult``. A
+refusal is a domain error: ``Conflict`` (a concurrent write, an object still in use) or
+Django's ``PermissionDenied`` (not the caller's to write); the views translate them to HTTP
+(409, 403) or to a form error. Nothing here knows HTTP.
+
+Write semantics, the same for every caller:
 
 - PUT replaces: a field missing from the body gets its default (a host's ``services`` are
   the exception: absent means "leave the services alone"; given, even ``[]``, the host's
@@ -13,6 +21,9 @@ Write semantics, the same for the API and the pages:
   (checked here), and may add only memberships (groups, contacts) that they may add (checked
   here, on the stored result, so every path that writes through here is covered):
   otherwise everything is rolled back and the answer is 403.
+- Bulk: each item is a PUT of one host (``write_one``); if any item is invalid or refused,
+  nothing is stored and every item's status says why; otherwise one deployment per affected
+  node is requested for the whole batch.
 """
 
 from __future__ import annotations
@@ -21,20 +32,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, QuerySet
 
-from registry import deploy
-from registry.api.serializers.base import Conflict, NaemonModelSerializer, config_state, plain, stored_state
+from registry import tasks
+from registry.api.serializers.base import NaemonModelSerializer, config_state, plain, stored_state
+from registry.api.serializers.hosts import HostSerializer
 from registry.models import (
     Command,
     Contact,
     Deployment,
+    Host,
     HostGroup,
     NaemonNode,
     Service,
 )
-from registry.permissions import check_memberships_joined, check_owner_after_write, memberships
+from registry.permissions import check_change, check_memberships_joined, check_owner_after_write, memberships
+
+
+class Conflict(Exception):
+    """A write that cannot be applied as asked: a concurrent write got there first, or the object is in use."""
 
 
 @dataclass
@@ -142,7 +160,7 @@ def apply_write(
             serializer, queryset=queryset, user=user, precondition=precondition, save_kwargs=save_kwargs
         )
         if result.config_changed and result.nodes:
-            result.deployments = deploy.request_deployments(
+            result.deployments = tasks.request_deployments(
                 result.nodes, triggered_by=triggered_by, reason=reason
             )
     return result
@@ -178,7 +196,7 @@ def apply_delete(
             instance=None, data=None, deleted=True, stored=True, config_changed=True, nodes=nodes
         )
         if nodes:
-            result.deployments = deploy.request_deployments(nodes, triggered_by=triggered_by, reason=reason)
+            result.deployments = tasks.request_deployments(nodes, triggered_by=triggered_by, reason=reason)
     return result
 
 
@@ -210,3 +228,80 @@ def _check_deletable(obj: Any) -> None:
     if isinstance(obj, NaemonNode) and obj.hostgroups.exists():
         groups = ", ".join(obj.hostgroups.values_list("name", flat=True))
         raise Conflict(f"Node {obj.name} still monitors host groups {groups}; move them first.")
+
+
+#: A bulk item's status when it, or the batch, stored nothing because of a refusal.
+BULK_REFUSED = ("invalid", "forbidden")
+
+
+@dataclass
+class BulkResult:
+    """What a bulk upsert did: one status per item and the batch's deployments (none if refused)."""
+
+    results: list[dict[str, Any]]
+    deployments: list[Deployment] = field(default_factory=list)
+
+    @property
+    def refused(self) -> list[dict[str, Any]]:
+        """The items that made the batch store nothing."""
+        return [r for r in self.results if r["status"] in BULK_REFUSED]
+
+
+def bulk_upsert_hosts(
+    items: list[Any], *, user: Any, context: dict[str, Any], triggered_by: str
+) -> BulkResult:
+    """Create or replace many hosts (each a PUT of one host) in one transaction: all or nothing."""
+    queryset = HostSerializer.read_queryset()
+    nodes: set[NaemonNode] = set()
+    seen: set[str] = set()
+    result = BulkResult(results=[])
+    with transaction.atomic():
+        for item in items:
+            result.results.append(_bulk_item(item, queryset, user, context, seen, nodes))
+        if result.refused:
+            transaction.set_rollback(True)
+        elif nodes:
+            result.deployments = tasks.request_deployments(
+                nodes, triggered_by=triggered_by, reason=f"bulk upsert of {len(items)} hosts"
+            )
+    if result.refused:
+        for r in result.results:
+            if r["status"] in ("created", "updated", "renewed", "unchanged"):
+                r["status"] = "valid"
+    return result
+
+
+def _bulk_item(
+    item: Any,
+    queryset: QuerySet[Host],
+    user: Any,
+    context: dict[str, Any],
+    seen: set[str],
+    nodes: set[NaemonNode],
+) -> dict[str, Any]:
+    name = item.get("name") if isinstance(item, dict) else None
+    if not isinstance(name, str) or not name:
+        return {"name": None, "status": "invalid", "errors": {"name": ["Each host needs a name."]}}
+    if name in seen:
+        return {"name": name, "status": "invalid", "errors": {"name": ["Listed twice in this request."]}}
+    seen.add(name)
+    try:
+        instance = queryset.filter(name=name).first()
+        if instance is not None:
+            check_change(user, instance)
+        serializer = HostSerializer(instance, data=item, context=context)
+        if not serializer.is_valid():
+            return {"name": name, "status": "invalid", "errors": serializer.errors}
+        result = write_one(serializer, queryset=queryset, user=user, need_data=False)
+    except PermissionDenied as exc:
+        return {"name": name, "status": "forbidden", "errors": {"detail": [str(exc)]}}
+    except Conflict as exc:
+        return {"name": name, "status": "invalid", "errors": {"detail": [str(exc)]}}
+    nodes |= result.nodes
+    if result.created:
+        state = "created"
+    elif result.config_changed:
+        state = "updated"
+    else:
+        state = "renewed" if result.stored else "unchanged"
+    return {"name": name, "status": state}

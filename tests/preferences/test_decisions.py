@@ -1,4 +1,5 @@
-"""The nodes' decision logs collected into Redis: counts per hour, recent decisions, rotation.
+"""The nodes' decision logs (``preferences.decisions``) collected into Redis: counts per hour,
+recent decisions, rotation; and what the wall, the home page and an object's history read of them.
 
 Lines come from the real notify-filter (a separate process, as Naemon runs it) or from its
 own writer (``notify_filter.write_log``) where a test needs many or dated ones. The
@@ -24,16 +25,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 from pytest_django.fixtures import DjangoAssertNumQueries, Settings
 
-from livestatus import dashboard, notifications_log
-from livestatus.notifications_log import Collector
-from livestatus.tasks import (
-    KEY_COLLECT_SENT,
-    collect_notification_log,
-    enqueue_notification_logs,
-    refresh_status_snapshot,
-)
+from livestatus import home, overview_store, tops
+from livestatus.tasks import KEY_COLLECT_SENT, enqueue_notification_logs, refresh_status_snapshot
 from monitoring_portal.celery import app as celery_app
-from preferences import notify_filter, snapshot
+from preferences import decisions, notify_filter, snapshot
+from preferences.decisions import Collector
+from preferences.tasks import collect_notification_log
 from registry.models import Contact, NaemonNode
 from tests.factories import NaemonNodeFactory
 from tests.livestatus.icinga import free_tcp_port
@@ -104,8 +101,8 @@ def store(redis_url: str, settings: Settings) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
 
     def clean() -> None:
-        keys: list[Any] = list(client.scan_iter(f"{notifications_log.KEY_PREFIX}:*"))
-        keys += [dashboard.KEY_SNAPSHOT, dashboard.KEY_PAYLOAD, dashboard.KEY_LOCK]
+        keys: list[Any] = list(client.scan_iter(f"{decisions.KEY_PREFIX}:*"))
+        keys += [overview_store.KEY_SNAPSHOT, overview_store.KEY_PAYLOAD, overview_store.KEY_LOCK]
         client.delete(*keys)
 
     clean()
@@ -134,12 +131,12 @@ def collect(node: NaemonNode) -> dict[str, Any]:
 
 
 def counts(client: redis.Redis, *nodes: NaemonNode) -> dict[str, int]:
-    top = notifications_log.most_notified_collected(client, [n.pk for n in nodes], time.time(), rows=100)
+    top = decisions.most_notified_collected(client, [n.pk for n in nodes], time.time(), rows=100)
     return {row["contact"]: row["count"] for row in top["rows"]}
 
 
 def recent(client: redis.Redis, contact: str, *nodes: NaemonNode, limit: int = 50) -> list[dict[str, Any]]:
-    found = notifications_log.recent_collected(client, [n.pk for n in nodes], contact, limit)
+    found = decisions.recent_collected(client, [n.pk for n in nodes], contact, limit)
     assert found is not None
     return found
 
@@ -153,7 +150,7 @@ def test_the_real_filters_lines_are_counted_once_and_kept_per_contact(
     filter_node.notify("bob")  # not in the snapshot: sent (fail open)
     filter_node.notify("alice", service="disk", state="CRITICAL")
 
-    assert notifications_log.recent_collected(store, [node.pk], "alice", 15) is None  # nothing read yet
+    assert decisions.recent_collected(store, [node.pk], "alice", 15) is None  # nothing read yet
     first = collect(node)
     assert first["lines"] == 4 and first["notified"] == 3 and first["node"] == "master"
     assert counts(store, node) == {"alice": 2, "bob": 1}  # a suppressed one is no notification
@@ -164,7 +161,7 @@ def test_the_real_filters_lines_are_counted_once_and_kept_per_contact(
         ("http", "CRITICAL", "notify"),
     ]
     assert mine[1]["rule"] == 7 and mine[1]["channel"] == "email" and mine[1]["type"] == "PROBLEM"
-    assert set(mine[0]) == {*notifications_log.RECENT_FIELDS, "_ts"}
+    assert set(mine[0]) == {*decisions.RECENT_FIELDS, "_ts"}
     assert recent(store, "bob", node)[0]["reason"] == "unknown contact"
 
     # Nothing new: nothing added. Then only the new lines are.
@@ -215,7 +212,7 @@ def test_copy_and_truncate_is_read_once(store: redis.Redis, node: NaemonNode) ->
     # bytes tell that it is another file.
     for n in range(5):
         write_decision(log, "bob", host=f"after-{n}", reason="x" * 50)
-    assert log.stat().st_size > int(store.hget(notifications_log.state_key(node.pk), "offset") or 0)
+    assert log.stat().st_size > int(store.hget(decisions.state_key(node.pk), "offset") or 0)
     assert collect(node)["lines"] == 6
     assert collect(node)["lines"] == 0
     assert counts(store, node) == {"alice": 4, "bob": 5}
@@ -238,29 +235,27 @@ def test_only_the_last_day_is_counted_and_buckets_expire(store: redis.Redis, nod
     assert collect(node)["lines"] == 4  # lines that are no decision are skipped
     assert counts(store, node) == {"alice": 2}
     assert [r["host"] for r in recent(store, "alice", node)][-1] == "old"  # listed, not counted
-    buckets = list(store.scan_iter(f"{notifications_log.KEY_PREFIX}:{node.pk}:sent:*"))
+    buckets = list(store.scan_iter(f"{decisions.KEY_PREFIX}:{node.pk}:sent:*"))
     assert len(buckets) == 2
     for bucket in buckets:
-        assert 0 < store.ttl(bucket) <= notifications_log.BUCKET_SECONDS
-    assert 0 < store.ttl(notifications_log.recent_key(node.pk, "alice")) <= notifications_log.KEPT_SECONDS
+        assert 0 < store.ttl(bucket) <= decisions.BUCKET_SECONDS
+    assert 0 < store.ttl(decisions.recent_key(node.pk, "alice")) <= decisions.KEPT_SECONDS
 
 
 def test_recent_decisions_are_capped_and_a_new_log_is_read_from_its_end(
     store: redis.Redis, node: NaemonNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = log_of(node)
-    for n in range(notifications_log.RECENT_KEPT + 20):
+    for n in range(decisions.RECENT_KEPT + 20):
         write_decision(log, "alice", host=f"h-{n}")
     collect(node)
     hosts = [r["host"] for r in recent(store, "alice", node, limit=100)]
-    assert (
-        len(hosts) == notifications_log.RECENT_KEPT and hosts[0] == f"h-{notifications_log.RECENT_KEPT + 19}"
-    )
+    assert len(hosts) == decisions.RECENT_KEPT and hosts[0] == f"h-{decisions.RECENT_KEPT + 19}"
 
     # A log first seen: only its end, from a line start (the cut line is not misread).
     other = NaemonNodeFactory.create(name="other", notify_dir=node.notify_dir)
     line_length = len(log.read_bytes().splitlines()[-1]) + 1
-    monkeypatch.setattr(notifications_log, "FIRST_READ_BYTES", line_length * 3 + 5)
+    monkeypatch.setattr(decisions, "FIRST_READ_BYTES", line_length * 3 + 5)
     assert collect(other)["lines"] == 3
     assert counts(store, other) == {"alice": 3}
 
@@ -297,7 +292,7 @@ def test_two_nodes_are_summed_and_a_node_without_a_log_is_no_error(
         collect(each)
     assert counts(store, node, poller, empty) == {"alice": 2, "bob": 1}
     assert [r["host"] for r in recent(store, "alice", node, poller)] == ["on-poller", "on-master"]
-    assert notifications_log.recent_collected(store, [empty.pk], "alice", 15) is None  # never seen a log
+    assert decisions.recent_collected(store, [empty.pk], "alice", 15) is None  # never seen a log
     off = NaemonNodeFactory.create(name="off", enabled=False)
     assert collect_notification_log.apply(args=(off.pk,)).get() is None
 
@@ -312,6 +307,10 @@ def test_the_refresh_sends_one_collection_per_node_queue_per_interval(
     conf = celery_app.conf
     saved = (conf.task_always_eager, conf.broker_url)
     conf.update(task_always_eager=False, broker_url=redis_url)
+    # An earlier eager task may have built the app's producer pool for the default broker;
+    # Celery's close() drops that pool only when a connection pool exists too.
+    celery_app.close()
+    celery_app.amqp._producer_pool = None
     try:
         assert enqueue_notification_logs() == ["master"]
         assert enqueue_notification_logs() == []  # the same interval: coalesced
@@ -343,7 +342,7 @@ def test_the_wall_and_the_home_page_show_what_was_collected(
     )
 
     refresh_status_snapshot.apply().get()  # enqueues the collection (run inline here), then refreshes
-    wall = json.loads(dashboard.data_response_body())["snapshot"]
+    wall = json.loads(overview_store.data_response_body())["snapshot"]
     assert wall["tops"]["notified"] == {
         "available": True,
         "rows": [{"contact": "owner-contact", "count": 2}, {"contact": "someone-else", "count": 1}],
@@ -357,14 +356,14 @@ def test_the_wall_and_the_home_page_show_what_was_collected(
     with django_assert_max_num_queries(12):
         html = web.get("/").content.decode()
     section = html[html.index('id="my-notifications"') :]
-    decisions = [chunk.split('"', 1)[0] for chunk in section.split('<tr data-decision="')[1:]]
-    assert decisions == ["suppress", "notify", "notify"]
+    shown = [chunk.split('"', 1)[0] for chunk in section.split('<tr data-decision="')[1:]]
+    assert shown == ["suppress", "notify", "notify"]
     assert "web-1 / http" in section and "rule 3" in section and "someone-else" not in section
 
     # Another contact, nothing collected for it: the section says so; no node read: hidden.
     Contact.objects.filter(name="owner-contact").update(name="nobody")
     assert "No notifications for nobody" in web.get("/").content.decode()
-    store.delete(notifications_log.state_key(node.pk))
+    store.delete(decisions.state_key(node.pk))
     assert 'id="my-notifications"' not in web.get("/").content.decode()
 
 
@@ -374,9 +373,9 @@ def test_redis_not_answering_hides_the_notifications_but_not_the_page(
     settings.REDIS_URL = f"redis://127.0.0.1:{free_tcp_port()}/0"
     write_decision(log_of(node), "owner-contact")
     Contact.objects.create(name="owner-contact", user=owner)
-    assert dashboard.recent_notifications("owner-contact") is None
-    assert dashboard.most_notified([node], time.time()) == {"available": False, "rows": []}
-    assert dashboard.has_decision_logs() is False
+    assert home.recent_notifications("owner-contact") is None
+    assert tops.most_notified([node], time.time()) == {"available": False, "rows": []}
+    assert home.has_decision_logs() is False
     web = Client()
     web.force_login(owner)
     response = web.get("/")
@@ -390,24 +389,22 @@ def test_an_objects_decisions_are_collected_for_its_history(store: redis.Redis, 
     """The real filter's lines about web-01/http, read back per object; other objects apart."""
     filter_node = FilterNode(Path(node.notify_dir))
     since = time.time() - 1
-    assert notifications_log.object_decisions_collected(store, node.pk, "web-01", "http", since) is None
+    assert decisions.object_decisions_collected(store, node.pk, "web-01", "http", since) is None
     filter_node.notify("alice", state="WARNING")  # rule 7: suppressed
     filter_node.notify("bob")
     filter_node.notify("alice", service="disk")
     collect(node)
-    found = notifications_log.object_decisions_collected(store, node.pk, "web-01", "http", since)
+    found = decisions.object_decisions_collected(store, node.pk, "web-01", "http", since)
     assert found is not None
     assert [(d["contact"], d["decision"], d["rule"]) for d in found] == [
         ("alice", "suppress", 7),
         ("bob", "notify", None),
     ]
     assert found[0]["channel"] == "email" and found[0]["type"] == "PROBLEM" and found[0]["_ts"] >= since
-    disk = notifications_log.object_decisions_collected(store, node.pk, "web-01", "disk", since)
+    disk = decisions.object_decisions_collected(store, node.pk, "web-01", "disk", since)
     assert [d["contact"] for d in disk or []] == ["alice"]
     # Older than asked: left out.
-    assert (
-        notifications_log.object_decisions_collected(store, node.pk, "web-01", "http", time.time() + 5) == []
-    )
+    assert decisions.object_decisions_collected(store, node.pk, "web-01", "http", time.time() + 5) == []
 
 
 def _line(
@@ -425,7 +422,7 @@ def _decision(contact: str, ts: float, **fields: Any) -> dict[str, Any]:
         "id": "1",
     }
     record |= {"decision": "notify", "rule": None, "reason": "", **fields}
-    return record | {"_ts": notifications_log.decision_time(record["time"])}
+    return record | {"_ts": decisions.decision_time(record["time"])}
 
 
 def test_each_notification_line_gets_the_nearest_decision_of_its_contact_type_and_channel() -> None:
@@ -440,7 +437,7 @@ def test_each_notification_line_gets_the_nearest_decision_of_its_contact_type_an
         _line("frank", t),  # frank's decision is too far away
         _line("gina", t, type=None, channel=None),  # a line that says neither: any
     ]
-    decisions = [
+    recorded = [
         _decision("alice", t + 301.2, decision="suppress", rule=4),
         _decision("alice", t + 0.4, decision="suppress", rule=3),
         # bob: decided to send, then could not run the command (the filter's second line).
@@ -448,10 +445,10 @@ def test_each_notification_line_gets_the_nearest_decision_of_its_contact_type_an
         _decision("bob", t - 0.5, id="9", decision="error", reason="cannot run"),
         _decision("dave", t),
         _decision("erin", t),
-        _decision("frank", t + notifications_log.MATCH_SECONDS + 1),
+        _decision("frank", t + decisions.MATCH_SECONDS + 1),
         _decision("gina", t + 2, type="CUSTOM", channel="pager"),
     ]
-    found = notifications_log.match_notifications(lines, decisions)
+    found = decisions.match_notifications(lines, recorded)
     assert [None if d is None else (d["contact"], d["decision"], d["rule"]) for d in found] == [
         ("alice", "suppress", 3),
         ("alice", "suppress", 4),
@@ -463,7 +460,5 @@ def test_each_notification_line_gets_the_nearest_decision_of_its_contact_type_an
         ("gina", "notify", None),
     ]
     # One decision explains one line: two lines of the same second share none.
-    twice = notifications_log.match_notifications(
-        [_line("alice", t), _line("alice", t)], [_decision("alice", t)]
-    )
+    twice = decisions.match_notifications([_line("alice", t), _line("alice", t)], [_decision("alice", t)])
     assert sum(d is not None for d in twice) == 1

@@ -17,10 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from livestatus.client import Address, LivestatusClient, Row, sort_and_page
-from livestatus.commands import Command
-from livestatus.errors import LivestatusError, UnsupportedQueryError
-from livestatus.query import LivestatusQuery
+from livestatus.client.commands import Command
+from livestatus.client.connection import Address, LivestatusClient
+from livestatus.client.errors import LivestatusError, UnsupportedQueryError
+from livestatus.client.query import LivestatusQuery
+from livestatus.client.rows import Row, sort_and_page
 
 #: The key under which each row carries the name of the node it came from.
 NODE_KEY = "_node"

@@ -1,4 +1,4 @@
-"""Read-only kiosk links for wall screens: ``/wall/?kiosk=<signed token>``.
+"""The wall's access mechanism: read-only kiosk links for wall screens, ``/wall/?kiosk=<signed token>``.
 
 A token is ``django.core.signing`` over ``{"kiosk": name, "until": epoch}`` with its own
 salt, so it is worthless anywhere else in the portal (and a session or API token is
@@ -36,6 +36,7 @@ DAY = 86400
 
 
 def _salt() -> str:
+    # The module's old name: changing it would void every kiosk link issued so far.
     return "livestatus.kiosk:" + str(getattr(settings, "WALL_KIOSK_SALT", "") or "v1")
 
 

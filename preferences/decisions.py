@@ -1,11 +1,11 @@
 """The notify-filter's decision logs, read where they are written: on each Naemon node.
 
-The filter appends one JSON line per decision to ``<notify_dir>/decisions.log`` on the
+The filter appends one JSON line per decision to its ``--log`` (``NaemonNode.notify_paths()``) on the
 node that sent (or suppressed) the notification. The wall's "most notified" panel and the
 home page's "my recent notifications" need them on the portal, which usually runs
 elsewhere. So each node's worker reads its own log *incrementally*
-(``livestatus.tasks.collect_notification_log``, enqueued once per ``WALL_TOPS_SECONDS`` by
-the status refresh) and keeps in Redis what the pages show:
+(``preferences.tasks.collect_notification_log``, enqueued once per ``WALL_TOPS_SECONDS`` by
+the status refresh, ``livestatus.tasks``) and keeps in Redis what the pages show:
 
 - ``portal:notifications:<node>:sent:<hour>``: a hash contact → notifications sent in
   that hour (UTC, epoch hour); each bucket expires 26 h after its hour began, so the last
@@ -31,7 +31,8 @@ start. A log seen for the first time is read from its last ``FIRST_READ_BYTES`` 
 Without Redis (``make run``, one machine) the pages read the files directly, as before:
 ``decision_logs``, ``read_decisions`` and ``most_notified``.
 
-No Django here: the collector runs on the nodes' workers and in tests as a plain library.
+The writer is ``preferences.notify_filter`` (``write_log``); this module is its reader. No
+Django here: the collector runs on the nodes' workers and in tests as a plain library.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ import redis
 
 logger = logging.getLogger(__name__)
 
-LOG_NAME = "decisions.log"
 KEY_PREFIX = "portal:notifications"
 HOUR = 3600
 DAY = 86400
@@ -153,14 +153,13 @@ def object_entry(record: dict[str, Any]) -> dict[str, Any]:
 # -- direct reads (no Redis: the portal and the filter share a machine) --------------
 
 
-def decision_logs(notify_dirs: Iterable[str]) -> list[Path]:
-    """The decision logs under these notify directories that this process can read."""
+def decision_logs(log_paths: Iterable[str]) -> list[Path]:
+    """The decision logs among these (``NaemonNode.notify_paths().decision_log``) that this process can read."""
     paths = []
-    for directory in notify_dirs:
-        if directory:
-            path = Path(directory) / LOG_NAME
-            if path.is_file():
-                paths.append(path)
+    for log in dict.fromkeys(log_paths):
+        path = Path(log)
+        if log and path.is_file():
+            paths.append(path)
     return paths
 
 
@@ -235,7 +234,7 @@ def hours_of_last_day(now: float) -> list[int]:
     return list(range(current - BUCKETS + 1, current + 1))
 
 
-def collected_nodes(client: redis.Redis, nodes: Sequence[int]) -> list[int]:
+def collected_nodes(client: redis.Redis[bytes], nodes: Sequence[int]) -> list[int]:
     """The nodes whose decision log a worker has read at least once."""
     if not nodes:
         return []
@@ -246,7 +245,7 @@ def collected_nodes(client: redis.Redis, nodes: Sequence[int]) -> list[int]:
 
 
 def most_notified_collected(
-    client: redis.Redis, nodes: Sequence[int], now: float, *, rows: int = 8
+    client: redis.Redis[bytes], nodes: Sequence[int], now: float, *, rows: int = 8
 ) -> dict[str, Any]:
     """Contacts sent most notifications over 24 h, summed over the nodes; unavailable if none was read."""
     seen = collected_nodes(client, nodes)
@@ -264,7 +263,7 @@ def most_notified_collected(
 
 
 def recent_collected(
-    client: redis.Redis, nodes: Sequence[int], contact: str, limit: int
+    client: redis.Redis[bytes], nodes: Sequence[int], contact: str, limit: int
 ) -> list[dict[str, Any]] | None:
     """The contact's latest decisions over the nodes, newest first; None if no node's log was read."""
     if not nodes:
@@ -290,7 +289,7 @@ def recent_collected(
 
 
 def object_decisions_collected(
-    client: redis.Redis, node: int | str, host: str, service: str, since: float
+    client: redis.Redis[bytes], node: int | str, host: str, service: str, since: float
 ) -> list[dict[str, Any]] | None:
     """The decisions about one object on a node since ``since``, oldest first; None if its log was never read."""
     pipe = client.pipeline(transaction=False)
@@ -433,7 +432,7 @@ def _identity(handle: BinaryIO) -> dict[str, str]:
     }
 
 
-def _load_state(client: redis.Redis, node: int | str) -> dict[str, str] | None:
+def _load_state(client: redis.Redis[bytes], node: int | str) -> dict[str, str] | None:
     raw = client.hgetall(state_key(node))
     if not raw:
         return None
@@ -454,7 +453,7 @@ class Tally:
 class Collector:
     """Reads one node's decision log from where the last run stopped into Redis."""
 
-    def __init__(self, client: redis.Redis, node: int | str, path: Path | str, *, now: float) -> None:
+    def __init__(self, client: redis.Redis[bytes], node: int | str, path: Path | str, *, now: float) -> None:
         self.client = client
         self.node = node
         self.path = Path(path)
@@ -606,6 +605,6 @@ class Collector:
         self.lines += tally.decisions
 
 
-def collect(client: redis.Redis, node: int | str, path: Path | str, *, now: float) -> dict[str, Any]:
+def collect(client: redis.Redis[bytes], node: int | str, path: Path | str, *, now: float) -> dict[str, Any]:
     """Read what is new in one node's decision log into Redis (see the module docstring)."""
     return Collector(client, node, path, now=now).run()

@@ -1,34 +1,28 @@
-"""What the preferences area computes from the database, with the notify-filter's own engine.
+"""Who would be notified, and how: the notify-filter's engine on the rules in the database.
 
-- ``snapshot_contacts``: every Naemon contact linked to a user → that user's rules, default
-  and time zone, in the shape ``preferences.snapshot`` writes to the nodes.
 - ``preview``: what one user's rules decide for one notification (the API's ``test/``).
 - ``who_would_be_notified``: for a host or service, its contacts, their channels and what
   each contact's rules decide (the API's ``who/``).
-- ``reorder``, ``name_choices``, ``channel_choices``: small helpers of the API.
+- ``lookup_object``: a host or service's names and groups from the registry, as a
+  notification carries them.
 
-Contacts without a user are left out of the snapshot: the filter then sends everything to
-them (fail open), which is what Naemon did before the portal.
+Both decide with the same engine and the same compiled rules (``preferences.compiled``) as
+the notify-filter on the nodes, its node-side record of sent problems unknown.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.db.models import Q
 
-from preferences import engine, snapshot
-from preferences.models import NotificationProfile, NotificationRule
-from registry.models import Command, Contact, Host, HostGroup, Service, ServiceGroup
-
-logger = logging.getLogger(__name__)
+from preferences import engine
+from preferences.compiled import compile_user, preferences_by_user
+from preferences.models import NotificationRule
+from registry.models import Command, Contact, Host, Service
 
 # Which letter of a contact's notification options lets Naemon notify it at all.
 _SERVICE_STATE_OPTION = {"WARNING": "w", "UNKNOWN": "u", "CRITICAL": "c", "OK": "r"}
@@ -51,66 +45,6 @@ class UnknownObject(LookupError):
         super().__init__(message)
         self.field = field
         self.message = message
-
-
-# --- one user's preferences -----------------------------------------------------------------
-
-
-def profile_of(user: User) -> NotificationProfile:
-    """The user's profile; an unsaved one with the defaults if they never saved theirs."""
-    profile = NotificationProfile.objects.filter(user=user).first()
-    return profile if profile is not None else NotificationProfile(user=user)
-
-
-def preferences_of(profile: NotificationProfile, rules: Iterable[NotificationRule]) -> dict[str, Any]:
-    """One user's preferences as ``snapshot.write_snapshot`` takes them per contact."""
-    return {
-        "rules": [rule.as_rule() for rule in rules],
-        "default": profile.default,
-        "timezone": profile.timezone,
-    }
-
-
-def compile_user(user: User) -> tuple[engine.CompiledContact, dict[int, NotificationRule]]:
-    """The user's compiled preferences and their rules by id (to name the deciding rule)."""
-    rules = list(NotificationRule.objects.filter(user=user).in_order())
-    prefs = preferences_of(profile_of(user), rules)
-    compiled = engine.compile_contact(prefs["rules"], default=prefs["default"], timezone=prefs["timezone"])
-    return compiled, {rule.pk: rule for rule in rules}
-
-
-def _preferences_by_user(user_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Preferences of many users in two queries."""
-    ids = set(user_ids)
-    profiles = {p.user_id: p for p in NotificationProfile.objects.filter(user_id__in=ids)}
-    rules: dict[int, list[NotificationRule]] = defaultdict(list)
-    for rule in NotificationRule.objects.filter(user_id__in=ids).in_order():
-        rules[rule.user_id].append(rule)
-    return {
-        user_id: preferences_of(profiles.get(user_id) or NotificationProfile(user_id=user_id), rules[user_id])
-        for user_id in ids
-    }
-
-
-def snapshot_contacts() -> dict[str, dict[str, Any]]:
-    """Every contact linked to a user → that user's preferences (three queries).
-
-    A contact whose preferences do not compile (a bad row that got around validation) is
-    left out and logged: the filter then sends everything to it, and everyone else's
-    preferences still reach the nodes.
-    """
-    links = dict(Contact.objects.filter(user__isnull=False).values_list("name", "user_id"))
-    by_user = _preferences_by_user(links.values())
-    contacts: dict[str, dict[str, Any]] = {}
-    for name, user_id in sorted(links.items()):
-        prefs = by_user[user_id]
-        try:
-            snapshot.compile_snapshot({name: prefs})
-        except engine.RuleError as exc:
-            logger.error("notification preferences of contact %s left out of the snapshot: %s", name, exc)
-            continue
-        contacts[name] = prefs
-    return contacts
 
 
 # --- what the registry knows about a host or service ------------------------------------------
@@ -327,7 +261,7 @@ def who_would_be_notified(
         .prefetch_related(commands_field)
         .order_by("name")
     )
-    prefs = _preferences_by_user(c.user_id for c in contacts if c.user_id is not None)
+    prefs = preferences_by_user(c.user_id for c in contacts if c.user_id is not None)
     compiled: dict[int, tuple[engine.CompiledContact | None, str]] = {}
     for user_id, data in prefs.items():
         try:
@@ -401,68 +335,3 @@ def _channel_decision(
         reason += f"; {note[0].lower()}{note[1:]}"
     rule = rules.get(decision.rule_id) if isinstance(decision.rule_id, int) else None
     return ChannelDecision(command.channel, command.name, decision.notify, reason, rule)
-
-
-# --- API helpers -----------------------------------------------------------------------------------
-
-
-def reorder(user: User, ids: Sequence[int]) -> list[NotificationRule]:
-    """Put the user's rules in the order of ``ids`` (all of them, each once); raise ValueError."""
-    if len(set(ids)) != len(ids):
-        raise ValueError("Each rule id may appear only once.")
-    with transaction.atomic():
-        rules = {rule.pk: rule for rule in NotificationRule.objects.select_for_update().filter(user=user)}
-        unknown = [pk for pk in ids if pk not in rules]
-        if unknown:
-            raise ValueError(f"Not your rules: {', '.join(map(str, unknown))}.")
-        missing = sorted(set(rules) - set(ids))
-        if missing:
-            raise ValueError(f"Give all your rules; missing: {', '.join(map(str, missing))}.")
-        changed = []
-        for position, pk in enumerate(ids):
-            rule = rules[pk]
-            if rule.position != position:
-                rule.position = position
-                changed.append(rule)
-        if changed:
-            NotificationRule.objects.bulk_update(changed, ["position"])
-            from preferences.tasks import publish_on_commit  # bulk_update sends no signals
-
-            publish_on_commit()
-    return [rules[pk] for pk in ids]
-
-
-def next_position(user: User) -> int:
-    """Where a new rule goes: after the user's last one."""
-    last = (
-        NotificationRule.objects.filter(user=user)
-        .order_by("-position")
-        .values_list("position", flat=True)
-        .first()
-    )
-    return 0 if last is None else last + 1
-
-
-NAME_CHOICES: dict[str, tuple[Any, str]] = {
-    "hosts": (Host.objects, "name"),
-    "hostgroups": (HostGroup.objects, "name"),
-    "servicegroups": (ServiceGroup.objects, "name"),
-    "services": (Service.objects, "description"),
-}
-
-
-def name_choices(kind: str, query: str, limit: int) -> list[str]:
-    """Distinct registry names of one kind containing ``query`` (case-insensitive), sorted."""
-    manager, column = NAME_CHOICES[kind]
-    queryset = manager.all()
-    if query:
-        queryset = queryset.filter(Q(**{f"{column}__icontains": query}))
-    names = queryset.order_by(column).values_list(column, flat=True).distinct()
-    return list(names[:limit])
-
-
-def channel_choices() -> list[str]:
-    """The channels of the registry's notification commands."""
-    return list(
-        Command.objects.exclude(channel="").order_by("channel").values_list("channel", flat=True).distinct()
-    )

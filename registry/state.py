@@ -1,0 +1,282 @@
+"""The registry's state for one node, read from the database: the renderer's input.
+
+``load_state(node)`` reads what the node monitors (see registry/render.py for what a master
+and a poller get) as plain rows, in a handful of queries whatever the number of objects;
+``load_snapshot`` does it in one consistent snapshot of the database; ``render_node`` loads
+and renders in one call. The renderer itself (registry/render.py) knows no database.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db import connection, connections, transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+
+from registry import models as m
+from registry.choices import NodeRole
+from registry.render import Rendered, Row, State, render_state
+
+_CHECK_FIELDS = (
+    "check_command_id",
+    "check_interval",
+    "retry_interval",
+    "max_check_attempts",
+    "check_period_id",
+    "active_checks_enabled",
+    "passive_checks_enabled",
+    "notifications_enabled",
+    "notification_interval",
+    "notification_period_id",
+    "notification_options",
+    "notes",
+)
+
+
+def _json_text() -> dict[str, Any]:
+    """The JSON fields as their text: decoding it here (cached) is much cheaper than per row in the ORM."""
+    return {
+        "args_json": Cast("check_command_args", TextField()),
+        "vars_json": Cast("custom_variables", TextField()),
+    }
+
+
+@functools.lru_cache(maxsize=8192)
+def _decode(text: str | None) -> Any:
+    # Shared between rows that hold the same JSON: the renderer only reads them.
+    return json.loads(text) if text else None
+
+
+def _tuples(queryset: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of a values_list() query straight from the cursor.
+
+    Around the ORM's per-row converters, which cost more than the rendering: every column
+    read this way is a plain int, str, bool (0/1 on SQLite) or NULL, or JSON cast to text.
+    """
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(20000):
+            yield from batch
+
+
+def _rows(queryset: Any, *fields: str) -> Iterator[Row]:
+    """Rows as dicts of ``fields`` (model fields, then the JSON-as-text columns)."""
+    # No ORDER BY: the renderer sorts in Python (and ordering by a join would add columns).
+    annotated = queryset.order_by().annotate(**_json_text()).values_list(*fields, "args_json", "vars_json")
+    names = (*fields, "args_json", "vars_json")
+    for values in _tuples(annotated):
+        # NULL means "inherit": leaving the key out keeps a million rows smaller (row.get() is None).
+        yield {k: v for k, v in zip(names, values, strict=True) if v is not None}
+
+
+def _pairs(queryset: Any, left: str, right: str) -> dict[int, list[int]]:
+    """An m2m/through table as left id -> [right ids] in the table's order."""
+    result: dict[int, list[int]] = defaultdict(list)
+    for a, b in _tuples(queryset.values_list(left, right)):
+        result[a].append(b)
+    return result
+
+
+_NONE: list[int] = []
+_NONE_NAMES: list[str] = []
+
+
+def _names(ids: Iterable[int], names: dict[int, str], *, keep_order: bool = False) -> list[str]:
+    if ids is _NONE:
+        return _NONE_NAMES  # shared: rows are only read
+    found = [names[i] for i in ids if i in names]
+    return found if keep_order or len(found) < 2 else sorted(found)
+
+
+def _with_check_refs(row: Row, commands: dict[int, str], periods: dict[int, str]) -> Row:
+    for key, table in (
+        ("check_command", commands),
+        ("check_period", periods),
+        ("notification_period", periods),
+    ):
+        ref = row.pop(f"{key}_id", None)
+        if ref is not None:
+            row[key] = table.get(ref)
+    for key, column in (("check_command_args", "args_json"), ("custom_variables", "vars_json")):
+        value = _decode(row.pop(column, None))
+        if value:
+            row[key] = value
+    return row
+
+
+def load_state(node: m.NaemonNode) -> State:
+    """Read what ``node`` monitors from the database, in a handful of queries (no per-object queries)."""
+    periods = dict(m.TimePeriod.objects.values_list("pk", "name"))
+    commands = dict(m.Command.objects.values_list("pk", "name"))
+    state = State()
+    state.timeperiods = [dict(r) for r in m.TimePeriod.objects.values("name", "alias", "ranges")]
+    state.commands = [
+        dict(r) for r in m.Command.objects.values("name", "command_line", "channel", "free_form_args")
+    ]
+
+    host_cmds = _pairs(m.Contact.host_notification_commands.through.objects, "contact_id", "command_id")
+    service_cmds = _pairs(m.Contact.service_notification_commands.through.objects, "contact_id", "command_id")
+    for values in m.Contact.objects.values(
+        "pk",
+        "name",
+        "alias",
+        "email",
+        "pager",
+        "host_notification_period_id",
+        "service_notification_period_id",
+        "host_notification_options",
+        "service_notification_options",
+        "user__is_staff",
+    ):
+        row: Row = dict(values)
+        pk = row.pop("pk")
+        row["staff"] = bool(row.pop("user__is_staff"))
+        row["host_notification_period"] = periods.get(row.pop("host_notification_period_id"))
+        row["service_notification_period"] = periods.get(row.pop("service_notification_period_id"))
+        row["host_notification_commands"] = _names(host_cmds.get(pk, []), commands)
+        row["service_notification_commands"] = _names(service_cmds.get(pk, []), commands)
+        state.contacts.append(row)
+    contacts = dict(m.Contact.objects.values_list("pk", "name"))
+    cg_members = _pairs(m.ContactGroup.members.through.objects, "contactgroup_id", "contact_id")
+    for group in m.ContactGroup.objects.values("pk", "name", "alias"):
+        row = dict(group)
+        row["members"] = _names(cg_members.get(row.pop("pk"), []), contacts)
+        state.contactgroups.append(row)
+    contactgroups = dict(m.ContactGroup.objects.values_list("pk", "name"))
+    servicegroups = dict(m.ServiceGroup.objects.values_list("pk", "name"))
+    state.servicegroups = [dict(r) for r in m.ServiceGroup.objects.values("name", "alias")]
+
+    for model, use_model, rows in (
+        (m.HostTemplate, m.HostTemplateUse, state.host_templates),
+        (m.ServiceTemplate, m.ServiceTemplateUse, state.service_templates),
+    ):
+        names = dict(model.objects.values_list("pk", "name"))
+        uses = _pairs(use_model.objects.order_by("template_id", "position", "pk"), "template_id", "uses_id")
+        for row in _rows(model.objects.all(), "pk", "name", *_CHECK_FIELDS):
+            row["use"] = _names(uses.get(row.pop("pk"), _NONE), names, keep_order=True)
+            rows.append(_with_check_refs(row, commands, periods))
+
+    poller = node.role == NodeRole.POLLER
+    host_qs = m.Host.objects.for_node(node)
+    hostgroup_rows = {r["pk"]: r for r in m.HostGroup.objects.values("pk", "name", "alias", "node_id")}
+    owned = {pk for pk, r in hostgroup_rows.items() if r["node_id"] == node.pk}
+    hostgroups = {pk: r["name"] for pk, r in hostgroup_rows.items()}
+
+    hosts_through: Any = m.Host.hostgroups.through.objects
+    parents_through: Any = m.Host.parents.through.objects
+    contacts_through: Any = m.Host.contacts.through.objects
+    cgroups_through: Any = m.Host.contact_groups.through.objects
+    uses_qs: Any = m.HostUse.objects.order_by("host_id", "position", "pk")
+    if poller:
+        ids = host_qs.values("pk")
+        hosts_through = hosts_through.filter(host_id__in=ids)
+        parents_through = parents_through.filter(from_host_id__in=ids)
+        contacts_through = contacts_through.filter(host_id__in=ids)
+        cgroups_through = cgroups_through.filter(host_id__in=ids)
+        uses_qs = uses_qs.filter(host_id__in=ids)
+    host_groups = _pairs(hosts_through, "host_id", "hostgroup_id")
+    host_parents = _pairs(parents_through, "from_host_id", "to_host_id")
+    host_contacts = _pairs(contacts_through, "host_id", "contact_id")
+    host_cgroups = _pairs(cgroups_through, "host_id", "contactgroup_id")
+    host_uses = _pairs(uses_qs, "host_id", "template_id")
+    host_templates = dict(m.HostTemplate.objects.values_list("pk", "name"))
+
+    host_rows = list(_rows(host_qs, "pk", "name", "alias", "address", *_CHECK_FIELDS))
+    host_names = {r["pk"]: r["name"] for r in host_rows}
+    referenced: set[int] = set()
+    for row in host_rows:
+        pk = row.pop("pk")
+        groups = host_groups.get(pk, _NONE)
+        referenced.update(groups)
+        row["use"] = _names(host_uses.get(pk, _NONE), host_templates, keep_order=True)
+        row["hostgroups"] = _names(groups, hostgroups)
+        # On a poller, a parent monitored elsewhere is not defined here: leave it out.
+        row["parents"] = _names(host_parents.get(pk, _NONE), host_names)
+        row["contacts"] = _names(host_contacts.get(pk, _NONE), contacts)
+        row["contact_groups"] = _names(host_cgroups.get(pk, _NONE), contactgroups)
+        state.hosts.append(_with_check_refs(row, commands, periods))
+    rendered_groups = (owned | referenced) if poller else set(hostgroup_rows)
+    state.hostgroups = [
+        {"name": hostgroup_rows[pk]["name"], "alias": hostgroup_rows[pk]["alias"]} for pk in rendered_groups
+    ]
+
+    _load_services(node, state, poller, host_names, owned, hostgroups, servicegroups, contacts, contactgroups)
+    for row in state.services:
+        _with_check_refs(row, commands, periods)
+    return state
+
+
+def _load_services(
+    node: m.NaemonNode,
+    state: State,
+    poller: bool,
+    host_names: dict[int, str],
+    owned: set[int],
+    hostgroups: dict[int, str],
+    servicegroups: dict[int, str],
+    contacts: dict[int, str],
+    contactgroups: dict[int, str],
+) -> None:
+    services = m.Service.objects.all()
+    if poller:
+        services = services.filter(
+            Q(host__in=m.Host.objects.for_node(node).values("pk")) | Q(hostgroups__node=node)
+        ).distinct()
+    ids = services.values("pk")
+
+    def related(through: Any, right: str) -> dict[int, list[int]]:
+        qs = through.objects if not poller else through.objects.filter(service_id__in=ids)
+        return _pairs(qs, "service_id", right)
+
+    groups = related(m.Service.hostgroups.through, "hostgroup_id")
+    sgroups = related(m.Service.servicegroups.through, "servicegroup_id")
+    scontacts = related(m.Service.contacts.through, "contact_id")
+    scgroups = related(m.Service.contact_groups.through, "contactgroup_id")
+    uses_qs = m.ServiceUse.objects.order_by("service_id", "position", "pk")
+    uses = _pairs(uses_qs.filter(service_id__in=ids) if poller else uses_qs, "service_id", "template_id")
+    templates = dict(m.ServiceTemplate.objects.values_list("pk", "name"))
+    # On a poller only the host groups it owns carry services there (filtered below).
+    for row in _rows(services, "pk", "description", "host_id", *_CHECK_FIELDS):
+        pk = row.pop("pk")
+        host_id = row.pop("host_id", None)
+        host = host_names.get(host_id) if host_id is not None else None
+        row["host"] = host
+        group_ids = groups.get(pk, _NONE)
+        if poller and group_ids:
+            group_ids = [g for g in group_ids if g in owned]
+        row["hostgroups"] = _names(group_ids, hostgroups)
+        if host is None and not row["hostgroups"]:
+            continue
+        row["use"] = _names(uses.get(pk, _NONE), templates, keep_order=True)
+        row["servicegroups"] = _names(sgroups.get(pk, _NONE), servicegroups)
+        row["contacts"] = _names(scontacts.get(pk, _NONE), contacts)
+        row["contact_groups"] = _names(scgroups.get(pk, _NONE), contactgroups)
+        state.services.append(row)
+
+
+def load_snapshot(node: m.NaemonNode) -> State:
+    """load_state in one consistent snapshot of the database.
+
+    The loader reads hosts, their templates, groups and services in separate queries: without
+    one snapshot, a write committing in between gives a host without its template (a config
+    the core rejects). PostgreSQL: a REPEATABLE READ, READ ONLY transaction; SQLite: any
+    transaction reads one snapshot. Inside a caller's transaction, that one is used as it is.
+    """
+    if connection.in_atomic_block:
+        return load_state(node)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return load_state(node)
+
+
+def render_node(node: m.NaemonNode) -> Rendered:
+    """Render the latest registry state for ``node`` (one consistent snapshot of it)."""
+    return render_state(load_snapshot(node), node.notify_paths(), node_name=node.name)
