@@ -8,4 +8,4 @@ test:
 	sh scripts/test.sh $(PYTEST_ARGS)
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && DEBUG=true .venv/bin/mypy .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && DEBUG=true .venv/bin/mypy . && .venv/bin/lint-imports

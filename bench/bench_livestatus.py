@@ -42,14 +42,14 @@ from livestatus.client import (  # noqa: E402
     LivestatusQuery,
     commands,
 )
-from tests.livestatus.icinga import (  # noqa: E402
+from tests.services.icinga import (  # noqa: E402
     Host,
     IcingaServer,
     Service,
     find_icinga2,
     wait_until,
 )
-from tests.livestatus.replay import ReplayServer, TableReplay  # noqa: E402
+from tests.services.replay import ReplayServer, TableReplay  # noqa: E402
 
 COLUMNS = (
     "host_name",

@@ -205,7 +205,7 @@ def main() -> None:
             ServiceUse,
             nodes_for_hosts,
         )
-        from tests.registry.nagios import NagiosCore
+        from tests.services.nagios import NagiosCore
 
         call_command("migrate", verbosity=0)
         core = NagiosCore("bench")

@@ -4,7 +4,7 @@
 
 Self-contained, everything on loopback, under var/bench/wall-<pid>/ (removed afterwards):
 
-1. a Livestatus replay server (tests/livestatus/replay.py) that answers every query the
+1. a Livestatus replay server (tests/services/replay.py) that answers every query the
    snapshot asks with plausible rows (12 host groups, 200 service problems...) and counts
    what it receives: it stands in for a Naemon core;
 2. Redis from ``REDIS_URL`` if set, else a redis-server started here;
@@ -42,7 +42,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.livestatus.replay import ReplayServer, fixed16, header_value, json_body  # noqa: E402
+from tests.services.replay import ReplayServer, fixed16, header_value, json_body  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 GROUPS = 12

@@ -17,9 +17,9 @@ from typing import Any
 
 import redis
 from celery import shared_task
-from django.conf import settings
 
 from livestatus import overview_store, tops
+from monitoring_portal import redis_client
 from preferences import decisions
 from preferences.tasks import collect_notification_log
 from registry.models import NaemonNode
@@ -30,15 +30,9 @@ logger = logging.getLogger(__name__)
 KEY_COLLECT_SENT = f"{decisions.KEY_PREFIX}:collect-sent"
 
 
-def _redis() -> redis.Redis | None:
-    if not settings.REDIS_URL:
-        return None
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-
-
 def enqueue_notification_logs(*, force: bool = False) -> list[str]:
     """Send ``collect_notification_log`` to every enabled node, once per tops interval; their names."""
-    client = _redis()
+    client = redis_client.client()
     if client is None:
         return []
     try:
@@ -48,8 +42,6 @@ def enqueue_notification_logs(*, force: bool = False) -> list[str]:
     except redis.exceptions.RedisError as exc:
         logger.warning("decision log collection not sent: %s", exc)
         return []
-    finally:
-        client.close()
     sent = []
     for node in NaemonNode.objects.filter(enabled=True).order_by("name"):
         # A message older than one interval is worth nothing: the next one reads the same lines.

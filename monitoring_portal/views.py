@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_prometheus.exports import ExportToDjangoView
 
+from monitoring_portal import redis_client
 from monitoring_portal.forms import APITokenForm
 from monitoring_portal.models import APIToken, Team
 
@@ -77,13 +78,9 @@ def _check_database() -> None:
 
 
 def _check_redis() -> None:
-    import redis
-
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    finally:
-        client.close()
+    client = redis_client.client()
+    assert client is not None  # only asked when REDIS_URL is set
+    client.ping()
 
 
 @require_GET

@@ -8,7 +8,6 @@ import django_filters
 from django.db.models import Q, QuerySet
 from rest_framework.request import Request
 
-from monitoring_portal.rest import check_query_parameters
 from preferences.models import Action, NotificationRule
 
 
@@ -36,11 +35,6 @@ class NotificationRuleFilterSet(django_filters.FilterSet):
         return queryset.filter(query)
 
 
-def reject_unknown_parameters(request: Request, known: set[str] | frozenset[str]) -> None:
-    """400 for query parameters an endpoint does not take (a typo must not be ignored) or gives twice."""
-    check_query_parameters(request, known)
-
-
 def query_values(request: Request) -> dict[str, Any]:
-    """Query parameters as a plain dict for a serializer (``reject_unknown_parameters`` refused repeats)."""
+    """Query parameters as a plain dict for a serializer (``check_query_parameters`` refused repeats)."""
     return {key: request.query_params.get(key) for key in request.query_params}

@@ -30,9 +30,9 @@ from typing import Any
 
 import redis
 from celery import shared_task
-from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
+from monitoring_portal import redis_client
 from preferences import decisions, snapshot
 from preferences.compiled import snapshot_contacts
 from registry.models import NaemonNode
@@ -54,12 +54,6 @@ def _pending_key(node_id: int) -> str:
     return f"portal:preferences:publish-pending:{node_id}"
 
 
-def _redis() -> redis.Redis | None:
-    if not settings.REDIS_URL:
-        return None
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-
-
 def publish_on_commit() -> None:
     """Publish every node's snapshot once the current transaction commits (once per transaction)."""
     # Already registered in this transaction? Rolled-back savepoints drop their callbacks, so
@@ -72,21 +66,17 @@ def publish_on_commit() -> None:
 def enqueue_publish(*, coalesce: bool = True) -> list[str]:
     """Send ``publish_snapshot`` to each enabled node; returns their names."""
     nodes = list(NaemonNode.objects.filter(enabled=True).order_by("name"))
-    client = _redis() if coalesce and nodes else None
+    client = redis_client.client() if coalesce and nodes else None
     sent = []
-    try:
-        for node in nodes:
-            if client is not None:
-                try:
-                    if not client.set(_pending_key(node.pk), "1", nx=True, ex=PENDING_TTL):
-                        continue  # a queued message will read the latest state
-                except redis.exceptions.RedisError as exc:
-                    logger.warning("cannot coalesce snapshot publishing (%s); publishing anyway", exc)
-            publish_snapshot.apply_async(args=(node.pk,), queue=node.queue, expires=MESSAGE_EXPIRES)
-            sent.append(node.name)
-    finally:
+    for node in nodes:
         if client is not None:
-            client.close()
+            try:
+                if not client.set(_pending_key(node.pk), "1", nx=True, ex=PENDING_TTL):
+                    continue  # a queued message will read the latest state
+            except redis.exceptions.RedisError as exc:
+                logger.warning("cannot coalesce snapshot publishing (%s); publishing anyway", exc)
+        publish_snapshot.apply_async(args=(node.pk,), queue=node.queue, expires=MESSAGE_EXPIRES)
+        sent.append(node.name)
     return sent
 
 
@@ -106,14 +96,12 @@ def publish_snapshot(node_id: int) -> dict[str, Any] | None:
     Idempotent: it always writes the current database state (a new generation; the
     previous one is kept for readers that already opened it).
     """
-    client = _redis()
+    client = redis_client.client()
     if client is not None:
         try:
             client.delete(_pending_key(node_id))  # before reading: later changes send a new message
         except redis.exceptions.RedisError as exc:
             logger.warning("cannot clear the snapshot publishing mark of node %s: %s", node_id, exc)
-        finally:
-            client.close()
     node = NaemonNode.objects.filter(pk=node_id, enabled=True).first()
     if node is None:
         return None
@@ -151,13 +139,10 @@ def refresh_snapshots() -> list[str]:
 def collect_notification_log(node_id: int) -> dict[str, Any] | None:
     """Read what is new in this node's decision log into Redis; run by the node's own worker."""
     node = NaemonNode.objects.filter(pk=node_id, enabled=True).first()
-    client = _redis()
+    client = redis_client.client()
     if node is None or client is None:
         return None
-    try:
-        result = decisions.collect(client, node.pk, node.notify_paths().decision_log, now=time.time())
-    finally:
-        client.close()
+    result = decisions.collect(client, node.pk, node.notify_paths().decision_log, now=time.time())
     result["node"] = node.name
     logger.info("decision log collected", extra={"collected": result})
     return result

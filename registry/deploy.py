@@ -50,6 +50,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from monitoring_portal import redis_client
 from registry import runner
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState, ReloadMethod
 from registry.models import DeployedHost, Deployment, NaemonNode
@@ -101,7 +102,8 @@ def node_lock(node: NaemonNode, *, wait: float | None = None) -> Iterator[bool]:
     """Hold the node's deploy lock; yields False when another run holds it (after ``wait`` seconds)."""
     wait = LOCK_WAIT if wait is None else wait
     if settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=5)
+        client = redis_client.client()
+        assert client is not None  # REDIS_URL is set
         lock = client.lock(f"portal:registry:deploy:{node.pk}", timeout=LOCK_TTL, blocking_timeout=wait)
         acquired = bool(lock.acquire())
         try:
@@ -112,7 +114,6 @@ def node_lock(node: NaemonNode, *, wait: float | None = None) -> Iterator[bool]:
                     lock.release()
                 except redis.exceptions.LockError:
                     logger.warning("deploy lock of node %s expired before the run ended", node.name)
-            client.close()
         return
     directory = versions_dir(node)
     directory.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 Related objects are filtered by their (natural key) name: ``?hostgroup=web``,
 ``?team=web``, ``?node=poller1``, ``?template=generic-host``. The API rejects parameters
-no filter knows, or gives twice (see ``StrictFilterBackend``), instead of silently ignoring a typo.
+no filter knows, or gives twice (see ``monitoring_portal.rest.StrictFilterBackend``), instead of silently ignoring a typo.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-# The API's one strict filter backend; the apps' views import it from here, beside their filtersets.
-from monitoring_portal.rest import StrictFilterBackend as StrictFilterBackend
 from registry.choices import DeploymentState, NodeRole
 from registry.models import (
     Command,

@@ -11,15 +11,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from monitoring_portal.models import Team
-from registry.api.serializers import (
+from registry.models import Command, Host, HostGroup, Service, ServiceGroup
+from registry.permissions import team_ids
+from registry.serializers import (
     HostSerializer,
     HostServiceSerializer,
     NaemonModelSerializer,
     ServiceSerializer,
     uses_of,
 )
-from registry.models import Command, Host, HostGroup, Service, ServiceGroup
-from registry.permissions import team_ids
 
 ObjectT = TypeVar("ObjectT", Host, Service)
 

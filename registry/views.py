@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from monitoring_portal.models import Team
+from registry import serializers as s
 from registry import writes
-from registry.api import serializers as s
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
 from registry.filtersets import HostFilterSet, ServiceFilterSet
 from registry.forms import HostForm, RegistryObjectForm, ServiceForm

@@ -37,8 +37,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, QuerySet
 
 from registry import tasks
-from registry.api.serializers.base import NaemonModelSerializer, config_state, plain, stored_state
-from registry.api.serializers.hosts import HostSerializer
 from registry.models import (
     Command,
     Contact,
@@ -49,6 +47,8 @@ from registry.models import (
     Service,
 )
 from registry.permissions import check_change, check_memberships_joined, check_owner_after_write, memberships
+from registry.serializers.base import NaemonModelSerializer, config_state, plain, stored_state
+from registry.serializers.hosts import HostSerializer
 
 
 class Conflict(Exception):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Start PostgreSQL and Redis for the tests, run lint + types + pytest, stop them.
+"""Start PostgreSQL and Redis for the tests, run lint + types + import boundaries + pytest, stop them.
 
 Runs with the project's virtualenv Python (stdlib only here). Services listen on
 loopback only, on free ports, with data under var/test/, and are stopped in a
@@ -218,6 +218,8 @@ def main(pytest_args: list[str]) -> int:
             "ruff": step("ruff", [str(VENV_BIN / "ruff"), "check", "."], env),
             "ruff format": step("ruff format", [str(VENV_BIN / "ruff"), "format", "--check", "."], env),
             "mypy": step("mypy", [str(VENV_BIN / "mypy"), "."], env),
+            # The import boundaries between the rooms (.importlinter, docs/architecture.md).
+            "import-linter": step("import-linter", [str(VENV_BIN / "lint-imports"), "--no-cache"], env),
             "pytest": step("pytest", [str(VENV_BIN / "pytest"), *pytest_args], env),
         }
         print(

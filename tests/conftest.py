@@ -14,18 +14,8 @@ from rest_framework.test import APIClient
 from monitoring_portal.models import APIToken, Team
 from preferences import notify_filter
 from registry import models as registry_models
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def require_service(name: str, available: bool, why: str = "") -> None:
-    """Skip locally when a service is missing; in CI a missing service is a failure."""
-    if available:
-        return
-    message = f"{name} is not available{': ' + why if why else ''}"
-    if IN_CI or os.environ.get("PORTAL_TEST_SERVICES") == "true":
-        pytest.fail(message + " (the test command must provide it)", pytrace=False)
-    pytest.skip(message + " (run the README's test command)")
+from tests.doubles import DeployRecorder, stub_deploys
+from tests.services.required import require_service
 
 
 @pytest.fixture(autouse=True)
@@ -117,3 +107,9 @@ def api_client_for(make_token: Callable[[User], str]) -> Callable[[User | None],
         return client
 
     return make
+
+
+@pytest.fixture
+def deploys(monkeypatch: pytest.MonkeyPatch) -> DeployRecorder:
+    """Deployments are requested and recorded; no deploy message leaves the test."""
+    return stub_deploys(monkeypatch)

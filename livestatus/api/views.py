@@ -42,8 +42,7 @@ from livestatus.filtersets import ActionLogFilterSet
 from livestatus.forms import StatusFilterForm
 from livestatus.models import ActionKind, ActionLog
 from monitoring_portal.models import APIToken
-from monitoring_portal.rest import LimitOffsetPagination
-from registry.filtersets import StrictFilterBackend
+from monitoring_portal.rest import LimitOffsetPagination, StrictFilterBackend, check_query_parameters
 from registry.models import NaemonNode
 
 #: Query parameters that are not filters: pagination and DRF's format override.
@@ -121,10 +120,11 @@ class LiveListViewSet(viewsets.GenericViewSet):
     def filters(self, request: Request) -> live.StatusFilter:
         """The validated filters of the request (400 for unknown or invalid ones)."""
         form = StatusFilterForm(request.query_params, kind=self.kind)
-        unknown = sorted(set(request.query_params) - set(form.fields) - PAGING_PARAMETERS)
-        if unknown:
-            known = ", ".join(sorted(set(form.fields) | PAGING_PARAMETERS))
-            raise ValidationError({name: [f"Unknown query parameter. Known: {known}."] for name in unknown})
+        check_query_parameters(
+            request,
+            set(form.fields) | PAGING_PARAMETERS,
+            multi_valued=[n for n, f in form.fields.items() if isinstance(f, forms.MultipleChoiceField)],
+        )
         if not form.is_valid():
             raise ValidationError(
                 {name: [str(m) for m in messages] for name, messages in form.errors.items()}
@@ -199,11 +199,7 @@ class DowntimeViewSet(LiveListViewSet):
     kind = "services"
 
     def filters(self, request: Request) -> live.StatusFilter:
-        allowed = {param.name for param in _DOWNTIME_PARAMETERS}
-        unknown = sorted(set(request.query_params) - allowed - PAGING_PARAMETERS)
-        if unknown:
-            known = ", ".join(sorted(allowed | PAGING_PARAMETERS))
-            raise ValidationError({name: [f"Unknown query parameter. Known: {known}."] for name in unknown})
+        check_query_parameters(request, {param.name for param in _DOWNTIME_PARAMETERS} | PAGING_PARAMETERS)
         return super().filters(request)
 
     def ask(self, filters: live.StatusFilter) -> live.StatusResult:
@@ -217,10 +213,7 @@ class NodeHealthViewSet(LiveListViewSet):
     serializer_class = s.NodeHealthSerializer
 
     def filters(self, request: Request) -> live.StatusFilter:
-        unknown = sorted(set(request.query_params) - PAGING_PARAMETERS)
-        if unknown:
-            known = ", ".join(sorted(PAGING_PARAMETERS))
-            raise ValidationError({name: [f"Unknown query parameter. Known: {known}."] for name in unknown})
+        check_query_parameters(request, PAGING_PARAMETERS)
         return live.StatusFilter()
 
     def ask(self, filters: live.StatusFilter) -> live.StatusResult:
@@ -262,13 +255,10 @@ class ObjectDetailView(APIView):
     path_names: tuple[str, ...] = ()
 
     def get(self, request: Request, **names: str) -> Response:
-        allowed = {param.name for param in _DETAIL_OPTIONS} | {"format"}
+        allowed = {param.name for param in _DETAIL_OPTIONS}
         if not self.path_names:
             allowed |= {param.name for param in _QUERY_NAMES}
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            known = ", ".join(sorted(allowed))
-            raise ValidationError({name: [f"Unknown query parameter. Known: {known}."] for name in unknown})
+        check_query_parameters(request, allowed)
         query = s.DetailQuerySerializer(data={**request.query_params.dict(), **names})
         query.is_valid(raise_exception=True)
         options = query.validated_data

@@ -23,11 +23,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from monitoring_portal.rest import StrictFilterBackend, check_query_parameters
 from preferences import compiled, engine, preview, rules
 from preferences.api import serializers as s
-from preferences.filtersets import NotificationRuleFilterSet, query_values, reject_unknown_parameters
+from preferences.filtersets import NotificationRuleFilterSet, query_values
 from preferences.models import NotificationRule
-from registry.filtersets import StrictFilterBackend
 
 
 class OwnRulesOnly(permissions.IsAuthenticated):
@@ -73,7 +73,7 @@ class NotificationRuleViewSet(viewsets.ModelViewSet):
         # The list's filter backend answers unknown parameters itself; an unknown method (no
         # action) must reach DRF's 405, not be refused for its query string.
         if self.action not in (None, "list"):
-            reject_unknown_parameters(request, set())
+            check_query_parameters(request, set())
 
     def perform_create(self, serializer: s.NotificationRuleSerializer) -> None:  # type: ignore[override]
         with transaction.atomic():
@@ -103,7 +103,7 @@ class ProfileView(APIView):
         responses=s.NotificationProfileSerializer,
     )
     def get(self, request: Request) -> Response:
-        reject_unknown_parameters(request, {"user"})
+        check_query_parameters(request, {"user"})
         user = _user_named(request, request.query_params.get("user"))
         return Response(s.NotificationProfileSerializer(compiled.profile_of(user)).data)
 
@@ -116,7 +116,7 @@ class ProfileView(APIView):
         return self._write(request, partial=True)
 
     def _write(self, request: Request, *, partial: bool) -> Response:
-        reject_unknown_parameters(request, set())
+        check_query_parameters(request, set())
         with transaction.atomic():
             profile = compiled.profile_of(request.user)  # type: ignore[arg-type]
             serializer = s.NotificationProfileSerializer(profile, data=request.data, partial=partial)
@@ -130,7 +130,7 @@ class PreviewView(APIView):
 
     @extend_schema(request=s.PreviewRequestSerializer, responses=s.PreviewSerializer)
     def post(self, request: Request) -> Response:
-        reject_unknown_parameters(request, set())
+        check_query_parameters(request, set())
         serializer = s.PreviewRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -157,7 +157,7 @@ class WhoView(APIView):
 
     @extend_schema(parameters=[s.NotificationQuerySerializer], responses=s.WhoSerializer)
     def get(self, request: Request) -> Response:
-        reject_unknown_parameters(request, set(s.NotificationQuerySerializer().fields))
+        check_query_parameters(request, set(s.NotificationQuerySerializer().fields))
         serializer = s.NotificationQuerySerializer(data=query_values(request))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -184,7 +184,7 @@ class ChoicesView(APIView):
 
     @extend_schema(responses=s.ChoicesSerializer)
     def get(self, request: Request) -> Response:
-        reject_unknown_parameters(request, set())
+        check_query_parameters(request, set())
         return Response(
             {
                 "actions": list(engine.ACTIONS),
@@ -205,7 +205,7 @@ class NameChoicesView(APIView):
 
     @extend_schema(parameters=[s.NameQuerySerializer], responses=s.NamesSerializer)
     def get(self, request: Request) -> Response:
-        reject_unknown_parameters(request, set(s.NameQuerySerializer().fields))
+        check_query_parameters(request, set(s.NameQuerySerializer().fields))
         serializer = s.NameQuerySerializer(data=query_values(request))
         serializer.is_valid(raise_exception=True)
         names = rules.name_choices(

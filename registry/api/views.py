@@ -39,9 +39,9 @@ from rest_framework.reverse import reverse
 
 from monitoring_portal import waits
 from monitoring_portal.models import APIToken
-from monitoring_portal.rest import JSONParser
+from monitoring_portal.rest import JSONParser, StrictFilterBackend
 from registry import filtersets, writes
-from registry.api import serializers as s
+from registry import serializers as s
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
 from registry.models import Deployment, Host, HostGroup, Service
 from registry.permissions import RegistryPermission, check_change, may_create
@@ -242,7 +242,7 @@ class RegistryViewSet(viewsets.ModelViewSet):
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
     permission_classes = [RegistryPermission]
-    filter_backends = [filtersets.StrictFilterBackend]
+    filter_backends = [StrictFilterBackend]
     parser_classes = [JSONParser]
     serializer_class: type[s.NaemonModelSerializer]
 
@@ -523,7 +523,7 @@ class ServiceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = s.ServiceSerializer.read_queryset()
     serializer_class = s.ServiceSerializer
     filterset_class = filtersets.ServiceFilterSet
-    filter_backends = [filtersets.StrictFilterBackend]
+    filter_backends = [StrictFilterBackend]
     permission_classes = [RegistryPermission]
 
 
@@ -545,7 +545,7 @@ class DeploymentViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Deployment.objects.select_related("node")
     serializer_class = s.DeploymentSerializer
     filterset_class = filtersets.DeploymentFilterSet
-    filter_backends = [filtersets.StrictFilterBackend]
+    filter_backends = [StrictFilterBackend]
     permission_classes = [RegistryPermission]
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -7,7 +7,7 @@ once for this package:
 - its own database: ``portal_integrations_<pid>`` in the test PostgreSQL cluster
   (``DATABASE_URL``), or an SQLite file under var/test/ for a bare local run; migrated
   and seeded (users, a team, tokens, commands, templates, nodes) by ``manage.py``;
-- a running Nagios 4 core (``tests.registry.nagios``) as the master node ``core``: config
+- a running Nagios 4 core (``tests.services.nagios``) as the master node ``core``: config
   is deployed to it, it reloads through its command file and is confirmed by its status file.
   Its main config also reads a directory the portal does not manage (``site.d``, like a
   site's own objects on a real node): ``LivePortal.broken_core`` puts a file there that
@@ -22,7 +22,7 @@ once for this package:
 - gunicorn on a free loopback port.
 
 Missing services and tools (Redis, nagios4, icinga2, ansible, puppet) skip locally and fail in
-CI or with PORTAL_TEST_SERVICES=true (``tests.conftest.require_service``).
+CI or with PORTAL_TEST_SERVICES=true (``tests.services.required.require_service``).
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
-from tests.conftest import require_service
-from tests.livestatus.icinga import Host as IcingaHost
-from tests.livestatus.icinga import IcingaServer, Service, find_icinga2, free_tcp_port
-from tests.registry.nagios import NagiosCore, nagios_available
+from tests.services.required import require_service
+from tests.services.icinga import Host as IcingaHost
+from tests.services.icinga import IcingaServer, Service, find_icinga2, free_tcp_port
+from tests.services.nagios import NagiosCore, nagios_available
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import tests.conftest
+import tests.services.required
 from tests.integrations.conftest import _redis_url
 
 
@@ -21,7 +21,7 @@ def test_missing_redis_skips_locally_and_fails_where_services_are_promised(
 ) -> None:
     monkeypatch.delenv("PORTAL_TEST_REDIS_URL", raising=False)
     monkeypatch.setenv("PORTAL_TEST_SERVICES", services)
-    monkeypatch.setattr(tests.conftest, "IN_CI", ci)
+    monkeypatch.setattr(tests.services.required, "IN_CI", ci)
     with pytest.raises(outcome, match="Redis is not available"):
         _redis_url()
 

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from livestatus.client import LivestatusClient
-from tests.livestatus.icinga import IcingaServer, find_icinga2
-
-
-def _must_have_services() -> bool:
-    return os.environ.get("CI", "").lower() == "true" or os.environ.get("PORTAL_TEST_SERVICES") == "true"
+from tests.services.icinga import IcingaServer, find_icinga2
+from tests.services.required import require_service
 
 
 @pytest.fixture(scope="session")
 def icinga_binary() -> str:
     """The icinga2 binary; missing → skip locally, fail in CI (the test command installs it)."""
     binary = find_icinga2()
-    if binary is None:
-        message = "icinga2 is not installed (Debian package icinga2)"
-        if _must_have_services():
-            pytest.fail(message + "; the test command must provide it", pytrace=False)
-        pytest.skip(message)
+    require_service("Icinga 2", binary is not None, "icinga2 is not installed (Debian package icinga2)")
+    assert binary is not None
     return binary
 
 

@@ -20,10 +20,10 @@ from livestatus.client import Filter, LivestatusClient, LivestatusQuery, command
 from livestatus.models import ActionKind, ActionLog, ActionOutcome
 from monitoring_portal.models import Team
 from registry.models import DeployedHost, Host, NaemonNode
-from tests.livestatus.conftest_pages import service_state, wait_for
+from tests.livestatus.fixtures import service_state, wait_for
 
 # The status tests' fixtures (their own Icinga 2, nodes, owners); see that module.
-pytest_plugins = ["tests.livestatus.conftest_pages"]
+pytest_plugins = ["tests.livestatus.fixtures"]
 pytestmark = pytest.mark.services
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

@@ -40,7 +40,7 @@ from livestatus.client.rows import (
     to_bool,
     to_custom_variables,
 )
-from tests.livestatus.replay import CLOSE, HANG, ReplayServer, fixed16, header_value, json_body
+from tests.services.replay import CLOSE, HANG, ReplayServer, fixed16, header_value, json_body
 
 COLUMNS = ("host_name", "description", "state", "acknowledged", "custom_variables")
 NAEMON_ROWS = [

@@ -26,10 +26,10 @@ from preferences import decisions, snapshot
 from preferences.models import NotificationRule
 from preferences.tasks import collect_notification_log
 from registry.models import Command, NaemonNode
-from tests.livestatus.icinga import Host as IcingaHost
-from tests.livestatus.icinga import IcingaServer, icinga_string, wait_until
-from tests.livestatus.icinga import Service as IcingaService
-from tests.livestatus.replay import ReplayServer, fixed16, header_value, json_body
+from tests.services.icinga import Host as IcingaHost
+from tests.services.icinga import IcingaServer, icinga_string, wait_until
+from tests.services.icinga import Service as IcingaService
+from tests.services.replay import ReplayServer, fixed16, header_value, json_body
 
 T0 = 1_800_000_000
 

@@ -22,8 +22,8 @@ from livestatus import overview, overview_store
 from monitoring_portal.models import Team
 from registry.models import Contact, Host, HostGroup, NaemonNode
 from tests.factories import NaemonNodeFactory
-from tests.livestatus.icinga import free_tcp_port
 from tests.livestatus.test_overview import decision, host_row, node, stats, svc
+from tests.services.icinga import free_tcp_port
 
 pytestmark = pytest.mark.django_db
 

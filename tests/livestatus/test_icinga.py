@@ -27,7 +27,7 @@ from livestatus.client import (
     UnsupportedQueryError,
     commands,
 )
-from tests.livestatus.icinga import (
+from tests.services.icinga import (
     DEFAULT_HOSTS,
     ODD_HOST,
     SEMICOLON_SERVICE,

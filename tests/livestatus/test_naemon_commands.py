@@ -22,7 +22,7 @@ from livestatus.client import LivestatusClient, UnsafeValueError, commands
 from livestatus.models import ActionLog
 from livestatus.nodes import forget_clients
 from registry.models import NaemonNode
-from tests.livestatus.replay import ReplayServer, fixed16, json_body, naemon_unescape
+from tests.services.replay import ReplayServer, fixed16, json_body, naemon_unescape
 
 NAEMON_STATUS: list[list[object]] = [["program_version", "program_start"], ["1.5.2", 1_800_000_000]]
 

@@ -11,8 +11,8 @@ from livestatus import nodes
 from livestatus.client import LivestatusQuery
 from livestatus.nodes import client_for, forget_clients
 from registry.models import NaemonNode
-from tests.livestatus.replay import ReplayServer, fixed16, json_body
 from tests.livestatus.test_client import EXPECTED, NAEMON_STATUS, SERVICES, HoldUntil, naemon, run_together
+from tests.services.replay import ReplayServer, fixed16, json_body
 
 
 @pytest.fixture(autouse=True)

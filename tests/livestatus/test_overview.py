@@ -26,8 +26,8 @@ from preferences import decisions
 from registry.choices import DeploymentState, NodeRole
 from registry.models import NaemonNode
 from tests.factories import DeploymentFactory, HostGroupFactory, NaemonNodeFactory, PollerFactory
-from tests.livestatus.icinga import Host, IcingaServer, Service, free_tcp_port, wait_until
-from tests.livestatus.replay import ReplayServer, fixed16, header_value, json_body
+from tests.services.icinga import Host, IcingaServer, Service, free_tcp_port, wait_until
+from tests.services.replay import ReplayServer, fixed16, header_value, json_body
 
 NOW = 1_800_000_000.0
 

@@ -22,11 +22,11 @@ from livestatus.client import LivestatusClient, commands
 from livestatus.views import action_url, detail_url
 from registry.choices import DeploymentState, NodeRole
 from registry.models import Deployment, NaemonNode
-from tests.livestatus.conftest_pages import SERVICE_COUNT, has_state, wait_for
-from tests.livestatus.icinga import ODD_HOST
+from tests.livestatus.fixtures import SERVICE_COUNT, has_state, wait_for
+from tests.services.icinga import ODD_HOST
 
 # The status tests' fixtures (their own Icinga 2, nodes, owners); see that module.
-pytest_plugins = ["tests.livestatus.conftest_pages"]
+pytest_plugins = ["tests.livestatus.fixtures"]
 pytestmark = pytest.mark.services
 
 Browser = Callable[[Any], Client]

@@ -23,7 +23,7 @@ from livestatus.client.query import (
     encode_lines,
     push_negations,
 )
-from tests.livestatus.icinga import REPO_ROOT
+from tests.services.icinga import REPO_ROOT
 
 TRAILER = b"OutputFormat: json\nResponseHeader: fixed16\n\n"
 

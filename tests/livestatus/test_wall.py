@@ -45,9 +45,9 @@ from livestatus.nodes import forget_clients
 from livestatus.tasks import refresh_status_snapshot
 from monitoring_portal.models import Team
 from registry.choices import DeploymentState
-from tests.conftest import require_service
 from tests.factories import DeploymentFactory, HostGroupFactory, NaemonNodeFactory
-from tests.livestatus.icinga import Host, IcingaServer, Service, free_tcp_port, wait_until
+from tests.services.icinga import Host, IcingaServer, Service, free_tcp_port, wait_until
+from tests.services.required import require_service
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -19,8 +19,8 @@ from django.contrib.auth.models import User
 from preferences.models import NotificationRule
 from registry import runner
 from registry.models import Command, Contact, ContactGroup, Host, HostGroup, Service, ServiceGroup
-from tests.conftest import require_service
-from tests.registry.nagios import BASE_OBJECTS, REPO, NagiosCore, nagios_available
+from tests.services.nagios import BASE_OBJECTS, REPO, NagiosCore, nagios_available
+from tests.services.required import require_service
 
 
 @dataclass

@@ -33,7 +33,7 @@ from preferences.decisions import Collector
 from preferences.tasks import collect_notification_log
 from registry.models import Contact, NaemonNode
 from tests.factories import NaemonNodeFactory
-from tests.livestatus.icinga import free_tcp_port
+from tests.services.icinga import free_tcp_port
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
@@ -310,7 +310,7 @@ def test_the_refresh_sends_one_collection_per_node_queue_per_interval(
     # An earlier eager task may have built the app's producer pool for the default broker;
     # Celery's close() drops that pool only when a connection pool exists too.
     celery_app.close()
-    celery_app.amqp._producer_pool = None
+    celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]  # private, see above
     try:
         assert enqueue_notification_logs() == ["master"]
         assert enqueue_notification_logs() == []  # the same interval: coalesced

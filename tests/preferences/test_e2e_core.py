@@ -37,7 +37,7 @@ from registry.models import (
     ServiceUse,
 )
 from tests.preferences.conftest import NotifyingCore
-from tests.registry.nagios import wait_for
+from tests.services.nagios import wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

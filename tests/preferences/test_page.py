@@ -16,8 +16,8 @@ from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from preferences.models import NotificationProfile, NotificationRule
-from tests.browser import logged_in_page
 from tests.preferences.conftest import Registry, make_contact
+from tests.services.browser import logged_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from registry.models import Command, Contact, HostTemplate, NaemonNode, ServiceTemplate
-from tests.conftest import require_service
-from tests.factories import Site
-from tests.registry.nagios import NagiosCore, VerifyDir, nagios_available
+from tests.scenarios import Site
+from tests.services.nagios import NagiosCore, VerifyDir, nagios_available
+from tests.services.required import require_service
 
 
 @pytest.fixture

@@ -12,16 +12,9 @@ from django.utils import timezone
 from registry.api import urls as api_urls
 from registry.choices import DeploymentState
 from registry.models import Deployment, Host, HostGroup, Service
-from tests.factories import (
-    FAST_PASSWORD_HASHERS,
-    DeployRecorder,
-    HostFactory,
-    HostTemplateFactory,
-    NaemonNodeFactory,
-    ServiceFactory,
-    Site,
-    stub_deploys,
-)
+from tests.doubles import DeployRecorder
+from tests.factories import HostFactory, HostTemplateFactory, NaemonNodeFactory, ServiceFactory
+from tests.scenarios import Site
 
 API = "/api/v1/registry"
 
@@ -40,10 +33,8 @@ HOST_BODY = {
 SERVICE_MIN = {"check_command": "check_http", "max_check_attempts": 3}
 
 
-@pytest.fixture(autouse=True)
-def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
-    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS  # personas are created with passwords
-    return stub_deploys(monkeypatch)
+# Every test here may write: deployments are recorded, never sent (the one fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("deploys")
 
 
 def registry_state() -> list[Any]:
@@ -588,8 +579,8 @@ def test_wait_returns_the_final_state(
     expected: int,
 ) -> None:
     Site(team, other_team)
-    deploys.task.outcome = outcome
-    deploys.task.verify_output = "Error: Could not find any host matching 'x'" if outcome == "failed" else ""
+    deploys.outcome = outcome
+    deploys.verify_output = "Error: Could not find any host matching 'x'" if outcome == "failed" else ""
     api = api_client_for(staff)
     response = api.put(f"{API}/hosts/web02/?wait=10", HOST_BODY, format="json")
     assert response.status_code == expected, response.json()  # a create confirmed: 201
@@ -600,7 +591,7 @@ def test_wait_returns_the_final_state(
         assert "still runs its previous config" in body["detail"]
         assert "Could not find" in body["deployment_results"][0]["verify_output"]
     assert Host.objects.filter(name="web02").exists()  # stored either way
-    assert [queue for _, queue in deploys.task.enqueued] == ["naemon.master1", "naemon.poller1"]
+    assert [queue for _, queue in deploys.enqueued] == ["naemon.master1", "naemon.poller1"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,15 +7,14 @@ from typing import Any
 import pytest
 
 from registry.models import Deployment, Host, Service
-from tests.factories import FAST_PASSWORD_HASHERS, DeployRecorder, Site, stub_deploys
+from tests.doubles import DeployRecorder
+from tests.scenarios import Site
 
 URL = "/api/v1/registry/bulk/hosts/"
 
 
-@pytest.fixture(autouse=True)
-def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
-    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
-    return stub_deploys(monkeypatch)
+# Every test here may write: deployments are recorded, never sent (the one fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("deploys")
 
 
 def hosts(count: int, group: str = "web", **extra: Any) -> list[dict[str, Any]]:

@@ -23,14 +23,9 @@ from registry.models import (
     ServiceTemplate,
     TimePeriod,
 )
-from tests.factories import (
-    FAST_PASSWORD_HASHERS,
-    ContactFactory,
-    DeployRecorder,
-    HostFactory,
-    Site,
-    stub_deploys,
-)
+from tests.doubles import DeployRecorder
+from tests.factories import ContactFactory, HostFactory
+from tests.scenarios import Site
 
 API = "/api/v1/registry"
 PERSONAS = ["owner", "teammate", "outsider", "anonymous", "staff"]
@@ -143,10 +138,8 @@ def registry_state() -> list[Any]:
     return [list(model.objects.values().order_by("pk")) for model in REGISTRY_MODELS]
 
 
-@pytest.fixture(autouse=True)
-def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
-    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
-    return stub_deploys(monkeypatch)
+# Every test here may write: deployments are recorded, never sent (the one fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("deploys")
 
 
 def persona_client(request: pytest.FixtureRequest, api_client_for: Any, persona: str) -> Any:

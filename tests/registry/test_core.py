@@ -29,7 +29,7 @@ from registry.models import (
     nodes_for_hosts,
 )
 from registry.tasks import deploy_node, retire_expired_hosts
-from tests.registry.nagios import NagiosCore, wait_for
+from tests.services.nagios import NagiosCore, wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services, pytest.mark.timeout(120)]
 

@@ -25,17 +25,14 @@ from registry.models import (
     TimePeriod,
 )
 from registry.state import render_node
-from tests.factories import FAST_PASSWORD_HASHERS, DeployRecorder, HostFactory, Site, stub_deploys
-from tests.registry.nagios import VerifyDir
+from tests.doubles import DeployRecorder
+from tests.factories import HostFactory
+from tests.scenarios import Site
+from tests.services.nagios import VerifyDir
 
 API = "/api/v1/registry"
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
-    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
-    return stub_deploys(monkeypatch)
+# Every test here may write: deployments are recorded, never sent (the one fixture, tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("deploys")]
 
 
 def state() -> list[Any]:

@@ -18,8 +18,8 @@ from registry import deploy, runner, tasks, versions
 from registry.models import Contact, Deployment, Host, HostGroup, HostUse, NaemonNode, Service, ServiceUse
 from registry.render import State
 from registry.tasks import deploy_node
-from tests.livestatus.replay import ReplayServer, fixed16, json_body
-from tests.registry.nagios import NAGIOS, NagiosCore, VerifyDir
+from tests.services.nagios import NAGIOS, NagiosCore, VerifyDir
+from tests.services.replay import ReplayServer, fixed16, json_body
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,8 @@ from pytest_django.live_server_helper import LiveServer
 
 from registry.choices import DeploymentState
 from registry.models import Deployment, NaemonNode
-from tests.browser import logged_in_page
-from tests.factories import DeployRecorder, NaemonNodeFactory, stub_deploys
+from tests.factories import NaemonNodeFactory
+from tests.services.browser import logged_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -29,11 +29,6 @@ WAIT_MS = 15_000
 
 if TYPE_CHECKING := False:
     from playwright.sync_api import Page
-
-
-@pytest.fixture
-def deploys(monkeypatch: pytest.MonkeyPatch) -> DeployRecorder:
-    return stub_deploys(monkeypatch)
 
 
 @pytest.fixture
@@ -64,7 +59,7 @@ def test_a_new_deployment_and_its_state_changes_appear_without_reload(
     )
     assert response.status_code == 202, response.json()
     deployment = Deployment.objects.get(node=master)
-    assert deploys.task.enqueued == [(master.pk, "naemon.master1")]
+    assert deploys.enqueued == [(master.pk, "naemon.master1")]
     row = page.locator(f"#deployments tr[data-deployment='{deployment.pk}']")
     expect(row).to_have_attribute("data-state", "pending", timeout=WAIT_MS)
     expect(row).to_contain_text("PUT host web02", timeout=WAIT_MS)

@@ -18,9 +18,9 @@ from livestatus.actions import Target
 from monitoring_portal.models import Team
 from registry import deploy, tasks
 from registry.models import DeployedHost, Deployment, Host, NaemonNode
-from tests.conftest import require_service
-from tests.registry.nagios import NagiosCore, nagios_available
 from tests.registry.test_core import add_host, latest, quick_timeouts  # noqa: F401 (autouse fixture)
+from tests.services.nagios import NagiosCore, nagios_available
+from tests.services.required import require_service
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services, pytest.mark.timeout(120)]
 

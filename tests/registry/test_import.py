@@ -21,8 +21,8 @@ from registry.models import (
     Service,
 )
 from registry.state import render_node
-from tests.conftest import require_service
-from tests.registry.nagios import VerifyDir, parse_objects
+from tests.services.nagios import VerifyDir, parse_objects
+from tests.services.required import require_service
 
 pytestmark = pytest.mark.django_db
 SAMPLES = Path("/etc/nagios4/objects")

@@ -28,8 +28,9 @@ from registry import render, validation
 from registry.models import Command, Host, NaemonNode, Service
 from registry.render import State
 from registry.validation import NaemonValueError
-from tests.factories import FAST_PASSWORD_HASHERS, DeployRecorder, Site, stub_deploys
-from tests.registry.nagios import parse_objects
+from tests.doubles import DeployRecorder
+from tests.scenarios import Site
+from tests.services.nagios import parse_objects
 
 NOTIFY = NaemonNode(notify_filter_path="/usr/bin/notify-filter").notify_paths()
 ADDRESS = "192.0.2.10"
@@ -430,12 +431,6 @@ def test_quoting_is_idempotent_and_only_adds_quotes(line: str) -> None:
 
 API = "/api/v1/registry"
 HOST = {"team": "web", "hostgroups": ["web"], "templates": ["generic-host"]}
-
-
-@pytest.fixture
-def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
-    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
-    return stub_deploys(monkeypatch)
 
 
 @pytest.mark.django_db

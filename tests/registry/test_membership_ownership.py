@@ -17,25 +17,16 @@ from rest_framework.test import APIClient
 
 from monitoring_portal.models import APIToken
 from registry.models import Contact, Deployment, Host, Service, ServiceGroup
-from tests.factories import (
-    FAST_PASSWORD_HASHERS,
-    ContactFactory,
-    ContactGroupFactory,
-    DeployRecorder,
-    ServiceFactory,
-    ServiceGroupFactory,
-    Site,
-    stub_deploys,
-)
+from tests.doubles import DeployRecorder
+from tests.factories import ContactFactory, ContactGroupFactory, ServiceFactory, ServiceGroupFactory
+from tests.scenarios import Site
 
 API = "/api/v1/registry"
 SERVICE = {"check_command": "check_http", "check_command_args": ["22"], "templates": ["generic-service"]}
 
 
-@pytest.fixture(autouse=True)
-def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
-    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
-    return stub_deploys(monkeypatch)
+# Every test here may write: deployments are recorded, never sent (the one fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("deploys")
 
 
 @pytest.fixture

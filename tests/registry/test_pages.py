@@ -13,13 +13,12 @@ from django.utils import timezone
 from registry.choices import DeploymentState
 from registry.forms import ServiceForm
 from registry.models import Deployment, Host, Service, ServiceUse
-from tests.factories import FAST_PASSWORD_HASHERS, DeployRecorder, HostFactory, Site, stub_deploys
+from tests.doubles import DeployRecorder
+from tests.factories import HostFactory
+from tests.scenarios import Site
 
-
-@pytest.fixture(autouse=True)
-def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
-    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
-    return stub_deploys(monkeypatch)
+# Every test here may write: deployments are recorded, never sent (the one fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("deploys")
 
 
 def login(user: Any, csrf: bool = False) -> Client:

@@ -29,8 +29,8 @@ from registry.models import (
 )
 from registry.state import render_node
 from registry.validation import NaemonValueError
-from tests.registry.nagios import VerifyDir
-from tests.registry.nagios import parse_objects as blocks
+from tests.services.nagios import VerifyDir
+from tests.services.nagios import parse_objects as blocks
 
 pytestmark = pytest.mark.django_db
 

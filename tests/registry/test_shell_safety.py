@@ -23,16 +23,15 @@ import pytest
 from preferences import snapshot
 from registry import render
 from registry.models import Contact, Host, NaemonNode, Service
-from tests.factories import FAST_PASSWORD_HASHERS, DeployRecorder, Site, stub_deploys
+from tests.doubles import DeployRecorder
+from tests.scenarios import Site
 
 API = "/api/v1/registry"
 HOST = {"team": "web", "hostgroups": ["web"], "templates": ["generic-host"]}
 
 
-@pytest.fixture(autouse=True)
-def deploys(monkeypatch: pytest.MonkeyPatch, settings: Any) -> DeployRecorder:
-    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
-    return stub_deploys(monkeypatch)
+# Every test here may write: deployments are recorded, never sent (the one fixture, tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("deploys")
 
 
 # --- values that become macros --------------------------------------------------------------

@@ -43,7 +43,7 @@ from registry.models import (
 from registry.render import State
 from registry.state import render_node
 from registry.validation import NaemonValueError
-from tests.registry.nagios import VerifyDir, parse_objects
+from tests.services.nagios import VerifyDir, parse_objects
 
 FRAGMENTS = [
     "\n", "\r", "\r\n", "\t", "\x00", "\x0b", "\x1b", "\x7f", "\x85", "\x9b", "\u2028", "\u00a0", "\ud800",

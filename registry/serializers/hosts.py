@@ -16,14 +16,6 @@ from rest_framework import serializers
 
 from monitoring_portal.models import Team
 from registry import adoption
-from registry.api.serializers.base import (
-    CheckSettingsSerializer,
-    OrderedTemplatesField,
-    UsesListSerializer,
-    _select_check_settings,
-    by_name,
-)
-from registry.api.serializers.services import HostServiceSerializer
 from registry.models import (
     Contact,
     ContactGroup,
@@ -35,6 +27,14 @@ from registry.models import (
     nodes_for_hosts,
 )
 from registry.permissions import MAY_JOIN_HELP
+from registry.serializers.base import (
+    CheckSettingsSerializer,
+    OrderedTemplatesField,
+    UsesListSerializer,
+    _select_check_settings,
+    by_name,
+)
+from registry.serializers.services import HostServiceSerializer
 
 MAX_LEASE_SECONDS = 366 * 24 * 3600
 

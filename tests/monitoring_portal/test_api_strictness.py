@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 from monitoring_portal.models import Team
 from preferences.models import NotificationRule
 from registry.models import ContactGroup, Host, NaemonNode
-from tests.factories import Site
-from tests.portal.test_api_contract import openapi_document
+from tests.monitoring_portal.test_api_contract import openapi_document
+from tests.scenarios import Site
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +140,19 @@ def test_a_query_given_twice_is_refused_outside_filters(api_client_for: ClientFo
     response = api_client_for(owner).get("/api/v1/preferences/who/?host=web01&host=db01&state=DOWN")
     assert response.status_code == 400, response.content
     assert "host" in response.json()
+
+
+def test_the_status_api_takes_each_parameter_once_too(api_client_for: ClientFor, owner: User) -> None:
+    """Live lists and the object detail check their parameters with the same helper as the rest."""
+    client = api_client_for(owner)
+    response = client.get("/api/v1/livestatus/services/?host=web01&host=db01")
+    assert response.status_code == 400, response.content
+    assert response.json() == {"host": ["Given more than once; this parameter takes one value."]}
+    # state is an array in the schema: it may repeat.
+    assert client.get("/api/v1/livestatus/problems/?state=down&state=critical").status_code == 200
+    response = client.get("/api/v1/livestatus/hosts/web01/?history_limit=1&history_limit=2")
+    assert response.status_code == 400, response.content
+    assert response.json() == {"history_limit": ["Given more than once; this parameter takes one value."]}
 
 
 # --- JSON only ---

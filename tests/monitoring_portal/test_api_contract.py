@@ -44,7 +44,7 @@ from schemathesis.specs.openapi.checks import (
 
 from monitoring_portal.models import APIToken, Team
 from registry.models import NaemonNode
-from tests.factories import Site
+from tests.scenarios import Site
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import require_service
+from tests.services.required import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Serializers of the registry API, shared with the pages' forms.
+"""Serializers of the registry: the API's representation and the validation layer shared with the pages' forms and registry/writes.py.
 
 Objects are addressed and referenced by name (``"hostgroups": ["web"]``). Strings are taken
 as given (never trimmed), then checked with the models' ``naemon_errors()``: bad input is a
@@ -8,10 +8,10 @@ transaction, deploy only what changed) are registry/writes.py's.
 A package because the module passed ~800 lines: ``base`` (the base serializer, name
 references, template uses, ETags), ``objects`` (nodes, time periods, commands, contacts,
 groups, templates), ``services``, ``hosts`` and ``deployments``. Callers import
-from here (``from registry.api import serializers as s``).
+from here (``from registry import serializers as s``).
 """
 
-from registry.api.serializers.base import (
+from registry.serializers.base import (
     ETAG_IGNORED_KEYS,
     NOT_CONFIG_KEYS,
     USES,
@@ -32,15 +32,15 @@ from registry.api.serializers.base import (
     stored_state,
     uses_of,
 )
-from registry.api.serializers.deployments import (
+from registry.serializers.deployments import (
     DeploymentSerializer,
 )
-from registry.api.serializers.hosts import (
+from registry.serializers.hosts import (
     MAX_LEASE_SECONDS,
     HostSerializer,
     lease_state,
 )
-from registry.api.serializers.objects import (
+from registry.serializers.objects import (
     CommandSerializer,
     ContactGroupSerializer,
     ContactSerializer,
@@ -51,7 +51,7 @@ from registry.api.serializers.objects import (
     ServiceTemplateSerializer,
     TimePeriodSerializer,
 )
-from registry.api.serializers.services import (
+from registry.serializers.services import (
     HostServiceSerializer,
     ServiceSerializer,
 )

@@ -2,7 +2,7 @@
 
 The status tests run their own Icinga 2 (``pages_icinga``, once per session) with objects
 they alone change, so acknowledgements and downtimes here never meet the client tests'.
-Test modules load it with ``pytest_plugins = ["tests.livestatus.conftest_pages"]``.
+Test modules load it with ``pytest_plugins = ["tests.livestatus.fixtures"]``.
 
 Initial states (set through passive results when the server starts):
 
@@ -41,14 +41,14 @@ from livestatus.nodes import forget_clients
 from monitoring_portal.models import Team
 from registry.choices import NodeRole
 from registry.models import DeployedHost, Host, HostGroup, NaemonNode
-from tests.livestatus.icinga import (
+from tests.services.icinga import (
     ODD_HOST,
     IcingaServer,
     Service,
     free_tcp_port,
     wait_until,
 )
-from tests.livestatus.icinga import (
+from tests.services.icinga import (
     Host as IcingaHost,
 )
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.livestatus.naemon_columns import NAEMON_COLUMNS
+from tests.services.naemon_columns import NAEMON_COLUMNS
 
 #: Returned by a handler: keep the connection open and never answer.
 HANG = b"\0hang"

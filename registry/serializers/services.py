@@ -10,14 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from registry.api.serializers.base import (
-    CheckSettingsSerializer,
-    OrderedTemplatesField,
-    UsesListSerializer,
-    _select_check_settings,
-    by_name,
-    masters,
-)
 from registry.models import (
     Contact,
     ContactGroup,
@@ -30,6 +22,14 @@ from registry.models import (
     nodes_for_hosts,
 )
 from registry.permissions import MAY_JOIN_HELP
+from registry.serializers.base import (
+    CheckSettingsSerializer,
+    OrderedTemplatesField,
+    UsesListSerializer,
+    _select_check_settings,
+    by_name,
+    masters,
+)
 
 
 class ServiceSerializer(CheckSettingsSerializer):

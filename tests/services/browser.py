@@ -17,7 +17,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
-from tests.conftest import require_service
+from tests.services.required import require_service
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -13,17 +13,6 @@ from rest_framework import serializers
 
 from monitoring_portal.models import Team
 from registry import validation
-from registry.api.serializers.base import (
-    USES,
-    CheckSettingsSerializer,
-    NaemonModelSerializer,
-    OrderedTemplatesField,
-    UsesListSerializer,
-    _select_check_settings,
-    _text,
-    by_name,
-    masters,
-)
 from registry.choices import NodeRole
 from registry.models import (
     Command,
@@ -35,6 +24,17 @@ from registry.models import (
     ServiceGroup,
     ServiceTemplate,
     TimePeriod,
+)
+from registry.serializers.base import (
+    USES,
+    CheckSettingsSerializer,
+    NaemonModelSerializer,
+    OrderedTemplatesField,
+    UsesListSerializer,
+    _select_check_settings,
+    _text,
+    by_name,
+    masters,
 )
 
 # --- nodes, time periods, commands, contacts ---------------------------------------------

@@ -16,7 +16,9 @@ from pytest_django.fixtures import Settings
 from monitoring_portal import waits
 from registry.choices import DeploymentState
 from registry.models import Deployment, Host
-from tests.factories import DeployRecorder, NaemonNodeFactory, Site, stub_deploys
+from tests.doubles import DeployRecorder
+from tests.factories import NaemonNodeFactory
+from tests.scenarios import Site
 
 API = "/api/v1/registry"
 
@@ -138,11 +140,6 @@ def test_without_redis_the_bound_holds_in_the_process(
         assert refused.status_code == 429 and "Retry-After" in refused
         assert api_client_for(bob).get(url).status_code == 200  # bob has a slot of his own
     assert api_client_for(alice).get(url).status_code == 200
-
-
-@pytest.fixture
-def deploys(monkeypatch: pytest.MonkeyPatch) -> DeployRecorder:
-    return stub_deploys(monkeypatch)
 
 
 @pytest.mark.django_db

@@ -164,7 +164,7 @@ def render_config(
     service_group_names = sorted({g for h in hosts for s in h.services for g in s.groups})
     compat = [f"  compat_log_path = {icinga_string(compat_log_dir)}"] if compat_log_dir else []
     out = [
-        "// Written by tests/livestatus/icinga.py; regenerated on every run.",
+        "// Written by tests/services/icinga.py; regenerated on every run.",
         'const NodeName = "livestatus-test"',
         'object LivestatusListener "livestatus-unix" {',
         '  socket_type = "unix"',
