@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from livestatus.client import NODE_KEY, Filter, LivestatusError, LivestatusQuery, Or, Row
+from livestatus.client import Filter, LivestatusError, LivestatusQuery, Or, Row
 from livestatus.nodes import client_for, merge_objects
 from livestatus.status import (
     DOWNTIME_COLUMNS,
@@ -25,6 +25,7 @@ from livestatus.status import (
     ask,
     asked_nodes,
     downtime_row,
+    entry_fields,
     epoch,
     host_row,
     merge_unreachable,
@@ -89,13 +90,7 @@ def comment_row(row: Row) -> dict[str, Any]:
     """A comments-table row."""
     entry_type = as_int(row.get("entry_type"))
     return {
-        "id": as_int(row.get("id")),
-        "node": str(row.get(NODE_KEY, "")),
-        "host": str(row.get("host_name", "")),
-        "service": str(row.get("service_description") or ""),
-        "author": str(row.get("author") or ""),
-        "comment": str(row.get("comment") or ""),
-        "entry_time": timestamp(row.get("entry_time")),
+        **entry_fields(row),
         "entry_type": COMMENT_ENTRY_TYPES.get(entry_type, str(entry_type)),
         "persistent": bool(row.get("persistent")),
         "expires": timestamp(row.get("expire_time")) if row.get("expires") else None,

@@ -264,8 +264,8 @@ def _common(row: Row) -> dict[str, Any]:
     return common
 
 
-def downtime_row(row: Row) -> dict[str, Any]:
-    """A downtimes-table row."""
+def entry_fields(row: Row) -> dict[str, Any]:
+    """What a downtimes- and a comments-table row have in common."""
     return {
         "id": as_int(row.get("id")),
         "node": str(row.get(NODE_KEY, "")),
@@ -274,6 +274,13 @@ def downtime_row(row: Row) -> dict[str, Any]:
         "author": str(row.get("author") or ""),
         "comment": str(row.get("comment") or ""),
         "entry_time": timestamp(row.get("entry_time")),
+    }
+
+
+def downtime_row(row: Row) -> dict[str, Any]:
+    """A downtimes-table row."""
+    return {
+        **entry_fields(row),
         "start": timestamp(row.get("start_time")),
         "end": timestamp(row.get("end_time")),
         "fixed": bool(row.get("fixed")),
