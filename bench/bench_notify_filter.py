@@ -54,12 +54,15 @@ def contact_rules(user: int, *, window: bool) -> list[dict[str, object]]:
 
 def write_snapshots(root: Path) -> dict[str, Path]:
     small = root / "small"
+    # As the portal publishes it: with the cluster part, this node the notifier (the gate reads it).
+    cluster = snapshot.cluster_part("n1", ["n1", "n2", "p1"], {"db": "p1"}, {"": "n1", "p1": "p1"})
     snapshot.write_snapshot(
         small,
         {
             "user42": {"rules": contact_rules(42, window=False)[5:]},
             "other": {"rules": contact_rules(1, window=False)[:5]},
         },
+        cluster=cluster,
     )
     large = root / "large"
     started = time.perf_counter()
@@ -71,7 +74,7 @@ def write_snapshots(root: Path) -> dict[str, Path]:
         }
         for user in range(10_000)
     }
-    snapshot.write_snapshot(large, contacts)
+    snapshot.write_snapshot(large, contacts, cluster=cluster)
     print(f"wrote 100,000 rules for 10,000 contacts in {time.perf_counter() - started:.1f} s")
     return {"small": small, "large": large}
 

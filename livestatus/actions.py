@@ -1,4 +1,4 @@
-"""Operator actions: who may act on what, the command, the node it goes to, and the record.
+"""Operator actions: who may act on what, the command, the nodes it goes to, the record, the retries.
 
 Shared by the pages and the API. ``perform`` does, in this order, and stops at the first
 refusal (nothing is sent then, and nothing recorded):
@@ -11,11 +11,28 @@ refusal (nothing is sent then, and nothing recorded):
    gets confirmed there). An object that is not in the registry is staff-only;
 2. the command, built by ``livestatus.client.commands``: names and text that could add an argument
    or a line (``;`` in a name, a line break anywhere) are refused;
-3. the node: the one named (it must be a live node), else the one that owns the host
-   (``livestatus.nodes.node_for_host``; for non-staff only a node the host was deployed to); deleting a downtime also checks that the downtime
-   belongs to the object on that node, so nobody deletes another team's downtime by id.
+3. the nodes: every enabled node that holds a copy of the object (``registry.cluster``:
+   ``Topology.holders``), the checker first, so that every copy is acknowledged, in downtime,
+   commented alike (a copy left unacknowledged would notify again after a failover); for
+   non-staff only those where a confirmed deployment put the host. A re-check goes to the
+   checker only: on a passive copy a forced check would run the copy's command (the
+   ``portal-stale`` placeholder of a poller's object, which turns it UNKNOWN) and change
+   nothing the checker does. ``node`` names the node the request was made from (the page's
+   row): it must be a live node, it gets the command too (but a re-check), and a downtime id
+   is that node's.
 
-Then the command is sent and an ``ActionLog`` row records who, what, where and how it ended.
+Each node gets the same command line with the same timestamp (``COMMAND [t]``), which the core
+records as the entry time of a downtime or comment: the copies are one event, and deleting a
+downtime finds each node's own id of it (ids are per core) by host, service, author, comment
+and entry time. A node with a Livestatus address gets it through the Livestatus client; one
+with only a command file, written to that file without blocking (``registry.runner``).
+
+A node that does not take it because it cannot be reached gets a ``PendingAction``, which
+``retry_pending`` (the periodic ``livestatus.tasks.retry_pending_actions``) sends again, in
+order, once the node answers, until it is older than the maximum age (default 24 h): then it
+is recorded as given up. A command the core refused, or one that may have been applied (the
+node went silent after taking it), is not retried. One ``ActionLog`` row records who, what,
+and each node's outcome (``deliveries``).
 """
 
 from __future__ import annotations
@@ -26,6 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -37,13 +55,18 @@ from livestatus.client import (
     LivestatusQuery,
     commands,
 )
-from livestatus.models import ActionKind, ActionLog, ActionOutcome
-from livestatus.nodes import client_for, deployed_nodes, live_nodes, node_for_host
+from livestatus.models import ActionKind, ActionLog, ActionOutcome, NodeOutcome, PendingAction, PendingState
+from livestatus.nodes import client_for, deployed_nodes, live_nodes, nodes_listing
+from registry import runner
+from registry.choices import NodeRole
+from registry.cluster import topology
 from registry.models import Host, NaemonNode, nodes_for_hosts
 from registry.permissions import team_ids
 
 #: The longest downtime one request may schedule.
 MAX_DOWNTIME_SECONDS = 366 * 86400
+#: How long a copy that a node did not take is retried (the beat entry may pass another age).
+PENDING_MAX_AGE_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -244,44 +267,215 @@ def _comment(params: Mapping[str, Any]) -> str:
 # -- nodes -----------------------------------------------------------------------
 
 
-def resolve_node(target: Target, name: str = "", *, deployed_only: bool = False) -> NaemonNode:
-    """The node to send to: the one named (a live node), else the one that owns the host.
+def resolve_node(name: str) -> NaemonNode:
+    """A node named in a request: it must be a live node (ActionInvalid, field ``node``)."""
+    nodes = live_nodes()
+    for node in nodes:
+        if node.name == name:
+            return node
+    known = ", ".join(node.name for node in nodes) or "none"
+    raise ActionInvalid(f"{name!r} is not a node with Livestatus (known: {known}).", field="node")
 
-    ``deployed_only``: only a node where a confirmed deployment put the registry host.
+
+def holder_nodes(target: Target, *, deployed_only: bool) -> list[NaemonNode]:
+    """Every enabled node holding a copy of the object, its checker first.
+
+    A registry host: ``Topology.holders`` of its host groups (none in the topology: the nodes a
+    confirmed deployment put it on). ``deployed_only`` (non-staff): only those where a
+    confirmed deployment put it. A host the registry does not know (staff only): the nodes
+    whose core lists it, ordered as the topology would for the groups they give it.
     """
-    if name:
-        nodes = live_nodes()
-        for node in nodes:
-            if node.name == name:
-                return node
-        known = ", ".join(node.name for node in nodes) or "none"
-        raise ActionInvalid(f"{name!r} is not a node with Livestatus (known: {known}).", field="node")
-    owner = node_for_host(target.host, deployed_only=deployed_only)
-    if owner is None:
-        raise ActionInvalid(
-            f"No reachable node knows the host {target.host!r}; name the node explicitly.", field="host"
+    host = Host.objects.filter(name=target.host).prefetch_related("hostgroups").first()
+    topo = topology()
+    if host is None:
+        if deployed_only:
+            return []
+        listing, groups = nodes_listing(target.host)
+        order = {name: index for index, name in enumerate(topo.holders(groups))}
+        return sorted(
+            listing, key=lambda n: (order.get(n.name, len(order)), n.role != NodeRole.POLLER, n.name)
         )
-    return owner
+    names = topo.holders(group.name for group in host.hostgroups.all())
+    by_name = {node.name: node for node in NaemonNode.objects.filter(enabled=True, name__in=names)}
+    holders = [by_name[name] for name in names if name in by_name]
+    deployed = deployed_nodes(host)
+    if not holders:
+        return deployed
+    if deployed_only:
+        allowed = {node.name for node in deployed}
+        holders = [node for node in holders if node.name in allowed]
+    return holders
 
 
-def check_downtime(node: NaemonNode, target: Target, downtime_id: int) -> None:
-    """ActionInvalid unless the downtime exists on the node and belongs to the target."""
+def recipients(
+    kind: str, target: Target, named: NaemonNode | None, *, deployed_only: bool
+) -> list[NaemonNode]:
+    """The nodes an action goes to, in order (ActionInvalid: none)."""
+    nodes = holder_nodes(target, deployed_only=deployed_only)
+    if named is not None and named.name not in {node.name for node in nodes}:
+        nodes.append(named)
+    if kind == ActionKind.RECHECK:
+        # The checker only, whichever node the request names (see the module docstring).
+        nodes = nodes[:1]
+    if not nodes:
+        raise ActionInvalid(
+            f"No node holds the host {target.host!r}; name the node explicitly.", field="host"
+        )
+    return nodes
+
+
+# -- downtimes on several nodes ---------------------------------------------------------
+
+_DOWNTIME_MATCH = ("author", "comment", "entry_time")
+
+
+def find_downtime(node: NaemonNode, target: Target, downtime_id: int) -> dict[str, Any]:
+    """The downtime ``downtime_id`` of ``node`` as ``downtime_on`` finds its copies elsewhere.
+
+    ActionInvalid unless it exists there and belongs to the target (nobody deletes another
+    team's downtime by id).
+    """
     rows = client_for(node).query(
         LivestatusQuery("downtimes")
-        .select("id", "host_name", "service_description")
+        .select("id", "host_name", "service_description", *_DOWNTIME_MATCH)
         .where(Filter("id", "=", downtime_id))
     )
     for row in rows:
         if row.get("host_name") == target.host and (row.get("service_description") or "") == target.service:
-            return
+            return {
+                "host": target.host,
+                "service": target.service,
+                "author": str(row.get("author") or ""),
+                "comment": str(row.get("comment") or ""),
+                "entry_time": int(row.get("entry_time") or 0),
+            }
     raise ActionInvalid(f"Node {node.name} has no downtime {downtime_id} on {target}.", field="downtime_id")
 
 
-# -- doing it ----------------------------------------------------------------------
+def downtime_on(node: NaemonNode, downtime: Mapping[str, Any]) -> int | None:
+    """The id of ``node``'s copy of a downtime (``find_downtime``), None if it has none."""
+    rows = client_for(node).query(
+        LivestatusQuery("downtimes")
+        .select("id")
+        .where(
+            Filter("host_name", "=", downtime["host"]),
+            Filter("service_description", "=", downtime["service"]),
+            Filter("author", "=", downtime["author"]),
+            Filter("comment", "=", downtime["comment"]),
+            Filter("entry_time", "=", downtime["entry_time"]),
+        )
+    )
+    return int(rows[0]["id"]) if rows else None
+
+
+def delete_downtime_command(target: Target, downtime_id: int) -> Command:
+    """DEL_SVC_DOWNTIME or DEL_HOST_DOWNTIME of one node's id."""
+    if target.service:
+        return commands.delete_service_downtime(downtime_id)
+    return commands.delete_host_downtime(downtime_id)
+
+
+# -- delivering ----------------------------------------------------------------------
+
+
+class Undelivered(Exception):
+    """A node did not take a command; ``outcome``: REJECTED, QUEUED (worth retrying) or FAILED."""
+
+    def __init__(self, message: str, outcome: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def deliver(node: NaemonNode, command: Command, timestamp: int) -> None:
+    """Send one command to one node, Undelivered if it did not take it (and whether to retry)."""
+    try:
+        if node.livestatus:
+            client_for(node).command(command, timestamp=timestamp)
+        elif node.command_file:
+            # The command file takes "[t] NAME;args" as the core reads it (no unescaping there).
+            runner.send_external_command(node.command_file, command.line(timestamp).removeprefix("COMMAND "))
+        else:
+            raise Undelivered("the node has no Livestatus address and no command file", NodeOutcome.FAILED)
+    except LivestatusCommandError as exc:
+        raise Undelivered(exc.message, NodeOutcome.REJECTED) from None
+    except LivestatusError as exc:
+        # Not retryable: it may have been applied (the node went silent after taking it).
+        raise Undelivered(exc.message, NodeOutcome.QUEUED if exc.retryable else NodeOutcome.FAILED) from None
+    except runner.RunnerError as exc:
+        raise Undelivered(str(exc), NodeOutcome.QUEUED if exc.retryable else NodeOutcome.FAILED) from None
+
+
+def _parts(command: Command, timestamp: int) -> dict[str, Any]:
+    return {
+        "name": command.name,
+        "args": list(command.args),
+        "free_text_last": command.free_text_last,
+        "timestamp": timestamp,
+    }
+
+
+@dataclass
+class _Planned:
+    """One node's part of an action: its command (None: its downtime id is to be found)."""
+
+    node: NaemonNode
+    command: Command | None
+    outcome: str = ""
+    error: str = ""
+    downtime: dict[str, Any] | None = None
+
+
+def _send_all(
+    kind: str,
+    target: Target,
+    command: Command,
+    nodes: list[NaemonNode],
+    reference: NaemonNode,
+    params: Mapping[str, Any],
+    sent_at: int,
+) -> list[_Planned]:
+    """Deliver to every node in order; each one's outcome."""
+    planned = [_Planned(node, command) for node in nodes]
+    downtime = None
+    if kind == ActionKind.DELETE_DOWNTIME:
+        # The id is the reference node's; the others' ids of the same downtime are looked up.
+        downtime = find_downtime(reference, target, params["downtime_id"])
+    for plan in planned:
+        if downtime is not None and plan.node.pk != reference.pk:
+            plan.downtime = downtime
+            if not plan.node.livestatus:
+                plan.outcome = NodeOutcome.FAILED
+                plan.error = "without Livestatus its id of the downtime cannot be found"
+                continue
+            try:
+                found = downtime_on(plan.node, downtime)
+            except LivestatusError as exc:
+                plan.command = None
+                plan.outcome = NodeOutcome.QUEUED if exc.retryable else NodeOutcome.FAILED
+                plan.error = exc.message
+                continue
+            if found is None:
+                plan.outcome, plan.error = NodeOutcome.NOTHING, "no copy of this downtime there"
+                continue
+            plan.command = delete_downtime_command(target, found)
+        assert plan.command is not None
+        try:
+            deliver(plan.node, plan.command, sent_at)
+        except Undelivered as exc:
+            plan.outcome, plan.error = exc.outcome, str(exc)
+        else:
+            plan.outcome = NodeOutcome.SENT
+    return planned
 
 
 def _json_safe(params: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in params.items()}
+
+
+_FIRST_OUTCOME: dict[str, str] = {
+    NodeOutcome.SENT: ActionOutcome.SENT,
+    NodeOutcome.REJECTED: ActionOutcome.REJECTED,
+}
 
 
 def perform(
@@ -293,34 +487,166 @@ def perform(
     node: str = "",
     via: str = "page",
 ) -> ActionLog:
-    """Check, build, send and record one action (ActionForbidden/ActionInvalid: nothing sent)."""
+    """Check, build, send to every holder and record one action (ActionForbidden/ActionInvalid:
+    nothing sent). The record's ``outcome`` is the checker's; ``deliveries`` every node's."""
     reason = denial(user, target, node)
     if reason is not None:
         raise ActionForbidden(reason)
     command = build_command(kind, target, params, author=user.get_username())
-    owner = resolve_node(target, node, deployed_only=not user.is_staff)
+    named = resolve_node(node) if node else None
+    nodes = recipients(kind, target, named, deployed_only=not user.is_staff)
+    reference = named or nodes[0]
     sent_at = int(time.time())
     started = time.monotonic()
-    outcome, error = ActionOutcome.SENT, ""
     try:
-        if kind == ActionKind.DELETE_DOWNTIME:
-            check_downtime(owner, target, params["downtime_id"])
-        client_for(owner).command(command, timestamp=sent_at)
-    except LivestatusCommandError as exc:
-        outcome, error = ActionOutcome.REJECTED, exc.message
+        planned = _send_all(kind, target, command, nodes, reference, params, sent_at)
     except LivestatusError as exc:
-        outcome, error = ActionOutcome.FAILED, exc.message
-    return ActionLog.objects.create(
-        user=user,
-        username=user.get_username(),
-        via=via[:64],
-        kind=kind,
-        host_name=target.host,
-        service_description=target.service,
-        node=owner.name,
-        arguments=_json_safe(params),
-        command=command.line(sent_at),
-        outcome=outcome,
-        error=error,
-        duration_ms=int((time.monotonic() - started) * 1000),
-    )
+        # The downtime could not be read on the reference node: nothing was sent anywhere.
+        planned = [_Planned(reference, command, NodeOutcome.FAILED, exc.message)]
+    first = planned[0]
+    with transaction.atomic():
+        entry = ActionLog.objects.create(
+            user=user,
+            username=user.get_username(),
+            via=via[:64],
+            kind=kind,
+            host_name=target.host,
+            service_description=target.service,
+            node=first.node.name,
+            arguments=_json_safe(params),
+            command=(first.command or command).line(sent_at),
+            outcome=_FIRST_OUTCOME.get(first.outcome, ActionOutcome.FAILED),
+            error=first.error,
+            deliveries=[
+                {
+                    "node": plan.node.name,
+                    "ok": plan.outcome in (NodeOutcome.SENT, NodeOutcome.NOTHING),
+                    "outcome": plan.outcome,
+                    "error": plan.error,
+                }
+                for plan in planned
+            ],
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        for plan in planned:
+            if plan.outcome == NodeOutcome.QUEUED:
+                queued = plan.command or delete_downtime_command(target, 0)
+                line = queued.line(sent_at)
+                if plan.command is None:  # its id of the downtime is looked up when it answers
+                    line = f"COMMAND [{sent_at}] {queued.name};<its id of the downtime>"
+                PendingAction.objects.create(
+                    action=entry,
+                    node=plan.node,
+                    command=line,
+                    parts=_parts(queued, sent_at),
+                    downtime=plan.downtime if plan.command is None else None,
+                    attempts=1,
+                    last_attempt_at=timezone.now(),
+                    last_error=plan.error,
+                )
+    return entry
+
+
+# -- retrying ------------------------------------------------------------------------
+
+
+def _mark(pending: PendingAction, outcome: str, error: str) -> None:
+    """Record a retry's end in the action's deliveries (the record shows every node's fate)."""
+    if pending.action_id is None:
+        return
+    entry = ActionLog.objects.select_for_update().get(pk=pending.action_id)
+    for delivery in entry.deliveries:
+        if delivery.get("node") == pending.node.name and delivery.get("outcome") == NodeOutcome.QUEUED:
+            delivery.update(
+                ok=outcome in (NodeOutcome.DELIVERED_LATER, NodeOutcome.NOTHING), outcome=outcome, error=error
+            )
+            break
+    entry.save(update_fields=["deliveries"])
+
+
+def _retry_one(pending: PendingAction) -> bool:
+    """Send one pending copy again; False while its node still does not answer."""
+    parts = pending.parts
+    timestamp = int(parts["timestamp"])
+    now = timezone.now()
+    pending.attempts += 1
+    pending.last_attempt_at = now
+    try:
+        if pending.downtime is not None:
+            found = downtime_on(pending.node, pending.downtime)
+            if found is None:
+                pending.state, pending.done_at, pending.last_error = (
+                    PendingState.DONE,
+                    now,
+                    "no copy of this downtime there",
+                )
+                pending.save()
+                _mark(pending, NodeOutcome.NOTHING, pending.last_error)
+                return True
+            command = delete_downtime_command(
+                Target(pending.downtime["host"], pending.downtime["service"]), found
+            )
+        else:
+            command = Command(
+                parts["name"], tuple(parts["args"]), free_text_last=bool(parts["free_text_last"])
+            )
+        deliver(pending.node, command, timestamp)
+    except LivestatusError as exc:  # looking up the downtime
+        pending.last_error = exc.message
+        if exc.retryable:
+            pending.save()
+            return False
+        pending.state, pending.done_at = PendingState.REJECTED, now
+        pending.save()
+        _mark(pending, NodeOutcome.FAILED, exc.message)
+        return True
+    except Undelivered as exc:
+        pending.last_error = str(exc)
+        if exc.outcome == NodeOutcome.QUEUED:
+            pending.save()
+            return False
+        pending.state, pending.done_at = PendingState.REJECTED, now
+        pending.save()
+        _mark(pending, exc.outcome, str(exc))
+        return True
+    pending.state, pending.done_at, pending.last_error = PendingState.DONE, now, ""
+    pending.save()
+    _mark(pending, NodeOutcome.DELIVERED_LATER, "")
+    return True
+
+
+def retry_pending(*, max_age: float = PENDING_MAX_AGE_SECONDS) -> dict[str, int]:
+    """Send the pending copies again, per node in the order they were made; give up on those older
+    than ``max_age`` seconds. Counts: delivered, still pending, given up, rejected."""
+    counts = {"delivered": 0, "pending": 0, "expired": 0, "rejected": 0}
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=max_age)
+    for pending in PendingAction.objects.filter(state=PendingState.PENDING, created_at__lt=cutoff):
+        with transaction.atomic():
+            claimed = PendingAction.objects.filter(pk=pending.pk, state=PendingState.PENDING).update(
+                state=PendingState.EXPIRED,
+                done_at=now,
+                last_error=f"given up after {max_age:.0f} s: {pending.last_error}"[:2000],
+            )
+            if claimed:
+                pending.refresh_from_db()
+                _mark(pending, NodeOutcome.EXPIRED, pending.last_error)
+                counts["expired"] += 1
+    waiting = PendingAction.objects.filter(state=PendingState.PENDING, node__enabled=True)
+    for node_id in sorted(set(waiting.values_list("node_id", flat=True))):
+        for pk in waiting.filter(node_id=node_id).order_by("created_at", "pk").values_list("pk", flat=True):
+            # A row lock, not "only one worker runs": an overlapping run skips what this one sends.
+            with transaction.atomic():
+                locked = (
+                    PendingAction.objects.select_for_update(skip_locked=True)
+                    .select_related("node")
+                    .filter(pk=pk, state=PendingState.PENDING)
+                    .first()
+                )
+                if locked is None:
+                    continue
+                if not _retry_one(locked):
+                    break  # still down: the later copies wait, so the node applies them in order
+                counts["delivered" if locked.state == PendingState.DONE else "rejected"] += 1
+    counts["pending"] = PendingAction.objects.filter(state=PendingState.PENDING).count()
+    return counts

@@ -28,6 +28,7 @@ from livestatus.status import (
     entry_fields,
     epoch,
     host_row,
+    merge_downtimes,
     merge_unreachable,
     object_sort_key,
     service_row,
@@ -51,7 +52,6 @@ DETAIL_COLUMNS = (
     "next_check",
     "check_command",
     "acknowledgement_type",
-    "active_checks_enabled",
     "notifications_enabled",
     "notes",
 )
@@ -95,6 +95,17 @@ def comment_row(row: Row) -> dict[str, Any]:
         "persistent": bool(row.get("persistent")),
         "expires": timestamp(row.get("expire_time")) if row.get("expires") else None,
     }
+
+
+def merge_comments(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per comment that several holders have a copy of (same author, text, kind and entry
+    time: the portal sends a comment to every holder with one entry time), ``nodes`` listing them."""
+    found: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["node"]):
+        key = tuple(row[k] for k in ("host", "service", "author", "comment", "entry_type", "entry_time"))
+        kept = found.setdefault(key, {**row, "nodes": []})
+        kept["nodes"].append(row["node"])
+    return list(found.values())
 
 
 def history_row(row: Row) -> dict[str, Any]:
@@ -155,10 +166,12 @@ def _detail(host: str, service: str, node: str) -> ObjectDetail:
         row=row,
         nodes=sorted(r["node"] for r in found),
         comments=sorted(
-            (comment_row(c) for c in comments), key=lambda c: (epoch(c["entry_time"]), c["id"]), reverse=True
+            merge_comments(comment_row(c) for c in comments),
+            key=lambda c: (epoch(c["entry_time"]), c["id"]),
+            reverse=True,
         ),
         downtimes=sorted(
-            (downtime_row(d) for d in downtime_rows),
+            merge_downtimes(downtime_row(d) for d in downtime_rows),
             key=lambda d: (epoch(d["start"]), d["id"]),
         ),
         history=None,

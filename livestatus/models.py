@@ -1,4 +1,4 @@
-"""Models of the Status area: the record of every operator action sent to a Naemon node."""
+"""Models of the Status area: the record of every operator action, and the copies still to deliver."""
 
 from __future__ import annotations
 
@@ -46,11 +46,17 @@ class ActionLog(models.Model):
     kind = models.CharField(max_length=32, choices=ActionKind.choices)
     host_name = models.CharField(max_length=255)
     service_description = models.CharField(max_length=255, blank=True)
-    node = models.CharField(max_length=255, help_text="Name of the node the command went to.")
+    node = models.CharField(
+        max_length=255, help_text="Name of the first node the command went to (the object's checker)."
+    )
     arguments = models.JSONField(default=dict, blank=True)
     command = models.TextField(help_text="The command line as sent.")
-    outcome = models.CharField(max_length=12, choices=ActionOutcome.choices)
-    error = models.TextField(blank=True, help_text="The core's answer or the transport error.")
+    outcome = models.CharField(
+        max_length=12, choices=ActionOutcome.choices, help_text="On the first node (the checker)."
+    )
+    error = models.TextField(blank=True, help_text="The first node's answer or the transport error.")
+    #: Every node the command went to, in order: {"node", "ok", "outcome", "error"} (NodeOutcome).
+    deliveries = models.JSONField(default=list, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -63,5 +69,72 @@ class ActionLog(models.Model):
 
     @property
     def ok(self) -> bool:
-        """Whether the command reached the core without being refused."""
+        """Whether the command reached the first node (the checker) without being refused."""
         return self.outcome == ActionOutcome.SENT
+
+    @property
+    def complete(self) -> bool:
+        """Whether every node the command went to took it (nothing left to retry or lost)."""
+        return all(delivery.get("ok") for delivery in self.deliveries)
+
+
+class NodeOutcome(models.TextChoices):
+    """How an action ended on one node (``ActionLog.deliveries``)."""
+
+    SENT = "sent", "sent"
+    #: The core refused it (retrying will not help).
+    REJECTED = "rejected", "rejected by the core"
+    #: Not delivered; a PendingAction retries it.
+    QUEUED = "queued", "not delivered yet: retried when the node answers"
+    #: Not delivered and not retried (no way to reach the node, or it may have been applied).
+    FAILED = "failed", "not delivered"
+    #: Delivered by a retry (PendingAction).
+    DELIVERED_LATER = "delivered_later", "delivered by a retry"
+    #: The retries gave up (PendingAction older than the maximum age).
+    EXPIRED = "expired", "given up"
+    #: Nothing to do on that node (deleting a downtime that it has no copy of).
+    NOTHING = "nothing", "nothing to do there"
+
+
+class PendingState(models.TextChoices):
+    """Where a PendingAction stands."""
+
+    PENDING = "pending", "waiting for the node"
+    DONE = "done", "delivered"
+    REJECTED = "rejected", "rejected by the core"
+    EXPIRED = "expired", "given up"
+
+
+class PendingAction(models.Model):
+    """A copy of an action that a node did not take; ``livestatus.tasks.retry_pending_actions``
+    sends it again while the node does not answer, until it takes it or the copy is too old.
+
+    The command keeps its first timestamp (``COMMAND [t]``): the core records it as the entry
+    time of a downtime or comment, so a late copy is the same event as the others.
+    """
+
+    action = models.ForeignKey(
+        ActionLog, null=True, blank=True, on_delete=models.SET_NULL, related_name="pending"
+    )
+    node = models.ForeignKey("registry.NaemonNode", on_delete=models.CASCADE, related_name="pending_actions")
+    #: The command line as the core reads it: ``COMMAND [t] NAME;arg;...``.
+    command = models.TextField()
+    #: The same, to rebuild it: {"name", "args", "free_text_last", "timestamp"}.
+    parts = models.JSONField()
+    #: Deleting a downtime: the downtime to find on the node (its id there is not known before):
+    #: {"host", "service", "author", "comment", "entry_time"}; null for every other command.
+    downtime = models.JSONField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=PendingState.choices, default=PendingState.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    #: When it was delivered, rejected or given up.
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["state", "node"])]
+
+    def __str__(self) -> str:
+        return f"{self.command} for {self.node}: {self.state}"

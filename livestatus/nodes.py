@@ -7,21 +7,32 @@ node holds up one connection, not every status page of that node in this process
 over a set of nodes are kept too (``shared_cluster``): the overview's refresh and the status
 pages reuse their threads.
 
-A master renders every host, so an object placed on a poller is known to both cores: rows
-are merged per object, the poller's row winning (it runs the check): ``merge_objects``.
+Every master holds every object and a poller holds its host groups' (docs/cluster.md), so one
+object is known to several cores. Two rules keep each object counted once:
+
+* ``counting_master``/``split_rows``: each object is taken from ONE node: a reachable poller for
+  its host groups, one reachable master (the active master if it answers, else the first by
+  priority, then name) for everything no reachable poller owns. The other masters hold
+  copies and are not asked for counts or problems: summing them would double every count, and
+  a filtered question (problems only) would let a passive copy's stale state through where the
+  checker's fresh row was filtered out.
+* ``merge_objects``: where rows of several nodes still meet, one row per object, the checker's
+  (active checks on), then the freshest ``last_check``, then a poller's, then by node name.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db.models import OuterRef, Subquery
 
 from livestatus.client import Filter, LivestatusClient, LivestatusCluster, LivestatusError, LivestatusQuery
 from registry.choices import NodeRole
-from registry.models import Deployment, Host, NaemonNode
+from registry.cluster import topology
+from registry.models import Deployment, Host, HostGroup, NaemonNode
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str], LivestatusClient] = {}
@@ -93,17 +104,73 @@ def forget_clusters() -> None:
         _clusters.clear()
 
 
+def _epoch(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def checker_rank(row: Mapping[str, Any], roles: Mapping[str, str]) -> tuple[bool, float, bool, str]:
+    """How a node's row of an object ranks: the checker's copy (active checks on) first, then the
+    freshest ``last_check``, then a poller's, then by node name (lower wins)."""
+    active = row.get("active_checks_enabled") in (1, True, "1")
+    return (
+        not active,
+        -_epoch(row.get("last_check")),
+        roles.get(row["node"]) != NodeRole.POLLER,
+        row["node"],
+    )
+
+
 def merge_objects(rows: Iterable[dict[str, Any]], roles: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One row per object (``kind``, ``host``, ``service``): a poller's row wins over a master's, then
-    the first node by name (``node``: the row's node, ``roles``: node name → role)."""
-
-    def rank(row: Mapping[str, Any]) -> tuple[bool, str]:
-        return (roles.get(row["node"]) != NodeRole.POLLER, row["node"])
-
+    """One row per object (``kind``, ``host``, ``service``), the best by ``checker_rank`` (``node``:
+    the row's node, ``roles``: node name → role)."""
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in sorted(rows, key=rank):
+    for row in sorted(rows, key=lambda row: checker_rank(row, roles)):
         found.setdefault((row["kind"], row["host"], row["service"]), row)
     return list(found.values())
+
+
+def counting_master(masters: Iterable[NaemonNode], active: str | None) -> NaemonNode | None:
+    """The one master asked about what no reachable poller owns: ``active`` if among ``masters``
+    (those that answer), else the first by priority, then name."""
+    ordered = sorted(masters, key=lambda n: (n.name != active, n.priority, n.name))
+    return ordered[0] if ordered else None
+
+
+def poller_groups(pollers: Iterable[NaemonNode]) -> set[str]:
+    """The host groups these pollers own."""
+    pks = [node.pk for node in pollers]
+    return set(HostGroup.objects.filter(node__in=pks).values_list("name", flat=True)) if pks else set()
+
+
+def active_master() -> str | None:
+    """The active master of the cluster now (``registry.cluster``)."""
+    return topology().active_master()
+
+
+def split_rows(
+    per_node: Mapping[str, list[dict[str, Any]]],
+    nodes: Sequence[NaemonNode],
+    *,
+    groups_key: str,
+    master: str | None,
+    owned: set[str],
+) -> list[dict[str, Any]]:
+    """The rows each object is counted from: every poller's, and ``master``'s for objects in none
+    of ``owned`` (the host groups of the pollers that answered); ``groups_key``: the row's host
+    groups. Other masters' rows are dropped (copies)."""
+    roles = {node.name: node.role for node in nodes}
+    kept: list[dict[str, Any]] = []
+    for name, rows in per_node.items():
+        if roles.get(name) == NodeRole.POLLER:
+            kept.extend(rows)
+        elif name == master:
+            kept.extend(row for row in rows if not set(row.get(groups_key) or ()) & owned)
+    return kept
 
 
 def forget_clients() -> None:
@@ -128,38 +195,24 @@ def deployed_nodes(host: Host) -> list[NaemonNode]:
     return sorted(nodes, key=lambda n: (n.role != NodeRole.POLLER, n.name))  # a poller runs the checks
 
 
-def node_for_host(host_name: str, *, deployed_only: bool = False) -> NaemonNode | None:
-    """The node that owns a host: where a confirmed deployment put the registry host, else its poller by
-    placement, else the node whose core lists it.
-
-    ``deployed_only``: only a node where a confirmed deployment put the registry host of that
-    name (what a non-staff action may go to); None when there is none.
-    """
-    host = Host.objects.filter(name=host_name).prefetch_related("hostgroups__node").first()
-    if host is not None:
-        deployed = deployed_nodes(host)
-        if deployed or deployed_only:
-            return deployed[0] if deployed else None
-        poller = host.poller()
-        if poller is not None and poller.enabled and poller.livestatus:
-            return poller
-    elif deployed_only:
-        return None
+def nodes_listing(host_name: str) -> tuple[list[NaemonNode], set[str]]:
+    """The live nodes whose core lists a host (by name) and the host groups they give it: how a
+    host the registry does not know is found."""
     # Asked one node at a time through the shared clients: actions are rare, and a
     # throwaway cluster would leave a thread pool behind per action.
-    owners = set()
+    found: list[NaemonNode] = []
+    groups: set[str] = set()
     for node in live_nodes():
         try:
             rows = client_for(node).query(
-                LivestatusQuery("hosts").select("name").where(Filter("name", "=", host_name))
+                LivestatusQuery("hosts").select("name", "groups").where(Filter("name", "=", host_name))
             )
         except LivestatusError:
             continue
         if rows:
-            owners.add(node)
-    for node in sorted(owners, key=lambda n: (n.role != NodeRole.POLLER, n.name)):  # a poller runs the checks
-        return node
-    return None
+            found.append(node)
+            groups.update(str(group) for group in rows[0].get("groups") or ())
+    return found, groups
 
 
 def unwatched_nodes() -> list[str]:

@@ -13,10 +13,12 @@ node that does not answer it is asked nothing else), host and service counts by 
 ``state != 0``): ``QUERIES_PER_REFRESH`` queries. Every ``WALL_TOPS_SECONDS`` one more, for
 the "tops" panels (``livestatus.tops``).
 
-A master renders every host, so a host placed on a poller exists on both cores: masters
-are asked only about objects that no *reachable* poller owns (``groups < name`` filters
-for the pollers' host groups), so counts are not doubled; problem rows are also
-de-duplicated, the poller's row winning (``livestatus.nodes.merge_objects``).
+Every master holds every object and a poller its host groups', so each object is counted
+from ONE node (``livestatus.nodes``): the reachable pollers answer for their host groups, and
+one reachable master (the active master, else the first by priority, then name) for
+everything else (``groups < name`` filters leave the reachable pollers' host groups out).
+The other masters answer ``GET status`` only: their copies would double every count. Problem
+rows are also de-duplicated, the checker's row winning (``livestatus.nodes.merge_objects``).
 
 A node that does not answer is listed as unreachable with its error; its host groups
 and problems stay on the wall from the last overview that had them, flagged ``stale``
@@ -35,10 +37,13 @@ from typing import Any
 from livestatus import tops
 from livestatus.client import Filter, LivestatusQuery, Row, merge_stats
 from livestatus.nodes import (
+    active_master,
+    counting_master,
     deployment_summary,
     live_nodes,
     merge_objects,
     node_deployments,
+    poller_groups,
     shared_cluster,
     unwatched_nodes,
 )
@@ -54,6 +59,7 @@ from livestatus.states import (
     severity_rank,
 )
 from registry.choices import NodeRole
+from registry.failover import node_states
 from registry.models import Deployment, HostGroup, NaemonNode
 
 SNAPSHOT_VERSION = 1
@@ -80,6 +86,9 @@ GROUP_SERVICE_STATS = LivestatusQuery(
     "servicesbyhostgroup", columns=("hostgroup_name",), stats_columns=SERVICE_STATS.stats_columns
 )
 _PROBLEM_COLUMNS = (
+    # Which copy of an object is the checker's (``merge_objects``).
+    "active_checks_enabled",
+    "last_check",
     "state",
     "state_type",
     "last_state_change",
@@ -144,12 +153,11 @@ def collect(nodes: Sequence[NaemonNode], *, with_log: bool) -> dict[str, Any]:
             "version": str(row.get("program_version") or ""),
         }
     reachable = [node for node in nodes if health[node.name]["reachable"]]
-    masters = [node for node in reachable if node.role != NodeRole.POLLER]
     pollers = [node for node in reachable if node.role == NodeRole.POLLER]
-    # Groups a reachable poller answers for: masters leave their hosts out.
-    owned = (
-        set(HostGroup.objects.filter(node__in=pollers).values_list("name", flat=True)) if pollers else set()
-    )
+    master = counting_master((node for node in reachable if node.role != NodeRole.POLLER), active_master())
+    masters = [master] if master is not None else []
+    # Groups a reachable poller answers for: the master leaves their hosts out.
+    owned = poller_groups(pollers)
     for node in reachable:
         rows[node.name] = {}
     for key, query, column in REFRESH_QUERIES:
@@ -246,16 +254,21 @@ def _problem(row: Row, kind: str, node: str) -> dict[str, Any]:
 def merge_problems(
     rows: Mapping[str, Mapping[str, list[Row]]], roles: Mapping[str, str]
 ) -> list[dict[str, Any]]:
-    """Problem rows of every node, one per object (a poller's row wins over a master's)."""
-    return merge_objects(
+    """Problem rows of every node, one per object (the checker's row wins, see ``merge_objects``)."""
+    merged = merge_objects(
         (
             _problem(row, kind, node)
+            | {"active_checks_enabled": row.get("active_checks_enabled"), "last_check": row.get("last_check")}
             for node, node_rows in rows.items()
             for kind, key in (("host", "host_problems"), ("service", "service_problems"))
             for row in node_rows.get(key, [])
         ),
         roles,
     )
+    # Only to choose the row: the snapshot (and the wall) keep their fields.
+    for problem in merged:
+        del problem["active_checks_enabled"], problem["last_check"]
+    return merged
 
 
 def build_snapshot(
@@ -459,6 +472,7 @@ def compute(previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
     tops_due = now - float(previous_tops.get("taken_at") or 0) >= tops.tops_seconds()
     collected = collect(nodes, with_log=tops_due)
     deployments = node_deployments(nodes)
+    watched = node_states(node.name for node in nodes)
     node_entries = []
     for node in nodes:
         health = collected["health"].get(node.name, {"reachable": False, "error": "not asked"})
@@ -472,6 +486,8 @@ def compute(previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 "program_start": health.get("program_start"),
                 "version": health.get("version", ""),
                 "deployment": deployments.get(node.name),
+                # The cluster watch's verdict (registry/failover.py): down since, share taken by.
+                "cluster": watched.get(node.name),
             }
         )
     panels = None

@@ -2,8 +2,11 @@
 
 Every node is asked in parallel (``livestatus.client.cluster``); each row says which node it
 came from, and a node that does not answer is reported in ``unreachable`` instead of failing
-the page. A master renders every host, so an object placed on a poller is known to both
-cores: rows are merged per object, the poller's row winning (``livestatus.nodes.merge_objects``).
+the page. Every master holds every object and a poller its host groups', so each object is
+taken from ONE node (``ask_objects``): the pollers that answer for their host groups, one
+master (the active one, else the next that answers) for the rest; other masters' copies are
+not asked. Rows still meeting are merged per object, the checker's row winning
+(``livestatus.nodes.merge_objects``). Asking a single node (the ``node`` filter) shows its copies.
 One object in full (comments, downtimes, history): ``livestatus.detail``.
 
 Filters are built with the query builder, never pasted. The text search is a
@@ -32,7 +35,15 @@ from livestatus.client import (
     Row,
     detect_dialect,
 )
-from livestatus.nodes import live_nodes, merge_objects, node_deployments, shared_cluster
+from livestatus.nodes import (
+    active_master,
+    live_nodes,
+    merge_objects,
+    node_deployments,
+    poller_groups,
+    shared_cluster,
+    split_rows,
+)
 from livestatus.states import (
     CHECKED,
     HOST_LABELS,
@@ -46,6 +57,7 @@ from livestatus.states import (
     in_state,
     problem_sort_key,
 )
+from registry.choices import NodeRole
 from registry.models import NaemonNode
 
 HOST_COLUMNS = (
@@ -65,6 +77,8 @@ HOST_COLUMNS = (
     "is_flapping",
     "groups",
     "num_services",
+    # Which copy is the checker's (``merge_objects``).
+    "active_checks_enabled",
 )
 SERVICE_COLUMNS = (
     "host_name",
@@ -83,6 +97,7 @@ SERVICE_COLUMNS = (
     "is_flapping",
     "host_groups",
     "groups",
+    "active_checks_enabled",
 )
 DOWNTIME_COLUMNS = (
     "id",
@@ -289,6 +304,27 @@ def downtime_row(row: Row) -> dict[str, Any]:
     }
 
 
+def downtime_key(downtime: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes copies of one downtime on several nodes the same downtime (their ids differ).
+
+    The portal sends a downtime to every holder with the same entry time (the command's
+    timestamp, which the core records as the downtime's entry time).
+    """
+    return tuple(
+        downtime[key] for key in ("host", "service", "author", "comment", "entry_time", "start", "end")
+    )
+
+
+def merge_downtimes(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per downtime (``downtime_key``), ``nodes`` listing the nodes holding a copy; the row
+    shown (its ``node`` and ``id``) is the first node's by name."""
+    found: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["node"]):
+        kept = found.setdefault(downtime_key(row), {**row, "nodes": []})
+        kept["nodes"].append(row["node"])
+    return list(found.values())
+
+
 # -- filters --------------------------------------------------------------------
 
 
@@ -388,6 +424,40 @@ def ask(nodes: Sequence[NaemonNode], query: LivestatusQuery) -> tuple[list[Row],
     return result.rows, _unreachable(result)
 
 
+def ask_objects(
+    nodes: Sequence[NaemonNode], query: LivestatusQuery, groups_key: str
+) -> tuple[list[Row], list[Unreachable]]:
+    """Each object's rows from one node (see the module docstring); ``groups_key``: the column with
+    the host's groups, which ``query`` must select.
+
+    The pollers and one master are asked in parallel; the master's rows of host groups whose
+    poller answered are dropped, so a dead poller's objects come from the master's copies. If
+    that master does not answer, the next one is asked.
+    """
+    if len(nodes) <= 1:
+        return ask(nodes, query)
+    pollers = [node for node in nodes if node.role == NodeRole.POLLER]
+    active = active_master()
+    masters = sorted(
+        (node for node in nodes if node.role != NodeRole.POLLER),
+        key=lambda n: (n.name != active, n.priority, n.name),
+    )
+    result = shared_cluster([*pollers, *masters[:1]]).query(query)
+    per_node, failed = dict(result.per_node), _unreachable(result)
+    master = masters[0].name if masters and masters[0].name in per_node else None
+    for standby in masters[1:]:
+        if master is not None:
+            break
+        result = shared_cluster([standby]).query(query)
+        per_node.update(result.per_node)
+        failed += _unreachable(result)
+        master = standby.name if standby.name in per_node else None
+    owned = poller_groups(node for node in pollers if node.name in per_node)
+    tagged = {name: [{**row, "node": name} for row in rows] for name, rows in per_node.items()}
+    kept = split_rows(tagged, nodes, groups_key=groups_key, master=master, owned=owned)
+    return [{key: value for key, value in row.items() if key != "node"} for row in kept], failed
+
+
 def _answering(nodes: Sequence[NaemonNode], failed: Iterable[Unreachable]) -> list[NaemonNode]:
     """The nodes minus those that just failed: one page waits for a dead node once, not per query."""
     down = {item.node for item in failed}
@@ -404,7 +474,7 @@ def hosts(filters: StatusFilter) -> StatusResult:
         query = LivestatusQuery("hosts", columns=HOST_COLUMNS).where(*host_filters(filters))
     except _NoRows:
         return StatusResult([], [])
-    rows, unreachable = ask(nodes, query)
+    rows, unreachable = ask_objects(nodes, query, "groups")
     merged = merge_objects((host_row(row) for row in rows), _roles())
     return StatusResult(sorted(merged, key=object_sort_key), unreachable)
 
@@ -416,7 +486,7 @@ def services(filters: StatusFilter) -> StatusResult:
         query = LivestatusQuery("services", columns=SERVICE_COLUMNS).where(*service_filters(filters))
     except _NoRows:
         return StatusResult([], [])
-    rows, unreachable = ask(nodes, query)
+    rows, unreachable = ask_objects(nodes, query, "host_groups")
     merged = merge_objects((service_row(row) for row in rows), _roles())
     return StatusResult(sorted(merged, key=object_sort_key), unreachable)
 
@@ -426,15 +496,15 @@ def problems(filters: StatusFilter) -> StatusResult:
     nodes = asked_nodes(filters.node)
     found: list[dict[str, Any]] = []
     unreachable: list[list[Unreachable]] = []
-    for table, columns, make_filters, make_row in (
-        ("hosts", HOST_COLUMNS, host_filters, host_row),
-        ("services", SERVICE_COLUMNS, service_filters, service_row),
+    for table, columns, make_filters, make_row, groups_key in (
+        ("hosts", HOST_COLUMNS, host_filters, host_row, "groups"),
+        ("services", SERVICE_COLUMNS, service_filters, service_row, "host_groups"),
     ):
         try:
             query = LivestatusQuery(table, columns=columns).where(*make_filters(filters, problems=True))
         except _NoRows:
             continue
-        rows, failed = ask(nodes, query)
+        rows, failed = ask_objects(nodes, query, groups_key)
         found.extend(make_row(row) for row in rows)
         unreachable.append(failed)
         nodes = _answering(nodes, failed)
@@ -443,7 +513,12 @@ def problems(filters: StatusFilter) -> StatusResult:
 
 
 def downtimes(filters: StatusFilter) -> StatusResult:
-    """Scheduled downtimes (only the host, service and node filters apply), by start."""
+    """Scheduled downtimes (only the host, service and node filters apply), by start.
+
+    Once each (``merge_downtimes``): every holder of an object has its own copy of a downtime,
+    with its own id; ``nodes`` says which hold one, and deleting it deletes every copy
+    (``livestatus.actions``). Every node is asked: a copy missing somewhere must show.
+    """
     exprs: list[Expr] = []
     if filters.host:
         exprs.append(Filter("host_name", "=", filters.host))
@@ -452,7 +527,7 @@ def downtimes(filters: StatusFilter) -> StatusResult:
     rows, unreachable = ask(
         asked_nodes(filters.node), LivestatusQuery("downtimes", columns=DOWNTIME_COLUMNS).where(*exprs)
     )
-    found = [downtime_row(row) for row in rows]
+    found = merge_downtimes(downtime_row(row) for row in rows)
     found.sort(key=lambda d: (epoch(d["start"]), d["node"], d["id"]))
     return StatusResult(found, unreachable)
 

@@ -1,5 +1,5 @@
 """Celery tasks of the status area: the periodic overview refresh, which also sends the nodes'
-decision log collection.
+decision log collection, and the retry of action copies a node did not take.
 
 ``refresh_status_snapshot`` runs on the beat's worker every ``WALL_REFRESH_SECONDS`` and
 stores the overview (``livestatus.overview_store``). Once per ``WALL_TOPS_SECONDS`` it also
@@ -18,7 +18,7 @@ from typing import Any
 import redis
 from celery import shared_task
 
-from livestatus import overview_store, tops
+from livestatus import actions, overview_store, tops
 from monitoring_portal import redis_client
 from preferences import decisions
 from preferences.tasks import collect_notification_log
@@ -60,3 +60,10 @@ def refresh_status_snapshot() -> dict[str, Any]:
     except Exception:  # the status refresh matters more than the notification panels
         logger.exception("decision log collection not sent")
     return overview_store.refresh()
+
+
+# The next beat tick is the retry; the beat entry's `expires` drops a tick that waited too long.
+@shared_task(ignore_result=True, acks_late=False, soft_time_limit=240, time_limit=300)
+def retry_pending_actions(max_age: float = actions.PENDING_MAX_AGE_SECONDS) -> dict[str, int]:
+    """Send again the action copies that nodes did not take (``livestatus.actions.retry_pending``)."""
+    return actions.retry_pending(max_age=max_age)

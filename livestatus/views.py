@@ -256,10 +256,15 @@ def action(request: HttpRequest, kind: str, host: str | None = None, service: st
                 form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             else:
                 if log.ok:
-                    messages.success(
-                        request,
-                        f"{form.title}: sent to {log.node}. The core applies it within a few seconds.",
+                    sent = [d["node"] for d in log.deliveries if d.get("ok")] or [log.node]
+                    late = [d["node"] for d in log.deliveries if not d.get("ok")]
+                    text = (
+                        f"{form.title}: sent to {', '.join(sent)}. The cores apply it within a few seconds."
                     )
+                    if late:
+                        # Queued: retried when these nodes answer again (livestatus.tasks).
+                        text += f" Not yet taken by {', '.join(late)}: sent again when they answer."
+                    messages.success(request, text)
                 else:
                     messages.error(request, f"{form.title} on {log.node} failed ({log.outcome}): {log.error}")
                 return redirect(detail_url(target))

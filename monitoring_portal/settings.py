@@ -196,6 +196,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # notify/suppress is a rule's action, a profile's default and a decision: one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"NotifyOrSuppressEnum": "preferences.models.Action"},
     # The error answers of every operation (400/401/403/404/405/429), documented once.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -221,6 +223,13 @@ WALL_STALE_SECONDS = get_int("WALL_STALE_SECONDS", 30)
 WALL_TOPS_SECONDS = get_int("WALL_TOPS_SECONDS", 60)
 WALL_KIOSK_SALT = get_str("WALL_KIOSK_SALT") or "v1"
 WALL_KIOSK_REVOKED = get_list("WALL_KIOSK_REVOKED", [])
+# --- Cluster watch (registry/failover.py): hysteresis, so that a node's share does not flap ---
+CLUSTER_WATCH_SECONDS = get_int("CLUSTER_WATCH_SECONDS", 10, minimum=1)
+CLUSTER_DOWN_AFTER = get_int("CLUSTER_DOWN_AFTER", 60, minimum=0)
+CLUSTER_BACK_AFTER = get_int("CLUSTER_BACK_AFTER", 60, minimum=0)
+
+# How long the notify-filter's decisions are kept in the database (the notification history).
+NOTIFICATION_HISTORY_DAYS = get_int("NOTIFICATION_HISTORY_DAYS", 90, minimum=1)
 
 # Periodic tasks, each with `expires` so a backlog does not run stale copies.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -231,17 +240,37 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(get_int("SNAPSHOT_REFRESH_SECONDS", 300)),
         "options": {"expires": 240},
     },
+    # Decisions older than NOTIFICATION_HISTORY_DAYS leave the notification history.
+    "preferences-purge-notification-history": {
+        "task": "preferences.tasks.purge_notification_history",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     # Short-lived hosts whose lease ended are removed, and the removal deploys.
     "registry-retire-expired-hosts": {
         "task": "registry.tasks.retire_expired_hosts",
         "schedule": float(get_int("LEASE_CHECK_SECONDS", 30)),
         "options": {"expires": 25},
     },
+    # Is every node answering? A node down for CLUSTER_DOWN_AFTER hands its share over.
+    "registry-watch-nodes": {
+        "task": "registry.tasks.watch_nodes",
+        "schedule": float(CLUSTER_WATCH_SECONDS),
+        "options": {"expires": float(CLUSTER_WATCH_SECONDS)},
+    },
     # One query round per node every few seconds, however many screens watch.
     "livestatus-refresh-status-snapshot": {
         "task": "livestatus.tasks.refresh_status_snapshot",
         "schedule": float(WALL_REFRESH_SECONDS),
         "options": {"expires": float(WALL_REFRESH_SECONDS)},
+    },
+    # Action copies a node did not take (it was down) are sent again once it answers, until
+    # PENDING_ACTION_MAX_AGE_SECONDS (default a day): then they are recorded as given up.
+    "livestatus-retry-pending-actions": {
+        "task": "livestatus.tasks.retry_pending_actions",
+        "schedule": 30.0,
+        "kwargs": {"max_age": get_int("PENDING_ACTION_MAX_AGE_SECONDS", 86400, minimum=60)},
+        "options": {"expires": 25},
     },
 }
 
@@ -270,3 +299,6 @@ LOGGING = {
 # The demo users' password. Only the local demo (DEBUG, `make run`) has a default: elsewhere
 # `load_demo --force` refuses to run without it.
 PORTAL_DEMO_PASSWORD = get_str("PORTAL_DEMO_PASSWORD") or ("demo-portal-2026" if DEBUG else "")
+# The channels a portal user in a team gets by default: their contact is given every
+# notification command of these channels (registry/signals.py, docs/notifications.md).
+PORTAL_USER_CHANNELS = get_list("PORTAL_USER_CHANNELS", ["email"])

@@ -7,6 +7,11 @@
 
 Contacts without a user are left out of the snapshot: the filter then sends everything to
 them (fail open), which is what Naemon did before the portal.
+
+A user's silences that have not ended yet and, when their rules name teams
+(``oncall_team``), who they are and those teams' rotations go with their preferences
+(``silences``, ``oncall``; only when there are any): the node decides with them alone, with
+no network, and a silence ends there at its end time whatever the portal does.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils import timezone as django_timezone
 
-from preferences import engine, snapshot
-from preferences.models import NotificationProfile, NotificationRule
+from preferences import engine, rulebook, snapshot
+from preferences.models import NotificationProfile, NotificationRule, Rotation, Silence
 from registry.models import Contact
 
 logger = logging.getLogger(__name__)
@@ -31,34 +37,98 @@ def profile_of(user: User) -> NotificationProfile:
     return profile if profile is not None else NotificationProfile(user=user)
 
 
-def preferences_of(profile: NotificationProfile, rules: Iterable[NotificationRule]) -> dict[str, Any]:
+def preferences_of(
+    profile: NotificationProfile,
+    rules: Iterable[NotificationRule],
+    silences: Iterable[Silence] = (),
+    oncall: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One user's preferences as ``snapshot.write_snapshot`` takes them per contact."""
-    return {
+    prefs: dict[str, Any] = {
         "rules": [rule.as_rule() for rule in rules],
         "default": profile.default,
         "timezone": profile.timezone,
     }
+    compiled_silences = [silence.as_silence() for silence in silences]
+    if compiled_silences:
+        prefs["silences"] = compiled_silences
+    if oncall is not None:
+        prefs["oncall"] = oncall
+    return prefs
 
 
 def compile_user(user: User) -> tuple[engine.CompiledContact, dict[int, NotificationRule]]:
     """The user's compiled preferences and their rules by id (to name the deciding rule)."""
-    rules = list(NotificationRule.objects.filter(user=user).in_order())
-    prefs = preferences_of(profile_of(user), rules)
-    compiled = engine.compile_contact(prefs["rules"], default=prefs["default"], timezone=prefs["timezone"])
+    rules = list(NotificationRule.objects.filter(user=user).select_related("oncall_team").in_order())
+    prefs = preferences_by_user([user.pk])[user.pk]
+    compiled = rulebook.compile_contact(
+        prefs["rules"],
+        default=prefs["default"],
+        timezone=prefs["timezone"],
+        silences=prefs.get("silences", ()),
+        oncall=prefs.get("oncall"),
+    )
     return compiled, {rule.pk: rule for rule in rules}
 
 
 def preferences_by_user(user_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Preferences of many users in two queries."""
+    """Preferences of many users in a handful of queries, whatever their number."""
     ids = set(user_ids)
     profiles = {p.user_id: p for p in NotificationProfile.objects.filter(user_id__in=ids)}
     rules: dict[int, list[NotificationRule]] = defaultdict(list)
-    for rule in NotificationRule.objects.filter(user_id__in=ids).in_order():
+    for rule in NotificationRule.objects.filter(user_id__in=ids).select_related("oncall_team").in_order():
         rules[rule.user_id].append(rule)
+    # Not over yet: a silence that ended is of no use on the node (nor one ended early).
+    now = django_timezone.now()
+    silences: dict[int, list[Silence]] = defaultdict(list)
+    for silence in (
+        Silence.objects.filter(user_id__in=ids, ends_at__gt=now)
+        .exclude(ended_at__lte=now)
+        .order_by("created_at", "pk")
+    ):
+        silences[silence.user_id].append(silence)
+    oncall = _oncall_by_user(ids, rules)
     return {
-        user_id: preferences_of(profiles.get(user_id) or NotificationProfile(user_id=user_id), rules[user_id])
+        user_id: preferences_of(
+            profiles.get(user_id) or NotificationProfile(user_id=user_id),
+            rules[user_id],
+            silences[user_id],
+            oncall.get(user_id),
+        )
         for user_id in ids
     }
+
+
+def _oncall_by_user(ids: set[int], rules: dict[int, list[NotificationRule]]) -> dict[int, dict[str, Any]]:
+    """Per user whose rules name teams: their user name and those teams' rotations (two queries)."""
+    teams = {
+        rule.oncall_team_id for user_rules in rules.values() for rule in user_rules if rule.oncall_team_id
+    }
+    if not teams:
+        return {}
+    rotations = {
+        rotation.team_id: rotation
+        for rotation in Rotation.objects.filter(team_id__in=teams)
+        .select_related("team", "fallback")
+        .prefetch_related("overrides__user")
+    }
+    names = dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
+    oncall: dict[int, dict[str, Any]] = {}
+    for user_id, user_rules in rules.items():
+        named = {rule.oncall_team_id for rule in user_rules if rule.oncall_team_id}
+        if named:
+            oncall[user_id] = {
+                "user": names[user_id],
+                # A team without a rotation is absent: "while I am on call" for it never matches.
+                "rotations": {
+                    rotations[team].team.name: rotations[team].as_rotation(
+                        list(rotations[team].overrides.all())
+                    )
+                    for team in named
+                    if team in rotations
+                },
+            }
+    return oncall
 
 
 def snapshot_contacts() -> dict[str, dict[str, Any]]:

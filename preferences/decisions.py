@@ -42,7 +42,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -453,8 +453,19 @@ class Tally:
 class Collector:
     """Reads one node's decision log from where the last run stopped into Redis."""
 
-    def __init__(self, client: redis.Redis[bytes], node: int | str, path: Path | str, *, now: float) -> None:
+    def __init__(
+        self,
+        client: redis.Redis[bytes],
+        node: int | str,
+        path: Path | str,
+        *,
+        now: float,
+        sink: Callable[[list[bytes]], None] | None = None,
+    ) -> None:
         self.client = client
+        #: Called with each chunk's lines before its offset moves (the database history): if it
+        #: raises, the offset stays and the next run hands it the same lines again.
+        self.sink = sink
         self.node = node
         self.path = Path(path)
         self.now = now
@@ -533,6 +544,8 @@ class Collector:
                     lines = []
                 self.budget -= end
                 offset += end
+                if self.sink is not None and lines:
+                    self.sink([line for line in lines if line.strip()])
                 self._commit(identity | {"offset": str(offset)}, self._tally(lines))
         if self.state != identity | {"offset": str(offset)}:
             self._commit(identity | {"offset": str(offset)}, Tally())  # e.g. a new, empty file
@@ -605,6 +618,17 @@ class Collector:
         self.lines += tally.decisions
 
 
-def collect(client: redis.Redis[bytes], node: int | str, path: Path | str, *, now: float) -> dict[str, Any]:
-    """Read what is new in one node's decision log into Redis (see the module docstring)."""
-    return Collector(client, node, path, now=now).run()
+def collect(
+    client: redis.Redis[bytes],
+    node: int | str,
+    path: Path | str,
+    *,
+    now: float,
+    sink: Callable[[list[bytes]], None] | None = None,
+) -> dict[str, Any]:
+    """Read what is new in one node's decision log into Redis (see the module docstring).
+
+    ``sink`` also gets every chunk's lines before the offset moves past them: at least once,
+    so it must be idempotent (``preferences.history.store_lines`` is).
+    """
+    return Collector(client, node, path, now=now, sink=sink).run()

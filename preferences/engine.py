@@ -3,9 +3,10 @@
 Plain Python, no Django: the notify-filter runs it on every Naemon node once per
 contact and notification, and the portal's preview runs the same code.
 
-Rules come in as plain dicts (see ``validate_rule``), are compiled once
-(``compile_contact``) into plain data that ``marshal`` can store (dicts, tuples,
-frozensets), and are evaluated with ``evaluate``.
+Rules come in as plain dicts (see ``preferences.rulebook.validate_rule``), are compiled
+once (``rulebook.compile_contact``) into plain data that ``marshal`` can store (dicts,
+tuples, frozensets), and are evaluated here with ``evaluate``; ``preferences.explain`` says
+why, for the history page.
 
 Semantics:
 
@@ -32,7 +33,9 @@ Semantics:
   that does not exist never matches, an hour that occurs twice matches twice.
 * A RECOVERY or ACKNOWLEDGEMENT follows the PROBLEM it ends (``evaluate_followup``):
   only rules naming its type, and suppress rules without ``types`` that match it
-  (quiet hours), decide otherwise.
+  (quiet hours), decide otherwise. One whose PROBLEM the deciding node never saw
+  (its notifier moved) follows that PROBLEM as the rules decide it now
+  (``evaluate_unrecorded_followup``).
 
 Import cost matters here (the filter starts a Python process per
 notification), so this module imports nothing at load time; ``fnmatch`` (and
@@ -47,9 +50,9 @@ from __future__ import annotations
 # treats any name TYPE_CHECKING this way.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Sequence
     from datetime import datetime, tzinfo
-    from typing import TypedDict
+    from typing import NotRequired, TypedDict
 
     # exact names; globs as (literal prefix, literal suffix, fnmatch pattern or
     # "" when prefix and suffix say it all)
@@ -75,6 +78,7 @@ if TYPE_CHECKING:
         days: list[str]
         start: str
         end: str
+        oncall_team: NotRequired[str]
 
     class CompiledRule(TypedDict):
         """An enabled rule ready for ``evaluate``; ``None`` = matches anything."""
@@ -90,6 +94,33 @@ if TYPE_CHECKING:
         types: frozenset[str] | None
         channels: frozenset[str] | None
         window: Window | None
+        oncall: NotRequired[str]  # a team name: matches only while this contact is on call for it
+
+    class CompiledSilence(TypedDict):
+        """A personal silence: suppresses what ``match`` matches from ``start`` until before ``until``."""
+
+        id: RuleId
+        comment: str
+        start: float  # epoch seconds
+        until: float  # epoch seconds, excluded
+        match: CompiledRule
+
+    class Rotation(TypedDict):
+        """A team's on-call schedule (see ``on_call``)."""
+
+        timezone: str
+        anchor: int  # proleptic ordinal of the local date of the first shift
+        handoff: int  # minute of the local day at which shifts change
+        period: int  # days per shift: 1 (daily) or 7 (weekly)
+        members: tuple[str, ...]  # user names, in order
+        overrides: tuple[tuple[float, float, str], ...]  # (start, end excluded, user name or "" = nobody)
+        fallback: str  # user name or ""
+
+    class OnCall(TypedDict):
+        """Who this contact is (its user's name) and the rotations its rules name, by team."""
+
+        user: str
+        rotations: dict[str, Rotation]
 
     class CompiledContact(TypedDict):
         """One contact's compiled preferences: what the snapshot stores per contact."""
@@ -98,6 +129,8 @@ if TYPE_CHECKING:
         default_notify: bool
         timezone: str
         rules: list[CompiledRule]
+        silences: NotRequired[list[CompiledSilence]]
+        oncall: NotRequired[OnCall]
 
 
 #: Bumped whenever the compiled form changes; readers reject other formats.
@@ -124,8 +157,12 @@ ACTIONS = ("notify", "suppress")
 _NAME_FIELDS = ("hosts", "hostgroups", "services", "servicegroups")
 _LIST_FIELDS = (*_NAME_FIELDS, "states", "types", "channels", "days")
 _RULE_FIELDS = frozenset(
-    ("id", "enabled", "action", "comment", *_LIST_FIELDS, "start", "end"),
+    ("id", "enabled", "action", "comment", *_LIST_FIELDS, "start", "end", "oncall_team"),
 )
+#: What a silence may match on: a rule's object criteria, without time window or on-call.
+SILENCE_FIELDS = ("hosts", "hostgroups", "services", "servicegroups", "states", "types", "channels")
+#: Longest silence the portal accepts (a forgotten silence must end by itself).
+MAX_SILENCE_SECONDS = 30 * 86400
 _DAY = 24 * 60
 
 
@@ -227,207 +264,6 @@ class Decision:
         return f"Decision(notify={self.notify!r}, rule_id={self.rule_id!r}, reason={self.reason!r})"
 
 
-# --- validation -------------------------------------------------------------
-
-
-def _string_list(field: str, value: object) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
-        raise RuleError(field, f"expected a list of strings, got {type(value).__name__}")
-    items: list[str] = []
-    for item in value:
-        if not isinstance(item, str):
-            raise RuleError(field, f"expected a list of strings, got an item {item!r}")
-        if not item or item != item.strip():
-            raise RuleError(field, f"{item!r} is empty or has surrounding whitespace")
-        if item not in items:
-            items.append(item)
-    return items
-
-
-def _choices(field: str, value: object, allowed: tuple[str, ...], *, upper: bool) -> list[str]:
-    items = []
-    for item in _string_list(field, value):
-        normal = item.upper() if upper else item.lower()
-        if normal not in allowed:
-            raise RuleError(field, f"unknown value {item!r}; expected one of {', '.join(allowed)}")
-        if normal not in items:
-            items.append(normal)
-    return items
-
-
-def _minutes(field: str, value: str, *, allow_24: bool) -> int:
-    """``"HH:MM"`` → minutes since midnight."""
-    if len(value) != 5 or value[2] != ":" or not (value[:2] + value[3:]).isdigit() or not value.isascii():
-        raise RuleError(field, f"expected HH:MM, got {value!r}")
-    hours, minutes = int(value[:2]), int(value[3:])
-    if minutes > 59 or hours > 24 or (hours == 24 and (minutes or not allow_24)):
-        raise RuleError(field, f"{value!r} is not a time of day")
-    return hours * 60 + minutes
-
-
-def validate_rule(data: Mapping[str, object]) -> RuleData:
-    """Check one rule's plain data and return it normalised; raise ``RuleError``.
-
-    Keys: ``action`` (``"notify"``/``"suppress"``, required); optional ``id``
-    (int or str), ``enabled`` (bool, default true), ``comment``, the lists
-    ``hosts``, ``hostgroups``, ``services``, ``servicegroups``, ``states``,
-    ``types``, ``channels``, ``days`` and the times ``start``/``end``.
-    Unknown keys are an error, so that a typo cannot widen a rule.
-    """
-    from collections.abc import Mapping as AnyMapping  # not on the filter's path
-
-    if not isinstance(data, AnyMapping):
-        raise RuleError("rule", f"expected a mapping, got {type(data).__name__}")
-    unknown = sorted(set(data) - _RULE_FIELDS)
-    if unknown:
-        raise RuleError(unknown[0], "unknown field")
-
-    rule_id = data.get("id")
-    if rule_id is not None and (isinstance(rule_id, bool) or not isinstance(rule_id, int | str)):
-        raise RuleError("id", f"expected an int or a string, got {rule_id!r}")
-    enabled = data.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise RuleError("enabled", f"expected true or false, got {enabled!r}")
-    action = data.get("action")
-    if action not in ACTIONS:
-        raise RuleError("action", f"expected 'notify' or 'suppress', got {action!r}")
-    comment = data.get("comment") or ""
-    if not isinstance(comment, str):
-        raise RuleError("comment", f"expected a string, got {type(comment).__name__}")
-
-    start = data.get("start") or "00:00"
-    end = data.get("end") or "24:00"
-    if not isinstance(start, str):
-        raise RuleError("start", f"expected HH:MM, got {start!r}")
-    if not isinstance(end, str):
-        raise RuleError("end", f"expected HH:MM, got {end!r}")
-    if start != "00:00":
-        _minutes("start", start, allow_24=False)
-    if end != "24:00":
-        _minutes("end", end, allow_24=True)
-
-    return {
-        "id": rule_id,
-        "enabled": enabled,
-        "action": str(action),
-        "comment": comment,
-        "hosts": _string_list("hosts", data.get("hosts")),
-        "hostgroups": _string_list("hostgroups", data.get("hostgroups")),
-        "services": _string_list("services", data.get("services")),
-        "servicegroups": _string_list("servicegroups", data.get("servicegroups")),
-        "states": _choices("states", data.get("states"), STATES, upper=True),
-        "types": _choices("types", data.get("types"), NOTIFICATION_TYPES, upper=True),
-        "channels": _string_list("channels", data.get("channels")),
-        "days": _choices("days", data.get("days"), WEEKDAYS, upper=False),
-        "start": start,
-        "end": end,
-    }
-
-
-def validate_timezone(name: object) -> str:
-    """Check an IANA time zone name (``Europe/Paris``); raise ``RuleError``."""
-    if not isinstance(name, str) or not name:
-        raise RuleError("timezone", f"expected a time zone name, got {name!r}")
-    if name != "UTC":
-        from zoneinfo import ZoneInfo
-
-        try:
-            ZoneInfo(name)
-        except (ValueError, KeyError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError
-            raise RuleError("timezone", f"unknown time zone {name!r}") from exc
-    return name
-
-
-# --- compilation ------------------------------------------------------------
-
-
-def _compile_names(names: list[str]) -> Names | None:
-    if not names:
-        return None
-    exact: set[str] = set()
-    globs: list[tuple[str, str, str]] = []
-    for name in names:
-        first = min((i for i in map(name.find, "*?[") if i >= 0), default=-1)
-        if first < 0:
-            exact.add(name)
-            continue
-        # The literal text before the first wildcard (and, without brackets,
-        # after the last one) must match before any regex is worth it; a
-        # one-star glob ("web-*", "*.example.org") needs nothing else.
-        prefix = name[:first]
-        suffix = "" if "[" in name else name[max(name.rfind("*"), name.rfind("?")) + 1 :]
-        one_star = "[" not in name and "?" not in name and name.count("*") == 1
-        globs.append((prefix, suffix, "" if one_star else name))
-    return frozenset(exact), tuple(globs)
-
-
-def _compile_window(rule: RuleData) -> Window | None:
-    if not rule["days"] and rule["start"] == "00:00" and rule["end"] == "24:00":
-        return None  # the common case: no window
-    start = _minutes("start", rule["start"], allow_24=False)
-    end = _minutes("end", rule["end"], allow_24=True)
-    duration = (end - start) % _DAY or _DAY
-    days = rule["days"] or list(WEEKDAYS)
-    mask = 0
-    for day in days:
-        mask |= 1 << WEEKDAYS.index(day)
-    if mask == 0b1111111 and duration == _DAY:
-        return None
-    return mask, start, duration
-
-
-def compile_rule(data: Mapping[str, object]) -> CompiledRule | None:
-    """Validate and compile one rule; ``None`` for a disabled rule."""
-    rule = validate_rule(data)
-    if not rule["enabled"]:
-        return None
-    services = _compile_names(rule["services"])
-    servicegroups = _compile_names(rule["servicegroups"])
-    return {
-        "id": rule["id"],
-        "notify": rule["action"] == "notify",
-        "hosts": _compile_names(rule["hosts"]),
-        "hostgroups": _compile_names(rule["hostgroups"]),
-        "services": services,
-        "servicegroups": servicegroups,
-        "service_only": services is not None or servicegroups is not None,
-        "states": frozenset(rule["states"]) or None,
-        "types": frozenset(rule["types"]) or None,
-        "channels": frozenset(rule["channels"]) or None,
-        "window": _compile_window(rule),
-    }
-
-
-def compile_contact(
-    rules: Iterable[Mapping[str, object]],
-    *,
-    default: str = "notify",
-    timezone: str = "UTC",
-) -> CompiledContact:
-    """Validate and compile one contact's ordered rules, default and time zone.
-
-    A ``RuleError`` for a rule names its position: ``rules[3].states: …``.
-    """
-    if default not in ACTIONS:
-        raise RuleError("default", f"expected 'notify' or 'suppress', got {default!r}")
-    compiled: list[CompiledRule] = []
-    for position, data in enumerate(rules):
-        try:
-            rule = compile_rule(data)
-        except RuleError as exc:
-            raise RuleError(f"rules[{position}].{exc.field}", exc.message) from None
-        if rule is not None:
-            compiled.append(rule)
-    return {
-        "format": COMPILED_FORMAT,
-        "default_notify": default == "notify",
-        "timezone": validate_timezone(timezone),
-        "rules": compiled,
-    }
-
-
 # --- evaluation -------------------------------------------------------------
 
 
@@ -520,10 +356,163 @@ def rule_matches(rule: CompiledRule, notification: Notification, timezone: str =
 
 def can_suppress(contact: CompiledContact) -> bool:
     """Whether any notification at all could be suppressed for this contact."""
-    return not contact["default_notify"] or any(not rule["notify"] for rule in contact["rules"])
+    return (
+        not contact["default_notify"]
+        or bool(contact.get("silences"))
+        or any(not rule["notify"] or "oncall" in rule for rule in contact["rules"])
+    )
+
+
+def _when(notification: Notification) -> float:
+    """The notification's time in epoch seconds (now when it has none)."""
+    if notification.time is None:
+        import time
+
+        return time.time()
+    return notification.time.timestamp()
+
+
+def silence_reason(silence: CompiledSilence) -> str:
+    """``silenced until 2026-12-03 14:00 UTC (silence #7: deploy of web)``: the log's reason."""
+    import time
+
+    until = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(silence["until"]))
+    comment = f": {silence['comment']}" if silence["comment"] else ""
+    return f"silenced until {until} UTC (silence #{silence['id']}{comment})"
+
+
+def active_silence(contact: CompiledContact, notification: Notification) -> CompiledSilence | None:
+    """The first silence of the contact that mutes this notification now, if any.
+
+    A silence is active from ``start`` until strictly before ``until``: the notification's
+    own time decides (now on the node), so a silence ends on the node with the portal
+    stopped. It mutes what its matchers match, except a RECOVERY or ACKNOWLEDGEMENT: those
+    follow their PROBLEM (a problem sent before the silence still gets its recovery, one
+    muted by it does not, see ``evaluate_followup``) unless the silence names their type.
+    """
+    silences = contact.get("silences")
+    if not silences:
+        return None
+    followup = notification.type in FOLLOWUP_TYPES
+    now: float | None = None
+    for silence in silences:
+        match = silence["match"]
+        types = match["types"]
+        if followup and (types is None or notification.type not in types):
+            continue
+        if not _matches_object(match, notification):
+            continue
+        if now is None:
+            now = _when(notification)
+        if silence["start"] <= now < silence["until"]:
+            return silence
+    return None
+
+
+def _silenced(contact: CompiledContact, notification: Notification) -> Decision | None:
+    silence = active_silence(contact, notification)
+    return None if silence is None else Decision(False, None, silence_reason(silence))
+
+
+def on_call(rotation: Rotation, when: float) -> str | None:
+    """Who (user name) is on call at ``when`` (epoch seconds); None: nobody.
+
+    An override covering ``when`` decides (the first listed; ``""``: nobody). Otherwise
+    shifts change every ``period`` days at the wall-clock ``handoff`` in the rotation's
+    time zone, the first shift starting on ``anchor`` with the first member. A DST change
+    moves the hand-off with the wall clock: 09:00 stays 09:00 (PEP 495, fold 0: a hand-off
+    in the hour that is skipped happens as many minutes after the change as it would have
+    been after 02:00; in the hour that repeats, at its first occurrence). Before the first
+    shift nobody is on call.
+    """
+    for start, end, member in rotation["overrides"]:
+        if start <= when < end:
+            return member or None
+    members = rotation["members"]
+    if not members:
+        return None
+    import datetime as dt
+
+    zone = _zone(rotation["timezone"])
+    day = dt.datetime.fromtimestamp(when, zone).date()
+    hour, minute = divmod(rotation["handoff"], 60)
+    if when < dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).timestamp():
+        day -= dt.timedelta(days=1)  # before today's hand-off: yesterday's shift goes on
+    shift = (day.toordinal() - rotation["anchor"]) // rotation["period"]
+    return members[shift % len(members)] if shift >= 0 else None
+
+
+def next_on_call(rotation: Rotation, when: float) -> tuple[float, str | None] | None:
+    """The next change of who is on call after ``when``: (epoch seconds, user name or None).
+
+    None when nothing changes in the next ``period`` times members days (plus overrides).
+    """
+    import datetime as dt
+
+    zone = _zone(rotation["timezone"])
+    hour, minute = divmod(rotation["handoff"], 60)
+    candidates = {t for override in rotation["overrides"] for t in override[:2] if t > when}
+    first = dt.datetime.fromtimestamp(when, zone).date()
+    for offset in range(rotation["period"] * max(len(rotation["members"]), 1) + 2):
+        day = first + dt.timedelta(days=offset)
+        if (day.toordinal() - rotation["anchor"]) % rotation["period"] == 0:
+            instant = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).timestamp()
+            if instant > when:
+                candidates.add(instant)
+    current = on_call(rotation, when)
+    for instant in sorted(candidates):
+        who = on_call(rotation, instant)
+        if who != current:
+            return instant, who
+    return None
+
+
+def on_call_matches(contact: CompiledContact, team: str, notification: Notification) -> bool:
+    """Whether this contact is on call for ``team`` now, or nobody is and it is the team's fallback."""
+    oncall = contact.get("oncall")
+    rotation = oncall["rotations"].get(team) if oncall is not None else None
+    if oncall is None or rotation is None:
+        return False  # no rotation (yet): "while I am on call" is never
+    who = on_call(rotation, _when(notification))
+    if who is None:
+        return bool(rotation["fallback"]) and rotation["fallback"] == oncall["user"]
+    return who == oncall["user"]
 
 
 FOLLOWUP_TYPES = ("RECOVERY", "ACKNOWLEDGEMENT")
+
+
+def _followup_rule(contact: CompiledContact, notification: Notification) -> tuple[bool, RuleId, str] | None:
+    """The rule that decides a RECOVERY/ACK itself: (notify, id, name); None: it follows its problem."""
+    clock: tuple[int, int] | None = None
+    covered = False  # an earlier notify rule without types took this object: it follows its problem
+    for position, rule in enumerate(contact["rules"], start=1):
+        types = rule["types"]
+        if types is None:
+            if covered:
+                continue
+            if rule["notify"]:
+                # Its states are the problem's, not the follow-up's: leave them aside.
+                if not _matches_object(rule, notification, states=False):
+                    continue
+            elif not _matches_object(rule, notification):
+                continue
+        elif notification.type not in types or not _matches_object(rule, notification):
+            continue
+        window = rule["window"]
+        if window is not None:
+            if clock is None:
+                clock = local_clock(notification.time, contact["timezone"])
+            if not in_window(window, clock):
+                continue
+        if "oncall" in rule and not on_call_matches(contact, rule["oncall"], notification):
+            continue
+        if types is None and rule["notify"]:
+            covered = True
+            continue
+        rule_id = rule["id"]
+        return rule["notify"], rule_id, f"rule {rule_id}" if rule_id is not None else f"rule #{position}"
+    return None
 
 
 def evaluate_followup(
@@ -547,36 +536,17 @@ def evaluate_followup(
 
     Otherwise the notification goes out exactly when its problem went out.
     ``problem_sent`` is None in a preview, where the node's record is unknown.
+    A silence naming the follow-up's type in its ``types`` mutes it first (``active_silence``).
     """
-    clock: tuple[int, int] | None = None
-    covered = False  # an earlier notify rule without types took this object: it follows its problem
-    for position, rule in enumerate(contact["rules"], start=1):
-        types = rule["types"]
-        if types is None:
-            if covered:
-                continue
-            if rule["notify"]:
-                # Its states are the problem's, not the follow-up's: leave them aside.
-                if not _matches_object(rule, notification, states=False):
-                    continue
-            elif not _matches_object(rule, notification):
-                continue
-        elif notification.type not in types or not _matches_object(rule, notification):
-            continue
-        window = rule["window"]
-        if window is not None:
-            if clock is None:
-                clock = local_clock(notification.time, contact["timezone"])
-            if not in_window(window, clock):
-                continue
-        if types is None and rule["notify"]:
-            covered = True
-            continue
-        rule_id = rule["id"]
-        name = f"rule {rule_id}" if rule_id is not None else f"rule #{position}"
-        if rule["notify"] and problem_sent is False:
+    silenced = _silenced(contact, notification)
+    if silenced is not None:
+        return silenced
+    ruling = _followup_rule(contact, notification)
+    if ruling is not None:
+        notify, rule_id, name = ruling
+        if notify and problem_sent is False:
             return Decision(False, rule_id, f"{name} matched; but its problem was not sent to this contact")
-        return Decision(rule["notify"], rule_id, f"{name} matched")
+        return Decision(notify, rule_id, f"{name} matched")
     if problem_sent is None:
         return Decision(True, None, "follows its problem: sent if the problem was sent to this contact")
     if problem_sent:
@@ -584,10 +554,56 @@ def evaluate_followup(
     return Decision(False, None, "its problem was not sent to this contact")
 
 
+def evaluate_unrecorded_followup(
+    contact: CompiledContact, notification: Notification, problem_state: str
+) -> Decision:
+    """A RECOVERY/ACK whose PROBLEM this node never saw: it follows that PROBLEM as decided here now.
+
+    In a cluster an object's notifier can move (failover) while a problem is open: the
+    node that sends the RECOVERY may not be the one that sent, or held back, the
+    PROBLEM. Deciding the PROBLEM (``problem_state``, e.g. Naemon's
+    ``$LASTSERVICESTATE$``) with this contact's rules gives what the other node decided,
+    unless the rules or the time changed in between. Rules on the follow-up itself
+    (``evaluate_followup``) still apply. The reason says so: the history must explain
+    why a recovery went out without a recorded problem.
+    """
+    silenced = _silenced(contact, notification)
+    if silenced is not None:
+        return silenced
+    problem = Notification(
+        contact=notification.contact,
+        channel=notification.channel,
+        type="PROBLEM",
+        host=notification.host,
+        state=problem_state,
+        hostgroups=notification.hostgroups,
+        service=notification.service,
+        servicegroups=notification.servicegroups,
+        notification_id=notification.notification_id,
+        time=notification.time,
+    )
+    decided = evaluate(contact, problem)
+    verdict = "notify" if decided.notify else "suppress"
+    reason = f"no record on this node: problem decided as {problem_state}: {verdict} ({decided.reason})"
+    ruling = _followup_rule(contact, notification)
+    if ruling is None:
+        return Decision(decided.notify, decided.rule_id, reason)
+    notify, rule_id, name = ruling
+    if notify and not decided.notify:
+        return Decision(False, rule_id, f"{reason}; {name} matched; but its problem would not have been sent")
+    if notify == decided.notify and decided.reason == f"{name} matched":
+        return Decision(notify, rule_id, reason)  # one rule decided both: say it once
+    return Decision(notify, rule_id, f"{reason}; {name} matched")
+
+
 def evaluate(contact: CompiledContact, notification: Notification) -> Decision:
     """First matching rule decides; otherwise the contact's default."""
     if contact["format"] != COMPILED_FORMAT:
         raise ValueError(f"compiled rules have format {contact['format']!r}, not {COMPILED_FORMAT}")
+    if "silences" in contact:
+        silenced = _silenced(contact, notification)
+        if silenced is not None:
+            return silenced
     clock: tuple[int, int] | None = None
     for position, rule in enumerate(contact["rules"], start=1):
         if not _matches_object(rule, notification):
@@ -598,6 +614,8 @@ def evaluate(contact: CompiledContact, notification: Notification) -> Decision:
                 clock = local_clock(notification.time, contact["timezone"])
             if not in_window(window, clock):
                 continue
+        if "oncall" in rule and not on_call_matches(contact, rule["oncall"], notification):
+            continue
         rule_id = rule["id"]
         name = f"rule {rule_id}" if rule_id is not None else f"rule #{position}"
         return Decision(rule["notify"], rule_id, f"{name} matched")

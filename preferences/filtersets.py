@@ -8,7 +8,8 @@ import django_filters
 from django.db.models import Q, QuerySet
 from rest_framework.request import Request
 
-from preferences.models import Action, NotificationRule
+from preferences import engine
+from preferences.models import Action, NotificationDecision, NotificationRule
 
 
 class NotificationRuleFilterSet(django_filters.FilterSet):
@@ -38,3 +39,36 @@ class NotificationRuleFilterSet(django_filters.FilterSet):
 def query_values(request: Request) -> dict[str, Any]:
     """Query parameters as a plain dict for a serializer (``check_query_parameters`` refused repeats)."""
     return {key: request.query_params.get(key) for key in request.query_params}
+
+
+class NotificationDecisionFilterSet(django_filters.FilterSet):
+    """The history: ``?host=``, ``?service=``, ``?contact=``, ``?type=``, ``?decision=``, ``?from=``/``?to=``
+    (ISO 8601 times), ``?q=`` (host, service or contact containing)."""
+
+    q = django_filters.CharFilter(method="search", label="Search")
+    host = django_filters.CharFilter(field_name="host", label="Host name (exact)")
+    service = django_filters.CharFilter(field_name="service", label="Service description (exact)")
+    contact = django_filters.CharFilter(field_name="contact", label="Naemon contact (exact)")
+    type = django_filters.ChoiceFilter(
+        choices=[(kind, kind) for kind in engine.NOTIFICATION_TYPES], label="Notification type"
+    )
+    decision = django_filters.ChoiceFilter(choices=Action.choices)
+    # "from" is a Python keyword: added to the class namespace by name.
+    locals()["from"] = django_filters.IsoDateTimeFilter(
+        field_name="time", lookup_expr="gte", label="Decided at or after (ISO 8601)"
+    )
+    to = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lte", label="Decided at or before")
+
+    class Meta:
+        model = NotificationDecision
+        fields = ["host", "service", "contact", "type", "decision"]
+
+    def search(
+        self, queryset: QuerySet[NotificationDecision], name: str, value: str
+    ) -> QuerySet[NotificationDecision]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(host__icontains=value) | Q(service__icontains=value) | Q(contact__icontains=value)
+        )

@@ -5,10 +5,12 @@ notification; the portal wraps that command:
 
   notify-filter --contact C --channel email --type T --host H --hostgroups G1,G2
                 [--service S --servicegroups SG1,SG2] --state S --id N
-                [--problem-id P --last-problem-id P0]
+                [--problem-id P --last-problem-id P0] [--last-state S0]
                 [--snapshot-dir DIR] [--state-dir DIR] [--log FILE]
                 [--max-age SECONDS] [--state-days DAYS] [--lock-timeout SECONDS]
                 [-- REAL-COMMAND [ARGS...]]
+  notify-filter --gate-only --host H --hostgroups G1,G2 [--service S]
+                [--contact C --type T --state S --id N] [--snapshot-dir DIR] [--log FILE]
 
 Values are Naemon's macros, each quoted: an empty --service means a host
 notification; group lists are comma-separated. Options also take --opt=value.
@@ -28,11 +30,37 @@ real command (its exit status is the filter's); suppress -> exit 0 without runni
 it. A filter that cannot start sends nothing in this form.
 
 A RECOVERY or ACKNOWLEDGEMENT reaches the contact only if the contact was sent
-the PROBLEM it belongs to on the same channel: sent problems are recorded per
-contact, channel, host and service under --state-dir (problem ids, when given,
-tell one problem from the next). Records written before they carried the
-channel (keys "host\0service") count as sent for every channel; a RECOVERY
-does not consume them, the object's next recorded PROBLEM or --state-days does.
+the PROBLEM it belongs to on the same channel: every PROBLEM this node decides is
+recorded, sent or held back, per contact, channel, host and service under
+--state-dir (problem ids, when given, tell one problem from the next). No record
+of the problem at all means this node never saw it: in a cluster the object's
+notifier moved here after the PROBLEM (a failover). Such a follow-up is decided as
+its PROBLEM would be here now: a PROBLEM in --last-state (Naemon's
+$LASTSERVICESTATE$/$LASTHOSTSTATE$: the state before the recovery; an
+ACKNOWLEDGEMENT's own --state) through the contact's rules; without it, it is
+held back. Records written before held-back problems were recorded (an "NPS1"
+file, until this filter first rewrites it) keep their meaning: no record there
+is "not sent". Records written before they carried the channel (keys
+"host\0service") count as sent for every channel; a RECOVERY does not consume
+them, the object's next recorded PROBLEM or --state-days does.
+
+The cluster gate comes first. In a cluster every node that holds a copy of an object
+runs Naemon's notification logic for it (so that notification numbers and Naemon's own
+"was the problem notified" survive a failover), and only the object's notifier lets the
+notification out. The snapshot's cluster part (preferences/snapshot.py) names this node,
+the poller that owns each host group and the notifier of each share; the object's share
+is the owner of its --hostgroups (the first by name, as registry.cluster.Topology.owner),
+"" when no poller owns one. If another node notifies it, the notification is held back
+("not the notifier here: <node> notifies <host>[/<service>]") before any rule; a PROBLEM
+is recorded as "seen elsewhere" (so that if this node becomes the notifier, its RECOVERY
+is decided as the PROBLEM would have been, see below) and a RECOVERY ends the record. No
+cluster part, an unreadable one, or one that does not list this node: this node notifies
+(fail open: a doubled notification beats a lost one) and the reason says so. A stale
+snapshot keeps its cluster part: the portal being out of touch moves no share, and every
+holder sending would double everything.
+
+--gate-only (notification commands without a channel, which no rule matches): the
+cluster gate only, no rules, no records; Naemon's own behaviour otherwise.
 
 Fail open: a missing, corrupt or stale snapshot, an unknown contact, bad
 arguments, an unreadable state record, a state lock held longer than
@@ -59,9 +87,12 @@ from preferences import engine, snapshot
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import TypeGuard
 
     LogValue = str | int | float | bool | None
-    Records = dict[str, tuple[str | None, float]]
+    # problem id, when recorded, sent (False: held back; None: seen while another node notified)
+    Entry = tuple[str | None, float, bool | None]
+    Records = dict[str, Entry]
 
 # The one default layout, for a command line that names no paths: rendered before the portal
 # passed every path (so an upgraded filter keeps reading what the old line meant), or run by
@@ -95,6 +126,8 @@ _OPTIONS = {
     "--id": "id",
     "--problem-id": "problem_id",
     "--last-problem-id": "last_problem_id",
+    "--last-state": "last_state",
+    "--share": "share",
     "--snapshot-dir": "snapshot_dir",
     "--state-dir": "state_dir",
     "--log": "log",
@@ -102,8 +135,15 @@ _OPTIONS = {
     "--state-days": "state_days",
     "--lock-timeout": "lock_timeout",
 }
+_FLAGS = {"--gate-only": "gate_only"}
 _REQUIRED = ("contact", "channel", "type", "host", "state")
-_STATE_MAGIC = b"NPS1"
+_REQUIRED_GATE_ONLY = ("host",)
+# NPS2 records held-back problems too, so a missing record means "never seen on this node";
+# NPS1 (filters before clusters) recorded sent problems only, as (problem id, when).
+_STATE_MAGIC = b"NPS2"
+_SENT_ONLY_MAGIC = b"NPS1"
+# The states a PROBLEM can have: what --last-state must be to decide an unrecorded follow-up.
+_PROBLEM_STATES = frozenset(("WARNING", "CRITICAL", "UNKNOWN", "DOWN", "UNREACHABLE"))
 # JSON string escapes; everything else (non-ASCII included) is written as UTF-8.
 _JSON_ESCAPES = {i: f"\\u{i:04x}" for i in range(0x20)}
 _JSON_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
@@ -117,6 +157,7 @@ class Arguments:
         self.command: list[str] = []  # empty: gate form
         self.errors: list[str] = []
         self.help = False
+        self.gate_only = False
 
     def get(self, key: str, default: str = "") -> str:
         return self.values.get(key, default)
@@ -135,6 +176,9 @@ def parse_arguments(argv: Sequence[str]) -> Arguments:
         if arg in ("-h", "--help"):
             args.help = True
             continue
+        if arg in _FLAGS:
+            args.gate_only = True
+            continue
         name, equals, value = arg.partition("=")
         key = _OPTIONS.get(name)
         if key is None:
@@ -147,7 +191,8 @@ def parse_arguments(argv: Sequence[str]) -> Arguments:
             value = argv[index]
             index += 1
         args.values[key] = value
-    args.errors.extend(f"--{key} is required" for key in _REQUIRED if key not in args.values)
+    required = _REQUIRED_GATE_ONLY if args.gate_only else _REQUIRED
+    args.errors.extend(f"--{key} is required" for key in required if key not in args.values)
     for key in ("max_age", "state_days", "lock_timeout"):
         if key in args.values:
             try:
@@ -234,18 +279,28 @@ def decide(args: Arguments) -> engine.Decision:
         if len(args.errors) > MAX_LOGGED_ERRORS:
             errors.append(f"and {len(args.errors) - MAX_LOGGED_ERRORS} more")
         return engine.Decision(True, None, "fail open: bad arguments: " + "; ".join(errors))
+    snapshot_dir = args.get("snapshot_dir", DEFAULT_SNAPSHOT_DIR)
+    host, service = args.get("host"), args.get("service")
+    hostgroups = _names(args.get("hostgroups"))
+    here, gate_reason, open_gate = cluster_gate(snapshot_dir, host, service, hostgroups, args.get("share"))
+    if args.gate_only:
+        return engine.Decision(here, None, gate_reason)
+    kind = args.get("type").strip().upper()
+    if not here:
+        if kind in ("PROBLEM", "RECOVERY"):
+            gate_reason += _note_elsewhere(args, kind, host, service)
+        return engine.Decision(False, None, gate_reason)
     notification = engine.Notification(
         contact=args.get("contact"),
         channel=args.get("channel"),
-        type=args.get("type").strip().upper(),
-        host=args.get("host"),
+        type=kind,
+        host=host,
         state=args.get("state").strip().upper(),
-        hostgroups=_names(args.get("hostgroups")),
-        service=args.get("service") or None,
+        hostgroups=hostgroups,
+        service=service or None,
         servicegroups=_names(args.get("servicegroups")),
         notification_id=args.get("id"),
     )
-    snapshot_dir = args.get("snapshot_dir", DEFAULT_SNAPSHOT_DIR)
     max_age = float(args.get("max_age", str(DEFAULT_MAX_AGE)))
     gated = False  # may a RECOVERY/ACK be held back because its PROBLEM was not sent?
     contact: engine.CompiledContact | None = None
@@ -268,7 +323,69 @@ def decide(args: Arguments) -> engine.Decision:
             gated = engine.can_suppress(contact)
     if notification.type in ("PROBLEM", "RECOVERY", "ACKNOWLEDGEMENT"):
         decision = _apply_sent_problems(args, notification, decision, contact if gated else None)
+    if open_gate:  # the history must say why this node sent, maybe beside another
+        decision.reason += f"; {gate_reason}"
     return decision
+
+
+def cluster_gate(
+    snapshot_dir: str, host: str, service: str, hostgroups: list[str], share: str = ""
+) -> tuple[bool, str, bool]:
+    """Whether this node notifies the object, why, and whether that is the gate failing open.
+
+    ``share``: the object's own (``--share``, "*" for the masters'), given for a service defined
+    on the masters' host groups, whose host may be a poller's; empty: from ``hostgroups``.
+    """
+    what = f"{host}/{service}" if service else host
+    opened = "cluster gate fails open, this node notifies"
+    try:
+        part = snapshot.read_cluster(snapshot_dir)
+    except snapshot.SnapshotError as exc:
+        return True, f"{opened}: {exc}", True
+    if part is None:
+        return True, f"{opened}: no cluster part in the snapshot", True
+    node = part["node"]
+    if node not in part["nodes"]:
+        return True, f"{opened}: {node} is not in the snapshot's cluster part", True
+    # Topology.owner: the first poller by name among the owners of the object's host groups.
+    if share.startswith("$"):
+        share = ""  # the service has no such custom variable: the core left the macro (or a "$") as is
+    if share:
+        share = "" if share == "*" else share
+    else:
+        groups = part["groups"]
+        owners = [groups[g] for g in hostgroups if g in groups]
+        share = min(owners) if owners else ""
+    notifier = part["notifiers"].get(share)
+    if not notifier:
+        return True, f"{opened}: nobody notifies {what}", True
+    if notifier != node:
+        return False, f"not the notifier here: {notifier} notifies {what}", False
+    return True, f"this node ({node}) notifies {what}", False
+
+
+def _note_elsewhere(args: Arguments, kind: str, host: str, service: str) -> str:
+    """Keep this node's records true while another node notifies; what to add to the reason.
+
+    A PROBLEM is recorded as seen elsewhere (not decided here): if this node becomes the
+    notifier, the RECOVERY is decided as the PROBLEM would have been. A RECOVERY ends the record.
+    """
+    store = SentProblems(
+        args.get("state_dir", DEFAULT_STATE_DIR),
+        args.get("contact"),
+        float(args.get("state_days", str(DEFAULT_STATE_DAYS))),
+        float(args.get("lock_timeout", str(DEFAULT_LOCK_TIMEOUT))),
+    )
+    key, legacy = record_keys(args.get("channel"), host, service or None)
+    problem_id = _problem_id(args.get("problem_id"))
+    try:
+        if kind == "PROBLEM":
+            store.record(key, problem_id, legacy, sent=None)
+        else:
+            store.pop(key, problem_id or _problem_id(args.get("last_problem_id")), legacy)
+    except Exception as exc:  # the verdict stands: this node does not notify
+        return f"; problem not recorded: {exc}"
+    return ""
 
 
 def _apply_sent_problems(
@@ -277,7 +394,7 @@ def _apply_sent_problems(
     decision: engine.Decision,
     contact: engine.CompiledContact | None,
 ) -> engine.Decision:
-    """Record sent PROBLEMs; a RECOVERY/ACK follows its PROBLEM (see engine.evaluate_followup).
+    """Record PROBLEMs; a RECOVERY/ACK follows its PROBLEM (see engine.evaluate_followup).
 
     ``contact`` is None when this contact's rules can never suppress (or are unknown):
     then Naemon's own behaviour stands and nothing is held back.
@@ -294,10 +411,8 @@ def _apply_sent_problems(
     kind = notification.type
     try:
         if kind == "PROBLEM":
-            if decision.notify:
-                store.record(key, problem_id, legacy)
-            elif problem_id is not None:
-                store.forget_other_problem(key, problem_id, legacy)
+            # Held back ones too: then "no record" can only mean "not seen on this node".
+            store.record(key, problem_id, legacy, sent=decision.notify)
             return decision
         if kind == "RECOVERY":
             # Naemon resets $SERVICEPROBLEMID$ to 0 on recovery; the ended
@@ -315,6 +430,13 @@ def _apply_sent_problems(
         return decision
     if contact is None:
         return decision
+    if was_sent is None:
+        # The object's notifier moved here after its PROBLEM (a failover): the node that
+        # decided the PROBLEM is elsewhere, so decide that PROBLEM here, with the same rules.
+        state = notification.state if kind == "ACKNOWLEDGEMENT" else args.get("last_state").strip().upper()
+        if state in _PROBLEM_STATES:
+            return engine.evaluate_unrecorded_followup(contact, notification, state)
+        was_sent = False  # no problem state to decide (a command line from before --last-state)
     return engine.evaluate_followup(contact, notification, was_sent)
 
 
@@ -333,13 +455,18 @@ class LockTimeout(Exception):
 
 
 class SentProblems:
-    """The problems one contact was sent, kept on the node: ``key -> (problem id, when)``.
+    """The problems one contact was sent or not, kept on the node: ``key -> (problem id, when, sent)``.
 
     One small file per contact (marshal, as the snapshot), replaced atomically
     by rename; writers serialise on a separate lock file with ``flock`` because
     Naemon runs notifications in parallel, waiting at most ``lock_timeout``
     seconds (then ``LockTimeout``). Readers need no lock. Entries older
     than ``max_days`` are dropped on every write.
+
+    Every PROBLEM is recorded, sent or held back: a follow-up whose problem has no
+    record here was never seen here (``pop`` and ``was_sent`` answer None). An
+    older file that recorded sent problems only (``_SENT_ONLY_MAGIC``) answers
+    False instead, as it did; the first write turns it into the new form.
 
     Keys are ``record_keys``' channel keys. ``legacy`` is the same object's key
     from before records carried the channel: such a record stands for every
@@ -359,20 +486,42 @@ class SentProblems:
 
     def read(self) -> Records:
         """All records; ``{}`` if none. Raises ``OSError``/``ValueError`` if unreadable."""
+        return self.load()[0]
+
+    def load(self) -> tuple[Records, bool]:
+        """All records, and whether held-back problems are among them (not an older file)."""
         try:
             with open(self.path, "rb") as file:
                 data = file.read()
         except FileNotFoundError:
             if not os.path.isdir(self.directory):
                 raise  # not set up: unknown rather than "nothing was sent"
-            return {}
-        records = snapshot.unpack(data, _STATE_MAGIC)
+            return {}, True
+        complete = not data.startswith(_SENT_ONLY_MAGIC)
+        records = snapshot.unpack(data, _STATE_MAGIC if complete else _SENT_ONLY_MAGIC)
         if not isinstance(records, dict):
             raise ValueError(f"{self.path}: not a record of sent problems")
-        return records
+        if not complete:  # (problem id, when): sent, in the older form
+            records = {
+                key: (*entry, True) if isinstance(entry, tuple) and len(entry) == 2 else entry
+                for key, entry in records.items()
+            }
+        return records, complete
 
-    def record(self, key: str, problem_id: str | None, legacy: str | None = None) -> None:
-        """Remember that this contact was sent the problem ``key``."""
+    def record(
+        self, key: str, problem_id: str | None, legacy: str | None = None, *, sent: bool | None = True
+    ) -> None:
+        """Remember that this contact was sent (``sent``) or not the problem ``key``.
+
+        ``sent`` None: another node notified it (the cluster gate); a record of the same problem
+        sent from here stays (its end follows it), any other is replaced.
+        """
+        if not sent:
+            try:
+                if self._keeps_sent(self.read(), key, legacy, problem_id):
+                    return  # no lock: a problem already sent in a worse state, held back now
+            except ValueError:
+                pass  # damaged: rewritten below
         os.makedirs(self.directory, 0o750, exist_ok=True)
         lock = self._lock()
         try:
@@ -380,60 +529,60 @@ class SentProblems:
                 records = self.read()
             except ValueError:
                 records = {}  # damaged: start again rather than never record
-            records[key] = (problem_id, time.time())
-            if legacy is not None:
+            if not sent and self._keeps_sent(records, key, legacy, problem_id):
+                return
+            records[key] = (problem_id, time.time(), sent)
+            if legacy is not None and (sent or self._is_other_problem(records.get(legacy), problem_id)):
                 records.pop(legacy, None)  # superseded by per-channel records from now on
             self._write(records)
         finally:
             os.close(lock)
 
-    def forget_other_problem(self, key: str, problem_id: str, legacy: str | None = None) -> None:
-        """A suppressed PROBLEM with a new problem id: an older record is stale."""
-        keys = (key,) if legacy is None else (key, legacy)
-        records = self.read()
-        if not any(self._is_other_problem(records.get(k), problem_id) for k in keys):
-            return
-        lock = self._lock()
-        try:
-            records = self.read()
-            stale = [k for k in keys if self._is_other_problem(records.get(k), problem_id)]
-            for k in stale:
-                del records[k]
-            if stale:
-                self._write(records)
-        finally:
-            os.close(lock)
-
-    def pop(self, key: str, problem_id: str | None, legacy: str | None = None) -> bool:
-        """Forget ``key``; whether this contact had been sent that problem."""
-        records = self.read()
-        if key not in records:
-            return self._matches(records.get(legacy) if legacy is not None else None, problem_id)
-        lock = self._lock()
-        try:
-            records = self.read()
-            entry = records.pop(key, None)
+    def pop(self, key: str, problem_id: str | None, legacy: str | None = None) -> bool | None:
+        """Forget ``key``; whether this contact was sent that problem (None: no record of it here)."""
+        records, complete = self.load()
+        if key in records:
+            lock = self._lock()
+            try:
+                records, complete = self.load()
+                entry = records.pop(key, None)
+                if entry is not None:
+                    self._write(records)
+            finally:
+                os.close(lock)
             if entry is not None:
-                self._write(records)
-        finally:
-            os.close(lock)
-        return self._matches(entry, problem_id)
+                return self._sent(entry, problem_id, complete)
+        return self._sent(records.get(legacy) if legacy is not None else None, problem_id, complete)
 
-    def was_sent(self, key: str, problem_id: str | None, legacy: str | None = None) -> bool:
-        """Whether this contact was sent the problem ``key``."""
-        records = self.read()
+    def was_sent(self, key: str, problem_id: str | None, legacy: str | None = None) -> bool | None:
+        """Whether this contact was sent the problem ``key`` (None: no record of it here)."""
+        records, complete = self.load()
         entry = records.get(key)
         if entry is None and legacy is not None:
             entry = records.get(legacy)
-        return self._matches(entry, problem_id)
+        return self._sent(entry, problem_id, complete)
+
+    def _sent(self, entry: object, problem_id: str | None, complete: bool) -> bool | None:
+        if entry is not None:
+            if not _is_entry(entry):
+                raise ValueError(f"{self.path}: a damaged record")
+            if _same_problem(entry[0], problem_id):
+                return entry[2]  # None: seen while another node notified it, not decided here
+        # No record of this problem (perhaps one of an earlier problem): never seen here, unless
+        # the file is from before held-back problems were recorded.
+        return None if complete else False
+
+    @classmethod
+    def _keeps_sent(cls, records: Records, key: str, legacy: str | None, problem_id: str | None) -> bool:
+        """Whether the problem being held back was sent already (a worse state): its end follows it."""
+        entry = records.get(key)
+        if entry is None and legacy is not None:
+            entry = records.get(legacy)
+        return _is_entry(entry) and entry[2] is True and _same_problem(entry[0], problem_id)
 
     @staticmethod
-    def _matches(entry: tuple[str | None, float] | None, problem_id: str | None) -> bool:
-        return entry is not None and _same_problem(entry[0], problem_id)
-
-    @staticmethod
-    def _is_other_problem(entry: tuple[str | None, float] | None, problem_id: str) -> bool:
-        return entry is not None and entry[0] is not None and entry[0] != problem_id
+    def _is_other_problem(entry: Entry | None, problem_id: str | None) -> bool:
+        return _is_entry(entry) and entry[0] is not None and problem_id is not None and entry[0] != problem_id
 
     def _lock(self) -> int:
         import fcntl  # only on the paths that write
@@ -462,15 +611,8 @@ class SentProblems:
 
     def _write(self, records: Records) -> None:
         oldest = time.time() - self.max_age
-        kept = {
-            key: entry
-            for key, entry in records.items()
-            # Recent and well-formed: a damaged entry goes too.
-            if isinstance(entry, tuple)
-            and len(entry) == 2
-            and isinstance(entry[1], float)
-            and entry[1] >= oldest
-        }
+        # Recent and well-formed: a damaged entry goes too.
+        kept = {key: entry for key, entry in records.items() if _is_entry(entry) and entry[1] >= oldest}
         temporary = f"{self.path}.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         try:
@@ -478,6 +620,17 @@ class SentProblems:
         finally:
             os.close(fd)
         os.replace(temporary, self.path)
+
+
+def _is_entry(entry: object) -> TypeGuard[Entry]:
+    """Whether a stored value is a well-formed ``(problem id, when, sent or None)``."""
+    return (
+        isinstance(entry, tuple)
+        and len(entry) == 3
+        and (entry[0] is None or isinstance(entry[0], str))
+        and isinstance(entry[1], float)
+        and (entry[2] is None or isinstance(entry[2], bool))
+    )
 
 
 def _same_problem(recorded: str | None, current: str | None) -> bool:

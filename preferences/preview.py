@@ -13,16 +13,16 @@ the notify-filter on the nodes, its node-side record of sent problems unknown.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
 
-from preferences import engine
+from preferences import engine, rulebook
 from preferences.compiled import compile_user, preferences_by_user
 from preferences.models import NotificationRule
 from registry.models import Command, Contact, Host, Service
+from registry.recipients import Recipient, recipients
 
 # Which letter of a contact's notification options lets Naemon notify it at all.
 _SERVICE_STATE_OPTION = {"WARNING": "w", "UNKNOWN": "u", "CRITICAL": "c", "OK": "r"}
@@ -198,30 +198,28 @@ class WhoAnswer:
     contacts: list[ContactDecisions]
 
 
-def _contacts_of(row: Host | Service) -> dict[int, list[str]]:
-    """Contact id → how it is a contact of ``row`` (directly or through contact groups)."""
-    via: dict[int, list[str]] = defaultdict(list)
-    for pk in row.contacts.values_list("pk", flat=True):
-        via[pk].append("contact")
-    for group, pk in row.contact_groups.values_list("name", "members__pk"):
-        if pk is not None:
-            via[pk].append(f"contact group {group}")
-    return via
-
-
 def object_contacts(target: NotificationObject) -> dict[int, list[str]]:
-    """The contacts Naemon notifies for the object.
+    """The contacts Naemon notifies for the object, and how: what the renderer gives it.
 
-    A service without contacts and contact groups inherits its host's (Naemon's implied
-    inheritance). Templates in the registry carry no contacts, so nothing comes from them.
+    ``registry.recipients`` owns that question (team groups, explicit contacts and groups,
+    the default group, a service's inheritance of its host's contacts). A service on host
+    groups with nobody of its own inherits from the host asked about.
     """
-    if target.service_row is not None:
-        via = _contacts_of(target.service_row)
-        if via or target.host_row is None:
-            return via
-        inherited = _contacts_of(target.host_row)
-        return {pk: [f"host {target.host}: {how}" for how in hows] for pk, hows in inherited.items()}
-    return _contacts_of(target.host_row) if target.host_row is not None else {}
+    if target.host_row is None:
+        return {}
+    if target.service_row is None:
+        found = recipients(target.host_row)
+    elif target.service_row.host_id is not None:
+        found = recipients(target.service_row)
+    else:
+        found = [r for r in recipients(target.service_row) if not all(v.startswith("host ") for v in r.via)]
+        if not found:
+            found = [
+                Recipient(r.contact, tuple(f"host {target.host}: {how}" for how in r.via))
+                for r in recipients(target.host_row)
+            ]
+    pks = dict(Contact.objects.filter(name__in=[r.contact for r in found]).values_list("name", "pk"))
+    return {pks[r.contact]: list(r.via) for r in found if r.contact in pks}
 
 
 def naemon_sends(options: str, *, service: bool, state: str, type: str) -> tuple[bool, str]:
@@ -266,7 +264,13 @@ def who_would_be_notified(
     for user_id, data in prefs.items():
         try:
             compiled[user_id] = (
-                engine.compile_contact(data["rules"], default=data["default"], timezone=data["timezone"]),
+                rulebook.compile_contact(
+                    data["rules"],
+                    default=data["default"],
+                    timezone=data["timezone"],
+                    silences=data.get("silences", ()),  # as the node has them
+                    oncall=data.get("oncall"),
+                ),
                 "",
             )
         except engine.RuleError as exc:

@@ -8,6 +8,7 @@ the notify-filter reads one contact's file per notification. Layout::
       gen-<time_ns>-<random>/
         manifest.json                       {"format", "generated_at", "contacts", ...}
         contacts/<contact_filename(name)>   one compiled contact (see below)
+        cluster                             this node's part in the cluster (see below)
       .lock                                 serialises writers
 
 ``write_snapshot`` writes a complete new generation, then replaces ``current``
@@ -16,13 +17,26 @@ snapshot, never a mix or a half. It keeps the previous generation (readers that
 already resolved it keep working) and removes older ones.
 
 A contact file is ``MAGIC + crc32 (4 bytes, big-endian) + marshal(compiled)``
-where ``compiled`` is ``engine.compile_contact``'s output. ``marshal`` (format
+where ``compiled`` is ``rulebook.compile_contact``'s output. ``marshal`` (format
 4, readable by every Python 3) rather than JSON because the filter pays for
 every import on every notification: ``json`` pulls in ``re`` and costs more
 than the rest of the filter. The CRC turns a torn or damaged file into
 ``SnapshotCorrupt`` (the filter then sends: fail open). ``manifest.json`` is for
 people and tools; the filter only looks at its mtime (= ``generated_at``) to
 tell how old the snapshot is.
+
+``cluster`` (``MAGIC + crc32 + marshal``, as a contact file) says who notifies what, so that
+every node holding a copy of an object can run Naemon's notification logic while only one
+lets the notification out (docs/cluster.md)::
+
+    {"format": 1, "node": "master-a",              # the node this snapshot is for
+     "nodes": ["master-a", "master-b", "poller-1"],  # the enabled nodes of the cluster
+     "groups": {"web": "poller-1"},               # host group -> the poller that owns it
+     "notifiers": {"": "master-a",                # share -> the node that notifies it:
+                   "poller-1": "poller-1"}}       # "" = what no poller owns; a poller's objects
+
+It is written in the same generation as the contacts (one ``current`` swap publishes both).
+A snapshot without it (an older portal) has ``read_cluster`` answer None.
 """
 
 from __future__ import annotations
@@ -37,10 +51,19 @@ from preferences import engine
 # treats any name TYPE_CHECKING this way.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import Any
+    from collections.abc import Iterable, Mapping
+    from typing import Any, TypedDict
 
     from preferences.engine import CompiledContact
+
+    class ClusterPart(TypedDict):
+        """Who notifies what, as the ``cluster`` file holds it (see the module docstring)."""
+
+        format: int
+        node: str
+        nodes: list[str]
+        groups: dict[str, str]
+        notifiers: dict[str, str]
 
     StrPath = str | os.PathLike[str]
 
@@ -48,7 +71,10 @@ SNAPSHOT_FORMAT = 1
 CURRENT = "current"
 MANIFEST = "manifest.json"
 CONTACTS = "contacts"
+CLUSTER = "cluster"
+CLUSTER_FORMAT = 1
 _CONTACT_MAGIC = b"NPC%d" % engine.COMPILED_FORMAT
+_CLUSTER_MAGIC = b"NPK%d" % CLUSTER_FORMAT
 _MARSHAL_VERSION = 4
 
 
@@ -105,13 +131,17 @@ def compile_snapshot(contacts: Mapping[str, Mapping[str, object]]) -> dict[str, 
 
     ``contacts`` maps a Naemon contact name to ``{"rules": [rule dicts, in
     order], "default": "notify" | "suppress", "timezone": "Europe/Paris"}``
-    (``default`` and ``timezone`` optional: ``"notify"``, ``"UTC"``).
+    (``default`` and ``timezone`` optional: ``"notify"``, ``"UTC"``; optional ``silences``
+    and ``oncall``: see ``rulebook.compile_contact``).
     """
+    # Here, not at the top: the notify-filter reads snapshots and never compiles one.
+    from preferences import rulebook
+
     compiled: dict[str, CompiledContact] = {}
     for name, prefs in contacts.items():
         if not isinstance(name, str) or not name:
             raise engine.RuleError("contact", f"expected a contact name, got {name!r}")
-        unknown = sorted(set(prefs) - {"rules", "default", "timezone"})
+        unknown = sorted(set(prefs) - {"rules", "default", "timezone", "silences", "oncall"})
         if unknown:
             raise engine.RuleError(f"{name}.{unknown[0]}", "unknown field")
         rules = prefs.get("rules") or []
@@ -124,43 +154,81 @@ def compile_snapshot(contacts: Mapping[str, Mapping[str, object]]) -> dict[str, 
                 raise engine.RuleError("default", f"expected 'notify' or 'suppress', got {default!r}")
             if not isinstance(timezone, str):
                 raise engine.RuleError("timezone", f"expected a time zone name, got {timezone!r}")
-            compiled[name] = engine.compile_contact(rules, default=default, timezone=timezone)
+            compiled[name] = rulebook.compile_contact(
+                rules,
+                default=default,
+                timezone=timezone,
+                silences=prefs.get("silences") or (),  # type: ignore[arg-type]  # checked by the engine
+                oncall=prefs.get("oncall"),  # type: ignore[arg-type]
+            )
         except engine.RuleError as exc:
             raise engine.RuleError(f"{name}.{exc.field}", exc.message) from None
     return compiled
+
+
+def cluster_part(
+    node: str, nodes: Iterable[str], groups: Mapping[str, str], notifiers: Mapping[str, str | None]
+) -> ClusterPart:
+    """The ``cluster`` file's content, checked: a bad value raises ``ValueError`` before anything is written.
+
+    ``notifiers`` maps a share to its notifier; a share nobody notifies (None: no master) is
+    left out, so that the filter fails open for it.
+    """
+    names = sorted(set(nodes))
+    for what, values in (
+        ("node", [node]),
+        ("nodes", names),
+        ("groups", [*groups, *groups.values()]),
+        ("notifiers", [*notifiers, *(v for v in notifiers.values() if v is not None)]),
+    ):
+        for value in values:
+            if not isinstance(value, str) or (not value and what != "notifiers"):
+                raise ValueError(f"cluster part: {what}: expected names, got {value!r}")
+    return {
+        "format": CLUSTER_FORMAT,
+        "node": node,
+        "nodes": names,
+        "groups": dict(sorted(groups.items())),
+        "notifiers": {share: name for share, name in sorted(notifiers.items()) if name},
+    }
 
 
 def write_snapshot(
     directory: StrPath,
     contacts: Mapping[str, Mapping[str, object]],
     *,
+    cluster: ClusterPart | None = None,
     generated_at: float | None = None,
     keep: int = 2,
 ) -> str:
     """Compile ``contacts`` (see ``compile_snapshot``) and publish them atomically.
 
-    ``generated_at`` (epoch seconds, default now) becomes the manifest's
-    timestamp and mtime, from which the filter judges staleness: rewrite the
-    snapshot periodically even when nothing changed. ``keep`` generations
-    (current included, at least 1) are kept. Returns the new generation's path.
+    ``cluster`` (``cluster_part``'s output) goes into the same generation; None writes none
+    (the filter then lets every notification out of this node). ``generated_at`` (epoch
+    seconds, default now) becomes the manifest's timestamp and mtime, from which the filter
+    judges staleness: rewrite the snapshot periodically even when nothing changed. ``keep``
+    generations (current included, at least 1) are kept. Returns the new generation's path.
     Validation happens before anything is written.
     """
     compiled = compile_snapshot(contacts)
-    return write_compiled_snapshot(directory, compiled, generated_at=generated_at, keep=keep)
+    return write_compiled_snapshot(directory, compiled, cluster=cluster, generated_at=generated_at, keep=keep)
 
 
 def write_compiled_snapshot(
     directory: StrPath,
     compiled: Mapping[str, CompiledContact],
     *,
+    cluster: ClusterPart | None = None,
     generated_at: float | None = None,
     keep: int = 2,
 ) -> str:
-    """Publish already compiled contacts atomically (see ``write_snapshot``)."""
+    """Publish already compiled contacts (and the cluster part) atomically (see ``write_snapshot``)."""
     import fcntl
     import json
     import tempfile
 
+    if cluster is not None:
+        cluster = cluster_part(cluster["node"], cluster["nodes"], cluster["groups"], cluster["notifiers"])
     root = os.fspath(directory)
     os.makedirs(root, exist_ok=True)
     when = time.time() if generated_at is None else generated_at
@@ -173,12 +241,15 @@ def write_compiled_snapshot(
         os.mkdir(contacts_dir, 0o755)
         for name, contact in compiled.items():
             _write_new(os.path.join(contacts_dir, contact_filename(name)), pack(contact, _CONTACT_MAGIC))
+        if cluster is not None:
+            _write_new(os.path.join(generation, CLUSTER), pack(cluster, _CLUSTER_MAGIC))
         manifest = {
             "format": SNAPSHOT_FORMAT,
             "compiled_format": engine.COMPILED_FORMAT,
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)),
             "generated_at_epoch": when,
             "contacts": len(compiled),
+            "cluster_node": None if cluster is None else cluster["node"],
         }
         manifest_path = os.path.join(generation, MANIFEST)
         _write_new(manifest_path, json.dumps(manifest, indent=2).encode() + b"\n")
@@ -238,6 +309,38 @@ def read_contact(directory: StrPath, contact: str) -> CompiledContact | None:
         raise SnapshotCorrupt(f"corrupt snapshot file {path}: {exc}") from exc
     if not isinstance(value, dict) or value.get("format") != engine.COMPILED_FORMAT:
         raise SnapshotCorrupt(f"corrupt snapshot file {path}: not a compiled contact")
+    return value  # type: ignore[return-value]  # checked above as far as is cheap
+
+
+def read_cluster(directory: StrPath) -> ClusterPart | None:
+    """This node's part in the cluster; ``None`` when the snapshot has none (an older portal).
+
+    Raises ``SnapshotMissing`` (no complete snapshot) or ``SnapshotCorrupt``.
+    """
+    current = os.path.join(os.fspath(directory), CURRENT)
+    path = os.path.join(current, CLUSTER)
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except FileNotFoundError:
+        if os.path.exists(os.path.join(current, MANIFEST)):
+            return None
+        raise SnapshotMissing(f"no snapshot in {directory}") from None
+    except OSError as exc:
+        raise SnapshotCorrupt(f"unreadable snapshot file {path}: {exc}") from exc
+    try:
+        value = unpack(data, _CLUSTER_MAGIC)
+    except ValueError as exc:
+        raise SnapshotCorrupt(f"corrupt snapshot file {path}: {exc}") from exc
+    if (
+        not isinstance(value, dict)
+        or value.get("format") != CLUSTER_FORMAT
+        or not isinstance(value.get("node"), str)
+        or not isinstance(value.get("nodes"), list)
+        or not isinstance(value.get("groups"), dict)
+        or not isinstance(value.get("notifiers"), dict)
+    ):
+        raise SnapshotCorrupt(f"corrupt snapshot file {path}: not a cluster part")
     return value  # type: ignore[return-value]  # checked above as far as is cheap
 
 

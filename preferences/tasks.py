@@ -19,6 +19,12 @@ filter treats a snapshot older than its --max-age (an hour) as stale and sends e
 (fail open): a node whose worker or portal is gone does not apply rules that may be out of
 date, and a quiet week without changes does not make a snapshot stale. A node that missed a
 message catches up on the next beat.
+
+Each snapshot carries the node's part in the cluster (``cluster_part``: who notifies which
+share, from ``registry.cluster.topology()``), in the same generation as the rules: the
+notify-filter on every node that holds an object lets its notifications out only on its
+notifier. So a change of the topology publishes too (``preferences.signals``): a node saved or
+deleted, a host group placed on another poller, and every failover move.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ from celery import shared_task
 from django.db import DatabaseError, connection, transaction
 
 from monitoring_portal import redis_client
-from preferences import decisions, snapshot
+from preferences import decisions, history, snapshot
 from preferences.compiled import snapshot_contacts
+from registry.cluster import Topology, topology
 from registry.models import NaemonNode
 
 logger = logging.getLogger(__name__)
@@ -48,6 +55,17 @@ MESSAGE_EXPIRES = 3600
 def snapshot_dir(node: NaemonNode) -> str:
     """Where the node's notify-filter reads its snapshot (``--snapshot-dir`` of its rendered commands)."""
     return node.notify_paths().snapshot_dir
+
+
+def cluster_part(topo: Topology, node: str) -> snapshot.ClusterPart:
+    """What ``node``'s notify-filter needs of the topology: who notifies each share (snapshot.py)."""
+    groups = dict(topo.group_owner)
+    notifiers = {"": topo.notifier(())}
+    for name, member in topo.nodes.items():
+        if not member.master and member.groups:
+            notifiers[name] = topo.notifier(member.groups)
+    enabled = [name for name, member in topo.nodes.items() if member.enabled]
+    return snapshot.cluster_part(node, enabled, groups, notifiers)
 
 
 def _pending_key(node_id: int) -> str:
@@ -108,12 +126,15 @@ def publish_snapshot(node_id: int) -> dict[str, Any] | None:
     started = time.monotonic()
     contacts = snapshot_contacts()
     directory = snapshot_dir(node)
-    generation = snapshot.write_snapshot(directory, contacts)
+    # The cluster part in the same generation: a failover moves notifications by this publish.
+    cluster = cluster_part(topology(), node.name)
+    generation = snapshot.write_snapshot(directory, contacts, cluster=cluster)
     result = {
         "node": node.name,
         "directory": directory,
         "generation": os.path.basename(generation),
         "contacts": len(contacts),
+        "notifiers": cluster["notifiers"],
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
     }
     logger.info("published notification preferences snapshot", extra=result)
@@ -137,12 +158,26 @@ def refresh_snapshots() -> list[str]:
     time_limit=60,
 )
 def collect_notification_log(node_id: int) -> dict[str, Any] | None:
-    """Read what is new in this node's decision log into Redis; run by the node's own worker."""
+    """Read what is new in this node's decision log into Redis and the database; run by the node's own worker.
+
+    A database error leaves the offset where it was (the next run reads the same lines again).
+    """
     node = NaemonNode.objects.filter(pk=node_id, enabled=True).first()
     client = redis_client.client()
     if node is None or client is None:
         return None
-    result = decisions.collect(client, node.pk, node.notify_paths().decision_log, now=time.time())
+    # Also into the database (the history page): stored before the offset moves, once per line.
+    result = decisions.collect(
+        client, node.pk, node.notify_paths().decision_log, now=time.time(), sink=history.sink_for(node)
+    )
     result["node"] = node.name
     logger.info("decision log collected", extra={"collected": result})
     return result
+
+
+@shared_task(soft_time_limit=600, time_limit=900)
+def purge_notification_history() -> int:
+    """Daily: forget decisions older than ``NOTIFICATION_HISTORY_DAYS``."""
+    deleted = history.purge()
+    logger.info("notification history purged", extra={"deleted": deleted})
+    return deleted

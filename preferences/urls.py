@@ -6,4 +6,6 @@ app_name = "preferences"
 urlpatterns = [
     path("", views.index, name="index"),
     path("who/", views.who, name="who"),
+    path("history/", views.history_page, name="history"),
+    path("silences/", views.silences, name="silences"),
 ]

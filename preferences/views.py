@@ -1,9 +1,21 @@
-"""Pages of the My notifications area; they read and write only through the REST API (fetch)."""
+"""Pages of the My notifications area; they read and write only through the REST API (fetch).
+
+The history is rendered on the server from the same queryset and FilterSet as its API: a
+read-only list that needs no script (and links to itself page by page).
+"""
+
+import time
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
+from preferences import history
+from preferences.api.serializers import RotationSerializer
+from preferences.filtersets import NotificationDecisionFilterSet
+from preferences.models import Rotation, Silence
 from registry.models import Contact
 
 # (field, label, help) of the rule editor's name criteria.
@@ -28,3 +40,67 @@ def index(request: HttpRequest) -> HttpResponse:
 def who(request: HttpRequest) -> HttpResponse:
     """Who would be notified for a host or service (for engineers and the control room)."""
     return render(request, "preferences/who.html")
+
+
+HISTORY_PAGE_SIZE = 50
+
+
+@login_required
+def history_page(request: HttpRequest) -> HttpResponse:
+    """The notify-filter's decisions (yours; staff: everyone's), searchable, each explained."""
+    filterset = NotificationDecisionFilterSet(
+        request.GET, queryset=history.visible_to(request.user).select_related("user")
+    )
+    page = Paginator(filterset.qs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    for decision in page:
+        decision.rule_label = history.rule_label(decision)
+    host = request.GET.get("host", "").strip()
+    before = None
+    if host and filterset.is_valid():
+        since = filterset.form.cleaned_data.get("from")
+        until = filterset.form.cleaned_data.get("to")
+        before = history.object_not_attempted(
+            host,
+            request.GET.get("service", "").strip(),
+            since.timestamp() if since else time.time() - 86400,
+            until.timestamp() if until else None,
+        )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "preferences/history.html",
+        {"filterset": filterset, "page": page, "not_attempted": before, "query": query.urlencode()},
+    )
+
+
+SILENCE_DURATIONS = [
+    ("1h", "1 hour", 3600),
+    ("2h", "2 hours", 7200),
+    ("8h", "8 hours", 28800),
+    ("1d", "1 day", 86400),
+    ("3d", "3 days", 259200),
+    ("7d", "7 days", 604800),
+]
+
+
+@login_required
+def silences(request: HttpRequest) -> HttpResponse:
+    """My silences (created and ended early through the API) and who is on call in my teams.
+
+    ``?host=&service=`` prefill the form: a history row or a status page links here, so
+    muting an object is two clicks (the link, then "Mute").
+    """
+    mine = Silence.objects.filter(user=request.user).order_by("-created_at")[:50]  # type: ignore[misc]
+    now = timezone.now()
+    rotations = Rotation.objects.filter(team__members=request.user).select_related("team", "fallback")  # type: ignore[misc]
+    return render(
+        request,
+        "preferences/silences.html",
+        {
+            "silences": [(s, s.created_at <= now < s.effective_end) for s in mine],
+            "prefill": {"host": request.GET.get("host", ""), "service": request.GET.get("service", "")},
+            "durations": SILENCE_DURATIONS,
+            "rotations": [RotationSerializer(r).data for r in rotations],
+        },
+    )

@@ -530,6 +530,15 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
         except runner.RunnerError as exc:
             run.time("reload", start)
             run.save(reload_output=exc.output or str(exc))
+            if exc.core_down:
+                # Nothing is running to fall back on: the verified config stays in place, so
+                # that a core (re)started later reads it, not the one before (in a cluster, a
+                # master killed while it was the checker must come back as a standby).
+                run.finish(
+                    DeploymentState.FAILED,
+                    error=f"core not running: {exc}; the verified config stays in place for its next start",
+                )
+                return
             rollback = _roll_back(node, previous)
             what = "not confirmed" if isinstance(exc, NotConfirmed) else "reload failed"
             run.finish(DeploymentState.FAILED, error=f"{what}: {exc}; {rollback}")

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from monitoring_portal.models import Team
 from registry.models import Command, Host, HostGroup, Service, ServiceGroup
 from registry.permissions import team_ids
+from registry.recipients import Recipient, recipients
 from registry.serializers import (
     HostSerializer,
     HostServiceSerializer,
@@ -72,11 +73,24 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
         help_text="One per line: _NAME=value",
     )
     notes = forms.CharField(max_length=1024, required=False, strip=False)
+    notify_owners = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Notify the owning teams",
+        help_text="Their members are told (each by their own rules), besides the contacts named on it.",
+    )
+    notify_nobody = forms.BooleanField(
+        required=False,
+        label="Save even though nobody would be notified",
+        help_text="Asked when the object would notify nobody: give it a team or contacts instead, if you can.",
+    )
 
     def __init__(self, *args: Any, instance: ObjectT | None, request: HttpRequest, **kwargs: Any) -> None:
         self.instance: ObjectT | None = instance
         self.request = request
         self.serializer: NaemonModelSerializer | None = None
+        #: Who would be notified (registry.recipients): the object as stored, then as written.
+        self.recipients: list[Recipient] | None = recipients(instance) if instance is not None else None
         if instance is not None and "initial" not in kwargs:
             kwargs["initial"] = self.initial_for(instance)
         super().__init__(*args, **kwargs)
@@ -84,6 +98,8 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
             css = (
                 "form-select"
                 if isinstance(field.widget, forms.Select | forms.SelectMultiple)
+                else "form-check-input"
+                if isinstance(field.widget, forms.CheckboxInput)
                 else "form-control"
             )
             field.widget.attrs.setdefault("class", css)
@@ -97,10 +113,11 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
             "check_command_args": "\n".join(obj.check_command_args or []),
             "custom_variables": "\n".join(f"{k}={v}" for k, v in (obj.custom_variables or {}).items()),
             "notes": obj.notes,
+            "notify_owners": obj.notify_owners,
         }
 
     def check_settings(self, cleaned: dict[str, Any]) -> dict[str, Any] | None:
-        """The serializer's data for the check settings; None (and a form error) on a bad variable."""
+        """The serializer's data for the fields both forms share; None (and a form error) on a bad variable."""
         variables: dict[str, str] = {}
         for line in _lines(cleaned.get("custom_variables", "")):
             if "=" not in line:
@@ -114,6 +131,7 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
             "check_command_args": _lines(cleaned.get("check_command_args", "")),
             "custom_variables": variables,
             "notes": cleaned.get("notes", ""),
+            "notify_owners": bool(cleaned.get("notify_owners")),
         }
 
     def validate(
@@ -139,6 +157,22 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
         """What the write sets beside the serializer's data."""
         return {}
 
+    @property
+    def nobody_notified(self) -> bool:
+        """Whether the object, as stored or as just written, would notify nobody."""
+        return self.recipients is not None and not self.recipients
+
+    def must_confirm_nobody(self, after: list[Recipient]) -> bool:
+        """Whether saving must wait for "save even though nobody would be notified".
+
+        Asked when the write would make the object notify nobody: a new object, or one that
+        notified somebody. An object already notifying nobody is not blocked on every edit
+        (the form shows the warning all along).
+        """
+        if after or self.cleaned_data.get("notify_nobody"):
+            return False
+        return self.instance is None or bool(self.recipients)
+
 
 class HostForm(RegistryObjectForm[Host]):
     """Create or edit a host: the fields people edit by hand (the API has them all)."""
@@ -149,6 +183,7 @@ class HostForm(RegistryObjectForm[Host]):
         "address",
         "team",
         "hostgroups",
+        "notify_owners",
         "templates",
         "check_command",
         "check_command_args",
@@ -218,6 +253,7 @@ class ServiceForm(RegistryObjectForm[Service]):
         "hostgroups",
         "templates",
         "servicegroups",
+        "notify_owners",
         "check_command",
         "check_command_args",
         "custom_variables",

@@ -40,6 +40,7 @@ from django.db import transaction
 
 from registry import models as m
 from registry import validation
+from registry.directives import missing_directives
 from registry.validation import NaemonValueError
 
 # --- parsing --------------------------------------------------------------------------
@@ -378,7 +379,7 @@ class Importer:
         errors = obj.naemon_errors()
         if errors:
             raise Invalid(_errors_text(errors))
-        missing = m.missing_directives(obj, templates) if templates is not None else []
+        missing = missing_directives(obj, templates) if templates is not None else []
         if missing:
             raise Invalid(
                 f"{', '.join(missing)} not set, nor inherited from its templates: the core would refuse it"

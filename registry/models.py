@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -115,9 +116,52 @@ class NaemonNode(NamedObject):
         help_text="The notify-filter executable on this node; empty: the one in the portal's virtualenv there.",
     )
     enabled = models.BooleanField(default=True)
+    # The cluster (docs/cluster.md, registry/cluster.py): who checks and who notifies what.
+    notifies = models.BooleanField(
+        default=True,
+        help_text="Pollers: send the notifications of the objects this poller checks (Merlin's "
+        "'notifies'); off: the checking master sends them.",
+    )
+    priority = models.PositiveIntegerField(
+        default=100,
+        help_text="Masters: the healthy master with the lowest priority (then name) checks and "
+        "notifies every object no poller owns; the others hold copies.",
+    )
+    takeover = models.BooleanField(
+        default=False,
+        help_text="Pollers: while this poller is down, the active master checks its objects; off: "
+        "their copies on the masters turn UNKNOWN after stale_after seconds, naming the poller.",
+    )
+    stale_after = models.PositiveIntegerField(
+        default=180,
+        validators=[MinValueValidator(5)],
+        help_text="Seconds without a result from this node after which the other nodes' copies of "
+        "the objects it checks turn UNKNOWN (freshness threshold).",
+    )
+    relay_address = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="How the other nodes hand check results to this one: livestatus:unix:/path, "
+        "livestatus:tcp:host:port or cmdfile:/path/naemon.cmd; empty: its Livestatus address, "
+        "else its command file.",
+    )
 
     class Meta(NamedObject.Meta):
         verbose_name = "Naemon node"
+
+    def relay_program(self) -> tuple[str, str]:
+        """The relay (``portal-relay``, beside the node's notify-filter) and its log on this node."""
+        paths = self.notify_paths()
+        base = str(Path(paths.decision_log).parent)
+        return str(Path(paths.filter).parent / "portal-relay"), f"{base}/relay.log"
+
+    def relay_target(self) -> str:
+        """Where the other nodes' relay delivers check results to this node ('' if nowhere)."""
+        if self.relay_address:
+            return self.relay_address
+        if self.livestatus:
+            return f"livestatus:{self.livestatus}"
+        return f"cmdfile:{self.command_file}" if self.command_file else ""
 
     @property
     def queue(self) -> str:
@@ -130,6 +174,53 @@ class NaemonNode(NamedObject):
         # No notify_filter_path: the console script of the virtualenv the node's worker runs in.
         program = self.notify_filter_path or str(Path(sys.executable).parent / "notify-filter")
         return NotifyPaths(program, f"{base}/snapshot", f"{base}/state", f"{base}/decisions.log")
+
+
+class NodeHealth(models.Model):
+    """What the cluster watch (registry.failover) last saw of a node; no row: healthy."""
+
+    node = models.OneToOneField(NaemonNode, on_delete=models.CASCADE, related_name="health")
+    healthy = models.BooleanField(default=True)
+    #: When ``healthy`` last changed.
+    since = models.DateTimeField(default=timezone.now)
+    #: When the node last answered (its Livestatus, or its status file).
+    last_seen = models.DateTimeField(null=True, blank=True)
+    #: When it first failed to answer in the current run of failures (None: it answers).
+    failing_since = models.DateTimeField(null=True, blank=True)
+    #: When it began answering in the current run of answers (None: it does not answer); a
+    #: node that is down comes back only after answering without a break (no flapping).
+    answering_since = models.DateTimeField(null=True, blank=True)
+    program_start = models.BigIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.node}: {'healthy' if self.healthy else 'down'}"
+
+
+class ClusterMove(models.Model):
+    """One move of a share of the cluster: who took over what from whom, when and why."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    #: The node whose share moved (it went down, or came back).
+    node = models.ForeignKey(NaemonNode, on_delete=models.CASCADE, related_name="moves")
+    #: Who checks and notifies that share now (empty: nobody could).
+    taken_by = models.CharField(max_length=255, blank=True)
+    #: "down" (the share left the node) or "back" (it returned).
+    kind = models.CharField(max_length=10)
+    reason = models.CharField(max_length=500, blank=True)
+    #: When the failover window began: the node's first unanswered probe (down) or its restart
+    #: (back). It ends when the move's deployments have landed (registry.failover.window_end).
+    window_start = models.DateTimeField(null=True, blank=True)
+    #: The deployments the move caused, one per node redeployed.
+    deployments: models.ManyToManyField[Deployment, Any] = models.ManyToManyField(
+        "Deployment", blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.node} {self.kind} -> {self.taken_by or 'nobody'}"
 
 
 class TimePeriod(NamedObject):
@@ -156,7 +247,11 @@ class TimePeriod(NamedObject):
 class Command(NamedObject):
     """A check or notification command. A notification command names its ``channel`` (email, sms)."""
 
-    reserved_prefixes = (validation.NOTIFY_FILTER_PREFIX, validation.PLACEHOLDER_PREFIX)
+    reserved_prefixes = (
+        validation.NOTIFY_FILTER_PREFIX,
+        validation.PLACEHOLDER_PREFIX,
+        *validation.CLUSTER_COMMAND_PREFIXES,
+    )
 
     command_line = models.TextField()
     channel = models.SlugField(
@@ -228,6 +323,11 @@ class Contact(NamedObject):
     host_notification_commands = models.ManyToManyField(Command, blank=True, related_name="+")
     service_notification_commands = models.ManyToManyField(Command, blank=True, related_name="+")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    # The portal's own contact of a user (registry/signals.py): named after them, its email kept
+    # equal to theirs, removed when they no longer qualify. Contacts people made are never touched.
+    managed = models.BooleanField(
+        default=False, editable=False, help_text="Created and kept in step with its user by the portal."
+    )
 
     def naemon_errors(self) -> dict[str, list[str]]:
         errors = super().naemon_errors()
@@ -252,7 +352,13 @@ class Contact(NamedObject):
         return errors
 
 
+#: Teams are rendered as contact groups of this prefix (registry/recipients.py): ``team-web``.
+TEAM_GROUP_PREFIX = "team-"
+
+
 class ContactGroup(NamedObject):
+    reserved_prefixes = (TEAM_GROUP_PREFIX,)
+
     members = models.ManyToManyField(Contact, blank=True, related_name="contact_groups")
 
 
@@ -423,6 +529,11 @@ class Host(NamedObject, CheckSettings):
     contacts = models.ManyToManyField(Contact, blank=True, related_name="hosts")
     contact_groups = models.ManyToManyField(ContactGroup, blank=True, related_name="hosts")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="hosts")
+    notify_owners = models.BooleanField(
+        default=True,
+        help_text="Notify the owning teams (the host's, its host groups'): their contact groups are "
+        "added to the contacts and contact groups named here.",
+    )
     expires_at = models.DateTimeField(
         null=True, blank=True, db_index=True, help_text="Lease end of a short-lived host; renewed by PUT."
     )
@@ -473,6 +584,11 @@ class Service(CheckSettings):
     servicegroups = models.ManyToManyField(ServiceGroup, blank=True, related_name="services")
     contacts = models.ManyToManyField(Contact, blank=True, related_name="services")
     contact_groups = models.ManyToManyField(ContactGroup, blank=True, related_name="services")
+    notify_owners = models.BooleanField(
+        default=True,
+        help_text="Notify the owning teams (its host's, host groups', service groups'): their contact "
+        "groups are added to the contacts and contact groups named here.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -651,143 +767,3 @@ def nodes_for_hosts(hosts: Iterable[Host]) -> set[NaemonNode]:
         if poller is not None and poller.enabled:
             nodes.add(poller)
     return nodes
-
-
-# --- directives Naemon requires ----------------------------------------------------------
-
-# What the core refuses an object without (checked with ``nagios4 -v``: errors, not warnings),
-# set on the object or inherited through its templates. Field names; check_command by its id.
-REQUIRED_DIRECTIVES: dict[str, tuple[str, ...]] = {
-    "host": ("max_check_attempts",),
-    "service": ("check_command_id", "max_check_attempts"),
-}
-
-
-def _directive(field: str) -> str:
-    return field.removesuffix("_id")
-
-
-class TemplateChains:
-    """The stored templates of one kind and whom they use: what an object inherits through ``use``.
-
-    Only whether a directive is set somewhere in the chain matters here (the registry cannot
-    express Naemon's ``null``), so the order of the chain does not.
-    """
-
-    def __init__(self, kind: str) -> None:
-        model: type[HostTemplate | ServiceTemplate] = HostTemplate if kind == "host" else ServiceTemplate
-        through: type[HostTemplateUse | ServiceTemplateUse] = (
-            HostTemplateUse if kind == "host" else ServiceTemplateUse
-        )
-        self.fields = REQUIRED_DIRECTIVES[kind]
-        self.values: dict[int, dict[str, Any]] = {}
-        for row in model._default_manager.values("pk", *self.fields):
-            self.values[row.pop("pk")] = row
-        self.uses: dict[int, list[int]] = {}
-        for template_id, uses_id in through._default_manager.values_list("template_id", "uses_id"):
-            self.uses.setdefault(template_id, []).append(uses_id)
-
-    def replace(self, template: Any, uses: Iterable[Any]) -> None:
-        """Resolve as if ``template`` (being written) had its current attributes and used ``uses``."""
-        self.values[template.pk] = {f: getattr(template, f) for f in self.fields}
-        self.uses[template.pk] = [t.pk for t in uses]
-
-    def closure(self, template_ids: Iterable[int]) -> set[int]:
-        """These templates and every template they use, directly or not."""
-        seen: set[int] = set()
-        todo = list(template_ids)
-        while todo:
-            pk = todo.pop()
-            if pk not in seen and pk in self.values:
-                seen.add(pk)
-                todo.extend(self.uses.get(pk, ()))
-        return seen
-
-    def users(self, template_id: int) -> set[int]:
-        """The templates whose chain contains ``template_id`` (itself included)."""
-        found = {template_id}
-        changed = True
-        while changed:
-            changed = False
-            for pk, uses in self.uses.items():
-                if pk not in found and found.intersection(uses):
-                    found.add(pk)
-                    changed = True
-        return found
-
-    def missing(self, own: dict[str, Any], template_ids: Iterable[int]) -> list[str]:
-        """The required directives neither the object (``own``: field -> value) nor its chain sets."""
-        unset = [f for f in self.fields if own.get(f) is None]
-        for pk in self.closure(template_ids) if unset else ():
-            unset = [f for f in unset if self.values[pk].get(f) is None]
-            if not unset:
-                break
-        return [_directive(f) for f in unset]
-
-
-def missing_directives(
-    obj: Host | Service, templates: Iterable[Any], chains: dict[str, TemplateChains] | None = None
-) -> list[str]:
-    """Directives Naemon requires that ``obj`` would have neither itself nor through ``templates``.
-
-    ``chains``: a cache of the loaded templates by kind, for many objects checked at once.
-    """
-    kind = "host" if isinstance(obj, Host) else "service"
-    own = {f: getattr(obj, f) for f in REQUIRED_DIRECTIVES[kind]}
-    if all(v is not None for v in own.values()):
-        return []
-    if chains is None:
-        chains = {}
-    if kind not in chains:
-        chains[kind] = TemplateChains(kind)
-    return chains[kind].missing(own, [t.pk for t in templates])
-
-
-def left_without_directives(
-    template: HostTemplate | ServiceTemplate, uses: Iterable[Any]
-) -> dict[str, list[str]]:
-    """Directive -> the hosts/services that would lack it if ``template`` were written as it is now.
-
-    ``template`` carries its new values and ``uses`` its new templates; objects that set every
-    required directive themselves are not affected and not looked at.
-    """
-    if template.pk is None:
-        return {}  # nothing uses a new template yet
-    kind = "host" if isinstance(template, HostTemplate) else "service"
-    chains = TemplateChains(kind)
-    chains.replace(template, uses)
-    users = chains.users(template.pk)
-    fields = REQUIRED_DIRECTIVES[kind]
-    unset = Q()
-    for f in fields:
-        unset |= Q(**{f"{f}__isnull": True})
-    model: Any = Host if kind == "host" else Service
-    through: Any = HostUse if kind == "host" else ServiceUse
-    owner = "host" if kind == "host" else "service"
-    objects = model._default_manager.filter(
-        unset, pk__in=through._default_manager.filter(template_id__in=users).values(f"{owner}_id")
-    )
-    rows = {row.pop("pk"): row for row in objects.values("pk", *fields)}
-    uses_of: dict[int, list[int]] = {}
-    for obj_id, template_id in through._default_manager.filter(**{f"{owner}_id__in": list(rows)}).values_list(
-        f"{owner}_id", "template_id"
-    ):
-        uses_of.setdefault(obj_id, []).append(template_id)
-    broken: dict[str, list[int]] = {}
-    cache: dict[tuple[Any, ...], list[str]] = {}
-    for pk, own in rows.items():
-        key = (tuple(own[f] is None for f in fields), frozenset(uses_of.get(pk, ())))
-        if key not in cache:
-            cache[key] = chains.missing(own, uses_of.get(pk, ()))
-        for directive in cache[key]:
-            broken.setdefault(directive, []).append(pk)
-    result: dict[str, list[str]] = {}
-    for directive, pks in broken.items():
-        shown = model._default_manager.filter(pk__in=sorted(pks)[:5]).select_related(
-            *(["host"] if kind == "service" else [])
-        )
-        names = sorted(str(o) for o in shown)
-        if len(pks) > 5:
-            names.append(f"{len(pks) - 5} more")
-        result[directive] = names
-    return result

@@ -23,7 +23,9 @@ Contacts' notification commands are wrapped by the notify-filter: each command w
 ``channel`` gets two extra definitions, ``notify-filter-host__<name>`` and
 ``notify-filter-service__<name>``, that run the filter with Naemon's macros (each quoted) in
 its gate form, ``notify-filter ... || [ $$? -ne 86 ] || exit 0 && ( <the command's own line> )``;
-contacts reference those. The filter gets every path it uses on the command line
+contacts reference those. A notification command without a channel that a contact uses is
+wrapped the same way in the filter's ``--gate-only`` form: no rules, only the cluster gate, so
+that of the nodes holding an object only its notifier sends. The filter gets every path it uses on the command line
 (``NotifyPaths``, from ``NaemonNode.notify_paths()``): it relies on no default. Only the filter's own "suppress" exits 86: any other status (the
 filter missing, not executable, crashing) runs the whole line, so a broken filter sends rather
 than drops; a suppressed notification runs no part of the line, pipelines included.
@@ -40,6 +42,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from registry import validation
+from registry.render_defaults import (
+    DEFAULT_CONTACT_GROUP,
+    DEFAULT_CONTACT_TEMPLATE,
+    DEFAULT_CONTACT_TEMPLATE_BLOCK,
+    DEFAULT_HOST_TEMPLATE,
+    DEFAULT_HOST_TEMPLATE_BLOCK,
+    DEFAULT_PERIOD,
+    DEFAULT_SERVICE_TEMPLATE,
+    DEFAULT_SERVICE_TEMPLATE_BLOCK,
+    DEFAULT_TIMEPERIOD,
+    PLACEHOLDER,
+    PLACEHOLDER_COMMAND,
+    PLACEHOLDER_CONTACT,
+    PLACEHOLDER_HOST,
+    PLACEHOLDER_SERVICE,
+)
 from registry.validation import NaemonValueError
 
 Row = dict[str, Any]
@@ -84,6 +102,30 @@ class State:
     service_templates: list[Row] = field(default_factory=list)
     hosts: list[Row] = field(default_factory=list)
     services: list[Row] = field(default_factory=list)
+    #: The node's part in a cluster (None: it checks and notifies everything it holds).
+    cluster: ClusterPart | None = None
+
+
+@dataclass(frozen=True)
+class ClusterPart:
+    """What a node of a cluster needs beyond its objects' roles (registry/cluster.py).
+
+    The roles are in the rows: the state loader sets ``active_checks_enabled``,
+    ``passive_checks_enabled``, ``obsess``, and on a passive copy of an object a poller checks,
+    ``check_freshness``/``freshness_threshold`` with the ``portal-stale`` check command. Who
+    notifies is not in the config: every copy notifies through the notify-filter, whose cluster
+    gate (the preferences snapshot) lets the notifier's notifications out only.
+    """
+
+    #: Where this node's relay hands the results of the objects it checks (the other holders).
+    relay_targets: tuple[str, ...] = ()
+    #: The ``portal-relay`` program on this node and its log file.
+    relay_program: str = ""
+    relay_log: str = ""
+    #: Whether to define the relay commands even with no target: a node names them in its main
+    #: config (ocsp_command, docs/cluster.md), and the core refuses a config without them. Every
+    #: node has them (a node alone is a cluster of one); only objects with a target obsess.
+    relay_commands: bool = False
 
 
 @dataclass(frozen=True)
@@ -253,6 +295,10 @@ def _check_settings(block: _Block, row: Row, option_letters: frozenset[str], *, 
             raise NaemonValueError(f"{block.what}: notification_options must be text.")
         block.add("notification_options", checked)
     block.macro("notes", get("notes"))
+    # Set by the cluster's roles (registry/state.py), never stored on objects.
+    block.flag("obsess", get("obsess"))
+    block.flag("check_freshness", get("check_freshness"))
+    block.number("freshness_threshold", get("freshness_threshold"))
     variables = get("custom_variables")
     if variables:
         _custom_variables(block, variables)
@@ -343,27 +389,62 @@ def _quoted(macro: str) -> str:
     return f'"${macro}$"'
 
 
+def _filter_files(notify: NotifyPaths, *, state: bool = True) -> list[str]:
+    """The paths the filter uses, always: its built-in defaults are for hand-run filters only."""
+    validation.check_path(notify.filter, "the notify-filter path")
+    paths = [("--snapshot-dir", notify.snapshot_dir)]
+    if state:  # the gate-only form keeps no records
+        paths.append(("--state-dir", notify.state_dir))
+    paths.append(("--log", notify.decision_log))
+    files: list[str] = []
+    for option, path in paths:
+        files += [option, f'"{validation.check_path(path, NOTIFY_DIR_LABEL)}"']
+    return files
+
+
 def wrapped_command_lines(row: Row, notify: NotifyPaths) -> tuple[str, str]:
     """The host and service notification command lines of a notification command, through the filter."""
     channel = validation.check_channel(row.get("channel") or "", f"command {row['name']!r}")
-    validation.check_path(notify.filter, "the notify-filter path")
-    # Every path the filter uses, always: its built-in defaults are for hand-run filters only.
-    files: list[str] = []
-    for option, path in (
-        ("--snapshot-dir", notify.snapshot_dir),
-        ("--state-dir", notify.state_dir),
-        ("--log", notify.decision_log),
-    ):
-        files += [option, f'"{validation.check_path(path, NOTIFY_DIR_LABEL)}"']
+    files = _filter_files(notify)
     common = [notify.filter, "--contact", _quoted("CONTACTNAME"), "--channel", channel]
     common += ["--type", _quoted("NOTIFICATIONTYPE"), "--host", _quoted("HOSTNAME")]
     common += ["--hostgroups", _quoted("HOSTGROUPNAMES")]
     host = [*common, "--state", _quoted("HOSTSTATE"), "--id", _quoted("HOSTNOTIFICATIONID")]
     host += ["--problem-id", _quoted("HOSTPROBLEMID"), "--last-problem-id", _quoted("LASTHOSTPROBLEMID")]
+    # The state a RECOVERY ends: decides it on a node that never saw its PROBLEM (a failover).
+    host += ["--last-state", _quoted("LASTHOSTSTATE")]
     service = [*common, "--service", _quoted("SERVICEDESC"), "--servicegroups", _quoted("SERVICEGROUPNAMES")]
+    service += ["--share", _quoted(f"_SERVICE{SHARE_VARIABLE[1:]}")]
     service += ["--state", _quoted("SERVICESTATE"), "--id", _quoted("SERVICENOTIFICATIONID")]
     service += ["--problem-id", _quoted("SERVICEPROBLEMID")]
-    service += ["--last-problem-id", _quoted("LASTSERVICEPROBLEMID")]
+    service += [
+        "--last-problem-id",
+        _quoted("LASTSERVICEPROBLEMID"),
+        "--last-state",
+        _quoted("LASTSERVICESTATE"),
+    ]
+    return _gated(host, files, row), _gated(service, files, row)
+
+
+def gate_only_command_lines(row: Row, notify: NotifyPaths) -> tuple[str, str]:
+    """The host and service lines of a notification command without a channel: the cluster gate only.
+
+    No rule matches a command without a channel, but in a cluster every node that holds a copy
+    of an object runs its notifications (registry/state.py): the filter's ``--gate-only`` lets
+    them out on the object's notifier only (no rules, no records), in the same shell form.
+    """
+    files = _filter_files(notify, state=False)
+    common = [notify.filter, "--gate-only", "--contact", _quoted("CONTACTNAME")]
+    common += ["--type", _quoted("NOTIFICATIONTYPE"), "--host", _quoted("HOSTNAME")]
+    common += ["--hostgroups", _quoted("HOSTGROUPNAMES")]
+    host = [*common, "--state", _quoted("HOSTSTATE"), "--id", _quoted("HOSTNOTIFICATIONID")]
+    service = [*common, "--service", _quoted("SERVICEDESC"), "--state", _quoted("SERVICESTATE")]
+    service += ["--id", _quoted("SERVICENOTIFICATIONID"), "--share", _quoted(f"_SERVICE{SHARE_VARIABLE[1:]}")]
+    return _gated(host, files, row), _gated(service, files, row)
+
+
+def _gated(filter_call: list[str], files: list[str], row: Row) -> str:
+    """``filter_call files`` in front of the command's own line, which runs unless the filter says 86."""
     # The filter only decides; the shell runs the whole line unless the filter exited with
     # exactly NOTIFY_FILTER_SUPPRESS. Not the exec form (filter -- LINE): a filter that cannot
     # start would run nothing. Set -e safe (only the last command of an AND-OR list counts);
@@ -373,7 +454,7 @@ def wrapped_command_lines(row: Row, notify: NotifyPaths) -> tuple[str, str]:
     _, line = shell_structure(row["command_line"])
     tail = ["||", "[", "$$?", "-ne", str(NOTIFY_FILTER_SUPPRESS), "]", "||", "exit", "0", "&&"]
     tail += ["(", line or ":", ")"]
-    return (" ".join([*host, *files, *tail]), " ".join([*service, *files, *tail]))
+    return " ".join([*filter_call, *files, *tail])
 
 
 # First words that make a line more than "run this program": reserved words and builtins.
@@ -436,7 +517,57 @@ def shell_structure(line: str) -> tuple[bool, str]:
     return compound, line
 
 
-def _render_commands(rows: list[Row], notify: NotifyPaths) -> list[str]:
+RELAY_SERVICE_COMMAND = "portal-relay-service"
+RELAY_HOST_COMMAND = "portal-relay-host"
+STALE_COMMAND = "portal-stale"
+#: On a service defined on the masters' host groups: its share is the masters' ("*") even when a
+#: member host is a poller's (the notify-filter's --share, registry/state.py).
+SHARE_VARIABLE = "_PORTAL_SHARE"
+_RELAY_MACROS = {
+    "service": ("HOSTNAME", "SERVICEDESC", "SERVICESTATEID", "LASTSERVICECHECK", "SERVICEOUTPUT",
+                "LONGSERVICEOUTPUT", "SERVICEPERFDATA"),
+    "host": ("HOSTNAME", "HOSTSTATEID", "LASTHOSTCHECK", "HOSTOUTPUT", "LONGHOSTOUTPUT", "HOSTPERFDATA"),
+}  # fmt: skip
+
+
+def cluster_commands(part: ClusterPart, stale: bool) -> list[str]:
+    """The relay commands (the node's ``ocsp_command``/``ochp_command``) and the stale-copy check.
+
+    The relay gets every target and its log on the command line, the check result as quoted
+    macros (see livestatus/relay.py). The stale check runs when a passive copy got no result
+    for its freshness threshold: UNKNOWN, naming the node that should have sent one.
+    """
+    blocks = []
+    if part.relay_targets or part.relay_commands:
+        program = validation.check_path(part.relay_program, "the relay path")
+        log = validation.check_path(part.relay_log, NOTIFY_DIR_LABEL)
+        common = [program]
+        for target in part.relay_targets:
+            common += ["--to", validation.check_relay_target(target, "a node's relay target")]
+        common += ["--log", log]
+        for name, kind in ((RELAY_SERVICE_COMMAND, "service"), (RELAY_HOST_COMMAND, "host")):
+            # Single quotes: the shell expands nothing in them, and the core strips ' from
+            # output macros (illegal_macro_output_chars, docs/cluster.md).
+            line = " ".join([*common, kind, *(f"'${m}$'" for m in _RELAY_MACROS[kind])])
+            blocks.append(f"define command {{\n    command_name {name}\n    command_line {line}\n}}\n")
+    if stale:
+        line = "/usr/bin/printf 'UNKNOWN: no check result from node %s for more than %s s\\n' '$ARG1$' '$ARG2$' && exit 3"
+        blocks.append(f"define command {{\n    command_name {STALE_COMMAND}\n    command_line {line}\n}}\n")
+    return blocks
+
+
+def wrapped_commands(commands: list[Row], contacts: list[Row]) -> set[str]:
+    """The commands contacts reach through the filter: those with a channel and any other a contact uses."""
+    used = {
+        name
+        for contact in contacts
+        for directive in ("host_notification_commands", "service_notification_commands")
+        for name in contact.get(directive) or []
+    }
+    return {row["name"] for row in commands if row.get("channel") or row["name"] in used}
+
+
+def _render_commands(rows: list[Row], notify: NotifyPaths, wrapped: set[str]) -> list[str]:
     blocks = []
     for row in rows:
         what = f"command {row['name']!r}"
@@ -444,14 +575,16 @@ def _render_commands(rows: list[Row], notify: NotifyPaths) -> list[str]:
             if row["name"].startswith(prefix):
                 raise NaemonValueError(f"{what}: names starting with {prefix!r} are the portal's own.")
         blocks.append(_render_command(row["name"], row["command_line"], what, row.get("free_form_args")))
-        if row.get("channel"):
-            host_line, service_line = wrapped_command_lines(row, notify)
+        if row["name"] in wrapped:
+            # Without a channel no rule applies, but the cluster gate must: else every holder sends.
+            lines = wrapped_command_lines if row.get("channel") else gate_only_command_lines
+            host_line, service_line = lines(row, notify)
             blocks.append(_render_command(HOST_WRAPPER + row["name"], host_line, what))
             blocks.append(_render_command(SERVICE_WRAPPER + row["name"], service_line, what))
     return blocks
 
 
-def _render_contact(row: Row, channels: dict[str, str]) -> str:
+def _render_contact(row: Row, wrapped: set[str]) -> str:
     block = _Block("contact", f"contact {row['name']!r}")
     block.name("contact_name", row["name"], field="name")
     block.add("use", DEFAULT_CONTACT_TEMPLATE)  # the periods, where the contact sets none
@@ -475,7 +608,7 @@ def _render_contact(row: Row, channels: dict[str, str]) -> str:
     for kind, prefix in (("host", HOST_WRAPPER), ("service", SERVICE_WRAPPER)):
         directive = f"{kind}_notification_commands"
         names = [block.checked_name(n, directive) for n in row.get(directive) or []]
-        block.names(directive, [prefix + n if n in channels else n for n in names])
+        block.names(directive, [prefix + n if n in wrapped else n for n in names])
     return block.text()
 
 
@@ -531,6 +664,10 @@ def _render_service(row: Row) -> str:
     block.name("service_description", row["description"], allow_spaces=True, field="description")
     if row.get("host"):
         block.name("host_name", row["host"], field="host")
+    elif row.get("exclude_hosts"):
+        # The cluster's split of a service on host groups of several owners (registry/state.py).
+        names = [block.checked_name(name, "exclude_hosts") for name in row["exclude_hosts"]]
+        block.add("host_name", ",".join(f"!{name}" for name in names))
     block.names("hostgroup_name", row.get("hostgroups") or [], field="hostgroups")
     block.names(
         "use", [*(row.get("use") or []), DEFAULT_SERVICE_TEMPLATE], allow_spaces=True, field="templates"
@@ -544,84 +681,6 @@ def _render_service(row: Row) -> str:
 
 def _by_name(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda r: r["name"])
-
-
-# Nagios 4 refuses a config without a host, a service or a contact ("There are no services
-# defined!"): a new site's first host, or a poller whose host groups are still empty, would
-# never deploy. Such a node gets inert placeholders (no checks, no notifications) until it
-# has objects of its own; the registry refuses user objects with these names.
-PLACEHOLDER = validation.PLACEHOLDER_PREFIX
-_INERT = """    active_checks_enabled 0
-    passive_checks_enabled 0
-    notifications_enabled 0
-    notification_interval 0
-    event_handler_enabled 0
-    flap_detection_enabled 0
-"""
-PLACEHOLDER_COMMAND = f"""define command {{
-    command_name {PLACEHOLDER}
-    command_line /bin/true
-}}
-"""
-PLACEHOLDER_CONTACT = f"""define contact {{
-    contact_name {PLACEHOLDER}
-    alias Placeholder: the core needs a contact; this portal has none yet
-    host_notifications_enabled 0
-    service_notifications_enabled 0
-    host_notification_commands {PLACEHOLDER}
-    service_notification_commands {PLACEHOLDER}
-}}
-"""
-PLACEHOLDER_HOST = f"""define host {{
-    host_name {PLACEHOLDER}
-    alias Placeholder: the core needs a host and a service; this node has none yet
-    check_command {PLACEHOLDER}
-    max_check_attempts 1
-{_INERT}}}
-"""
-PLACEHOLDER_SERVICE = f"""define service {{
-    host_name {PLACEHOLDER}
-    service_description placeholder
-    check_command {PLACEHOLDER}
-    max_check_attempts 1
-    check_interval 60
-    retry_interval 60
-{_INERT}}}
-"""
-
-
-# Defaults a fresh site needs to verify without warnings ("no check_period", "no
-# notification_period", "no contacts"), unless the registry says otherwise: a time period 24x7
-# (the registry's own 24x7, if it has one), default templates that set the periods, used last
-# by every host, service and contact (any period set on the object or through its templates
-# wins), and a default contact group for hosts nobody is assigned to: the contacts of the
-# portal's staff (like Nagios's stock "admins" group; not everyone: in a centre with thousands
-# of users an unowned host must not page them all), or the registry's own group of that name.
-# Without either, no such group: the verifier's "no contacts" warning then says, truthfully,
-# that nobody would be told.
-DEFAULT_PERIOD = "24x7"
-DEFAULT_HOST_TEMPLATE = "portal-default-host"
-DEFAULT_SERVICE_TEMPLATE = "portal-default-service"
-DEFAULT_CONTACT_TEMPLATE = "portal-default-contact"
-DEFAULT_CONTACT_GROUP = "portal-default-contacts"
-_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-DEFAULT_TIMEPERIOD = (
-    f"define timeperiod {{\n    timeperiod_name {DEFAULT_PERIOD}\n    alias 24 hours a day, 7 days a week\n"
-    + "".join(f"    {day} 00:00-24:00\n" for day in _DAYS)
-    + "}\n"
-)
-_PERIODS = (
-    f"    check_period {DEFAULT_PERIOD}\n    notification_period {DEFAULT_PERIOD}\n    register 0\n}}\n"
-)
-DEFAULT_HOST_TEMPLATE_BLOCK = f"define host {{\n    name {DEFAULT_HOST_TEMPLATE}\n{_PERIODS}"
-DEFAULT_SERVICE_TEMPLATE_BLOCK = f"define service {{\n    name {DEFAULT_SERVICE_TEMPLATE}\n{_PERIODS}"
-DEFAULT_CONTACT_TEMPLATE_BLOCK = f"""define contact {{
-    name {DEFAULT_CONTACT_TEMPLATE}
-    host_notification_period {DEFAULT_PERIOD}
-    service_notification_period {DEFAULT_PERIOD}
-    register 0
-}}
-"""
 
 
 def _default_contact_group(state: State) -> tuple[str, list[str]]:
@@ -660,7 +719,7 @@ def render_state(state: State, notify: NotifyPaths, *, node_name: str = "") -> R
         f"# Rendered by the monitoring portal{f' for node {node_name}' if node_name else ''}. Do not edit.\n"
     )
     commands = _by_name(state.commands)
-    channels = {r["name"]: r["channel"] for r in commands if r.get("channel")}
+    wrapped = wrapped_commands(commands, state.contacts)
     hosts = _by_name(state.hosts)
     services = sorted(
         state.services, key=lambda r: (r.get("host") or "", r.get("hostgroups") or [], r["description"])
@@ -670,9 +729,12 @@ def render_state(state: State, notify: NotifyPaths, *, node_name: str = "") -> R
     timeperiods = [_render_timeperiod(r) for r in _by_name(state.timeperiods)]
     if not any(r["name"] == DEFAULT_PERIOD for r in state.timeperiods):
         timeperiods.append(DEFAULT_TIMEPERIOD)
-    command_blocks = _render_commands(commands, notify)
+    command_blocks = _render_commands(commands, notify, wrapped)
+    if state.cluster is not None:
+        stale = any(row.get("check_command") == STALE_COMMAND for row in state.services)
+        command_blocks += cluster_commands(state.cluster, stale)
     _check_free_form_values(state, commands)
-    contacts = [_render_contact(r, channels) for r in _by_name(state.contacts)]
+    contacts = [_render_contact(r, wrapped) for r in _by_name(state.contacts)]
     groups = [_render_group("hostgroup", row) for row in _by_name(state.hostgroups)]
     groups += [_render_group("servicegroup", row) for row in _by_name(state.servicegroups)]
     groups += [

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livestatus.client import LivestatusClient, LivestatusError, LivestatusQuery
+from livestatus.client import LivestatusClient, LivestatusConnectError, LivestatusError, LivestatusQuery
 from livestatus.client.commands import restart_program
 
 OUTPUT_LIMIT = 64 * 1024
@@ -30,10 +30,13 @@ OUTPUT_LIMIT = 64 * 1024
 class RunnerError(Exception):
     """Talking to the core failed; ``retryable`` says whether trying again later can help."""
 
-    def __init__(self, message: str, *, retryable: bool, output: str = "") -> None:
+    def __init__(self, message: str, *, retryable: bool, output: str = "", core_down: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.output = output
+        #: The core is not running at all (nothing reads its command file, nothing listens on
+        #: its Livestatus): not a refusal of the config.
+        self.core_down = core_down
 
     def __str__(self) -> str:
         hint = "retrying can help" if self.retryable else "retrying will not help"
@@ -107,7 +110,7 @@ def send_external_command(path: str, line: str, *, timeout: float = 10.0) -> Non
         if exc.errno == errno.ENXIO:
             # A FIFO without a reader: nobody would ever read the command.
             raise RunnerError(
-                f"nothing reads command file {path}: the core is not running", retryable=True
+                f"nothing reads command file {path}: the core is not running", retryable=True, core_down=True
             ) from None
         raise RunnerError(f"cannot open command file {path}: {exc.strerror}", retryable=False) from None
     deadline = time.monotonic() + timeout
@@ -156,7 +159,12 @@ def _livestatus_client(address: str, timeout: float) -> LivestatusClient:
 
 
 def _livestatus_failure(address: str, exc: Exception) -> RunnerError:
-    return RunnerError(f"Livestatus {address}: {exc}", retryable=bool(getattr(exc, "retryable", True)))
+    text = str(exc)
+    return RunnerError(
+        text if address in text else f"Livestatus {address}: {text}",  # the client's errors name it
+        retryable=bool(getattr(exc, "retryable", True)),
+        core_down=isinstance(exc, LivestatusConnectError),
+    )
 
 
 def livestatus_restart(address: str, *, timeout: float = 10.0) -> str:

@@ -12,6 +12,7 @@ import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, connections, transaction
@@ -20,7 +21,10 @@ from django.db.models.functions import Cast
 
 from registry import models as m
 from registry.choices import NodeRole
-from registry.render import Rendered, Row, State, render_state
+from registry.cluster import Role, Topology, topology
+from registry.recipients import TeamGroups, service_lists
+from registry.recipients import host_groups as with_owner_groups
+from registry.render import SHARE_VARIABLE, STALE_COMMAND, ClusterPart, Rendered, Row, State, render_state
 
 _CHECK_FIELDS = (
     "check_command_id",
@@ -164,7 +168,15 @@ def load_state(node: m.NaemonNode) -> State:
 
     poller = node.role == NodeRole.POLLER
     host_qs = m.Host.objects.for_node(node)
-    hostgroup_rows = {r["pk"]: r for r in m.HostGroup.objects.values("pk", "name", "alias", "node_id")}
+    hostgroup_rows = {
+        r["pk"]: r for r in m.HostGroup.objects.values("pk", "name", "alias", "node_id", "team_id")
+    }
+    # Teams are contact groups; what a team owns notifies it (registry/recipients.py).
+    teams = TeamGroups(
+        taken={row["name"] for row in state.contactgroups},
+        hostgroup_teams={pk: r["team_id"] for pk, r in hostgroup_rows.items() if r["team_id"]},
+    )
+    state.contactgroups.extend(teams.rows())
     owned = {pk for pk, r in hostgroup_rows.items() if r["node_id"] == node.pk}
     hostgroups = {pk: r["name"] for pk, r in hostgroup_rows.items()}
 
@@ -187,9 +199,13 @@ def load_state(node: m.NaemonNode) -> State:
     host_uses = _pairs(uses_qs, "host_id", "template_id")
     host_templates = dict(m.HostTemplate.objects.values_list("pk", "name"))
 
-    host_rows = list(_rows(host_qs, "pk", "name", "alias", "address", *_CHECK_FIELDS))
+    host_rows = list(
+        _rows(host_qs, "pk", "name", "alias", "address", "team_id", "notify_owners", *_CHECK_FIELDS)
+    )
     host_names = {r["pk"]: r["name"] for r in host_rows}
     referenced: set[int] = set()
+    owners: dict[int, set[int]] = {}
+    rendered_lists: dict[int, tuple[list[str], list[str]]] = {}
     for row in host_rows:
         pk = row.pop("pk")
         groups = host_groups.get(pk, _NONE)
@@ -200,16 +216,126 @@ def load_state(node: m.NaemonNode) -> State:
         row["parents"] = _names(host_parents.get(pk, _NONE), host_names)
         row["contacts"] = _names(host_contacts.get(pk, _NONE), contacts)
         row["contact_groups"] = _names(host_cgroups.get(pk, _NONE), contactgroups)
+        owners[pk] = teams.host_teams(row.pop("team_id", None), groups)
+        if row.pop("notify_owners"):
+            row["contact_groups"] = with_owner_groups(row["contact_groups"], teams.groups(owners[pk]))
+        rendered_lists[pk] = (row["contacts"], row["contact_groups"])
         state.hosts.append(_with_check_refs(row, commands, periods))
     rendered_groups = (owned | referenced) if poller else set(hostgroup_rows)
     state.hostgroups = [
         {"name": hostgroup_rows[pk]["name"], "alias": hostgroup_rows[pk]["alias"]} for pk in rendered_groups
     ]
 
-    _load_services(node, state, poller, host_names, owned, hostgroups, servicegroups, contacts, contactgroups)
+    ownership = _Ownership(teams, owners, rendered_lists)
+    _load_services(
+        node, state, poller, host_names, owned, hostgroups, servicegroups, contacts, contactgroups, ownership
+    )
     for row in state.services:
         _with_check_refs(row, commands, periods)
+    _apply_cluster(node, state, topology())
     return state
+
+
+def _apply_cluster(node: m.NaemonNode, state: State, topo: Topology) -> None:
+    """Give each object this node's role in it (registry/cluster.py): checker, notifier or passive copy.
+
+    A node alone (or whose roles are all "check and notify" with nobody to relay to) renders
+    exactly as before. On a master, a service defined on host groups of several owners is
+    split into one definition per owner, so that each part has one checker.
+    """
+    targets = tuple(topo.relay_targets(node.name))
+    obsess = bool(targets)
+    program, log = node.relay_program()
+    state.cluster = ClusterPart(
+        relay_targets=targets,
+        relay_program=program,
+        relay_log=log,
+        relay_commands=True,
+    )
+    host_groups = {}
+    members: dict[str, list[str]] = {}
+    for row in state.hosts:
+        host_groups[row["name"]] = row["hostgroups"]
+        for group in row["hostgroups"]:
+            members.setdefault(group, []).append(row["name"])
+        _apply_role(row, topo.role(node.name, row["hostgroups"]), obsess, service=False)
+    services: list[Row] = []
+    for row in state.services:
+        if row.get("host"):
+            parts = [(row, host_groups.get(row["host"], []))]
+        else:
+            by_owner: dict[str | None, list[str]] = {}
+            for group in row["hostgroups"]:
+                by_owner.setdefault(topo.owner((group,)), []).append(group)
+            if len(by_owner) < 2:
+                parts = [(row, row["hostgroups"])]
+            else:
+                parts = [
+                    ({**row, "hostgroups": groups}, groups)
+                    for _, groups in sorted(by_owner.items(), key=lambda item: item[0] or "")
+                ]
+                # A host in both a masters' group and a poller's gets the service from the
+                # poller's part only: left out of the masters' part (Naemon's "!host").
+                polled = {
+                    host
+                    for owner, groups in by_owner.items()
+                    if owner
+                    for g in groups
+                    for host in members.get(g, ())
+                }
+                for part, groups in parts:
+                    if topo.owner(groups) is None:
+                        mine = {host for g in groups for host in members.get(g, ())}
+                        if polled & mine:
+                            part["exclude_hosts"] = sorted(polled & mine)
+        for part, groups in parts:
+            _apply_role(part, topo.role(node.name, groups), obsess, service=True)
+            if not part.get("host") and topo.owner(groups) is None and topo.group_owner:
+                # The masters' share although a member host may be a poller's: the notify-filter
+                # reads the share from its host groups unless told (--share "$_SERVICEPORTAL_SHARE$").
+                part["custom_variables"] = {**(part.get("custom_variables") or {}), SHARE_VARIABLE: "*"}
+            services.append(part)
+    state.services = services
+
+
+def _apply_role(row: Row, role: Role, obsess: bool, *, service: bool) -> None:
+    if role.checks:
+        if obsess:
+            row["obsess"] = True  # its results go to the other holders (the relay)
+    else:
+        # A copy: fed with the checker's results, never checking itself, never relaying them on.
+        row["active_checks_enabled"] = False
+        row["passive_checks_enabled"] = True
+        row["obsess"] = False
+        if role.stale is not None and service:
+            # A dead poller's services turn UNKNOWN here, naming it, instead of staying green.
+            poller, seconds = role.stale
+            row["check_freshness"] = True
+            row["freshness_threshold"] = seconds
+            row["check_command"] = STALE_COMMAND
+            row["check_command_args"] = [poller, str(seconds)]
+    # Notifications stay as the object says on every copy: each holder's core runs Naemon's
+    # notification logic (numbers, "was the problem notified", without which a RECOVERY is
+    # dropped after a move), and the notify-filter's cluster gate lets out only the notifier's
+    # (preferences/notify_filter.py). ``role.notifies`` is what the gate's snapshot says.
+
+
+@dataclass
+class _Ownership:
+    """The teams, the hosts' owners and rendered contact lists: what a service's owners add to it."""
+
+    teams: TeamGroups
+    host_owners: dict[int, set[int]]
+    host_lists: dict[int, tuple[list[str], list[str]]]
+
+    def add(self, row: Row, host_id: int | None, hostgroups: list[int], servicegroups: list[int]) -> None:
+        """Add the service's owners' groups to ``row`` the way registry/recipients.py says."""
+        host_owners = self.host_owners.get(host_id, set()) if host_id is not None else set()
+        teams = self.teams.service_teams(host_owners, hostgroups, servicegroups)
+        inherited = self.host_lists.get(host_id) if host_id is not None else None
+        row["contacts"], row["contact_groups"] = service_lists(
+            row["contacts"], row["contact_groups"], self.teams.groups(teams), inherited
+        )
 
 
 def _load_services(
@@ -222,6 +348,7 @@ def _load_services(
     servicegroups: dict[int, str],
     contacts: dict[int, str],
     contactgroups: dict[int, str],
+    ownership: _Ownership,
 ) -> None:
     services = m.Service.objects.all()
     if poller:
@@ -242,7 +369,7 @@ def _load_services(
     uses = _pairs(uses_qs.filter(service_id__in=ids) if poller else uses_qs, "service_id", "template_id")
     templates = dict(m.ServiceTemplate.objects.values_list("pk", "name"))
     # On a poller only the host groups it owns carry services there (filtered below).
-    for row in _rows(services, "pk", "description", "host_id", *_CHECK_FIELDS):
+    for row in _rows(services, "pk", "description", "host_id", "notify_owners", *_CHECK_FIELDS):
         pk = row.pop("pk")
         host_id = row.pop("host_id", None)
         host = host_names.get(host_id) if host_id is not None else None
@@ -257,6 +384,8 @@ def _load_services(
         row["servicegroups"] = _names(sgroups.get(pk, _NONE), servicegroups)
         row["contacts"] = _names(scontacts.get(pk, _NONE), contacts)
         row["contact_groups"] = _names(scgroups.get(pk, _NONE), contactgroups)
+        if row.pop("notify_owners"):
+            ownership.add(row, host_id, groups.get(pk, _NONE), sgroups.get(pk, _NONE))
         state.services.append(row)
 
 

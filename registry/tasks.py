@@ -1,4 +1,4 @@
-"""Celery tasks of the registry: deploy a node's config, retire hosts whose lease ran out.
+"""Celery tasks of the registry: deploy a node's config, retire hosts whose lease ran out, watch the cluster.
 
 ``request_deployments`` is how request code asks for deployments (inside its transaction):
 the deploy task is enqueued on commit. It lives here, beside the task it enqueues, so that
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ from celery import shared_task
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from registry import failover
 from registry.choices import DeploymentState
 from registry.deploy import TransientDeployError, deploy
 from registry.models import Deployment, Host, NaemonNode, nodes_for_hosts
@@ -101,3 +103,14 @@ def retire_expired_hosts() -> list[str]:
         request_deployments(nodes, triggered_by="lease-expiry", reason=f"lease expired: {shown}")
     logger.info("retired %d hosts whose lease expired: %s", len(names), shown)
     return names
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def watch_nodes(now: float | None = None) -> list[str]:
+    """Probe every node and move the share of one that went down or came back (registry/failover.py).
+
+    ``now`` (epoch seconds) is for tests that step time. Returns the moves made, as text. No
+    retry: the next beat run (``CLUSTER_WATCH_SECONDS``) is the retry, with fresh probes.
+    """
+    moment = datetime.fromtimestamp(now, tz=UTC) if now is not None else None
+    return [str(move) for move in failover.watch(moment, request=request_deployments)]

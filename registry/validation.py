@@ -43,6 +43,8 @@ MAX_NAME = 255
 # Names of the objects the renderer defines itself (notify-filter wrappers, placeholders).
 NOTIFY_FILTER_PREFIX = "notify-filter"
 PLACEHOLDER_PREFIX = "portal-placeholder"
+# The cluster's own commands (registry/cluster.py): the relay and the stale-copy check.
+CLUSTER_COMMAND_PREFIXES = ("portal-relay", "portal-stale")
 MAX_VALUE = 1024
 # What /bin/sh reads as syntax in an unquoted or double-quoted word: command substitution (` $),
 # pipes and lists (| & ;), redirections (< >), quotes (' ") and escapes (\\).
@@ -416,6 +418,22 @@ def check_path(value: str, what: str) -> str:
     """An absolute path that is safe to write unquoted into a command line."""
     if not _SAFE_PATH.fullmatch(value):
         raise NaemonValueError(f"{what} must be an absolute path of letters, digits and _ . / + - only.")
+    return value
+
+
+_RELAY_TARGET = re.compile(
+    r"livestatus:unix:/[A-Za-z0-9_./+-]+|livestatus:tcp:[A-Za-z0-9.-]{1,253}:[0-9]{1,5}"
+    r"|livestatus:tcp:\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}|cmdfile:/[A-Za-z0-9_./+-]+"
+)
+
+
+def check_relay_target(value: str, what: str = "relay_address") -> str:
+    """Where a node's relay hands check results to another node; written into a command line."""
+    if not isinstance(value, str) or not _RELAY_TARGET.fullmatch(value):
+        raise NaemonValueError(
+            f"{what} must be livestatus:unix:/path, livestatus:tcp:host:port or cmdfile:/path "
+            "(paths of letters, digits and _ . / + - only)."
+        )
     return value
 
 

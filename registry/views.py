@@ -8,33 +8,38 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db import transaction
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from monitoring_portal.models import Team
+from registry import cluster, failover, writes
 from registry import serializers as s
-from registry import writes
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
 from registry.filtersets import HostFilterSet, ServiceFilterSet
 from registry.forms import HostForm, RegistryObjectForm, ServiceForm
 from registry.models import (
+    ClusterMove,
     Command,
     Deployment,
     Host,
     HostGroup,
     HostTemplate,
     NaemonNode,
+    NodeHealth,
     Service,
     ServiceTemplate,
     nodes_for_hosts,
 )
 from registry.permissions import may_change, may_create
+from registry.recipients import recipients
 
 PAGE_SIZE = 50
 DEPLOYMENT_HISTORY = 50
+MOVE_HISTORY = 10
 # How often the deployment history polls: while a deployment runs, and otherwise.
 POLL_RUNNING_SECONDS = 2
 POLL_IDLE_SECONDS = 5
@@ -170,24 +175,46 @@ def _by(request: HttpRequest) -> str:
     return f"{request.user.get_username()} (web)"
 
 
+class _NobodyNotified(Exception):
+    """Raised to roll back a write that would notify nobody until the form confirms it."""
+
+
+NOBODY_NOTIFIED = (
+    "Nobody would be notified about this object: no contacts, no contact groups, no team with "
+    "members who have a contact, nothing inherited. Give it a team or contacts, or tick this box to "
+    "save it anyway."
+)
+
+
 def _write(
     request: HttpRequest, form: RegistryObjectForm, *, queryset: Any, reason: str
 ) -> tuple[writes.WriteResult | None, int]:
     """Store a valid form through the API's write path (ownership after the write, deployments).
 
     A refusal becomes a form error and the status of the page: 403 (not the caller's to
-    write) or 409 (a concurrent write got there first); nothing is stored then.
+    write) or 409 (a concurrent write got there first); nothing is stored then. A write that
+    would notify nobody is rolled back (its deployments with it) until the form confirms it:
+    who is notified is computed on the written object, as the renderer will see it.
     """
     assert form.serializer is not None, "only a valid form is written"
     try:
-        result = writes.apply_write(
-            form.serializer,
-            queryset=queryset,
-            user=request.user,
-            triggered_by=_by(request),
-            reason=reason,
-            save_kwargs=form.save_kwargs(),
-        )
+        with transaction.atomic():
+            result = writes.apply_write(
+                form.serializer,
+                queryset=queryset,
+                user=request.user,
+                triggered_by=_by(request),
+                reason=reason,
+                save_kwargs=form.save_kwargs(),
+            )
+            if result.stored and result.instance is not None:
+                after = recipients(result.instance)
+                if form.must_confirm_nobody(after):
+                    form.recipients = after
+                    raise _NobodyNotified
+    except _NobodyNotified:
+        form.add_error("notify_nobody", NOBODY_NOTIFIED)
+        return None, 200
     except PermissionDenied as exc:
         form.add_error(None, str(exc))
         return None, 403
@@ -396,12 +423,36 @@ def service_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def node_list(request: HttpRequest) -> HttpResponse:
     """Naemon nodes with their latest deployment (one row per node, not the whole history)."""
     latest = Deployment.objects.filter(node=OuterRef("pk")).order_by("-created_at", "-pk").values("pk")[:1]
-    nodes = list(NaemonNode.objects.prefetch_related("hostgroups").annotate(latest_pk=Subquery(latest)))
+    nodes = list(
+        NaemonNode.objects.prefetch_related("hostgroups")
+        .select_related("health")
+        .annotate(latest_pk=Subquery(latest))
+    )
     last = Deployment.objects.only("pk", "node_id", "state", "created_at").in_bulk(
         [node.latest_pk for node in nodes if node.latest_pk is not None]
     )
     rows = [(node, last.get(node.latest_pk)) for node in nodes]
-    return render(request, "registry/node_list.html", {"rows": rows})
+    # From the rows already read (health joined): the list costs no query per node or object.
+    topo = cluster.Topology(
+        {
+            node.name: cluster.Node(
+                name=node.name,
+                role=node.role,
+                enabled=node.enabled,
+                healthy=_healthy(node),
+                priority=node.priority,
+            )
+            for node in nodes
+        }
+    )
+    return render(request, "registry/node_list.html", {"rows": rows, "active_master": topo.active_master()})
+
+
+def _healthy(node: NaemonNode) -> bool:
+    try:
+        return node.health.healthy
+    except NodeHealth.DoesNotExist:
+        return True  # not watched yet
 
 
 def _deployments_context(node: NaemonNode) -> dict[str, Any]:
@@ -425,7 +476,23 @@ def node_detail(request: HttpRequest, name: str) -> HttpResponse:
         ),
         name=name,
     )
-    return render(request, "registry/node_detail.html", _deployments_context(node))
+    context = _deployments_context(node)
+    context.update(_cluster_context(node))
+    return render(request, "registry/node_detail.html", context)
+
+
+def _cluster_context(node: NaemonNode) -> dict[str, Any]:
+    """The node's part in the cluster: health, share, and the last moves it was part of."""
+    moves = list(
+        ClusterMove.objects.filter(Q(node=node) | Q(taken_by=node.name))
+        .select_related("node")
+        .prefetch_related("deployments")[:MOVE_HISTORY]
+    )
+    return {
+        "health": NodeHealth.objects.filter(node=node).first(),
+        "share": cluster.shares().get(node.name) or cluster.NodeShare().as_dict(),
+        "moves": [(move, failover.window_end(move)) for move in moves],
+    }
 
 
 @login_required

@@ -16,7 +16,7 @@ from livestatus import status as live
 from livestatus.actions import MAX_DOWNTIME_SECONDS, ActionInvalid, downtime_window
 from livestatus.client import UnsafeValueError, check_value
 from livestatus.detail import HISTORY_ROWS, HISTORY_SECONDS
-from livestatus.models import ActionLog
+from livestatus.models import ActionLog, NodeOutcome
 from monitoring_portal.rest import StrictTypesMixin
 
 # -- live state -------------------------------------------------------------------------
@@ -93,6 +93,10 @@ class DowntimeSerializer(serializers.Serializer):
     fixed = serializers.BooleanField()
     duration = serializers.IntegerField()
     triggered_by = serializers.IntegerField()
+    nodes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Every node holding a copy of this downtime (each under its own id; `id` is `node`'s).",
+    )
 
 
 # -- one object ----------------------------------------------------------------------------
@@ -160,6 +164,10 @@ class CommentSerializer(serializers.Serializer):
     entry_type = serializers.CharField(help_text="comment, downtime, flapping or acknowledgement.")
     persistent = serializers.BooleanField()
     expires = serializers.DateTimeField(allow_null=True, help_text="null: does not expire.")
+    nodes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Every node holding a copy of this comment; `id` is `node`'s.",
+    )
 
 
 class HistoryDecisionSerializer(serializers.Serializer):
@@ -275,11 +283,25 @@ class NodeHealthSerializer(serializers.Serializer):
 # -- actions -------------------------------------------------------------------------------
 
 
+class DeliverySerializer(serializers.Serializer):
+    """How an action ended on one node."""
+
+    node = serializers.CharField()
+    ok = serializers.BooleanField(help_text="The node took it (or had nothing to do: `nothing`).")
+    outcome = serializers.ChoiceField(choices=NodeOutcome.choices)
+    error = serializers.CharField(allow_blank=True)
+
+
 class ActionLogSerializer(serializers.ModelSerializer):
-    """One recorded action."""
+    """One recorded action: ``node``/``outcome``/``error`` are the first node's (the checker's),
+    ``deliveries`` every node's, in the order they were sent."""
 
     host = serializers.CharField(source="host_name")
     service = serializers.CharField(source="service_description")
+    deliveries = DeliverySerializer(many=True, read_only=True)
+    complete = serializers.BooleanField(
+        read_only=True, help_text="Every node took it; false: see `deliveries` (queued copies are retried)."
+    )
 
     class Meta:
         model = ActionLog
@@ -296,6 +318,8 @@ class ActionLogSerializer(serializers.ModelSerializer):
             "command",
             "outcome",
             "error",
+            "deliveries",
+            "complete",
             "duration_ms",
         ]
         read_only_fields = fields
@@ -313,7 +337,9 @@ class TargetSerializer(StrictTypesMixin, serializers.Serializer):
         required=False,
         default="",
         allow_blank=True,
-        help_text="A node name; default: the node that owns the host.",
+        help_text="The node the request was made from (a downtime id is that node's); it gets the "
+        "command too. Default: none; the command goes to every node holding the object, its checker first "
+        "(a re-check to the checker only, or to this node).",
     )
 
     def params(self) -> dict[str, Any]:

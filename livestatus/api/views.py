@@ -11,10 +11,13 @@ host name with ``/``): everything its detail page shows, and which actions the c
 take on it. 404 when no node that answered knows it; 400 for a name no query or command
 may carry (a line break, ``;``): nothing is asked then.
 
-Actions are POSTs to ``actions/<kind>/``; the answer is the recorded ``ActionLog`` entry:
-201 when the command was sent, 502 when the node could not be reached or rejected it
-(nothing happened on the core; the entry records the error). 403 when the caller may not
-act on the object, 400 for invalid input: nothing is sent and nothing recorded then.
+Actions are POSTs to ``actions/<kind>/``; they go to every node holding the object, its
+checker first (``livestatus.actions``). The answer is the recorded ``ActionLog`` entry with
+each node's outcome (``deliveries``): 201 when every node took it; 202 when the checker took
+it but a copy did not (``complete`` false; a queued copy is retried when its node answers);
+502 when the checker could not be reached or rejected it (nothing happened there; queued
+copies are retried). 403 when the caller may not act on the object, 400 for invalid input:
+nothing is sent and nothing recorded then.
 """
 
 from __future__ import annotations
@@ -340,13 +343,20 @@ def _via(request: Request) -> str:
 
 
 _ACTION_RESPONSES = {
-    201: s.ActionLogSerializer,
+    201: OpenApiResponse(s.ActionLogSerializer, description="Every node holding the object took it."),
+    202: OpenApiResponse(
+        s.ActionLogSerializer,
+        description="The checker took it, some copy did not (`complete` false, see `deliveries`): a "
+        "queued copy is retried when its node answers again.",
+    ),
     400: OpenApiResponse(
         description="Invalid input (a line break, ';' in a name, unknown node...): nothing sent."
     ),
     403: OpenApiResponse(description="Not staff and not in the team that owns the host: nothing sent."),
     502: OpenApiResponse(
-        s.ActionLogSerializer, description="The node could not be reached or rejected the command (recorded)."
+        s.ActionLogSerializer,
+        description="The checker could not be reached or rejected the command (recorded; queued copies "
+        "are retried).",
     ),
 }
 
@@ -389,7 +399,9 @@ class ActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         except ActionInvalid as exc:
             raise ValidationError({exc.field or "non_field_errors": [str(exc)]}) from None
         body = s.ActionLogSerializer(entry, context=self.get_serializer_context()).data
-        code = status.HTTP_201_CREATED if entry.ok else status.HTTP_502_BAD_GATEWAY
+        code: int = status.HTTP_502_BAD_GATEWAY
+        if entry.ok:
+            code = status.HTTP_201_CREATED if entry.complete else status.HTTP_202_ACCEPTED
         return Response(body, status=code)
 
     @extend_schema(

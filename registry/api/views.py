@@ -27,10 +27,12 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
     inline_serializer,
 )
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -39,11 +41,11 @@ from rest_framework.reverse import reverse
 
 from monitoring_portal import waits
 from monitoring_portal.models import APIToken
-from monitoring_portal.rest import JSONParser, StrictFilterBackend
-from registry import filtersets, writes
+from monitoring_portal.rest import JSONParser, StrictFilterBackend, check_query_parameters
+from registry import failover, filtersets, writes
 from registry import serializers as s
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
-from registry.models import Deployment, Host, HostGroup, Service
+from registry.models import ClusterMove, Deployment, Host, HostGroup, Service
 from registry.permissions import RegistryPermission, check_change, may_create
 
 MAX_WAIT_SECONDS = 120
@@ -354,6 +356,38 @@ class RegistryViewSet(viewsets.ModelViewSet):
 NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="The object's name.")
 
 
+class ClusterMoveSerializer(serializers.ModelSerializer):
+    """One move of a node's share (registry/failover.py): who took what over, when and why."""
+
+    node = serializers.SlugRelatedField(  # type: ignore[var-annotated]
+        read_only=True,
+        slug_field="name",
+        help_text="The node whose share moved (it went down, or came back).",
+    )
+    window_end = serializers.SerializerMethodField(
+        help_text="When the failover window ended (the move's deployments finished); null while "
+        "they run. Inside the window two nodes may check, or nobody may check, the share."
+    )
+    deployments = serializers.HyperlinkedRelatedField(  # type: ignore[var-annotated]
+        many=True, read_only=True, view_name="registry-api:deployment-detail"
+    )
+
+    class Meta:
+        model = ClusterMove
+        fields = ["at", "node", "kind", "taken_by", "reason", "window_start", "window_end", "deployments"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "kind": {"help_text": "down: the share left the node; back: it returned."},
+            "taken_by": {"help_text": "The node that checks the share now (empty: nobody)."},
+            "window_start": {"help_text": "The first unanswered probe (down) or the core's restart (back)."},
+        }
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_window_end(self, obj: ClusterMove) -> Any:
+        end = failover.window_end(obj)
+        return serializers.DateTimeField().to_representation(end) if end else None
+
+
 @documented(s.NaemonNodeSerializer, NAME)
 class NaemonNodeViewSet(RegistryViewSet):
     """Naemon cores (masters and pollers). Staff only for writes."""
@@ -361,6 +395,22 @@ class NaemonNodeViewSet(RegistryViewSet):
     queryset = s.NaemonNodeSerializer.read_queryset()
     serializer_class = s.NaemonNodeSerializer
     filterset_class = filtersets.NaemonNodeFilterSet
+
+    @extend_schema(parameters=[NAME], responses=ClusterMoveSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def moves(self, request: Request, name: str | None = None) -> Response:
+        """The moves of this node's share and the shares it took over, newest first."""
+        check_query_parameters(request, {"limit", "offset"})
+        node = self.get_object()
+        moves = (
+            ClusterMove.objects.filter(models.Q(node=node) | models.Q(taken_by=node.name))
+            .select_related("node")
+            .prefetch_related("deployments")
+        )
+        page = self.paginate_queryset(moves)
+        return self.get_paginated_response(
+            ClusterMoveSerializer(page, many=True, context=self.get_serializer_context()).data
+        )
 
 
 @documented(s.TimePeriodSerializer, NAME)

@@ -20,6 +20,7 @@ from rest_framework.exceptions import APIException
 from monitoring_portal.rest import StrictTypesMixin
 from registry import validation
 from registry.choices import NodeRole
+from registry.directives import left_without_directives, missing_directives
 from registry.models import (
     Command,
     Host,
@@ -32,8 +33,6 @@ from registry.models import (
     ServiceTemplateUse,
     ServiceUse,
     TimePeriod,
-    left_without_directives,
-    missing_directives,
 )
 
 # Never part of "did the config change?": links and timestamps.

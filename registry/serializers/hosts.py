@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from monitoring_portal.models import Team
+from monitoring_portal.models import APIToken, Team
 from registry import adoption
 from registry.models import (
     Contact,
@@ -34,7 +34,12 @@ from registry.serializers.base import (
     _select_check_settings,
     by_name,
 )
-from registry.serializers.services import HostServiceSerializer
+from registry.serializers.services import (
+    RECIPIENTS_HELP,
+    HostServiceSerializer,
+    RecipientSerializer,
+    recipients_data,
+)
 
 MAX_LEASE_SECONDS = 366 * 24 * 3600
 
@@ -76,6 +81,14 @@ class HostSerializer(CheckSettingsSerializer):
     contact_groups = by_name(
         ContactGroup.objects.all(), "contact group", many=True, help_text=MAY_JOIN_HELP["contact_groups"]
     )
+    recipients = serializers.SerializerMethodField(help_text=RECIPIENTS_HELP)
+    notify_me = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="Add your own contact to this host's contacts (you need one: be in a team and have "
+        "an email). A short-lived host written with a token and no team gets the token user's team.",
+    )
     services = HostServiceSerializer(
         many=True,
         required=False,
@@ -115,6 +128,9 @@ class HostSerializer(CheckSettingsSerializer):
             "parents",
             "contacts",
             "contact_groups",
+            "notify_owners",
+            "recipients",
+            "notify_me",
             *CheckSettingsSerializer.check_fields,
             "services",
             "lease_seconds",
@@ -153,6 +169,46 @@ class HostSerializer(CheckSettingsSerializer):
     @extend_schema_field(OpenApiTypes.STR)
     def get_lease(self, obj: Host) -> str:
         return lease_state(obj.expires_at)
+
+    @extend_schema_field(RecipientSerializer(many=True))
+    def get_recipients(self, obj: Host) -> list[dict[str, Any]]:
+        return recipients_data(self, obj)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        self._default_recipients(attrs)
+        return super().validate(attrs)
+
+    def _default_recipients(self, attrs: dict[str, Any]) -> None:
+        """A short-lived host written with a token and no team: the token user's team; ``notify_me``: them.
+
+        Automation registers hosts that live minutes (CI runners, pods): without this they
+        would notify nobody, or only the default group, while their owners are known.
+        """
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if attrs.get("notify_me"):
+            pk = getattr(user, "pk", None)
+            contact = Contact.objects.filter(user_id=pk).first() if pk is not None else None
+            if contact is None:
+                raise serializers.ValidationError(
+                    {"notify_me": ["You have no Naemon contact: join a team and set an email first."]}
+                )
+            contacts = self.related_after(attrs, "contacts")
+            attrs["contacts"] = contacts if contact in contacts else [*contacts, contact]
+        token = getattr(request, "auth", None)
+        short_lived = attrs.get("lease_seconds") is not None
+        if not isinstance(token, APIToken) or not short_lived or self.partial or attrs.get("team"):
+            return
+        teams = list(Team.objects.filter(members=token.user_id))
+        if len(teams) == 1:
+            attrs["team"] = teams[0]
+        elif len(teams) > 1 and not getattr(user, "is_staff", False):
+            owned = {g.team_id for g in attrs.get("hostgroups", []) if g.team_id}
+            if not owned:
+                names = ", ".join(t.name for t in teams)
+                raise serializers.ValidationError(
+                    {"team": [f"Name the owning team: this token's user is in several ({names})."]}
+                )
 
     def extra_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}

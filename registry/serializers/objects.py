@@ -9,10 +9,11 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from monitoring_portal.models import Team
-from registry import validation
+from registry import cluster, validation
 from registry.choices import NodeRole
 from registry.models import (
     Command,
@@ -49,6 +50,31 @@ class NaemonNodeSerializer(NaemonModelSerializer):
     hostgroups = serializers.SlugRelatedField(  # type: ignore[var-annotated]
         many=True, read_only=True, slug_field="name", help_text="Host groups this poller monitors."
     )
+    cluster = serializers.SerializerMethodField(
+        help_text="This node's share of the cluster now: hosts and services it checks and notifies, "
+        "whether it is healthy, and whether it is the active master."
+    )
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "healthy": {"type": "boolean"},
+                "active_master": {"type": "boolean"},
+                "hosts_checked": {"type": "integer"},
+                "hosts_notified": {"type": "integer"},
+                "services_checked": {"type": "integer"},
+                "services_notified": {"type": "integer"},
+            },
+        }
+    )
+    def get_cluster(self, obj: NaemonNode) -> dict[str, Any]:
+        context: dict[str, Any] = self.context  # type: ignore[assignment]
+        shares = context.get("cluster_shares")
+        if shares is None:
+            # One computation per request, whatever the number of nodes listed.
+            shares = context["cluster_shares"] = cluster.shares()
+        return shares.get(obj.name) or cluster.NodeShare().as_dict()
 
     class Meta:
         model = NaemonNode
@@ -68,7 +94,13 @@ class NaemonNodeSerializer(NaemonModelSerializer):
             "status_file",
             "notify_dir",
             "notify_filter_path",
+            "notifies",
+            "priority",
+            "takeover",
+            "stale_after",
+            "relay_address",
             "hostgroups",
+            "cluster",
             "created_at",
             "updated_at",
         ]
@@ -79,11 +111,14 @@ class NaemonNodeSerializer(NaemonModelSerializer):
 
     @classmethod
     def affected_nodes(cls, obj: Any) -> set[NaemonNode]:
-        return {obj} if obj.enabled else set()
+        # A node's role, priority, health options or address change who checks, notifies and
+        # relays what on the others too (registry/cluster.py).
+        return set(NaemonNode.objects.filter(enabled=True))
 
     @classmethod
     def nodes_after_delete(cls, obj: Any) -> set[NaemonNode]:
-        return set()  # a deleted node has nothing left to deploy to
+        # Its share moves to the others (a deleted node itself has nothing left to deploy to).
+        return set(NaemonNode.objects.filter(enabled=True).exclude(pk=obj.pk))
 
     def extra_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
@@ -102,6 +137,11 @@ class NaemonNodeSerializer(NaemonModelSerializer):
             value = getattr(candidate, key)
             if value and (not value.startswith("/") or validation._CONTROL.search(value)):
                 errors[key] = [f"{key} must be an absolute path without control characters."]
+        if candidate.relay_address:
+            try:
+                validation.check_relay_target(candidate.relay_address)
+            except validation.NaemonValueError as exc:
+                errors["relay_address"] = [str(exc)]
         if not candidate.config_dir:
             errors.setdefault("config_dir", ["config_dir is required."])
         if (

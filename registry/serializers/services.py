@@ -22,6 +22,7 @@ from registry.models import (
     nodes_for_hosts,
 )
 from registry.permissions import MAY_JOIN_HELP
+from registry.recipients import Recipient, recipients_of
 from registry.serializers.base import (
     CheckSettingsSerializer,
     OrderedTemplatesField,
@@ -30,6 +31,41 @@ from registry.serializers.base import (
     by_name,
     masters,
 )
+
+
+class RecipientSerializer(serializers.Serializer):
+    """A contact Naemon would notify, and how it is one (``team web``, ``host web1: contact``...)."""
+
+    contact = serializers.CharField()
+    via = serializers.ListField(child=serializers.CharField())
+
+
+RECIPIENTS_HELP = (
+    "Who Naemon would notify (before each person's rules): the contacts and contact groups named "
+    "here, the owning teams' groups (notify_owners), what a service inherits from its host, the "
+    "default group of a host nobody is assigned to. Empty: nobody would be told."
+)
+
+
+def recipients_data(serializer: serializers.BaseSerializer, obj: Host | Service) -> list[dict[str, Any]]:
+    """The ``recipients`` of ``obj``, computed once for every object the serializer's root shows.
+
+    Cached on the root serializer, not in the context: a write serializes the object before
+    and after the change with one context.
+    """
+    root: Any = serializer.root
+    cache: dict[tuple[str, int], list[Recipient]] | None = getattr(root, "_recipients", None)
+    key = ("host" if isinstance(obj, Host) else "service", obj.pk)
+    if cache is None or key not in cache:
+        shown = root.instance
+        items = list(shown) if isinstance(shown, list | QuerySet) else [shown]
+        objects = [i for i in items if isinstance(i, Host | Service)]
+        objects += [svc for i in items if isinstance(i, Host) for svc in i.services.all()]
+        if obj not in objects:
+            objects.append(obj)
+        cache = recipients_of(objects)
+        root._recipients = cache
+    return [{"contact": r.contact, "via": list(r.via)} for r in cache.get(key, [])]
 
 
 class ServiceSerializer(CheckSettingsSerializer):
@@ -54,6 +90,7 @@ class ServiceSerializer(CheckSettingsSerializer):
     contact_groups = by_name(
         ContactGroup.objects.all(), "contact group", many=True, help_text=MAY_JOIN_HELP["contact_groups"]
     )
+    recipients = serializers.SerializerMethodField(help_text=RECIPIENTS_HELP)
 
     class Meta:
         model = Service
@@ -66,6 +103,8 @@ class ServiceSerializer(CheckSettingsSerializer):
             "servicegroups",
             "contacts",
             "contact_groups",
+            "notify_owners",
+            "recipients",
             *CheckSettingsSerializer.check_fields,
             "created_at",
             "updated_at",
@@ -108,6 +147,10 @@ class ServiceSerializer(CheckSettingsSerializer):
                 kwargs={"hostgroup": group, "description": obj.description},
             )
         return request.build_absolute_uri(path) if request is not None else path
+
+    @extend_schema_field(RecipientSerializer(many=True))
+    def get_recipients(self, obj: Service) -> list[dict[str, Any]]:
+        return recipients_data(self, obj)
 
     def _host(self) -> Host | None:
         host = self.context.get("host")

@@ -548,6 +548,8 @@ class NaemonLike:
                 "scheduled_downtime_depth": 0,
                 "host_scheduled_downtime_depth": 0,
                 "host_groups": ["web"],
+                "active_checks_enabled": 1,
+                "last_check": 1_799_999_990,
             }
             rows = [[values[column] for column in columns]]
         else:

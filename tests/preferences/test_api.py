@@ -154,8 +154,10 @@ def test_create_appends_and_returns_the_normalised_rule(owner: User, api_client_
         "days": ["mon", "fri"],
         "start": "08:00",
         "end": "18:00",
+        "oncall_team": None,
         "created_at": "",
         "updated_at": "",
+        "warnings": [],
     }
 
 

@@ -74,7 +74,9 @@ class FilterNode:
         self.root = root
         self.log = root / "decisions.log"
         (root / "state").mkdir(parents=True)
-        snapshot.write_snapshot(root / "snapshot", RULES)
+        # As the portal publishes it for a node alone: it notifies everything it holds.
+        alone = snapshot.cluster_part("master", ["master"], {}, {"": "master"})
+        snapshot.write_snapshot(root / "snapshot", RULES, cluster=alone)
 
     def notify(
         self, contact: str, *, host: str = "web-01", service: str = "http", state: str = "CRITICAL"

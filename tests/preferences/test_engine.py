@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from preferences import engine
+from preferences import engine, rulebook
 from preferences.engine import Decision, Notification, RuleError
 
 # Wednesday 2024-05-15 12:00 UTC
@@ -47,7 +47,7 @@ def decide(
     default: str = "notify",
     timezone: str = "UTC",
 ) -> Decision:
-    return engine.evaluate(engine.compile_contact(rules, default=default, timezone=timezone), n)
+    return engine.evaluate(rulebook.compile_contact(rules, default=default, timezone=timezone), n)
 
 
 def matches(rule: Mapping[str, object], n: Notification, timezone: str = "UTC") -> bool:
@@ -152,7 +152,7 @@ def test_group_globs_match_any_group() -> None:
 
 
 def test_exact_names_are_not_globs() -> None:
-    compiled = engine.compile_rule(
+    compiled = rulebook.compile_rule(
         {"action": "notify", "hosts": ["web1", "db*", "x?y", "*.org", "a[bc]d*", "a*b*c"]}
     )
     assert compiled is not None
@@ -201,7 +201,7 @@ def test_disabled_rule_is_skipped() -> None:
         {"id": 2, "action": "notify", "enabled": True},
     ]
     assert decide(rules, notification()).rule_id == 2
-    assert engine.compile_contact(rules)["rules"][0]["id"] == 2
+    assert rulebook.compile_contact(rules)["rules"][0]["id"] == 2
 
 
 def test_rule_without_id_is_named_by_position() -> None:
@@ -215,11 +215,11 @@ def test_string_rule_ids() -> None:
 
 
 def test_can_suppress() -> None:
-    assert not engine.can_suppress(engine.compile_contact([{"action": "notify"}]))
-    assert engine.can_suppress(engine.compile_contact([], default="suppress"))
-    assert engine.can_suppress(engine.compile_contact([{"action": "suppress", "hosts": ["x"]}]))
+    assert not engine.can_suppress(rulebook.compile_contact([{"action": "notify"}]))
+    assert engine.can_suppress(rulebook.compile_contact([], default="suppress"))
+    assert engine.can_suppress(rulebook.compile_contact([{"action": "suppress", "hosts": ["x"]}]))
     disabled = [{"action": "suppress", "enabled": False}]
-    assert not engine.can_suppress(engine.compile_contact(disabled))
+    assert not engine.can_suppress(rulebook.compile_contact(disabled))
 
 
 # --- time windows -----------------------------------------------------------
@@ -311,7 +311,7 @@ def test_time_of_non_utc_aware_datetime_is_respected() -> None:
     ],
 )
 def test_window_compilation(window: dict[str, object], compiled: object) -> None:
-    rule = engine.compile_rule({"action": "notify", **window})
+    rule = rulebook.compile_rule({"action": "notify", **window})
     assert rule is not None
     assert rule["window"] == compiled
 
@@ -358,18 +358,18 @@ def test_notification_time_must_be_aware() -> None:
 )
 def test_validation_errors(rule: dict[str, object], field: str, message: str) -> None:
     with pytest.raises(RuleError, match=message) as caught:
-        engine.validate_rule(rule)
+        rulebook.validate_rule(rule)
     assert caught.value.field == field
     assert isinstance(caught.value, ValueError)
 
 
 def test_validation_error_lists_the_choices() -> None:
     with pytest.raises(ValueError, match="expected one of UP, DOWN, UNREACHABLE, OK"):
-        engine.validate_rule({"action": "notify", "states": ["CRIT"]})
+        rulebook.validate_rule({"action": "notify", "states": ["CRIT"]})
 
 
 def test_validation_normalises() -> None:
-    rule = engine.validate_rule(
+    rule = rulebook.validate_rule(
         {
             "action": "suppress",
             "states": ["critical", "CRITICAL", "Warning"],
@@ -388,16 +388,16 @@ def test_validation_normalises() -> None:
 
 def test_compile_contact_names_the_rule_position_and_checks_the_rest() -> None:
     with pytest.raises(RuleError) as caught:
-        engine.compile_contact([{"action": "notify"}, {"action": "notify", "states": ["X"]}])
+        rulebook.compile_contact([{"action": "notify"}, {"action": "notify", "states": ["X"]}])
     assert caught.value.field == "rules[1].states"
     with pytest.raises(RuleError, match="unknown time zone 'Mars/Olympus'"):
-        engine.compile_contact([], timezone="Mars/Olympus")
+        rulebook.compile_contact([], timezone="Mars/Olympus")
     with pytest.raises(RuleError, match="default"):
-        engine.compile_contact([], default="maybe")
+        rulebook.compile_contact([], default="maybe")
 
 
 def test_compiled_contact_is_plain_marshal_data() -> None:
-    compiled = engine.compile_contact(
+    compiled = rulebook.compile_contact(
         [{"id": 1, "action": "notify", "hosts": ["web*", "db1"], **OFFICE}],
         timezone="Europe/Paris",
     )
@@ -405,7 +405,7 @@ def test_compiled_contact_is_plain_marshal_data() -> None:
 
 
 def test_other_compiled_format_is_refused() -> None:
-    compiled = engine.compile_contact([])
+    compiled = rulebook.compile_contact([])
     compiled["format"] = 99
     with pytest.raises(ValueError, match="format 99"):
         engine.evaluate(compiled, notification())
@@ -433,7 +433,7 @@ def followup(
     *,
     default: str = "notify",
 ) -> Decision:
-    return engine.evaluate_followup(engine.compile_contact(rules, default=default), n, problem_sent)
+    return engine.evaluate_followup(rulebook.compile_contact(rules, default=default), n, problem_sent)
 
 
 def recovery(**overrides: object) -> Notification:
@@ -498,7 +498,7 @@ def test_an_untyped_notify_rule_above_quiet_nights_lets_the_end_of_its_problems_
         {"id": 1, "action": "notify", "hostgroups": ["web"], "states": ["CRITICAL"]},
         QUIET_NIGHTS,
     ]
-    contact = engine.compile_contact(rules)
+    contact = rulebook.compile_contact(rules)
     assert engine.evaluate(contact, notification(time=THREE_AM)).notify, "the problem goes out at night"
     assert followup(rules, recovery(time=THREE_AM), True) == Decision(
         True, None, "its problem was sent to this contact"
@@ -581,7 +581,7 @@ def test_first_matching_enabled_rule_decides(
 ) -> None:
     decision = decide(rules, n, default=default, timezone="Europe/Paris")
     for rule in rules:
-        compiled = engine.compile_rule(rule)
+        compiled = rulebook.compile_rule(rule)
         if compiled is not None and engine.rule_matches(compiled, n, "Europe/Paris"):
             assert decision.rule_id == rule["id"]
             assert decision.notify is (rule["action"] == "notify")
@@ -623,7 +623,7 @@ glob_text = st.text(alphabet="ab*?[]!-", max_size=6)
 @given(st.lists(glob_text, min_size=1, max_size=3), st.text(alphabet="ab[]!-", max_size=6))
 def test_compiled_names_match_like_fnmatchcase(patterns: list[str], name: str) -> None:
     patterns = [p for p in patterns if p and p == p.strip()] or ["a"]
-    compiled = engine._compile_names(patterns)
+    compiled = rulebook._compile_names(patterns)
     assert compiled is not None
     expected = any(fnmatchcase(name, pattern) for pattern in patterns)
     assert engine._name_matches(compiled, name) is expected
@@ -639,7 +639,7 @@ def test_window_against_brute_force(days: list[str], start: int, end: int, minut
     def hhmm(minutes: int) -> str:
         return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
-    rule = engine.compile_rule({"action": "notify", "days": days, "start": hhmm(start), "end": hhmm(end)})
+    rule = rulebook.compile_rule({"action": "notify", "days": days, "start": hhmm(start), "end": hhmm(end)})
     assert rule is not None
     duration = (end - start) % 1440 or 1440
     week = 7 * 1440

@@ -48,8 +48,17 @@ class Node:
         self.command.write_text(f'#!/bin/sh\necho "$$ $*" >> "{self.sent}"\nexit 3\n')
         self.command.chmod(0o755)
 
-    def write(self, contacts: dict[str, dict[str, object]], generated_at: float | None = None) -> None:
-        snapshot.write_snapshot(self.snapshot_dir, contacts, generated_at=generated_at)
+    def write(
+        self,
+        contacts: dict[str, dict[str, object]],
+        generated_at: float | None = None,
+        cluster: snapshot.ClusterPart | str | None = "alone",
+    ) -> None:
+        """Publish ``contacts``; by default as the portal does for a node alone (it notifies everything)."""
+        if cluster == "alone":
+            cluster = snapshot.cluster_part("n1", ["n1"], {}, {"": "n1"})
+        assert not isinstance(cluster, str)
+        snapshot.write_snapshot(self.snapshot_dir, contacts, cluster=cluster, generated_at=generated_at)
 
     def argv(
         self,
@@ -346,7 +355,7 @@ def test_recovery_only_after_a_sent_problem(node: Node) -> None:
     assert node.notify(type="RECOVERY", state="OK").returncode == 3
     # The recovery cleared the record.
     assert node.notify(type="RECOVERY", state="OK").returncode == 0
-    assert node.notify(type="ACKNOWLEDGEMENT", state="CRITICAL").returncode == 0
+    assert notify_filter.SentProblems(str(node.state_dir), "alice", max_days=30).read() == {}
     assert len(node.sent_lines()) == 4
 
 
@@ -420,11 +429,17 @@ def test_a_channel_that_was_not_sent_the_problem_gets_no_recovery(node: Node) ->
     assert node.notify(channel="email", type="RECOVERY", state="OK").returncode == 3
 
 
+def write_sent_only_records(node: Node, records: dict[str, tuple[str | None, float]]) -> None:
+    """A record file as filters before held-back problems were recorded wrote it."""
+    path = node.state_dir / (snapshot.contact_filename("alice") + ".sent")
+    path.write_bytes(snapshot.pack(records, b"NPS1"))
+
+
 def test_records_from_before_channels_count_for_every_channel(node: Node) -> None:
     """A record keyed host\\0service (older filters) is sent for any channel and not consumed."""
     node.write(SUPPRESS_WARNINGS)
     store = notify_filter.SentProblems(str(node.state_dir), "alice", max_days=30)
-    store._write({"web1\0HTTP": ("100", time.time()), "web1\0SSH": (None, time.time())})
+    write_sent_only_records(node, {"web1\0HTTP": ("100", time.time()), "web1\0SSH": (None, time.time())})
     ids = ("--problem-id", "0", "--last-problem-id", "100")
     assert node.notify(channel="email", type="RECOVERY", state="OK", extra=ids).returncode == 3
     assert node.notify(channel="sms", type="RECOVERY", state="OK", extra=ids).returncode == 3
@@ -438,9 +453,10 @@ def test_records_from_before_channels_count_for_every_channel(node: Node) -> Non
     assert node.notify(channel="email", type="PROBLEM", state="CRITICAL", service="SSH").returncode == 3
     assert set(store.read()) == {"web1\0HTTP", "email\0web1\0SSH"}
     assert node.notify(channel="sms", type="RECOVERY", state="OK", service="SSH").returncode == 0
-    # A suppressed new problem (another id) makes the old record stale too.
+    # A suppressed new problem (another id) makes the old record stale too: its own record replaces it.
     assert node.notify(type="PROBLEM", state="WARNING", extra=("--problem-id", "102")).returncode == 0
-    assert set(store.read()) == {"email\0web1\0SSH"}
+    assert set(store.read()) == {"email\0web1\0SSH", "email\0web1\0HTTP"}
+    assert store.read()["email\0web1\0HTTP"][::2] == ("102", False)
 
 
 def test_host_problems_are_remembered(node: Node) -> None:
@@ -467,9 +483,13 @@ def test_problem_ids_tell_problems_apart(node: Node) -> None:
     assert notify("PROBLEM", "CRITICAL", "101") == 3
     assert notify("PROBLEM", "WARNING", "102") == 0
     assert notify("RECOVERY", "OK", "0", last="102") == 0
-    # An acknowledgement of another problem than the one sent is suppressed.
+    # An acknowledgement of another problem than the one recorded: this node did not see that
+    # problem's PROBLEM, so it is decided as that PROBLEM would be (WARNING: held back).
     assert notify("PROBLEM", "CRITICAL", "103") == 3
-    assert notify("ACKNOWLEDGEMENT", "CRITICAL", "104") == 0
+    assert notify("ACKNOWLEDGEMENT", "WARNING", "104") == 0
+    assert (
+        node.last_reason() == "no record on this node: problem decided as WARNING: suppress (rule 7 matched)"
+    )
 
 
 def test_contact_who_never_suppresses_gets_every_recovery(node: Node) -> None:
@@ -488,7 +508,7 @@ def test_a_rule_may_suppress_recoveries_and_the_record_is_cleared(node: Node) ->
     node.notify(type="PROBLEM", state="CRITICAL")
     assert node.notify(type="RECOVERY", state="OK").returncode == 0
     assert node.last_reason() == "rule 1 matched"
-    assert node.notify(type="ACKNOWLEDGEMENT", state="CRITICAL").returncode == 0, "cleared"
+    assert notify_filter.SentProblems(str(node.state_dir), "alice", max_days=30).read() == {}, "cleared"
 
 
 @pytest.mark.parametrize(
@@ -523,8 +543,8 @@ def test_old_records_are_pruned(node: Node) -> None:
     store = notify_filter.SentProblems(str(node.state_dir), "alice", max_days=30)
     records = store.read()
     key = "email\0web1\0old"
-    records[key] = (None, time.time() - 31 * 86400)
-    store._write({**records, "keep\0me": (None, time.time())})
+    records[key] = (None, time.time() - 31 * 86400, True)
+    store._write({**records, "keep\0me": (None, time.time(), True)})
     assert set(store.read()) == {"keep\0me"}
     assert node.notify(type="RECOVERY", state="OK", service="old").returncode == 0
 

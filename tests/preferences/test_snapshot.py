@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from preferences import engine, snapshot
+from preferences import engine, rulebook, snapshot
 
 CONTACTS: dict[str, dict[str, object]] = {
     "alice": {
@@ -30,7 +30,7 @@ def test_round_trip(tmp_path: Path) -> None:
     snapshot.write_snapshot(tmp_path, CONTACTS, generated_at=1_700_000_000.0)
 
     alice = snapshot.read_contact(tmp_path, "alice")
-    assert alice == engine.compile_contact(
+    assert alice == rulebook.compile_contact(
         CONTACTS["alice"]["rules"],  # type: ignore[arg-type]
         default="notify",
         timezone="Europe/Paris",
@@ -190,3 +190,68 @@ def test_manifest_is_plain_json(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "current" / "manifest.json").read_text())
     assert manifest["generated_at_epoch"] >= before
     assert manifest["compiled_format"] == engine.COMPILED_FORMAT
+
+
+# --- the cluster part: who notifies what, in the same generation as the rules ---------------
+
+
+def part(notifier: str) -> snapshot.ClusterPart:
+    return snapshot.cluster_part("a", ["b", "a", "p1"], {"web": "p1"}, {"": notifier, "p1": "p1"})
+
+
+def test_cluster_part_round_trip(tmp_path: Path) -> None:
+    snapshot.write_snapshot(tmp_path, CONTACTS, cluster=part("a"))
+    assert snapshot.read_cluster(tmp_path) == {
+        "format": snapshot.CLUSTER_FORMAT,
+        "node": "a",
+        "nodes": ["a", "b", "p1"],
+        "groups": {"web": "p1"},
+        "notifiers": {"": "a", "p1": "p1"},
+    }
+    assert snapshot.read_manifest(tmp_path)["cluster_node"] == "a"
+    # A snapshot without one (an older portal) is complete: the filter lets everything out.
+    snapshot.write_snapshot(tmp_path, CONTACTS)
+    assert snapshot.read_cluster(tmp_path) is None
+    with pytest.raises(snapshot.SnapshotMissing):
+        snapshot.read_cluster(tmp_path / "nowhere")
+
+
+def test_a_share_nobody_notifies_is_left_out(tmp_path: Path) -> None:
+    """No master at all: the filter finds no notifier for the share and fails open."""
+    snapshot.write_snapshot(tmp_path, {}, cluster=snapshot.cluster_part("p1", ["p1"], {}, {"": None}))
+    cluster = snapshot.read_cluster(tmp_path)
+    assert cluster is not None and cluster["notifiers"] == {}
+
+
+def test_a_bad_cluster_part_writes_nothing(tmp_path: Path) -> None:
+    bad = {**part("a"), "groups": {"web": 7}}
+    with pytest.raises(ValueError, match=r"cluster part: groups: expected names, got 7"):
+        snapshot.write_snapshot(tmp_path, CONTACTS, cluster=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "current").exists()
+
+
+def test_a_damaged_cluster_part_is_corrupt(tmp_path: Path) -> None:
+    snapshot.write_snapshot(tmp_path, CONTACTS, cluster=part("a"))
+    path = tmp_path / "current" / snapshot.CLUSTER
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(snapshot.SnapshotCorrupt, match="checksum mismatch"):
+        snapshot.read_cluster(tmp_path)
+
+
+def test_the_cluster_part_swaps_with_the_rules(tmp_path: Path) -> None:
+    """One generation holds both: a reader of one generation never mixes one's rules with another's notifiers."""
+    first = Path(
+        snapshot.write_snapshot(tmp_path, {"alice": {"rules": [], "default": "notify"}}, cluster=part("a"))
+    )
+    snapshot.write_snapshot(tmp_path, {"alice": {"rules": [], "default": "suppress"}}, cluster=part("b"))
+    current = snapshot.read_cluster(tmp_path)
+    alice = snapshot.read_contact(tmp_path, "alice")
+    assert current is not None and alice is not None
+    assert (current["notifiers"][""], alice["default_notify"]) == ("b", False)
+    # The previous generation, which readers that resolved it keep using, is whole too.
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "current").symlink_to(first)
+    old_cluster = snapshot.read_cluster(tmp_path / "old")
+    old_alice = snapshot.read_contact(tmp_path / "old", "alice")
+    assert old_cluster is not None and old_alice is not None
+    assert (old_cluster["notifiers"][""], old_alice["default_notify"]) == ("a", True)

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from preferences import engine, notify_filter, snapshot, tasks
 from preferences.models import NotificationProfile, NotificationRule
 from registry import render
-from registry.models import Contact, NaemonNode
+from registry.models import ClusterMove, Contact, HostGroup, NaemonNode, NodeHealth
 from tests.preferences.conftest import Registry, make_contact, make_rule
 
 pytestmark = pytest.mark.django_db
@@ -193,6 +193,8 @@ def test_a_node_without_notify_dir_gets_the_snapshot_where_its_commands_point(
     directory = str(filter_defaults / "snapshot")
     assert f'--snapshot-dir "{directory}"' in service_line
 
+    # The active master (else the cluster gate holds web1 back before any rule: not its notifier).
+    NaemonNode.objects.filter(pk=node.pk).update(priority=1)
     result = tasks.publish_snapshot(node.pk)
     assert result is not None and result["directory"] == directory
     args = notify_filter.parse_arguments(
@@ -333,3 +335,83 @@ def test_contacts_absent_from_the_snapshot_fail_open(nodes: dict[str, NaemonNode
         ]
     )
     assert notify_filter.decide(args) == engine.Decision(True, None, "unknown contact")
+
+
+# --- the cluster part: who notifies what, published with the rules -------------------------------
+
+
+def gate(directory: Path, hostgroups: str) -> engine.Decision:
+    """The filter's decision on a CRITICAL of web1/HTTP in ``hostgroups``, with this snapshot."""
+    args = notify_filter.parse_arguments(
+        [
+            *("--contact=alice", "--channel=email", "--type=PROBLEM", "--host=web1", "--service=HTTP"),
+            *(f"--hostgroups={hostgroups}", "--state=CRITICAL", f"--snapshot-dir={directory}"),
+            f"--state-dir={directory.parent / 'state'}",
+        ]
+    )
+    return notify_filter.decide(args)
+
+
+def test_publish_writes_who_notifies_what(nodes: dict[str, NaemonNode]) -> None:
+    HostGroup.objects.create(name="web", node=nodes["poller"])
+    tasks.publish_snapshot(nodes["master"].pk)
+    directory = Path(nodes["master"].notify_dir) / "snapshot"
+    assert snapshot.read_cluster(directory) == {
+        "format": snapshot.CLUSTER_FORMAT,
+        "node": "master",
+        "nodes": ["master", "no-filter", "poller"],
+        "groups": {"web": "poller"},
+        "notifiers": {"": "master", "poller": "poller"},
+    }
+    # The master notifies what no poller owns; the poller's objects are the poller's to notify.
+    assert gate(directory, "linux").notify is True
+    assert gate(directory, "web,linux") == engine.Decision(
+        False, None, "not the notifier here: poller notifies web1/HTTP"
+    )
+    # A poller with notifies off leaves its notifications to the active master.
+    NaemonNode.objects.filter(pk=nodes["poller"].pk).update(notifies=False)
+    tasks.publish_snapshot(nodes["master"].pk)
+    assert gate(directory, "web,linux").notify is True
+    # The active master down: the standby (no-filter) notifies from the next snapshot on.
+    NodeHealth.objects.create(node=nodes["master"], healthy=False)
+    tasks.publish_snapshot(nodes["master"].pk)
+    assert gate(directory, "linux").reason == "not the notifier here: no-filter notifies web1/HTTP"
+
+
+@committing
+@pytest.mark.parametrize("change", ["node saved", "node deleted", "group placed", "group deleted", "move"])
+def test_a_topology_change_publishes(change: str, nodes: dict[str, NaemonNode], recorder: Recorder) -> None:
+    group = HostGroup.objects.create(name="web")
+    recorder.sent.clear()
+    with transaction.atomic():
+        if change == "node saved":
+            nodes["poller"].notifies = False
+            nodes["poller"].save()
+        elif change == "node deleted":
+            nodes["off"].delete()
+        elif change == "group placed":
+            group.node = nodes["poller"]
+            group.save()
+        elif change == "group deleted":
+            group.delete()
+        else:  # what registry.failover records when a node goes down or comes back
+            NodeHealth.objects.create(node=nodes["master"], healthy=False)
+            ClusterMove.objects.create(node=nodes["master"], kind="down", taken_by="no-filter")
+        assert recorder.sent == []  # after the commit, once
+    assert sorted(queue for _, queue in recorder.sent) == [
+        "naemon.master",
+        "naemon.no-filter",
+        "naemon.poller",
+    ]
+
+
+@committing
+def test_a_failover_move_moves_the_notifications(nodes: dict[str, NaemonNode]) -> None:
+    """Through the real (eager) task: the move's commit rewrites the nodes' snapshots."""
+    directory = Path(nodes["master"].notify_dir) / "snapshot"
+    tasks.publish_snapshot(nodes["master"].pk)
+    assert gate(directory, "linux").notify is True
+    with transaction.atomic():
+        NodeHealth.objects.create(node=nodes["master"], healthy=False)
+        ClusterMove.objects.create(node=nodes["master"], kind="down", taken_by="no-filter")
+    assert gate(directory, "linux").reason == "not the notifier here: no-filter notifies web1/HTTP"

@@ -41,7 +41,7 @@ class Endpoint:
     body: dict[str, Any]
     patch: dict[str, Any] = field(default_factory=lambda: {"alias": "changed"})
     team_writable: bool = False
-    deleted: int = 202  # a deleted node has nothing left to deploy: 204
+    deleted: int = 202  # the change deploys (a deleted node's share moves to the other nodes)
 
 
 ENDPOINTS = {
@@ -50,7 +50,6 @@ ENDPOINTS = {
         "nodes/spare/",
         "nodes/poller9/",
         {"role": "poller", "config_dir": "/etc/naemon/p9"},
-        deleted=204,
     ),
     "hosts": Endpoint(
         "hosts/",

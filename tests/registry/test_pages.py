@@ -38,6 +38,9 @@ FORM = {
     "check_command_args": "80\n443",
     "custom_variables": "_RACK=B12",
     "notes": "",
+    "notify_owners": "on",
+    # Nobody in the site has a contact the new object would notify: the form asks to confirm.
+    "notify_nobody": "on",
 }
 
 
@@ -293,6 +296,8 @@ SERVICE_FORM = {
     "check_command_args": "443",
     "custom_variables": "_PORT=443",
     "notes": "",
+    "notify_owners": "on",
+    "notify_nobody": "on",  # as FORM
 }
 
 # persona -> may change the web team's services (web01/HTTP and Load on host group web)

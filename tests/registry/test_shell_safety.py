@@ -318,3 +318,24 @@ def test_only_the_filters_suppress_status_suppresses(notify_node: NotifyNode) ->
         if len(notify_node.sink_runs()) > before:
             sent.append(status)
     assert sent == [0, 1, 2, 85, 87, 120, 126, 127, 130, 255]
+
+
+def test_a_command_without_a_channel_runs_on_the_objects_notifier_only(notify_node: NotifyNode) -> None:
+    """Every holder of an object runs its notifications: the gate-only wrapper lets out the notifier's."""
+    row = {
+        "name": "page-oncall",
+        "command_line": f"{notify_node.sink} $CONTACTEMAIL$ | /bin/cat",
+    }
+    _, line = render.gate_only_command_lines(row, notify_node.notify)
+    everything_off = {"alice": {"rules": [{"id": 1, "action": "suppress"}]}}  # no rule applies here
+
+    def publish(node: str) -> None:
+        part = snapshot.cluster_part(node, ["a", "p1"], {"web": "p1"}, {"": "a", "p1": "p1"})
+        snapshot.write_snapshot(notify_node.root / "snapshot", everything_off, cluster=part)
+
+    publish("a")  # web1 is in web, p1's
+    suppressed = notify_node.run(line, "CRITICAL")
+    assert (suppressed.returncode, notify_node.sink_runs()) == (0, [])
+    publish("p1")
+    notify_node.run(line, "CRITICAL")
+    assert notify_node.sink_runs() == ["args: alice@example.org"]

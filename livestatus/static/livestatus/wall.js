@@ -97,6 +97,14 @@
       const dep = node.deployment;
       if (dep) meta += " · deploy " + dep.state + (dep.at ? " " + ago(last.now - dep.at) + " ago" : "");
       box.appendChild(el("span", "meta", meta));
+      // The cluster watch's verdict: a node that is down, and who checks its share meanwhile.
+      const watch = node.cluster;
+      if (watch && !watch.healthy) {
+        box.classList.add("down");
+        box.dataset.clusterDown = "true";
+        box.appendChild(el("span", "meta", "DOWN since " + ago(last.now - watch.since) + " ago · " +
+          (watch.taken_by ? "share taken by " + watch.taken_by : "nobody took its share")));
+      }
       return box;
     }));
   }

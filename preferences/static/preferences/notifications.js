@@ -193,7 +193,9 @@
             className: "badge " + (rule.action === "notify" ? "text-bg-success" : "text-bg-secondary"),
             text: rule.action,
           })),
-          el("td", { className: "small", text: summary(rule) }),
+          el("td", { className: "small" }, [summary(rule)].concat((rule.warnings || []).map(function (w) {
+            return el("div", { className: "text-warning-emphasis rule-warning", role: "note", text: "⚠ " + w });
+          }))),
           el("td", { className: "small", text: rule.comment }),
           el("td", { className: "text-end text-nowrap" }, [
             el("button", {
@@ -272,7 +274,8 @@
       ruleForm.reset();
       document.getElementById("rule-editor-heading").textContent = rule ? "Edit rule" : "New rule";
       document.getElementById("rule-id").value = rule ? rule.id : "";
-      document.getElementById("rule-action").value = rule ? rule.action : "suppress";
+      document.getElementById("rule-action").value = rule ? rule.action : "notify";  // what a new user means to add
+      replayBox.replaceChildren();
       document.getElementById("rule-comment").value = rule ? rule.comment : "";
       document.getElementById("rule-enabled").checked = rule ? rule.enabled : true;
       NAME_FIELDS.forEach(function (field) {
@@ -321,6 +324,62 @@
       });
     });
     document.getElementById("add-rule").addEventListener("click", function () { openEditor(null); });
+
+    // "Only notify me about this": the criteria as a notify rule, and the default to suppress.
+    document.getElementById("only-rule").addEventListener("click", function () {
+      var draft = ruleFromForm();
+      delete draft.action;
+      api(base, "POST", "rules/only/", draft).then(function () {
+        closeEditor();
+        return loadProfile().then(changed);
+      }).catch(function (error) {
+        if (error.status === 400) showFieldErrors(ruleForm, error.body);
+        else fail(error);
+      });
+    });
+
+    // Replay the draft in the editor over my last 7 days of real decisions.
+    var replayBox = document.getElementById("replay-result");
+    document.getElementById("replay-rule").addEventListener("click", function () {
+      var id = document.getElementById("rule-id").value;
+      var request = { rule: ruleFromForm() };
+      if (id) request.replaces = Number(id);
+      replayBox.setAttribute("aria-busy", "true");
+      api(base, "POST", "replay/", request).then(function (answer) {
+        showFieldErrors(ruleForm, null);
+        renderReplay(answer);
+      }).catch(function (error) {
+        if (error.status === 400) showFieldErrors(ruleForm, error.body);
+        replayBox.replaceChildren(el("div", { className: "text-danger small", text: error.message }));
+      }).then(function () { replayBox.removeAttribute("aria-busy"); });
+    });
+
+    function renderReplay(answer) {
+      var parts = [el("p", { className: "mb-2", id: "replay-summary" }, [
+        el("strong", { text: answer.fewer + " fewer" }), " and ", el("strong", { text: answer.more + " more" }),
+        " notifications over your last 7 days (" + answer.replayed + " replayed, times in " + answer.timezone + ").",
+      ])];
+      if (answer.differences.length) {
+        var zone = answer.timezone;
+        parts.push(el("table", { className: "table table-sm small mb-0", id: "replay-table" }, [
+          el("thead", {}, el("tr", {}, ["Time", "Object", "Type", "Before → after", "Decided by"].map(function (t) {
+            return el("th", { scope: "col", text: t });
+          }))),
+          el("tbody", {}, answer.differences.map(function (d) {
+            var when;
+            try { when = new Date(d.time).toLocaleString("sv-SE", { timeZone: zone }).slice(0, 16); } catch (e) { when = d.time; }
+            return el("tr", { "data-decision-id": String(d.decision), "data-change": d.before + "-" + d.after }, [
+              el("td", { className: "text-nowrap", text: when }),
+              el("td", { text: d.service ? d.service + " on " + d.host : d.host }),
+              el("td", { text: d.type + " " + d.state }),
+              el("td", {}, [decisionBadge(d.before), " → ", decisionBadge(d.after)]),
+              el("td", { text: d.rule }),
+            ]);
+          })),
+        ]));
+      }
+      replayBox.replaceChildren.apply(replayBox, parts);
+    }
     document.getElementById("cancel-rule").addEventListener("click", closeEditor);
     NAME_FIELDS.forEach(function (field) {
       suggestNames(base, document.getElementById("rule-" + field), document.getElementById("choices-" + field), field, true);
@@ -332,7 +391,21 @@
       return api(base, "GET", "profile/").then(function (profile) {
         document.getElementById("profile-default").value = profile.default;
         document.getElementById("profile-timezone").value = profile.timezone;
+        if (profile.updated_at === null) return adoptBrowserZone(profile);
       });
+    }
+
+    /* First visit (a profile never saved): the browser's time zone is a better guess than the
+       site's. Sent once: the saved profile has an updated_at from then on. The server checks
+       the name; one it does not know leaves the site's zone. */
+    function adoptBrowserZone(profile) {
+      var zone = "";
+      try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+      if (!zone || zone === profile.timezone) return null;
+      return api(base, "PATCH", "profile/", { timezone: zone }).then(function (saved) {
+        document.getElementById("profile-timezone").value = saved.timezone;
+        document.getElementById("profile-status").textContent = "Time zone set from your browser: " + saved.timezone + ".";
+      }).catch(function () { /* an unknown zone: keep the site's */ });
     }
 
     profileForm.addEventListener("submit", function (event) {
@@ -380,7 +453,8 @@
         type: document.getElementById("preview-type").value,
         channel: document.getElementById("preview-channel").value.trim() || "email",
       };
-      if (time) request.time = new Date(time).toISOString();
+      // The wall clock as typed, in the profile's time zone (the server places it there).
+      if (time) request.local_time = time;
       result.setAttribute("aria-busy", "true");
       return api(base, "POST", "test/", request).then(function (answer) {
         if (serial !== previewSerial) return;  // a newer question is on its way
@@ -404,6 +478,7 @@
       var parts = [
         el("p", { className: "mb-2", id: "preview-decision" }, [decisionBadge(answer.decision), " ", decidedBy]),
         el("p", { className: "small text-body-secondary mb-1", text: answer.reason }),
+        el("p", { className: "small mb-1", id: "preview-time-evaluated", text: "Evaluated at " + answer.local_time + "." }),
         answer.note ? el("p", { className: "small text-body-secondary mb-1", text: answer.note }) : null,
         el("p", {
           className: "small text-body-secondary mb-0",

@@ -15,6 +15,11 @@ description:
   - Only what differs is written; a second run reports no change. Criteria left out are left as
     they are on an existing rule (set a list to V([]) to match anything); a new rule gets the
     portal's defaults (empty lists match anything, the whole day).
+  - With O(rules), the task declares several rules at once, in order. With O(exclusive=true)
+    they are your whole list (rules not listed are removed) and the list is replaced in one
+    transaction through the portal's preferences document (C(/api/v1/preferences/export/)), where
+    rules are matched by content, so unchanged rules keep their ids. Without O(exclusive), each
+    listed rule is created or updated in place by its comment and the others are left alone.
   - Supports check mode and diff mode.
   - The token's user is always the owner; nobody can change another user's rules, not even staff.
   - There is no C(wait) option, unlike the registry modules. A rule change deploys no Naemon
@@ -27,10 +32,25 @@ extends_documentation_fragment:
   - monitoring.portal.portal
 options:
   comment:
-    description: The rule's comment, which identifies it among your rules.
+    description: The rule's comment, which identifies it among your rules. Required unless O(rules) is given.
     type: str
-    required: true
     aliases: [name]
+  rules:
+    description:
+      - Several rules, in order, each a mapping of the options above (O(action) required;
+        O(comment), O(enabled), O(hosts), O(hostgroups), O(services), O(servicegroups),
+        O(states), O(types), O(channels), O(days), O(start), O(end)), plus C(oncall_team).
+        Criteria left out match anything.
+      - Excludes O(comment) and the single rule's options.
+    type: list
+    elements: dict
+  exclusive:
+    description:
+      - With O(rules), V(true) makes the list your whole list (others are removed, the order is
+        the list's). V(false) creates or updates each listed rule by its comment (which each one
+        then needs) and adds new ones last.
+    type: bool
+    default: false
   state:
     description: V(present) creates or updates the rule, V(absent) removes it.
     type: str
@@ -99,6 +119,19 @@ EXAMPLES = r"""
     start: "22:00"
     end: "07:00"
 
+- name: My whole list, declared (rules not listed are removed)
+  monitoring.portal.notification_rule:
+    exclusive: true
+    rules:
+      - comment: databases always
+        action: notify
+        hostgroups: [databases]
+      - comment: quiet nights
+        action: suppress
+        channels: [sms]
+        start: "22:00"
+        end: "07:00"
+
 - name: Always page me for the databases, before any other rule
   monitoring.portal.notification_rule:
     comment: databases always
@@ -113,6 +146,11 @@ rule:
   returned: success, when O(state=present)
   type: dict
   sample: {"id": 12, "comment": "quiet nights", "action": "suppress", "channels": ["sms"], "states": ["WARNING"]}
+rules:
+  description: With O(rules), your whole list after the task (in check mode, as it would be).
+  returned: when O(rules) is given
+  type: list
+  elements: dict
 order:
   description: The comments of your rules in order, when O(position) is given.
   returned: when O(position) is given
@@ -169,6 +207,52 @@ def differs(current, wanted):
     return changed
 
 
+DOCUMENT_DEFAULTS = {"enabled": True, "comment": "", "start": "00:00", "end": "24:00", "oncall_team": ""}
+DOCUMENT_KEYS = ("action", "comment", "enabled", *LISTS, "start", "end", "oncall_team")
+
+
+def document_rule(rule):
+    """A rule as the preferences document shows it: what differs from the defaults, lists normalised."""
+    item = {}
+    for key in DOCUMENT_KEYS:
+        value = rule.get(key)
+        if key in LISTS:
+            if value:
+                item[key] = normal_list(key, value) if isinstance(value, list) else value
+        elif key == "action" or (value not in (None, "") and value != DOCUMENT_DEFAULTS[key]):
+            item[key] = value
+    # Unknown keys go to the portal as they are: its 400 names them (rules[1].colour).
+    item.update({k: v for k, v in rule.items() if k not in DOCUMENT_KEYS})
+    return item
+
+
+def declare_rules(module, client):
+    """O(rules): the list as declared, through the preferences document (one atomic PUT)."""
+    p = module.params
+    wanted = [document_rule(r) for r in p["rules"]]
+    document = client.request("GET", "preferences/export/").data
+    current = document.get("rules", [])
+    if p["exclusive"]:
+        new = wanted
+    else:
+        new = list(current)
+        for index, rule in enumerate(wanted):
+            if not rule.get("comment"):
+                module.fail_json(msg=f"rules[{index}]: a comment is required unless exclusive is true.")
+            at = next((i for i, r in enumerate(new) if r.get("comment") == rule["comment"]), None)
+            if at is None:
+                new.append(rule)
+            else:
+                new[at] = rule
+    result = dict(changed=new != current, rules=new)
+    if result["changed"]:
+        result["diff"] = dict(before={"rules": current}, after={"rules": new})
+        if not module.check_mode:
+            body = dict(document, rules=new)
+            result["rules"] = client.request("PUT", "preferences/export/", body=body).data["rules"]
+    module.exit_json(**result)
+
+
 def own_rules(client):
     """The caller's rules in order (staff see everyone's, so ask for one's own)."""
     username = client.request("GET", "preferences/profile/").data["user"]
@@ -177,7 +261,9 @@ def own_rules(client):
 
 def main():
     spec = dict(
-        comment=dict(type="str", required=True, aliases=["name"]),
+        comment=dict(type="str", aliases=["name"]),
+        rules=dict(type="list", elements="dict"),
+        exclusive=dict(type="bool", default=False),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         action=dict(type="str", choices=["notify", "suppress"]),
         enabled=dict(type="bool"),
@@ -194,8 +280,21 @@ def main():
         position=dict(type="str", choices=["first", "last"]),
     )
     spec.update(CONNECTION_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    single = ["comment", "action", "enabled", *LISTS, "start", "end", "position"]
+    module = AnsibleModule(
+        argument_spec=spec,
+        supports_check_mode=True,
+        required_one_of=[("comment", "rules")],
+        mutually_exclusive=[("rules", option) for option in single],
+    )
     p = module.params
+    if p["rules"] is not None:
+        try:
+            declare_rules(module, client_from_module(module))
+        except PortalError as exc:
+            fail(module, exc)
+    if p["exclusive"]:
+        module.fail_json(msg="exclusive applies to rules: declare the whole list there.")
     if not p["comment"].strip():
         module.fail_json(msg="comment must not be empty: it identifies the rule.")
     client = client_from_module(module)
