@@ -58,6 +58,7 @@ from livestatus.states import (
     problem_sort_key,
     severity_rank,
 )
+from preferences import coverage
 from registry.choices import NodeRole
 from registry.failover import node_states
 from registry.models import Deployment, HostGroup, NaemonNode
@@ -514,4 +515,6 @@ def compute(previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
     # Nodes that cannot be asked: their hosts are missing from every count, which must not
     # look like "all is well" (names only: the wall is readable through kiosk links).
     snapshot["unwatched"] = unwatched_nodes()
+    # Objects nobody would be told about, counted by the preferences task (counts only: kiosk-safe).
+    snapshot["coverage"] = coverage.stored_counts()
     return snapshot

@@ -240,6 +240,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(get_int("SNAPSHOT_REFRESH_SECONDS", 300)),
         "options": {"expires": 240},
     },
+    # Coverage gaps per reason, for the wall and the portal_coverage_gap_objects gauge.
+    "preferences-refresh-coverage": {
+        "task": "preferences.tasks.refresh_coverage",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
     # Decisions older than NOTIFICATION_HISTORY_DAYS leave the notification history.
     "preferences-purge-notification-history": {
         "task": "preferences.tasks.purge_notification_history",

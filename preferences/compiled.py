@@ -12,6 +12,12 @@ A user's silences that have not ended yet and, when their rules name teams
 (``oncall_team``), who they are and those teams' rotations go with their preferences
 (``silences``, ``oncall``; only when there are any): the node decides with them alone, with
 no network, and a silence ends there at its end time whatever the portal does.
+
+Hand-overs (``preferences.handovers``): the colleague's stand-in contact that the registry renders
+(``bob--for--alice``, registry/delegates.py) gets alice's preferences and the hand-over's windows
+(``stand_in``: outside them it suppresses); alice's own entry gets the hand-overs not over yet
+(``handed_over``: inside one it suppresses). Both from the registry's own list of delegates,
+so that alice's notifications are never handed to a contact the config does not have.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone as django_timezone
 
 from preferences import engine, rulebook, snapshot
-from preferences.models import NotificationProfile, NotificationRule, Rotation, Silence
+from preferences.models import HandOver, NotificationProfile, NotificationRule, Rotation, Silence
+from registry.delegates import Delegation, delegations
 from registry.models import Contact
 
 logger = logging.getLogger(__name__)
@@ -61,12 +68,16 @@ def compile_user(user: User) -> tuple[engine.CompiledContact, dict[int, Notifica
     """The user's compiled preferences and their rules by id (to name the deciding rule)."""
     rules = list(NotificationRule.objects.filter(user=user).select_related("oncall_team").in_order())
     prefs = preferences_by_user([user.pk])[user.pk]
+    # Handed over now: the preview says so, as the filter will.
+    mine = [d for d in delegations() if d.user_id == user.pk]
+    handed = next(iter(handed_over_by_contact(mine).values()), {}) if mine else {}
     compiled = rulebook.compile_contact(
         prefs["rules"],
         default=prefs["default"],
         timezone=prefs["timezone"],
         silences=prefs.get("silences", ()),
         oncall=prefs.get("oncall"),
+        handed_over=handed.get("handed_over", ()),
     )
     return compiled, {rule.pk: rule for rule in rules}
 
@@ -139,10 +150,13 @@ def snapshot_contacts() -> dict[str, dict[str, Any]]:
     preferences still reach the nodes.
     """
     links = dict(Contact.objects.filter(user__isnull=False).values_list("name", "user_id"))
-    by_user = preferences_by_user(links.values())
+    stand_ins = delegations()
+    by_user = preferences_by_user({*links.values(), *(d.user_id for d in stand_ins)})
+    handed = handed_over_by_contact(stand_ins)
+    entries = [(name, by_user[user_id] | handed.get(name, {})) for name, user_id in sorted(links.items())]
+    entries += [(d.name, by_user[d.user_id] | {"stand_in": stand_in(d)}) for d in stand_ins]
     contacts: dict[str, dict[str, Any]] = {}
-    for name, user_id in sorted(links.items()):
-        prefs = by_user[user_id]
+    for name, prefs in entries:
         try:
             snapshot.compile_snapshot({name: prefs})
         except engine.RuleError as exc:
@@ -150,3 +164,35 @@ def snapshot_contacts() -> dict[str, dict[str, Any]]:
             continue
         contacts[name] = prefs
     return contacts
+
+
+def stand_in(delegation: Delegation) -> dict[str, Any]:
+    """A delegate's windows as ``rulebook.compile_stand_in`` takes them (every one, ended too)."""
+    return {
+        "name": delegation.contact,
+        "windows": [[start.timestamp(), end.timestamp()] for _, start, end in delegation.windows],
+    }
+
+
+def handed_over_by_contact(stand_ins: list[Delegation]) -> dict[str, dict[str, Any]]:
+    """Per covered contact, ``{"handed_over": [...]}``: its hand-overs not over yet, with their id and comment."""
+    now = django_timezone.now()
+    rows = {
+        row["delegate_id"]: row
+        for row in HandOver.objects.filter(
+            delegate_id__in=[pk for d in stand_ins for pk, _, _ in d.windows]
+        ).values("delegate_id", "pk", "comment")
+    }
+    handed: dict[str, dict[str, Any]] = {}
+    for delegation in stand_ins:
+        for pk, start, end in delegation.windows:
+            if start < end and end > now:  # not over, not cancelled before its start
+                row = rows.get(pk) or {"pk": None, "comment": ""}
+                entry: dict[str, Any] = {
+                    "id": row["pk"],
+                    "to": delegation.delegate,
+                    "comment": row["comment"],
+                }
+                entry |= {"start": start.timestamp(), "until": end.timestamp()}
+                handed.setdefault(delegation.contact, {"handed_over": []})["handed_over"].append(entry)
+    return handed

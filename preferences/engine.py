@@ -31,6 +31,10 @@ Semantics:
   ``(end - start) mod 24h`` (0 → 24h), so ``fri 22:00-06:00`` covers Friday
   night into Saturday 06:00. On a DST change the wall clock decides: an hour
   that does not exist never matches, an hour that occurs twice matches twice.
+* A hand-over (``handed_over``) suppresses the contact's notifications inside its window; the
+  colleague's stand-in contact (``stand_in``: the same rules) suppresses outside its windows
+  (``handed_over_decision``). Neither holds back a RECOVERY or ACKNOWLEDGEMENT: it follows
+  the PROBLEM to whoever was sent it.
 * A RECOVERY or ACKNOWLEDGEMENT follows the PROBLEM it ends (``evaluate_followup``):
   only rules naming its type, and suppress rules without ``types`` that match it
   (quiet hours), decide otherwise. One whose PROBLEM the deciding node never saw
@@ -122,6 +126,21 @@ if TYPE_CHECKING:
         user: str
         rotations: dict[str, Rotation]
 
+    class HandedOver(TypedDict):
+        """A hand-over of this contact's notifications to ``to`` from ``start`` until before ``until``."""
+
+        id: RuleId
+        to: str  # the colleague's contact name
+        comment: str
+        start: float  # epoch seconds
+        until: float  # epoch seconds, excluded
+
+    class StandIn(TypedDict):
+        """This contact covers for ``for`` (whose rules it carries) only inside ``windows``."""
+
+        name: str  # the contact covered for
+        windows: tuple[tuple[float, float], ...]  # (start, end excluded), epoch seconds
+
     class CompiledContact(TypedDict):
         """One contact's compiled preferences: what the snapshot stores per contact."""
 
@@ -131,6 +150,8 @@ if TYPE_CHECKING:
         rules: list[CompiledRule]
         silences: NotRequired[list[CompiledSilence]]
         oncall: NotRequired[OnCall]
+        handed_over: NotRequired[list[HandedOver]]
+        stand_in: NotRequired[StandIn]
 
 
 #: Bumped whenever the compiled form changes; readers reject other formats.
@@ -359,6 +380,8 @@ def can_suppress(contact: CompiledContact) -> bool:
     return (
         not contact["default_notify"]
         or bool(contact.get("silences"))
+        or "handed_over" in contact
+        or "stand_in" in contact
         or any(not rule["notify"] or "oncall" in rule for rule in contact["rules"])
     )
 
@@ -406,6 +429,39 @@ def active_silence(contact: CompiledContact, notification: Notification) -> Comp
             now = _when(notification)
         if silence["start"] <= now < silence["until"]:
             return silence
+    return None
+
+
+def handed_over_decision(contact: CompiledContact, notification: Notification) -> Decision | None:
+    """Suppress when a hand-over says this contact is not the one to tell now; None: the rules decide.
+
+    The contact's own entry: inside one of its hand-overs, "handed over to bob until …". A
+    stand-in's entry (``bob--for--alice``): outside all of its windows, "hand-over from alice
+    not active". A window runs from its start until strictly before its end, by the
+    notification's time (now on the node): it starts and ends there with the portal stopped.
+    A RECOVERY or ACKNOWLEDGEMENT is never held back here: it follows its PROBLEM (sent to
+    alice before the hand-over, or to bob during it) through the sent-problem records.
+    """
+    if notification.type in FOLLOWUP_TYPES:
+        return None
+    stand_in = contact.get("stand_in")
+    handed = contact.get("handed_over")
+    if stand_in is None and not handed:
+        return None
+    now = _when(notification)
+    if stand_in is not None and not any(start <= now < end for start, end in stand_in["windows"]):
+        return Decision(False, None, f"hand-over from {stand_in['name']} not active")
+    for handover in handed or ():
+        if handover["start"] <= now < handover["until"]:
+            import time
+
+            until = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(handover["until"]))
+            comment = f": {handover['comment']}" if handover["comment"] else ""
+            return Decision(
+                False,
+                None,
+                f"handed over to {handover['to']} until {until} UTC (hand-over #{handover['id']}{comment})",
+            )
     return None
 
 
@@ -600,6 +656,10 @@ def evaluate(contact: CompiledContact, notification: Notification) -> Decision:
     """First matching rule decides; otherwise the contact's default."""
     if contact["format"] != COMPILED_FORMAT:
         raise ValueError(f"compiled rules have format {contact['format']!r}, not {COMPILED_FORMAT}")
+    if "handed_over" in contact or "stand_in" in contact:
+        handed = handed_over_decision(contact, notification)
+        if handed is not None:
+            return handed
     if "silences" in contact:
         silenced = _silenced(contact, notification)
         if silenced is not None:

@@ -15,6 +15,7 @@ from preferences.engine import (
     _matches_object,
     _name_matches,
     _silenced,
+    handed_over_decision,
     in_window,
     local_clock,
     on_call_matches,
@@ -98,6 +99,9 @@ def explain(contact: CompiledContact, notification: Notification) -> list[tuple[
     if contact["format"] != COMPILED_FORMAT:
         raise ValueError(f"compiled rules have format {contact['format']!r}, not {COMPILED_FORMAT}")
     steps: list[tuple[RuleId, bool, str, str]] = []
+    handed = handed_over_decision(contact, notification)
+    if handed is not None:  # before any rule and silence, as in ``evaluate``
+        return [(None, True, "handover", handed.reason)]
     silenced = _silenced(contact, notification)
     if silenced is not None:  # before any rule, as in ``evaluate``
         return [(None, True, "silence", silenced.reason)]

@@ -36,8 +36,12 @@ document no longer holds is *ended early* (``ended_at``), not deleted, so that t
 keeps what muted what; a silence of the document already over is skipped (nothing left to
 mute: re-importing last week's export does not fail on it).
 
-Hand-overs: the portal has no such model yet; the document refuses the key rather than
-dropping it silently.
+**Hand-overs** (``preferences.handovers``): the ones not over yet, each with ``colleague`` (a
+user name), ``starts_at``, ``ends_at`` (ISO 8601) and ``comment``. Matched by content (all four):
+an unchanged one stays as it is; one the document no longer holds is ended (kept, listed as
+ended); a new one is checked as the API checks it (``handovers.check``: an active colleague with a
+contact, sane dates, no overlap), naming its path (``handovers[0].colleague``); one already over
+is skipped.
 """
 
 from __future__ import annotations
@@ -53,12 +57,20 @@ from django.utils import timezone as django_timezone
 from django.utils.dateparse import parse_datetime
 
 from monitoring_portal.models import Team
-from preferences import engine, rulebook
-from preferences.models import RULE_FIELDS, RULE_LIST_FIELDS, NotificationProfile, NotificationRule, Silence
+from preferences import engine, handovers, rulebook
+from preferences.models import (
+    RULE_FIELDS,
+    RULE_LIST_FIELDS,
+    HandOver,
+    NotificationProfile,
+    NotificationRule,
+    Silence,
+)
 from preferences.tasks import publish_on_commit
 
 VERSION = 1
-DOCUMENT_KEYS = ("version", "default", "timezone", "rules", "silences")
+DOCUMENT_KEYS = ("version", "default", "timezone", "rules", "silences", "handovers")
+HANDOVER_KEYS = ("colleague", "starts_at", "ends_at", "comment")
 #: A rule's fields in the order a document shows them.
 RULE_KEYS = ("action", "comment", "enabled", *RULE_LIST_FIELDS, "start", "end", "oncall_team")
 #: What a rule row holds beyond RULE_FIELDS: the on-call team, by name.
@@ -192,6 +204,58 @@ def validate_silences(items: object, path: str, now: datetime) -> list[SilenceIt
     return silences
 
 
+@dataclass
+class HandOverItem:
+    """A validated hand-over of a document; ``path`` names it for errors found when applying it."""
+
+    colleague: User
+    starts_at: datetime
+    ends_at: datetime
+    comment: str
+    path: str
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.colleague.pk, self.starts_at, self.ends_at, self.comment)
+
+
+def _moment(raw: object, where: str) -> datetime:
+    value = parse_datetime(raw) if isinstance(raw, str) else raw if isinstance(raw, datetime) else None
+    if value is None:
+        raise DocumentError(where, f"expected an ISO 8601 date and time, got {raw!r}")
+    if django_timezone.is_naive(value):
+        raise DocumentError(where, "give the time zone (…+01:00 or …Z)")
+    return value
+
+
+def validate_handovers(items: object, path: str, now: datetime) -> list[HandOverItem]:
+    """A document's hand-overs; those already over are left out (nothing left to hand over)."""
+    if not isinstance(items, list):
+        raise DocumentError(path, f"expected a list of hand-overs, got {type(items).__name__}")
+    result = []
+    for index, item in enumerate(items):
+        where = f"{path}[{index}]"
+        if not isinstance(item, Mapping):
+            raise DocumentError(where, f"expected a mapping, got {type(item).__name__}")
+        unknown = sorted(str(k) for k in item if k not in HANDOVER_KEYS)
+        if unknown:
+            raise DocumentError(
+                f"{where}.{unknown[0]}", f"unknown field; expected {', '.join(HANDOVER_KEYS)}"
+            )
+        name = item.get("colleague")
+        colleague = User.objects.filter(username=name).first() if isinstance(name, str) else None
+        if colleague is None:
+            raise DocumentError(f"{where}.colleague", f"no user {name!r}")
+        comment = item.get("comment", "") or ""
+        if not isinstance(comment, str) or len(comment) > 255:
+            raise DocumentError(f"{where}.comment", "expected a text of at most 255 characters")
+        starts_at = _moment(item.get("starts_at"), f"{where}.starts_at")
+        ends_at = _moment(item.get("ends_at"), f"{where}.ends_at")
+        if ends_at <= now:
+            continue
+        result.append(HandOverItem(colleague, starts_at, ends_at, comment, where))
+    return result
+
+
 # -- the document ---------------------------------------------------------------------
 
 
@@ -203,6 +267,7 @@ class Document:
     timezone: str
     rules: list[engine.RuleData] = field(default_factory=list)
     silences: list[SilenceItem] = field(default_factory=list)
+    handovers: list[HandOverItem] = field(default_factory=list)
 
 
 def export_user(user: User) -> dict[str, Any]:
@@ -216,6 +281,13 @@ def export_user(user: User) -> dict[str, Any]:
         "timezone": str(profile.timezone),
         "rules": [rule_item(_row(r)) for r in rules],
         "silences": [silence_item(s) for s in silences],
+        "handovers": [
+            handovers.as_document(h)
+            for h in HandOver.objects.filter(user=user)
+            .not_over()
+            .select_related("colleague")
+            .order_by("starts_at", "pk")
+        ],
     }
 
 
@@ -243,8 +315,10 @@ def parse_document(data: object, path: str = "") -> Document:
     except engine.RuleError as exc:
         raise DocumentError(at("timezone"), exc.message) from None
     rules = validate_rules(data.get("rules", []), at("rules"))
-    silences = validate_silences(data.get("silences", []), at("silences"), django_timezone.now())
-    return Document(default=str(default), timezone=timezone, rules=rules, silences=silences)
+    now = django_timezone.now()
+    silences = validate_silences(data.get("silences", []), at("silences"), now)
+    given = validate_handovers(data.get("handovers", []), at("handovers"), now)
+    return Document(default=str(default), timezone=timezone, rules=rules, silences=silences, handovers=given)
 
 
 def _match(
@@ -326,7 +400,40 @@ def apply_document(user: User, document: Document) -> bool:
             changed = True
         if _apply_silences(user, document.silences):
             changed = True
+        if _apply_handovers(user, document.handovers):
+            changed = True
     return changed
+
+
+def _apply_handovers(user: User, wanted: list[HandOverItem]) -> bool:
+    """End the hand-overs the document no longer holds, then create its new ones (checked as the API does).
+
+    Raises ``DocumentError`` for a new one ``handovers.check`` refuses: the caller's transaction
+    rolls the whole document back.
+    """
+    now = django_timezone.now()
+    stored = list(HandOver.objects.select_for_update().filter(user=user).not_over(now))
+    free = {h.pk: h for h in stored}
+    new = []
+    for item in wanted:
+        key = item.key()
+        match = next(
+            (h for h in free.values() if (h.colleague_id, h.starts_at, h.effective_end, h.comment) == key),
+            None,
+        )
+        if match is None:
+            new.append(item)
+        else:
+            del free[match.pk]
+    for handover in free.values():
+        handovers.end(handover, now)
+    for item in new:
+        problems = handovers.check(user, item.colleague, item.starts_at, item.ends_at, now=now)
+        if problems:
+            field_name, message = next(iter(problems.items()))
+            raise DocumentError(f"{item.path}.{field_name}", message)
+        handovers.create(user, item.colleague, item.starts_at, item.ends_at, item.comment)
+    return bool(free or new)
 
 
 def _apply_silences(user: User, wanted: list[SilenceItem]) -> bool:

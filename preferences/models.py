@@ -302,3 +302,52 @@ class RotationOverride(models.Model):
 
     def __str__(self) -> str:
         return f"override of {self.rotation.team}: {self.user or 'nobody'} {self.starts_at} to {self.ends_at}"
+
+
+class HandOverQuerySet(models.QuerySet["HandOver"]):
+    def not_over(self, at: Any = None) -> HandOverQuerySet:
+        """Hand-overs in force at ``at`` (default now) or still to come: not ended early, not yet over."""
+        from django.utils import timezone
+
+        now = at or timezone.now()
+        return self.filter(ends_at__gt=now).filter(
+            models.Q(ended_at__isnull=True) | models.Q(ended_at__gt=now)
+        )
+
+
+class HandOver(models.Model):
+    """From ``starts_at`` to ``ends_at`` (or ``ended_at``, if ended early), ``colleague`` gets what ``user`` would.
+
+    Saved through ``preferences.handovers``, which keeps the registry's ``ContactDelegate``
+    (``delegate``) in step: the registry renders the colleague's contact ``bob--for--alice``
+    wherever the user's contact is one, and the snapshot decides in time on the node.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="handovers")
+    colleague = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="handovers_to_me"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Set when ended early.")
+    comment = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delegate = models.OneToOneField(
+        "registry.ContactDelegate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = HandOverQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at", "-pk"]
+        indexes = [models.Index(fields=["user", "ends_at"], name="prefs_handover_user_ends")]
+
+    def __str__(self) -> str:
+        return f"hand-over {self.pk} of {self.user} to {self.colleague} from {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def effective_end(self) -> Any:
+        """When it stops: its end, or earlier if ended early (never before its start)."""
+        if self.ended_at is None:
+            return self.ends_at
+        return max(min(self.ends_at, self.ended_at), self.starts_at)

@@ -29,10 +29,12 @@ if TYPE_CHECKING:
         CompiledContact,
         CompiledRule,
         CompiledSilence,
+        HandedOver,
         Names,
         OnCall,
         Rotation,
         RuleData,
+        StandIn,
         Window,
     )
 
@@ -243,11 +245,14 @@ def compile_contact(
     timezone: str = "UTC",
     silences: Iterable[Mapping[str, object]] = (),
     oncall: Mapping[str, object] | None = None,
+    handed_over: Iterable[Mapping[str, object]] = (),
+    stand_in: Mapping[str, object] | None = None,
 ) -> CompiledContact:
     """Validate and compile one contact's ordered rules, default and time zone.
 
     A ``RuleError`` for a rule names its position: ``rules[3].states: …``.
-    ``silences`` (``compile_silence``'s input) and ``oncall`` (``compile_oncall``'s)
+    ``silences`` (``compile_silence``'s input), ``oncall`` (``compile_oncall``'s),
+    ``handed_over`` (``compile_handed_over``'s) and ``stand_in`` (``compile_stand_in``'s)
     are stored only when given, so a contact without them compiles as before.
     """
     if default not in ACTIONS:
@@ -276,7 +281,46 @@ def compile_contact(
         contact["silences"] = compiled_silences
     if oncall is not None:
         contact["oncall"] = compile_oncall(oncall)
+    compiled_handovers = []
+    for position, data in enumerate(handed_over):
+        try:
+            compiled_handovers.append(compile_handed_over(data))
+        except RuleError as exc:
+            raise RuleError(f"handed_over[{position}].{exc.field}", exc.message) from None
+    if compiled_handovers:
+        contact["handed_over"] = compiled_handovers
+    if stand_in is not None:
+        contact["stand_in"] = compile_stand_in(stand_in)
     return contact
+
+
+def compile_handed_over(data: Mapping[str, object]) -> HandedOver:
+    """``{"id", "to" (the colleague's contact), "comment", "start", "until"}`` (epoch seconds)."""
+    handover_id = data.get("id")
+    if handover_id is not None and (isinstance(handover_id, bool) or not isinstance(handover_id, int | str)):
+        raise RuleError("id", f"expected an int or a string, got {handover_id!r}")
+    to, comment = data.get("to"), data.get("comment") or ""
+    if not isinstance(to, str) or not to:
+        raise RuleError("to", f"expected a contact name, got {to!r}")
+    if not isinstance(comment, str):
+        raise RuleError("comment", f"expected a string, got {type(comment).__name__}")
+    start, until = _epoch("start", data.get("start")), _epoch("until", data.get("until"))
+    return {"id": handover_id, "to": to, "comment": comment, "start": start, "until": until}
+
+
+def compile_stand_in(data: Mapping[str, object]) -> StandIn:
+    """``{"name": the contact covered for, "windows": [[start, end], ...]}`` (epoch seconds)."""
+    name, raw = data.get("name"), data.get("windows")
+    if not isinstance(name, str) or not name:
+        raise RuleError("stand_in.name", f"expected a contact name, got {name!r}")
+    if not isinstance(raw, list | tuple):
+        raise RuleError("stand_in.windows", "expected a list of [start, end]")
+    windows = []
+    for item in raw:
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            raise RuleError("stand_in.windows", f"expected [start, end], got {item!r}")
+        windows.append((_epoch("stand_in.windows", item[0]), _epoch("stand_in.windows", item[1])))
+    return {"name": name, "windows": tuple(windows)}
 
 
 def _epoch(field: str, value: object) -> float:

@@ -131,8 +131,8 @@ def compile_snapshot(contacts: Mapping[str, Mapping[str, object]]) -> dict[str, 
 
     ``contacts`` maps a Naemon contact name to ``{"rules": [rule dicts, in
     order], "default": "notify" | "suppress", "timezone": "Europe/Paris"}``
-    (``default`` and ``timezone`` optional: ``"notify"``, ``"UTC"``; optional ``silences``
-    and ``oncall``: see ``rulebook.compile_contact``).
+    (``default`` and ``timezone`` optional: ``"notify"``, ``"UTC"``; optional ``silences``,
+    ``oncall``, ``handed_over`` and ``stand_in``: see ``rulebook.compile_contact``).
     """
     # Here, not at the top: the notify-filter reads snapshots and never compiles one.
     from preferences import rulebook
@@ -141,7 +141,9 @@ def compile_snapshot(contacts: Mapping[str, Mapping[str, object]]) -> dict[str, 
     for name, prefs in contacts.items():
         if not isinstance(name, str) or not name:
             raise engine.RuleError("contact", f"expected a contact name, got {name!r}")
-        unknown = sorted(set(prefs) - {"rules", "default", "timezone", "silences", "oncall"})
+        unknown = sorted(
+            set(prefs) - {"rules", "default", "timezone", "silences", "oncall", "handed_over", "stand_in"}
+        )
         if unknown:
             raise engine.RuleError(f"{name}.{unknown[0]}", "unknown field")
         rules = prefs.get("rules") or []
@@ -160,6 +162,8 @@ def compile_snapshot(contacts: Mapping[str, Mapping[str, object]]) -> dict[str, 
                 timezone=timezone,
                 silences=prefs.get("silences") or (),  # type: ignore[arg-type]  # checked by the engine
                 oncall=prefs.get("oncall"),  # type: ignore[arg-type]
+                handed_over=prefs.get("handed_over") or (),  # type: ignore[arg-type]
+                stand_in=prefs.get("stand_in"),  # type: ignore[arg-type]
             )
         except engine.RuleError as exc:
             raise engine.RuleError(f"{name}.{exc.field}", exc.message) from None

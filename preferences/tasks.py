@@ -39,7 +39,7 @@ from celery import shared_task
 from django.db import DatabaseError, connection, transaction
 
 from monitoring_portal import redis_client
-from preferences import decisions, history, snapshot
+from preferences import coverage, decisions, history, snapshot
 from preferences.compiled import snapshot_contacts
 from registry.cluster import Topology, topology
 from registry.models import NaemonNode
@@ -139,6 +139,12 @@ def publish_snapshot(node_id: int) -> dict[str, Any] | None:
     }
     logger.info("published notification preferences snapshot", extra=result)
     return result
+
+
+@shared_task(soft_time_limit=240, time_limit=300)
+def refresh_coverage() -> dict[str, Any]:
+    """Periodic: count the coverage gaps of the whole site for the wall and the Prometheus gauge."""
+    return coverage.refresh_counts()
 
 
 @shared_task(soft_time_limit=60, time_limit=90)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("who/", views.who, name="who"),
     path("history/", views.history_page, name="history"),
     path("silences/", views.silences, name="silences"),
+    path("coverage/", views.coverage_page, name="coverage"),
 ]

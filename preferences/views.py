@@ -5,17 +5,19 @@ read-only list that needs no script (and links to itself page by page).
 """
 
 import time
+from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from preferences import history
-from preferences.api.serializers import RotationSerializer
+from preferences import coverage, history
+from preferences.api.serializers import CoverageGapSerializer, CoverageQuerySerializer, RotationSerializer
 from preferences.filtersets import NotificationDecisionFilterSet
-from preferences.models import Rotation, Silence
+from preferences.models import HandOver, Rotation, Silence
 from registry.models import Contact
 
 # (field, label, help) of the rule editor's name criteria.
@@ -86,7 +88,7 @@ SILENCE_DURATIONS = [
 
 @login_required
 def silences(request: HttpRequest) -> HttpResponse:
-    """My silences (created and ended early through the API) and who is on call in my teams.
+    """My silences (created and ended early through the API), my hand-overs and those to me, who is on call.
 
     ``?host=&service=`` prefill the form: a history row or a status page links here, so
     muting an object is two clicks (the link, then "Mute").
@@ -102,5 +104,53 @@ def silences(request: HttpRequest) -> HttpResponse:
             "prefill": {"host": request.GET.get("host", ""), "service": request.GET.get("service", "")},
             "durations": SILENCE_DURATIONS,
             "rotations": [RotationSerializer(r).data for r in rotations],
+            "handovers": _handovers(HandOver.objects.filter(user=request.user), now),  # type: ignore[misc]
+            "handovers_to_me": _handovers(HandOver.objects.filter(colleague=request.user), now),  # type: ignore[misc]
         },
+    )
+
+
+def _handovers(queryset: QuerySet[HandOver], now: datetime) -> list[tuple[HandOver, str]]:
+    """The latest 50, each with where it stands: upcoming, active or over."""
+    rows = queryset.select_related("user", "colleague").order_by("-starts_at", "-pk")[:50]
+    return [
+        (h, "over" if h.effective_end <= now else "active" if h.starts_at <= now else "upcoming")
+        for h in rows
+    ]
+
+
+COVERAGE_PAGE_SIZE = 100
+
+
+@login_required
+def coverage_page(request: HttpRequest) -> HttpResponse:
+    """Coverage gaps: what nobody would be told about (staff: everything; engineers: their teams')."""
+    query = CoverageQuerySerializer(
+        data={k: v for k, v in request.GET.items() if k in ("reason", "team", "host") and v}
+    )
+    found: list[dict[str, object]] = []
+    errors: dict[str, list[str]] = {}
+    if query.is_valid():
+        data = query.validated_data
+        gaps = coverage.gaps(
+            request.user, reason=data.get("reason"), team=data.get("team"), host=data.get("host")
+        )
+        found = [CoverageGapSerializer.of(gap) for gap in gaps]
+    else:
+        errors = {field: [str(m) for m in messages] for field, messages in query.errors.items()}
+    page = Paginator(found, COVERAGE_PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    status = 400 if errors else 200
+    return render(
+        request,
+        "preferences/coverage.html",
+        {
+            "page": page,
+            "reasons": list(coverage.REASONS.items()),
+            "query_values": request.GET,
+            "query": params.urlencode(),
+            "errors": errors,
+        },
+        status=status,
     )

@@ -51,7 +51,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from monitoring_portal import redis_client
-from registry import runner
+from registry import coverage, runner
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState, ReloadMethod
 from registry.models import DeployedHost, Deployment, NaemonNode
 from registry.render import Rendered, State, render_state
@@ -482,6 +482,8 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
         return
     summary = summarize(live, rendered)
     run.save(summary=summary)
+    # Hosts this deploy adds about which nobody would be told: a warning, not a silent green.
+    gaps = coverage.deployment_warnings(set(rendered.hosts) - set(live.get("hosts") or {}))
 
     staged = versions / str(run.deployment.pk)
     main_copy = versions / f"verify-{run.deployment.pk}.cfg"
@@ -499,13 +501,13 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
             run.time("verify", start)
             run.save(
                 verify_output=f"$ {' '.join(result.argv)}\n{result.output}",
-                warnings=verifier_warnings(result.output),
+                warnings=verifier_warnings(result.output) + gaps,
             )
             if result.returncode != 0:
                 run.finish(DeploymentState.FAILED, error=verification_error(result))
                 return
         else:
-            run.save(verify_output="not verified: the node has no verify_command")
+            run.save(verify_output="not verified: the node has no verify_command", warnings=gaps)
 
         point(config_dir, staged)
         swapped = True

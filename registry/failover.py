@@ -46,7 +46,7 @@ from django.utils import timezone
 
 from monitoring_portal import redis_client
 from registry import runner
-from registry.choices import FINAL_DEPLOYMENT_STATES
+from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
 from registry.cluster import Role, Topology, topology
 from registry.models import ClusterMove, Deployment, NaemonNode, NodeHealth
 
@@ -199,7 +199,41 @@ def _apply(
         health[node.name] = row.healthy
         after = with_health(base, health)
         moves.append(_move(node, row, was_since, before, after, now, request))
+    moved = {node.pk for node, _, _ in changed}
+    retry_failed([n for n in watched if n.pk not in moved and probes[n.pk].answers], now, request)
     return moves
+
+
+#: A failed deployment of a node that answers is tried again after this long.
+RETRY_AFTER = timedelta(seconds=60)
+#: Failures that the same config would meet again: not retried (a person must change something).
+_FOR_GOOD = ("verification failed", "rendering failed")
+
+
+def retry_failed(nodes: Sequence[NaemonNode], now: datetime, request: RequestDeployments) -> list[NaemonNode]:
+    """Request a deployment again for each node whose latest one failed for a passing reason.
+
+    A move's redeploy can fail where a retry succeeds (a core restarting slowly answers its
+    reload late, a core not running yet): left alone, the node would run a config the topology
+    no longer says (after a failed "back" and its rollback, nobody would check the masters'
+    share). Verification and rendering failures are not retried: the same registry state would
+    fail the same way. At most one retry per node per ``RETRY_AFTER``.
+    """
+    retried = []
+    for node in nodes:
+        latest = Deployment.objects.filter(node=node).order_by("-created_at", "-pk").first()
+        if latest is None or latest.state != DeploymentState.FAILED or latest.finished_at is None:
+            continue
+        if now - latest.finished_at < RETRY_AFTER or latest.error.startswith(_FOR_GOOD):
+            continue
+        first_line = latest.error.splitlines()[0][:200] if latest.error else "failed"
+        request([node], triggered_by=TRIGGERED_BY, reason=f"retry of deployment {latest.pk}: {first_line}")
+        retried.append(node)
+    if retried:
+        logger.info(
+            "cluster watch: retrying the failed deployments of %s", ", ".join(n.name for n in retried)
+        )
+    return retried
 
 
 def observe(

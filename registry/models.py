@@ -362,6 +362,22 @@ class ContactGroup(NamedObject):
     members = models.ManyToManyField(Contact, blank=True, related_name="contact_groups")
 
 
+class ContactDelegate(models.Model):
+    """``delegate`` receives what ``user`` would, from ``starts_at`` to ``ends_at``: a hand-over.
+
+    The hook the preferences app fills (its hand-overs) so that the registry renders the extra
+    contact without importing it; registry/delegates.py says who is rendered and how.
+    """
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    delegate = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"delegate {self.delegate_id} for {self.user_id} until {self.ends_at:%Y-%m-%d %H:%M}"
+
+
 class HostGroup(NamedObject):
     """Host groups carry ownership (team) and placement (the poller node that monitors them)."""
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
@@ -123,7 +124,10 @@ def sync_user(user: User) -> bool:
 def _deploy(reason: str) -> None:
     nodes = NaemonNode.objects.filter(enabled=True)
     if nodes.exists():
-        tasks.request_deployments(nodes, triggered_by="portal (users as contacts)", reason=reason[:255])
+        # A signal may fire outside any transaction (a shell, a script, a test): request_deployments
+        # locks the pending deployments it reuses, which needs one.
+        with transaction.atomic():
+            tasks.request_deployments(nodes, triggered_by="portal (users as contacts)", reason=reason[:255])
 
 
 def _sync(users: Iterable[User], reason: str) -> None:

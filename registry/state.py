@@ -22,6 +22,7 @@ from django.db.models.functions import Cast
 from registry import models as m
 from registry.choices import NodeRole
 from registry.cluster import Role, Topology, topology
+from registry.delegates import Delegation, rendered_delegations
 from registry.recipients import TeamGroups, service_lists
 from registry.recipients import host_groups as with_owner_groups
 from registry.render import SHARE_VARIABLE, STALE_COMMAND, ClusterPart, Rendered, Row, State, render_state
@@ -232,8 +233,42 @@ def load_state(node: m.NaemonNode) -> State:
     )
     for row in state.services:
         _with_check_refs(row, commands, periods)
+    _add_delegates(state, rendered_delegations())
     _apply_cluster(node, state, topology())
     return state
+
+
+def _add_delegates(state: State, delegations: list[Delegation]) -> None:
+    """Hand-overs (registry/delegates.py): ``bob--for--alice`` wherever alice is a contact, with bob's channels.
+
+    Wherever: the objects' ``contacts`` and the contact groups alice is a member of (team groups
+    included); a service that inherits its host's contacts gets the delegate through Naemon's
+    inheritance. The row is bob's, renamed, with alice's staff flag: the default contact group
+    (staff) takes the delegate when it takes alice, never because bob is staff.
+    """
+    rows = {row["name"]: row for row in state.contacts}
+    covering: dict[str, list[str]] = defaultdict(list)
+    for delegation in delegations:
+        source, covered = rows.get(delegation.delegate), rows.get(delegation.contact)
+        if source is None or covered is None:
+            continue
+        alias = f"{source.get('alias') or delegation.delegate} for {delegation.contact}"
+        state.contacts.append(
+            {**source, "name": delegation.name, "alias": alias, "staff": covered.get("staff")}
+        )
+        covering[delegation.contact].append(delegation.name)
+    if not covering:
+        return
+
+    def extended(names: list[str]) -> list[str]:
+        added = [name for contact in names for name in covering.get(contact, ())]
+        return sorted({*names, *added}) if added else names  # a new list: rows may share theirs
+
+    for group in state.contactgroups:
+        group["members"] = extended(group.get("members") or [])
+    for row in (*state.hosts, *state.services):
+        if row.get("contacts"):
+            row["contacts"] = extended(row["contacts"])
 
 
 def _apply_cluster(node: m.NaemonNode, state: State, topo: Topology) -> None:

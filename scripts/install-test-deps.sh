@@ -11,6 +11,8 @@ have docker-compose || need="$need docker-compose"
 have chromium || need="$need chromium"
 have runuser || need="$need util-linux"
 have puppet || need="$need puppet"
+# kubectl renders deploy/kubernetes/ (kubectl kustomize) in tests/deploy/.
+have kubectl || need="$need kubernetes-client"
 if [ -n "$need" ]; then
     echo "Installing Debian packages:$need"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

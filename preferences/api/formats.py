@@ -28,8 +28,20 @@ class YAMLRenderer(renderers.BaseRenderer):
     ) -> bytes:
         if data is None:
             return b""
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
+        # Error answers carry DRF's ErrorDetail (a str subclass safe_dump refuses): plain data first.
+        text = yaml.safe_dump(_plain(data), sort_keys=False, allow_unicode=True, default_flow_style=None)
         return text.encode("utf-8")
+
+
+def _plain(data: Any) -> Any:
+    """``data`` with str subclasses as str, and lists and mappings rebuilt (in their order)."""
+    if isinstance(data, str):
+        return str(data)
+    if isinstance(data, Mapping):
+        return {_plain(key): _plain(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_plain(item) for item in data]
+    return data
 
 
 class _NoAliasLoader(yaml.SafeLoader):

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from monitoring_portal.models import Team
 from monitoring_portal.rest import StrictTypesMixin
-from preferences import engine, rulebook
+from preferences import coverage, engine, rulebook
 from preferences.models import (
     RULE_FIELDS,
     NotificationDecision,
@@ -395,7 +395,7 @@ class ExplanationStepSerializer(serializers.Serializer):
 
 
 class ExplanationSerializer(serializers.Serializer):
-    steps = ExplanationStepSerializer(many=True)
+    steps = ExplanationStepSerializer(many=True, default=list)  # a row stored without one: no steps
     source = serializers.CharField(  # type: ignore[assignment]  # the key, not Field.source
         required=False, help_text="snapshot: the rules the node used; rules now"
     )
@@ -706,3 +706,56 @@ class RotationSerializer(StrictTypesMixin, serializers.ModelSerializer):
             for item in overrides:
                 RotationOverride.objects.create(rotation=rotation, **item)
         return rotation
+
+
+# --- coverage gaps ---------------------------------------------------------------------------
+
+
+class CoverageQuerySerializer(serializers.Serializer):
+    """The coverage report's filters (query parameters)."""
+
+    reason = serializers.ChoiceField(
+        choices=list(coverage.REASONS), required=False, help_text="Only this reason."
+    )
+    team = serializers.SlugRelatedField(
+        slug_field="name", queryset=Team.objects.all(), required=False, help_text="Objects this team owns."
+    )
+    host = serializers.CharField(
+        max_length=255, required=False, help_text="Objects on this host (exact name)."
+    )
+
+
+class CoverageReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    summary = serializers.CharField()
+    detail = serializers.CharField()
+    fix_url = serializers.CharField(help_text="The page where it is fixed.")
+
+
+class CoverageGapSerializer(serializers.Serializer):
+    """One object nobody would be told about; a service on host groups is one row per host."""
+
+    kind = serializers.CharField(help_text="host or service")
+    host = serializers.CharField()
+    service = serializers.CharField(allow_null=True)
+    service_id = serializers.IntegerField(allow_null=True)
+    recipients = serializers.ListField(
+        child=serializers.CharField(), help_text="Its contacts, before their rules."
+    )
+    reasons = CoverageReasonSerializer(many=True)
+
+    @staticmethod
+    def of(gap: coverage.Gap) -> dict[str, Any]:
+        t = gap.target
+        fixes = gap.fixes()
+        return {
+            "kind": t.kind,
+            "host": t.host,
+            "service": t.service,
+            "service_id": t.service_id,
+            "recipients": [r.contact for r in t.recipients],
+            "reasons": [
+                {"reason": r, "summary": coverage.REASONS[r], "detail": detail, "fix_url": fixes[r]}
+                for r, detail in gap.reasons.items()
+            ],
+        }

@@ -26,8 +26,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring_portal.rest import JSONParser, StrictFilterBackend, check_query_parameters
-from preferences import compiled, engine, export, history, preview, replay, rules
+from monitoring_portal.rest import (
+    JSONParser,
+    LimitOffsetPagination,
+    StrictFilterBackend,
+    check_query_parameters,
+)
+from preferences import compiled, coverage, engine, export, history, preview, replay, rules
 from preferences.api import formats
 from preferences.api import serializers as s
 from preferences.filtersets import NotificationDecisionFilterSet, NotificationRuleFilterSet, query_values
@@ -298,9 +303,10 @@ class ExportView(APIView):
         check_query_parameters(request, set())
         try:
             document = export.parse_document(request.data)
+            # Applying checks what depends on the user (a hand-over's overlaps), all or nothing.
+            changed = export.apply_document(request.user, document)  # type: ignore[arg-type]
         except export.DocumentError as exc:
             raise ValidationError({exc.path: [exc.message]}) from None
-        changed = export.apply_document(request.user, document)  # type: ignore[arg-type]
         return Response(
             export.export_user(request.user),  # type: ignore[arg-type]
             headers={"X-Preferences-Changed": "true" if changed else "false"},
@@ -441,7 +447,9 @@ class RotationViewSet(viewsets.ModelViewSet):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        check_query_parameters(request, {"limit", "offset"} if self.action == "list" else set())
+        # An unknown method (no action) must reach DRF's 405, not be refused for its query string.
+        if self.action is not None:
+            check_query_parameters(request, {"limit", "offset"} if self.action == "list" else set())
 
     def perform_create(self, serializer: s.RotationSerializer) -> None:  # type: ignore[override]
         team = serializer.validated_data["team"]
@@ -455,3 +463,26 @@ class RotationViewSet(viewsets.ModelViewSet):
             raise ValidationError({"team": ["A rotation cannot move to another team."]})
         with transaction.atomic():
             serializer.save()
+
+
+class CoverageView(APIView):
+    """Coverage gaps: the hosts and services nobody would be told about, why, and where to fix it.
+
+    Staff see every object; an engineer those their teams own. Paginated (``limit``/``offset``).
+    """
+
+    @extend_schema(parameters=[s.CoverageQuerySerializer], responses=s.CoverageGapSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = LimitOffsetPagination()
+        check_query_parameters(
+            request,
+            {*s.CoverageQuerySerializer().fields, paginator.limit_query_param, paginator.offset_query_param},
+        )
+        query = s.CoverageQuerySerializer(data=query_values(request))
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        found = coverage.gaps(
+            request.user, reason=data.get("reason"), team=data.get("team"), host=data.get("host")
+        )
+        page = paginator.paginate_queryset(found, request, view=self) or []
+        return paginator.get_paginated_response([s.CoverageGapSerializer.of(gap) for gap in page])

@@ -171,8 +171,13 @@ def test_form_bodies_are_unsupported(api_client_for: ClientFor, owner: User, for
     assert not NotificationRule.objects.exists()
 
 
+#: Writes that also take YAML: preferences as code (a person's profile as a YAML document).
+YAML_TOO = {("put", "/api/v1/preferences/export/")}
+YAML_TYPES = ["application/json", "application/yaml", "application/x-yaml", "text/yaml"]
+
+
 def test_schema_says_what_the_code_does() -> None:
-    """Every write's body is required, JSON only, and may be answered 415."""
+    """Every write's body is required, JSON only (YAML too where said), and may be answered 415."""
     bodies = [
         (path, method, operation)
         for path, item in openapi_document()["paths"].items()
@@ -184,7 +189,8 @@ def test_schema_says_what_the_code_does() -> None:
         (method, path)
         for path, method, operation in bodies
         if not operation["requestBody"].get("required")
-        or list(operation["requestBody"]["content"]) != ["application/json"]
+        or list(operation["requestBody"]["content"])
+        != (YAML_TYPES if (method, path) in YAML_TOO else ["application/json"])
         or "415" not in operation["responses"]
     ]
     assert wrong == []

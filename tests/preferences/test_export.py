@@ -50,6 +50,7 @@ DOCUMENT: dict[str, Any] = {
             "until": (datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)).isoformat(),
         }
     ],
+    "handovers": [],
 }
 
 
@@ -103,11 +104,27 @@ def test_export_shows_the_whole_profile_in_order_as_json_and_yaml(
             {"action": "suppress", "enabled": False, "channels": ["sms"]},
         ],
         "silences": [],
+        "handovers": [],
     }
     for request in (client.get(EXPORT, HTTP_ACCEPT="application/yaml"), client.get(EXPORT + "?format=yaml")):
         assert request.status_code == 200
         assert request["Content-Type"].startswith("application/yaml")
         assert yaml.safe_load(request.content) == answer.json()
+
+
+def test_errors_are_answered_in_yaml_too(owner: User, api_client_for: ClientFor) -> None:
+    """A YAML client's bad request gets a YAML 400 naming the problem, not a server error."""
+    client = api_client_for(owner)
+    answer = client.get(EXPORT + "?bogus=1", HTTP_ACCEPT="application/yaml")
+    assert answer.status_code == 400, answer.content
+    assert "Unknown query parameter" in yaml.safe_load(answer.content)["bogus"][0]
+    bad = client.put(
+        EXPORT,
+        "version: 1\nrules: [{action: maybe}]\n",
+        content_type="application/yaml",
+        HTTP_ACCEPT="application/yaml",
+    )
+    assert bad.status_code == 400 and "timezone" in yaml.safe_load(bad.content)
 
 
 def test_put_replaces_everything_and_the_same_document_again_changes_nothing(
@@ -216,7 +233,7 @@ def test_yaml_body_is_accepted(owner: User, api_client_for: ClientFor) -> None:
         (lambda d: d["rules"][0].update(colour="red"), "rules[0].colour", "unknown field"),
         (lambda d: d.update(timezone="Mars/Olympus"), "timezone", "unknown time zone"),
         (lambda d: d.update(default="maybe"), "default", "notify or suppress"),
-        (lambda d: d.update(handovers=[]), "handovers", "unknown field"),
+        (lambda d: d.update(handovers=[{"colleague": "nobody"}]), "handovers[0].colleague", "no user"),
         (lambda d: d["silences"][0].update(until="tomorrow"), "silences[0].until", "ISO 8601"),
         (lambda d: d["silences"][0].update(days=["mon"]), "silences[0].days", "unknown field"),
         (lambda d: d.update(rules={"action": "notify"}), "rules", "expected a list"),

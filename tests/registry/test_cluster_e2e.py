@@ -215,7 +215,8 @@ def test_each_object_is_checked_by_exactly_one_node(cluster: Cluster, site: APIC
         poll(
             f"{host}/{service}'s last_check to advance on {checker}",
             lambda h=host, s=service, n=checker, b=before: copy(cluster, n, h, s)["last_check"] > b,
-            timeout=15,
+            # Nagios 4 schedules host checks less tightly than service checks (a loaded machine too).
+            timeout=15 if service != "-" else 45,
         )
     assert cluster.notifications() == []  # everything is OK: nobody was told anything
 

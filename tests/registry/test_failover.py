@@ -24,7 +24,16 @@ from pytest_django.fixtures import Settings
 from livestatus import overview
 from monitoring_portal import redis_client
 from registry import failover, tasks
-from registry.models import ClusterMove, Host, HostGroup, NaemonNode, NodeHealth, Service, ServiceUse
+from registry.models import (
+    ClusterMove,
+    Deployment,
+    Host,
+    HostGroup,
+    NaemonNode,
+    NodeHealth,
+    Service,
+    ServiceUse,
+)
 from registry.state import render_node
 from tests.doubles import DeployRecorder
 from tests.livestatus.fixtures import fresh_clients  # noqa: F401  (a fixture used by the wall test)
@@ -370,6 +379,28 @@ def test_the_task_steps_time_like_the_beat(cluster: Cluster, deploys: DeployReco
     tasks.watch_nodes.apply(kwargs={"now": cluster.at(0).timestamp()})
     [text] = tasks.watch_nodes.apply(kwargs={"now": cluster.at(60).timestamp()}).get()
     assert text.endswith("m1 down -> m2")
+
+
+def test_a_deployment_that_failed_for_a_passing_reason_is_tried_again(
+    cluster: Cluster, deploys: DeployRecorder
+) -> None:
+    """A move's redeploy that timed out must not leave the node on a config the topology no longer says."""
+    finished = cluster.at(0)
+    timed_out = Deployment.objects.create(
+        node=cluster.m1, state="failed", finished_at=finished, error="not confirmed: timed out; rolled back"
+    )
+    Deployment.objects.create(
+        node=cluster.m2, state="failed", finished_at=finished, error="verification failed (exit 1): Error: x"
+    )
+    cluster.watch(30)
+    assert deploys.calls == []  # not before RETRY_AFTER
+    cluster.watch(61)
+    # m1 again; m2's config is refused by the core: the same state would fail the same way.
+    assert [(names, reason.split(":")[0]) for names, reason in deploys.calls] == [
+        ({"m1"}, f"retry of deployment {timed_out.pk}")
+    ]
+    cluster.watch(62)
+    assert len(deploys.calls) == 1  # the retry is pending: not asked twice
 
 
 # -- where it shows: node pages, API, wall ---------------------------------------------------

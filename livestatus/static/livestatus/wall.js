@@ -79,6 +79,8 @@
       pill("unhandled", snap.problems_total, "critical"),
       el("span", "pill sev-pending", plural(h.total, "host") + " · " + plural(s.total, "service")),
     );
+    // Objects nobody would be told about (preferences' coverage report), once it has been counted.
+    if (snap.coverage) $("summary").appendChild(pill("nobody told", snap.coverage.objects, "warning"));
   }
 
   function renderNodes(snap) {
