@@ -296,21 +296,10 @@ def read_contact(directory: StrPath, contact: str) -> CompiledContact | None:
 
     Raises ``SnapshotMissing`` (no complete snapshot) or ``SnapshotCorrupt``.
     """
-    current = os.path.join(os.fspath(directory), CURRENT)
-    path = os.path.join(current, CONTACTS, contact_filename(contact))
-    try:
-        with open(path, "rb") as file:
-            data = file.read()
-    except FileNotFoundError:
-        if os.path.exists(os.path.join(current, MANIFEST)):
-            return None
-        raise SnapshotMissing(f"no snapshot in {directory}") from None
-    except OSError as exc:
-        raise SnapshotCorrupt(f"unreadable snapshot file {path}: {exc}") from exc
-    try:
-        value = unpack(data, _CONTACT_MAGIC)
-    except ValueError as exc:
-        raise SnapshotCorrupt(f"corrupt snapshot file {path}: {exc}") from exc
+    found = _read_file(directory, os.path.join(CONTACTS, contact_filename(contact)), _CONTACT_MAGIC)
+    if found is None:
+        return None
+    path, value = found
     if not isinstance(value, dict) or value.get("format") != engine.COMPILED_FORMAT:
         raise SnapshotCorrupt(f"corrupt snapshot file {path}: not a compiled contact")
     return value  # type: ignore[return-value]  # checked above as far as is cheap
@@ -321,21 +310,10 @@ def read_cluster(directory: StrPath) -> ClusterPart | None:
 
     Raises ``SnapshotMissing`` (no complete snapshot) or ``SnapshotCorrupt``.
     """
-    current = os.path.join(os.fspath(directory), CURRENT)
-    path = os.path.join(current, CLUSTER)
-    try:
-        with open(path, "rb") as file:
-            data = file.read()
-    except FileNotFoundError:
-        if os.path.exists(os.path.join(current, MANIFEST)):
-            return None
-        raise SnapshotMissing(f"no snapshot in {directory}") from None
-    except OSError as exc:
-        raise SnapshotCorrupt(f"unreadable snapshot file {path}: {exc}") from exc
-    try:
-        value = unpack(data, _CLUSTER_MAGIC)
-    except ValueError as exc:
-        raise SnapshotCorrupt(f"corrupt snapshot file {path}: {exc}") from exc
+    found = _read_file(directory, CLUSTER, _CLUSTER_MAGIC)
+    if found is None:
+        return None
+    path, value = found
     if (
         not isinstance(value, dict)
         or value.get("format") != CLUSTER_FORMAT
@@ -346,6 +324,26 @@ def read_cluster(directory: StrPath) -> ClusterPart | None:
     ):
         raise SnapshotCorrupt(f"corrupt snapshot file {path}: not a cluster part")
     return value  # type: ignore[return-value]  # checked above as far as is cheap
+
+
+def _read_file(directory: StrPath, name: str, magic: bytes) -> tuple[str, object] | None:
+    """The unpacked file ``name`` of the current generation, and its path; None if the (complete)
+    snapshot has no such file. Raises ``SnapshotMissing`` (no complete snapshot) or ``SnapshotCorrupt``."""
+    current = os.path.join(os.fspath(directory), CURRENT)
+    path = os.path.join(current, name)
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except FileNotFoundError:
+        if os.path.exists(os.path.join(current, MANIFEST)):
+            return None
+        raise SnapshotMissing(f"no snapshot in {directory}") from None
+    except OSError as exc:
+        raise SnapshotCorrupt(f"unreadable snapshot file {path}: {exc}") from exc
+    try:
+        return path, unpack(data, magic)
+    except ValueError as exc:
+        raise SnapshotCorrupt(f"corrupt snapshot file {path}: {exc}") from exc
 
 
 def generated_at(directory: StrPath) -> float:

@@ -310,6 +310,9 @@ def check_command_line(value: str, *, what: str = "command line") -> str:
         raise NaemonValueError(f"{what} must not be 'null', which Naemon reads as 'unset'.")
     if re.search(r"(?<!\\);", value):
         raise NaemonValueError(f"{what} contains an unescaped ';' (write '\\;').")
+    if value.strip().endswith("\\"):
+        # Naemon joins a line ending in a backslash with the next one: it would swallow a directive.
+        raise NaemonValueError(f"{what} ends with a backslash.")
     quote_macros(value, what=what)
     return value
 

@@ -281,6 +281,13 @@ class NotificationHistoryViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(s.NotAttemptedSerializer(answer).data)
 
 
+#: The document in either format the client asks for (``Accept`` or ``?format=yaml``).
+DOCUMENT_RESPONSES = {
+    (200, "application/json"): s.PreferencesDocumentSerializer,
+    (200, "application/yaml"): s.PreferencesDocumentSerializer,
+}
+
+
 class ExportView(APIView):
     """Your whole profile as one document (JSON or YAML): ``GET`` exports it, ``PUT`` replaces it.
 
@@ -293,12 +300,20 @@ class ExportView(APIView):
     renderer_classes = [JSONRenderer, formats.YAMLRenderer]
     parser_classes = [JSONParser, formats.YAMLParser, formats.LegacyYAMLParser, formats.TextYAMLParser]
 
-    @extend_schema(responses=s.PreferencesDocumentSerializer)
+    def handle_exception(self, exc: Exception) -> Response:
+        # Errors are JSON, as everywhere in the API and as the schema says, whatever was asked
+        # (JSON is YAML too: a YAML client reads them as they are).
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+    @extend_schema(responses=DOCUMENT_RESPONSES)
     def get(self, request: Request) -> Response:
         check_query_parameters(request, set())
         return Response(export.export_user(request.user))  # type: ignore[arg-type]
 
-    @extend_schema(request=s.PreferencesDocumentSerializer, responses=s.PreferencesDocumentSerializer)
+    @extend_schema(request=s.PreferencesDocumentSerializer, responses=DOCUMENT_RESPONSES)
     def put(self, request: Request) -> Response:
         check_query_parameters(request, set())
         try:
@@ -471,9 +486,12 @@ class CoverageView(APIView):
     Staff see every object; an engineer those their teams own. Paginated (``limit``/``offset``).
     """
 
+    # Declared for the schema too: drf-spectacular wraps a list answer in this paginator's page.
+    pagination_class = LimitOffsetPagination
+
     @extend_schema(parameters=[s.CoverageQuerySerializer], responses=s.CoverageGapSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         check_query_parameters(
             request,
             {*s.CoverageQuerySerializer().fields, paginator.limit_query_param, paginator.offset_query_param},

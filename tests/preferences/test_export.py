@@ -112,11 +112,12 @@ def test_export_shows_the_whole_profile_in_order_as_json_and_yaml(
         assert yaml.safe_load(request.content) == answer.json()
 
 
-def test_errors_are_answered_in_yaml_too(owner: User, api_client_for: ClientFor) -> None:
-    """A YAML client's bad request gets a YAML 400 naming the problem, not a server error."""
+def test_a_yaml_clients_errors_are_json_which_it_reads_too(owner: User, api_client_for: ClientFor) -> None:
+    """A YAML client's bad request gets a 400 naming the problem (JSON, as the schema says: YAML reads it)."""
     client = api_client_for(owner)
     answer = client.get(EXPORT + "?bogus=1", HTTP_ACCEPT="application/yaml")
     assert answer.status_code == 400, answer.content
+    assert answer["Content-Type"].startswith("application/json")
     assert "Unknown query parameter" in yaml.safe_load(answer.content)["bogus"][0]
     bad = client.put(
         EXPORT,
