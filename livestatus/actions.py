@@ -3,18 +3,20 @@
 Shared by the pages and the API. ``perform`` does, in this order, and stops at the first
 refusal (nothing is sent then, and nothing recorded):
 
-1. permission: staff may act on anything; others on hosts (and their services) that the
+1. permission: staff and operators (``monitoring_portal.roles``: the control room) may act on
+   anything; others on hosts (and their services) that the
    registry gives to one of their teams (``Host.team`` or a host group's team), on the nodes
    where a confirmed deployment put that registry host (``registry.models.DeployedHost``).
    The name alone grants nothing: a live object of the same name that the portal did not
    put on a node is someone else's (a duplicate of it fails the node's verify, so it never
-   gets confirmed there). An object that is not in the registry is staff-only;
+   gets confirmed there). An object that is not in the registry is for staff and operators.
+   An API token narrows this: a read-only or host-groups token may not act at all;
 2. the command, built by ``livestatus.client.commands``: names and text that could add an argument
    or a line (``;`` in a name, a line break anywhere) are refused;
 3. the nodes: every enabled node that holds a copy of the object (``registry.cluster``:
    ``Topology.holders``), the checker first, so that every copy is acknowledged, in downtime,
    commented alike (a copy left unacknowledged would notify again after a failover); for
-   non-staff only those where a confirmed deployment put the host. A re-check goes to the
+   team members only those where a confirmed deployment put the host. A re-check goes to the
    checker only: on a passive copy a forced check would run the copy's command (the
    ``portal-stale`` placeholder of a poller's object, which turns it UNKNOWN) and change
    nothing the checker does. ``node`` names the node the request was made from (the page's
@@ -57,6 +59,8 @@ from livestatus.client import (
 )
 from livestatus.models import ActionKind, ActionLog, ActionOutcome, NodeOutcome, PendingAction, PendingState
 from livestatus.nodes import client_for, deployed_nodes, live_nodes, nodes_listing
+from monitoring_portal import roles
+from monitoring_portal.models import token_of
 from registry import runner
 from registry.choices import NodeRole
 from registry.cluster import topology
@@ -99,11 +103,28 @@ class ActionInvalid(ActionError):
 # -- permission ------------------------------------------------------------------
 
 
+def _token_denial(user: Any) -> str | None:
+    token = token_of(user)
+    if token is None or token.allows_actions():
+        return None
+    return f"This token is limited to {token.scope_label}: it may not act on monitored objects."
+
+
+def acts_on_everything(user: Any) -> bool:
+    """Staff and operators act on every object, on every node that holds it."""
+    return roles.is_operator(user) and _token_denial(user) is None
+
+
+def sees_every_action(user: Any) -> bool:
+    """Staff and operators read every user's actions (the control room's shift log); others their own."""
+    return roles.is_operator(user)
+
+
 def owned_hosts(user: Any) -> set[str] | None:
-    """Names of the registry hosts the user may act on (on some node); None means every object (staff)."""
-    if not getattr(user, "is_authenticated", False):
+    """Names of the registry hosts the user may act on (on some node); None means every object."""
+    if not getattr(user, "is_authenticated", False) or _token_denial(user) is not None:
         return set()
-    if user.is_staff:
+    if acts_on_everything(user):
         return None
     teams = team_ids(user)
     if not teams:
@@ -120,11 +141,14 @@ def denial(user: Any, target: Target, node: str = "") -> str | None:
     """Why the user may not act on the target (on ``node``, else on any node), or None if they may."""
     if not getattr(user, "is_authenticated", False):
         return "Log in to act on monitored objects."
-    if user.is_staff:
+    scoped = _token_denial(user)
+    if scoped is not None:
+        return scoped
+    if acts_on_everything(user):
         return None
     host = Host.objects.filter(name=target.host).prefetch_related("hostgroups__node").first()
     if host is None:
-        return f"{target.host} is not in the registry: only staff may act on it."
+        return f"{target.host} is not in the registry: only staff and operators may act on it."
     if not host.owning_teams() & team_ids(user):
         return f"{target.host} is not owned by one of your teams."
     deployed = [n.name for n in deployed_nodes(host)]
@@ -494,7 +518,7 @@ def perform(
         raise ActionForbidden(reason)
     command = build_command(kind, target, params, author=user.get_username())
     named = resolve_node(node) if node else None
-    nodes = recipients(kind, target, named, deployed_only=not user.is_staff)
+    nodes = recipients(kind, target, named, deployed_only=not acts_on_everything(user))
     reference = named or nodes[0]
     sent_at = int(time.time())
     started = time.monotonic()

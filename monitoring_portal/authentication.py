@@ -4,6 +4,12 @@ Read-only tokens are enforced here, not in a permission class: every API view au
 through this class, while a view that sets its own ``permission_classes`` (several do) would
 silently drop a default permission. Refusing an unsafe method at authentication cannot be
 forgotten by a new view.
+
+Scoped tokens (``TokenScope``) are gated here the same way: an unsafe method with one is
+refused unless the view lists the scope in its ``token_scopes``, so a new write endpoint is
+closed to them until someone decides otherwise. Where a view does list it, the permission
+functions (``registry.permissions``, ``livestatus.actions``) check the object against the
+scope, through ``token_of(user)``: the token rides on the user object for the request.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from monitoring_portal.models import APIToken
+from monitoring_portal.models import APIToken, TokenScope
 
 # Writing last_used_at on every request would turn reads into writes; a minute is precise enough.
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -50,6 +56,13 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.PermissionDenied(
                 f"This token is read-only: {request.method} is not allowed with it."
             )
+        if token.scope != TokenScope.FULL and request.method not in permissions.SAFE_METHODS:
+            context = getattr(request, "parser_context", None) or {}
+            if token.scope not in getattr(context.get("view"), "token_scopes", ()):
+                raise exceptions.PermissionDenied(
+                    f"This token is limited to {token.scope_label}: {request.method} is not allowed here with it."
+                )
+        token.user._portal_token = token  # type: ignore[attr-defined]  # read by token_of()
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
             APIToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -1,6 +1,8 @@
 """Who may change what in the registry (shared by the REST API and the pages).
 
-Everyone logged in may read. Staff may write everything. Otherwise:
+Everyone logged in may read (the viewer role is the baseline; ``monitoring_portal.roles``).
+Staff (admin) may write everything; operators act on everything (``livestatus.actions``) but
+write nothing here unless they are also team members. Otherwise:
 
 - hosts: members of the host's team or of one of its host groups' teams;
 - services: through their host, or (services on host groups) through those groups' teams;
@@ -12,6 +14,10 @@ A write is allowed when the caller owns the object before the change (if it exis
 after it: nobody can create an object for, or hand an object over to, a team they are not in.
 Nor can they reach into another team's through memberships: what a host or service joins
 (groups, contacts, contact groups) is checked by ``check_memberships_joined``.
+
+An API token narrows its user, never widens: a read-only or actions-only token writes
+nothing here, and a host-groups token writes only hosts, services and host groups in its
+host groups (and joins no other host group), checked on the object before and after the write.
 """
 
 from __future__ import annotations
@@ -25,11 +31,60 @@ from rest_framework import permissions
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from monitoring_portal.models import Team
+from monitoring_portal import roles
+from monitoring_portal.models import APIToken, Team, TokenScope, token_of
 from registry.models import Contact, ContactGroup, Host, HostGroup, Service, ServiceGroup
+from registry.relations import ESCALATION_MODELS, RELATION_MODELS, Relation
 
 # Models that team members may create and change (subject to ownership).
-TEAM_WRITABLE: tuple[type[models.Model], ...] = (Host, Service, HostGroup, ServiceGroup)
+TEAM_WRITABLE: tuple[type[models.Model], ...] = (Host, Service, HostGroup, ServiceGroup, *RELATION_MODELS)
+# Models that a host-groups token may write (those that live in host groups).
+HOSTGROUP_SCOPED: tuple[type[models.Model], ...] = (Host, Service, HostGroup)
+
+
+def may_read(user: Any) -> bool:
+    """May this user read the registry and the status pages (every signed-in user: a viewer)?"""
+    return bool(getattr(user, "is_authenticated", False))
+
+
+def may_redeploy(user: Any) -> bool:
+    """May this user ask for a node's config to be deployed again (operators and staff)?"""
+    token = token_of(user)
+    if token is not None and not token.allows_actions():
+        return False
+    return roles.is_operator(user)
+
+
+def scope_hostgroups(obj: models.Model) -> set[str] | None:
+    """The host groups an object lives in, for host-groups tokens (None: it lives in none)."""
+    if isinstance(obj, Host):
+        return {g.name for g in obj.hostgroups.all()}
+    if isinstance(obj, Service):
+        if obj.host is not None:
+            return {g.name for g in obj.host.hostgroups.all()}
+        return {g.name for g in obj.hostgroups.all()}
+    if isinstance(obj, HostGroup):
+        return {obj.name}
+    return None
+
+
+def _token_denial(token: APIToken | None, obj: models.Model | None, model: type[models.Model]) -> str | None:
+    """Why the request's token may not write this object (or, ``obj`` None, objects of this kind)."""
+    if token is None:
+        return None
+    if obj is None:
+        groups = token.hostgroups if issubclass(model, HOSTGROUP_SCOPED) else None
+    else:
+        groups = scope_hostgroups(obj)
+    if token.allows_registry_write(groups):
+        return None
+    return f"This token is limited to {token.scope_label}: it may not change this {model._meta.verbose_name}."
+
+
+def checks_memberships(user: Any) -> bool:
+    """Whether a write by this user must check what the object joins (staff with a full token: no)."""
+    token = token_of(user)
+    return not getattr(user, "is_staff", False) or (token is not None and token.scope != TokenScope.FULL)
 
 
 def team_ids(user: Any) -> set[int]:
@@ -53,12 +108,22 @@ def owning_team_ids(obj: models.Model) -> set[int]:
         return {g.team_id for g in obj.hostgroups.all() if g.team_id}
     if isinstance(obj, HostGroup | ServiceGroup):
         return {obj.team_id} if obj.team_id else set()
+    if isinstance(obj, Relation):
+        return relation_owners(obj)
     return set()
+
+
+def relation_owners(obj: Relation) -> set[int]:
+    """A dependency or escalation is its dependent object's: that object's owners write it."""
+    dependent = obj.dependent()
+    return owning_team_ids(dependent) if dependent is not None else set()
 
 
 def may_change(user: Any, obj: models.Model) -> bool:
     """May this user change or delete this object (as it is now)?"""
     if not getattr(user, "is_authenticated", False):
+        return False
+    if _token_denial(token_of(user), obj, type(obj)) is not None:
         return False
     if user.is_staff:
         return True
@@ -73,7 +138,12 @@ def may_create(user: Any, model: type[models.Model]) -> bool:
     """May this user create objects of this kind at all (ownership is checked after the write)?"""
     if not getattr(user, "is_authenticated", False):
         return False
-    return bool(user.is_staff or issubclass(model, TEAM_WRITABLE))
+    if _token_denial(token_of(user), None, model) is not None:
+        return False
+    if user.is_staff:
+        return True
+    # A viewer or operator in no team could never own what they create: no "Add" for them.
+    return issubclass(model, TEAM_WRITABLE) and bool(team_ids(user))
 
 
 def check_change(user: Any, obj: models.Model) -> None:
@@ -87,6 +157,9 @@ def check_owner_after_write(user: Any, obj: models.Model) -> None:
     if may_change(user, obj):
         return
     kind = obj._meta.verbose_name
+    scoped = _token_denial(token_of(user), obj, type(obj))
+    if scoped is not None:
+        raise PermissionDenied(scoped)
     if isinstance(obj, Contact):
         raise PermissionDenied("You may only change your own contact, and not give it to another user.")
     raise PermissionDenied(
@@ -101,6 +174,8 @@ def check_owner_after_write(user: Any, obj: models.Model) -> None:
 MEMBERSHIPS: dict[type[models.Model], tuple[str, ...]] = {
     Host: ("hostgroups", "contacts", "contact_groups"),
     Service: ("hostgroups", "servicegroups", "contacts", "contact_groups"),
+    # An escalation notifies its contacts: the same rule as naming them on the object.
+    **{model: ("contacts", "contact_groups") for model in ESCALATION_MODELS},
 }
 
 # The same rules for the API's field descriptions (check_memberships_joined enforces them).
@@ -122,6 +197,8 @@ def memberships(obj: models.Model | None) -> set[Membership]:
         found |= _memberships(Service, {"host_id": obj.pk})
     elif isinstance(obj, Service):
         found |= _memberships(Service, {"pk": obj.pk})
+    elif isinstance(obj, ESCALATION_MODELS):
+        found |= _memberships(type(obj), {"pk": obj.pk})
     return found
 
 
@@ -146,11 +223,23 @@ def check_memberships_joined(user: Any, before: set[Membership], obj: models.Mod
     - a contact: the caller, a member of one of their teams, or a contact of one of their teams;
     - a contact group: one whose members are all such contacts.
 
-    Staff may add anything. ``before``: ``memberships()`` of the object before the write.
+    Staff may add anything; a host-groups token only its host groups (whoever its user).
+    ``before``: ``memberships()`` of the object before the write.
     """
-    if getattr(user, "is_staff", False):
+    if not checks_memberships(user):
         return
     joined = memberships(obj) - before
+    token = token_of(user)
+    if token is not None and token.scope == TokenScope.HOSTGROUPS:
+        groups = {t for _, _, relation, t in joined if relation == "hostgroups"}
+        names = set(HostGroup.objects.filter(pk__in=groups).values_list("name", flat=True))
+        if names - set(token.hostgroups):
+            raise PermissionDenied(
+                f"hostgroups: this token may add only to host groups {', '.join(token.hostgroups)}, "
+                f"not {', '.join(sorted(names - set(token.hostgroups)))}."
+            )
+    if getattr(user, "is_staff", False):
+        return
     relations = {relation for _, _, relation, _ in joined}
     # One query per relation, however many services a host write brings.
     refused = {r: _refused(user, r, {t for _, _, rel, t in joined if rel == r}) for r in relations}
@@ -210,6 +299,9 @@ def _refused(user: Any, relation: str, targets: set[int]) -> dict[int, str]:
 
 def _denied_message(user: Any, obj: models.Model) -> str:
     kind = obj._meta.verbose_name
+    scoped = _token_denial(token_of(user), obj, type(obj))
+    if scoped is not None:
+        return scoped
     if isinstance(obj, TEAM_WRITABLE) and getattr(user, "is_authenticated", False):
         return f"This {kind} is not owned by one of your teams."
     return f"Only staff may change {obj._meta.verbose_name_plural}."
@@ -227,6 +319,10 @@ class RegistryPermission(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             return True
         model = _model_of(view)
+        scoped = _token_denial(token_of(user), None, model) if model is not None else None
+        if scoped is not None:
+            self.message = scoped
+            return False
         if user.is_staff or model is None:
             return bool(user.is_staff)
         if issubclass(model, TEAM_WRITABLE):

@@ -1,0 +1,1 @@
+"""A real OpenID Connect provider for the sign-in tests: a small django-oauth-toolkit process."""
