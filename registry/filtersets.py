@@ -49,6 +49,24 @@ class RegistryFilterSet(django_filters.FilterSet):
         return queryset.filter(query)
 
 
+class CheckSettingsFilterSet(RegistryFilterSet):
+    """Base of hosts, services and their templates: the directives they share (registry/check_settings.py)."""
+
+    check_command = django_filters.CharFilter(field_name="check_command__name")
+    event_handler = django_filters.CharFilter(field_name="event_handler__name")
+
+
+#: Filterable as true/false (unset: neither): ``?flap_detection_enabled=true``.
+DIRECTIVE_FILTERS = [
+    "event_handler",
+    "event_handler_enabled",
+    "flap_detection_enabled",
+    "check_freshness",
+    "obsess",
+    "process_perf_data",
+]
+
+
 class NaemonNodeFilterSet(RegistryFilterSet):
     role = django_filters.ChoiceFilter(choices=NodeRole.choices)
     hostgroup = django_filters.CharFilter(field_name="hostgroups__name", distinct=True)
@@ -59,9 +77,11 @@ class NaemonNodeFilterSet(RegistryFilterSet):
 
 
 class TimePeriodFilterSet(RegistryFilterSet):
+    exclude = django_filters.CharFilter(field_name="exclude__name", distinct=True, label="Excludes period")
+
     class Meta:
         model = TimePeriod
-        fields = ["name"]
+        fields = ["name", "exclude"]
 
 
 class CommandFilterSet(RegistryFilterSet):
@@ -94,45 +114,44 @@ class ContactGroupFilterSet(RegistryFilterSet):
 class HostGroupFilterSet(RegistryFilterSet):
     team = django_filters.CharFilter(field_name="team__name")
     node = django_filters.CharFilter(field_name="node__name")
+    hostgroup_member = django_filters.CharFilter(field_name="hostgroup_members__name", distinct=True)
 
     class Meta:
         model = HostGroup
-        fields = ["name", "team", "node"]
+        fields = ["name", "team", "node", "hostgroup_member"]
 
 
 class ServiceGroupFilterSet(RegistryFilterSet):
     team = django_filters.CharFilter(field_name="team__name")
+    servicegroup_member = django_filters.CharFilter(field_name="servicegroup_members__name", distinct=True)
 
     class Meta:
         model = ServiceGroup
-        fields = ["name", "team"]
+        fields = ["name", "team", "servicegroup_member"]
 
 
-class HostTemplateFilterSet(RegistryFilterSet):
+class HostTemplateFilterSet(CheckSettingsFilterSet):
     template = django_filters.CharFilter(field_name="parents__name", distinct=True, label="Uses template")
-    check_command = django_filters.CharFilter(field_name="check_command__name")
 
     class Meta:
         model = HostTemplate
-        fields = ["name", "template", "check_command"]
+        fields = ["name", "template", "check_command", *DIRECTIVE_FILTERS]
 
 
-class ServiceTemplateFilterSet(RegistryFilterSet):
+class ServiceTemplateFilterSet(CheckSettingsFilterSet):
     template = django_filters.CharFilter(field_name="parents__name", distinct=True, label="Uses template")
-    check_command = django_filters.CharFilter(field_name="check_command__name")
 
     class Meta:
         model = ServiceTemplate
-        fields = ["name", "template", "check_command"]
+        fields = ["name", "template", "check_command", *DIRECTIVE_FILTERS, "is_volatile"]
 
 
-class HostFilterSet(RegistryFilterSet):
+class HostFilterSet(CheckSettingsFilterSet):
     search_fields = ("name", "alias", "address")
     team = django_filters.CharFilter(method="filter_team", label="Owning team (the host's or a host group's)")
     hostgroup = django_filters.CharFilter(field_name="hostgroups__name", distinct=True)
     node = django_filters.CharFilter(method="filter_node", label="Monitored by node (masters: every host)")
     template = django_filters.CharFilter(field_name="templates__name", distinct=True)
-    check_command = django_filters.CharFilter(field_name="check_command__name")
     parent = django_filters.CharFilter(field_name="parents__name", distinct=True)
     lease = django_filters.ChoiceFilter(choices=LEASE_CHOICES, method="filter_lease")
 
@@ -148,6 +167,7 @@ class HostFilterSet(RegistryFilterSet):
             "check_command",
             "parent",
             "lease",
+            *DIRECTIVE_FILTERS,
         ]
 
     def filter_team(self, queryset: QuerySet[Host], name: str, value: str) -> QuerySet[Host]:
@@ -170,7 +190,7 @@ class HostFilterSet(RegistryFilterSet):
         return queryset.filter(expires_at__gt=now)
 
 
-class ServiceFilterSet(RegistryFilterSet):
+class ServiceFilterSet(CheckSettingsFilterSet):
     search_fields = ("description", "host__name", "notes")
     host = django_filters.CharFilter(field_name="host__name")
     hostgroup = django_filters.CharFilter(
@@ -178,12 +198,21 @@ class ServiceFilterSet(RegistryFilterSet):
     )
     servicegroup = django_filters.CharFilter(field_name="servicegroups__name", distinct=True)
     template = django_filters.CharFilter(field_name="templates__name", distinct=True)
-    check_command = django_filters.CharFilter(field_name="check_command__name")
     team = django_filters.CharFilter(method="filter_team", label="Owning team")
 
     class Meta:
         model = Service
-        fields = ["description", "host", "hostgroup", "servicegroup", "template", "check_command", "team"]
+        fields = [
+            "description",
+            "host",
+            "hostgroup",
+            "servicegroup",
+            "template",
+            "check_command",
+            "team",
+            *DIRECTIVE_FILTERS,
+            "is_volatile",
+        ]
 
     def filter_hostgroup(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet[Service]:
         return queryset.filter(Q(hostgroups__name=value) | Q(host__hostgroups__name=value)).distinct()

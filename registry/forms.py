@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from monitoring_portal.models import Team
+from registry.check_settings import DIRECTIVE_FIELDS
 from registry.models import Command, Host, HostGroup, Service, ServiceGroup
 from registry.permissions import team_ids
 from registry.recipients import Recipient, recipients
@@ -47,6 +48,11 @@ def _groups_field(
     )
 
 
+def _inherit_or(label: str = "") -> forms.NullBooleanField:
+    """On, off, or unset (inherited from the templates, then Naemon's default)."""
+    return forms.NullBooleanField(required=False, label=label or None)
+
+
 class RegistryObjectForm(forms.Form, Generic[ObjectT]):
     """What the host and the service forms share: the check settings, styling, the API's validation.
 
@@ -73,6 +79,27 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
         help_text="One per line: _NAME=value",
     )
     notes = forms.CharField(max_length=1024, required=False, strip=False)
+    display_name = forms.CharField(max_length=255, required=False, strip=False)
+    notes_url = forms.CharField(max_length=1024, required=False, strip=False, label="Notes URL")
+    action_url = forms.CharField(max_length=1024, required=False, strip=False, label="Action URL")
+    icon_image = forms.CharField(max_length=255, required=False, strip=False)
+    icon_image_alt = forms.CharField(max_length=255, required=False, strip=False, label="Icon text")
+    event_handler = forms.ModelChoiceField(
+        Command.objects.all(), to_field_name="name", required=False, help_text="Runs on every state change."
+    )
+    event_handler_enabled = _inherit_or()
+    flap_detection_enabled = _inherit_or()
+    low_flap_threshold = forms.FloatField(required=False, help_text="Percent state change, 0-100.")
+    high_flap_threshold = forms.FloatField(required=False, help_text="Percent state change, 0-100.")
+    flap_detection_options = forms.CharField(max_length=20, required=False, help_text="e.g. o,d,u")
+    check_freshness = _inherit_or()
+    freshness_threshold = forms.IntegerField(required=False, min_value=0, help_text="Seconds.")
+    obsess = _inherit_or()
+    process_perf_data = _inherit_or("Process performance data")
+    retain_status_information = _inherit_or()
+    retain_nonstatus_information = _inherit_or()
+    #: Shown folded under "More directives" (registry/templates/registry/_object_form.html).
+    directive_fields: tuple[str, ...] = DIRECTIVE_FIELDS
     notify_owners = forms.BooleanField(
         required=False,
         initial=True,
@@ -114,6 +141,8 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
             "custom_variables": "\n".join(f"{k}={v}" for k, v in (obj.custom_variables or {}).items()),
             "notes": obj.notes,
             "notify_owners": obj.notify_owners,
+            **{name: getattr(obj, name) for name in DIRECTIVE_FIELDS if name != "event_handler"},
+            "event_handler": obj.event_handler.name if obj.event_handler else None,
         }
 
     def check_settings(self, cleaned: dict[str, Any]) -> dict[str, Any] | None:
@@ -132,6 +161,9 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
             "custom_variables": variables,
             "notes": cleaned.get("notes", ""),
             "notify_owners": bool(cleaned.get("notify_owners")),
+            # Unset booleans and numbers are None (inherit); text fields are "" when empty.
+            **{name: cleaned.get(name) for name in DIRECTIVE_FIELDS if name != "event_handler"},
+            "event_handler": cleaned["event_handler"].name if cleaned.get("event_handler") else None,
         }
 
     def validate(
@@ -271,6 +303,8 @@ class ServiceForm(RegistryObjectForm[Service]):
         HostGroup.objects.all(), label="Host groups", size=6, help_text="Only for a service without a host."
     )
     servicegroups = _groups_field(ServiceGroup.objects.all(), label="Service groups", size=4)
+    is_volatile = _inherit_or("Volatile (every non-OK result notifies)")
+    directive_fields = (*DIRECTIVE_FIELDS, "is_volatile")
 
     def __init__(self, *args: Any, instance: Service | None, request: HttpRequest, **kwargs: Any) -> None:
         self.target_host: Host | None = instance.host if instance is not None else None
@@ -287,6 +321,7 @@ class ServiceForm(RegistryObjectForm[Service]):
             "description": obj.description,
             "hostgroups": [g.name for g in obj.hostgroups.all()],
             "servicegroups": [g.name for g in obj.servicegroups.all()],
+            "is_volatile": obj.is_volatile,
             **super().initial_for(obj),
         }
 
@@ -312,6 +347,7 @@ class ServiceForm(RegistryObjectForm[Service]):
         data: dict[str, Any] = {
             "description": cleaned["description"],
             "servicegroups": [g.name for g in cleaned.get("servicegroups", [])],
+            "is_volatile": cleaned.get("is_volatile"),
             **settings,
         }
         context: dict[str, Any] = {"request": self.request}

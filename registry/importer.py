@@ -40,162 +40,15 @@ from django.db import transaction
 
 from registry import models as m
 from registry import validation
+from registry.config_parse import ADDITIVE as ADDITIVE
+from registry.config_parse import Definition as Definition
+from registry.config_parse import Resolver as Resolver
+from registry.config_parse import config_files as config_files
+from registry.config_parse import parse_text as parse_text
+from registry.config_parse import split_list as split_list
 from registry.directives import missing_directives
+from registry.import_relations import RELATION_KINDS, import_relations
 from registry.validation import NaemonValueError
-
-# --- parsing --------------------------------------------------------------------------
-
-_DEFINE = re.compile(r"^define\s+([a-z]+)\s*\{\s*$")
-_COMMENT = re.compile(r"(?<!\\);.*")
-
-
-@dataclass
-class Definition:
-    """One ``define kind { ... }`` block: its directives (a repeated directive: the last wins) and origin."""
-
-    kind: str
-    directives: dict[str, str]
-    origin: str
-
-    def get(self, key: str, default: str = "") -> str:
-        return self.directives.get(key, default)
-
-    @property
-    def is_template(self) -> bool:
-        return "name" in self.directives
-
-    @property
-    def registered(self) -> bool:
-        return self.directives.get("register", "1").strip() != "0"
-
-
-def parse_text(text: str, origin: str = "<text>") -> tuple[list[Definition], list[str]]:
-    """Definitions in one file's text, read as Naemon reads it; and problems (with file:line)."""
-    definitions: list[Definition] = []
-    problems: list[str] = []
-    current: Definition | None = None
-    pending = ""
-    start_line = 0
-    for number, raw in enumerate(text.split("\n"), start=1):
-        raw = raw.rstrip("\r")
-        if raw.endswith("\\"):  # Naemon joins a line ending in a backslash with the next
-            if not pending:
-                start_line = number
-            pending += raw[:-1]
-            continue
-        line, pending = pending + raw, ""
-        where = f"{origin}:{start_line or number}"
-        start_line = 0
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        line = _COMMENT.sub("", line).replace("\\;", ";").strip()
-        if not line:
-            continue
-        match = _DEFINE.match(line)
-        if match:
-            if current is not None:
-                problems.append(f"{where}: 'define' inside a definition (missing '}}'?)")
-            current = Definition(match.group(1), {}, where)
-            definitions.append(current)
-        elif line == "}":
-            if current is None:
-                problems.append(f"{where}: '}}' outside a definition")
-            current = None
-        elif current is None:
-            if line.startswith(("include_file", "include_dir")):
-                problems.append(f"{where}: {line.split('=')[0]} is not followed; import that path itself")
-            else:
-                problems.append(f"{where}: text outside a definition: {line[:60]!r}")
-        else:
-            key, _, value = line.replace("\t", " ").partition(" ")
-            current.directives[key] = value.strip()
-    if current is not None:
-        problems.append(f"{current.origin}: definition never closed")
-        definitions.remove(current)
-    return definitions, problems
-
-
-def config_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The files to read: files as given, directories as every ``*.cfg`` below them, sorted."""
-    files: list[Path] = []
-    for path in map(Path, paths):
-        files.extend(sorted(p for p in path.rglob("*.cfg") if p.is_file()) if path.is_dir() else [path])
-    return files
-
-
-# --- resolving templates ----------------------------------------------------------------
-
-
-def split_list(value: str) -> list[str]:
-    """A comma-separated list directive (``a, b``)."""
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-# List directives where a leading '+' means "add to the inherited list" (elsewhere it is literal).
-ADDITIVE = frozenset(
-    {
-        "hostgroups", "contact_groups", "contacts", "parents", "servicegroups", "host_name", "hostgroup_name",
-        "contactgroups", "members", "host_notification_commands", "service_notification_commands",
-    }
-)  # fmt: skip
-
-
-class Resolver:
-    """Naemon's template inheritance for one object kind: own value first, then each ``use`` in order."""
-
-    def __init__(self, definitions: list[Definition]) -> None:
-        self.templates = {d.get("name"): d for d in definitions if d.is_template}
-
-    def chain(self, definition: Definition) -> list[Definition]:
-        """The definition and every template it inherits from, depth-first, each once."""
-        seen: list[Definition] = []
-
-        def walk(d: Definition) -> None:
-            if any(d is s for s in seen):
-                return
-            seen.append(d)
-            for name in split_list(d.get("use")):
-                if name in self.templates:
-                    walk(self.templates[name])
-
-        walk(definition)
-        return seen
-
-    def missing(self, definition: Definition) -> list[str]:
-        """Templates used somewhere in the chain that are not defined."""
-        return [
-            n for d in self.chain(definition) for n in split_list(d.get("use")) if n not in self.templates
-        ]
-
-    def value(self, definition: Definition, key: str) -> str | None:
-        """The inherited value of a directive (``+`` adds to what is inherited, ``null`` clears)."""
-        parts: list[str] = []
-        for d in self.chain(definition):
-            if key not in d.directives:
-                continue
-            value = d.directives[key]
-            if value == "null":
-                break
-            if value.startswith("+") and key in ADDITIVE:
-                parts.append(value[1:])
-                continue
-            parts.append(value)
-            break
-        if not parts:
-            return None
-        return ",".join(reversed(parts))
-
-    def resolved(self, definition: Definition) -> dict[str, str]:
-        """Every directive the definition ends up with (for kinds the registry has no templates of)."""
-        keys = {k for d in self.chain(definition) for k in d.directives}
-        result = {}
-        for key in keys - {"name", "use", "register"}:
-            value = self.value(definition, key)
-            if value is not None:
-                result[key] = value
-        return result
-
 
 # --- importing --------------------------------------------------------------------------
 
@@ -209,7 +62,13 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: Each directive or definition it could not hold, as ``file:line: what`` (``--strict`` refuses them).
+    dropped_at: list[str] = field(default_factory=list)
     free_form: list[str] = field(default_factory=list)
+
+    def lost(self) -> bool:
+        """Whether anything read was not imported as it is (dropped or skipped)."""
+        return bool(self.dropped_at or self.skipped)
 
     def count(self, kind: str, created: bool) -> None:
         (self.created if created else self.updated)[kind] += 1
@@ -221,12 +80,34 @@ class ImportReport:
             out.append(f"{kind}: {self.created.get(kind, 0)} created, {self.updated.get(kind, 0)} updated")
         for directive, n in sorted(self.dropped.items()):
             out.append(f"not supported, dropped: {directive} ({n} times)")
+        out += [f"dropped: {where}" for where in self.dropped_at]
         out += self.free_form
         out += [f"warning: {w}" for w in self.warnings]
         out += [f"skipped: {s}" for s in self.skipped]
         return out
 
 
+# Directive -> field of the on/off directives the registry holds (registry/check_settings.py).
+BOOLEAN_DIRECTIVES = {
+    "event_handler_enabled": "event_handler_enabled",
+    "flap_detection_enabled": "flap_detection_enabled",
+    "check_freshness": "check_freshness",
+    "obsess": "obsess",
+    "obsess_over_host": "obsess",  # Nagios' names for Naemon's obsess
+    "obsess_over_service": "obsess",
+    "process_perf_data": "process_perf_data",
+    "retain_status_information": "retain_status_information",
+    "retain_nonstatus_information": "retain_nonstatus_information",
+    "is_volatile": "is_volatile",
+}
+TEXT_DIRECTIVES = (
+    "flap_detection_options",
+    "notes_url",
+    "action_url",
+    "display_name",
+    "icon_image",
+    "icon_image_alt",
+)
 CHECK_DIRECTIVES = {
     "check_command",
     "check_interval",
@@ -242,7 +123,15 @@ CHECK_DIRECTIVES = {
     "notification_period",
     "notification_options",
     "notes",
+    *BOOLEAN_DIRECTIVES,
+    *TEXT_DIRECTIVES,
+    "event_handler",
+    "low_flap_threshold",
+    "high_flap_threshold",
+    "freshness_threshold",
 }
+# Naemon has no volatile hosts; obsess_over_service is a service's directive.
+HOST_DIRECTIVES = CHECK_DIRECTIVES - {"is_volatile", "obsess_over_service"}
 FLATTENED = {
     "hostgroups",
     "contacts",
@@ -303,10 +192,17 @@ class Importer:
     def skip(self, what: str, definition: Definition, why: str) -> None:
         self.report.skipped.append(f"{what} ({definition.origin}): {why}")
 
-    def drop_unsupported(self, kind: str, directives: Iterable[str], supported: set[str]) -> None:
+    def drop(self, what: str, d: Definition, key: str = "") -> None:
+        """Report a directive (or a whole definition) the registry cannot hold, with its file and line."""
+        self.report.dropped[what] += 1
+        self.report.dropped_at.append(f"{d.where.get(key, d.origin)}: {what}")
+
+    def drop_unsupported(
+        self, kind: str, d: Definition, directives: Iterable[str], supported: set[str]
+    ) -> None:
         for key in directives:
             if key not in supported and key not in IGNORED and not key.startswith("_"):
-                self.report.dropped[f"{kind} {key}"] += 1
+                self.drop(f"{kind} {key}", d, key)
 
     def lookup(self, model: Any, names: Iterable[str], what: str, definition: Definition) -> list[Any]:
         names = list(names)
@@ -353,7 +249,34 @@ class Importer:
             fields["notification_options"] = directives["notification_options"].replace(" ", "")
         if "notes" in directives:
             fields["notes"] = directives["notes"]
+        fields |= self.object_directives(directives)
         fields["custom_variables"] = {k: v for k, v in directives.items() if k.startswith("_")}
+        return fields
+
+    def object_directives(self, directives: dict[str, str]) -> dict[str, Any]:
+        """Issue 16's directives: event handler, flap detection, freshness, retention, URLs, display."""
+        fields: dict[str, Any] = {}
+        if "event_handler" in directives:
+            name, args = split_check_command(directives["event_handler"])
+            if args:
+                raise Invalid("event_handler arguments (name!arg) are not supported: give the command them")
+            fields["event_handler"] = m.Command.objects.filter(name=name).first()
+            if fields["event_handler"] is None:
+                raise Invalid(f"event_handler {name!r} is not defined")
+        for key, target in BOOLEAN_DIRECTIVES.items():
+            if key in directives:
+                fields[target] = directives[key].strip() not in ("0", "")
+        for key in ("low_flap_threshold", "high_flap_threshold", "freshness_threshold"):
+            if key in directives:
+                try:
+                    number = float(directives[key])
+                except ValueError:
+                    raise Invalid(f"{key} {directives[key]!r} is not a number") from None
+                fields[key] = int(number) if key == "freshness_threshold" else number
+        for key in TEXT_DIRECTIVES:
+            if key in directives:
+                value = directives[key]
+                fields[key] = value.replace(" ", "") if key == "flap_detection_options" else value
         return fields
 
     def save(
@@ -407,11 +330,15 @@ class Importer:
         self.contactgroups()
         self.groups("hostgroup", m.HostGroup)
         self.groups("servicegroup", m.ServiceGroup)
+        self.links("timeperiod", "exclude", m.TimePeriod)
+        self.links("hostgroup", "hostgroup_members", m.HostGroup)
+        self.links("servicegroup", "servicegroup_members", m.ServiceGroup)
         self.templates_of("host", m.HostTemplate, m.HostTemplateUse, validation_letters="durfsn")
         self.templates_of("service", m.ServiceTemplate, m.ServiceTemplateUse, validation_letters="wucrfsn")
         self.hosts()
         self.services()
         self.channels()
+        import_relations(self)  # dependencies and escalations: registry/import_relations.py
 
     def timeperiods(self) -> None:
         resolver = self.resolvers.get("timeperiod")
@@ -427,8 +354,7 @@ class Importer:
                 for key, value in directives.items():
                     if key in ("timeperiod_name", "alias"):
                         continue
-                    if key == "exclude":
-                        self.report.dropped["timeperiod exclude"] += 1
+                    if key == "exclude":  # linked once every period exists (links())
                         continue
                     day, _, times = " ".join(f"{key} {value}".split()).rpartition(" ")
                     ranges[validation.check_timeperiod_day(day, what=f"day {day!r}")] = (
@@ -486,18 +412,42 @@ class Importer:
         for d in self.objects("hostgroup"):
             for host in split_list(d.get("members")):
                 self.hostgroup_members[host].add(d.get("hostgroup_name"))
-            if d.get("hostgroup_members"):
-                self.report.dropped["hostgroup hostgroup_members"] += 1
         for d in self.objects("servicegroup"):
             items = split_list(d.get("members"))
             for host, service in zip(items[::2], items[1::2], strict=False):
                 self.servicegroup_members[(host, service)].add(d.get("servicegroup_name"))
-            if d.get("servicegroup_members"):
-                self.report.dropped["servicegroup servicegroup_members"] += 1
         for d in self.objects("contactgroup"):
             self.contactgroup_members[d.get("contactgroup_name")].update(split_list(d.get("members")))
             if d.get("contactgroup_members"):
-                self.report.dropped["contactgroup contactgroup_members"] += 1
+                self.drop("contactgroup contactgroup_members", d, "contactgroup_members")
+
+    def links(self, kind: str, key: str, model: Any) -> None:
+        """A period's ``exclude``, a group's ``*_members``: names of its own kind, set once all exist.
+
+        A link that would close a loop is dropped (the core cannot resolve it), reported where it is.
+        """
+        resolver = self.resolvers.get(kind)
+        chosen: dict[str, tuple[Definition, list[str]]] = {}
+        for d in self.objects(kind):
+            value = (resolver.resolved(d) if resolver is not None else d.directives).get(key)
+            if value and d.get(f"{kind}_name"):
+                chosen[d.get(f"{kind}_name")] = (d, split_list(value))
+        links: dict[str, list[str]] = {}
+        for name, (d, names) in chosen.items():
+            obj = model.objects.filter(name=name).first()
+            if obj is None:
+                continue
+            kept: list[str] = []
+            for found in self.lookup(model, names, key, d):
+                if getattr(obj, "node_id", None) or getattr(found, "node_id", None):
+                    # Groups placed on a poller stay out of member links (registry/serializers/objects.py).
+                    self.drop(f"{kind} {key} {found.name} (a group on a poller)", d, key)
+                elif validation.link_cycle(name, {**links, name: [*kept, found.name]}) is None:
+                    kept.append(found.name)
+                else:
+                    self.drop(f"{kind} {key} {found.name} (a loop)", d, key)
+            links[name] = kept
+            getattr(obj, key).set(model.objects.filter(name__in=kept))
 
     def contacts(self) -> None:
         resolver = self.resolvers.get("contact")
@@ -510,7 +460,7 @@ class Importer:
             name = d.get("contact_name")
             assert resolver is not None
             directives = resolver.resolved(d)
-            self.drop_unsupported("contact", directives, supported)
+            self.drop_unsupported("contact", d, directives, supported)
             commands: dict[str, list[Any]] = {}
             try:
                 for key in ("host_notification_commands", "service_notification_commands"):
@@ -555,11 +505,11 @@ class Importer:
                 self.skip(f"{kind} {name!r}", d, str(exc))
 
     def templates_of(self, kind: str, model: Any, use_model: Any, *, validation_letters: str) -> None:
-        supported = CHECK_DIRECTIVES | FLATTENED
+        supported = (HOST_DIRECTIVES if kind == "host" else CHECK_DIRECTIVES) | FLATTENED
         saved: dict[str, tuple[Any, Definition]] = {}
         for d in self.templates(kind):
             name = d.get("name")
-            self.drop_unsupported(f"{kind} template", d.directives, supported)
+            self.drop_unsupported(f"{kind} template", d, d.directives, supported)
             try:
                 saved[name] = (
                     self.save(
@@ -588,14 +538,14 @@ class Importer:
 
     def hosts(self) -> None:
         resolver = self.resolvers["host"] if "host" in self.resolvers else Resolver([])
-        supported = CHECK_DIRECTIVES | FLATTENED | {"host_name", "alias", "address"}
+        supported = HOST_DIRECTIVES | FLATTENED | {"host_name", "alias", "address"}
         created: list[tuple[Any, Definition]] = []
         for d in self.objects("host"):
             name = d.get("host_name")
             if not name:
                 self.skip("host", d, "no host_name")
                 continue
-            self.drop_unsupported("host", d.directives, supported)
+            self.drop_unsupported("host", d, d.directives, supported)
             missing = resolver.missing(d)
             try:
                 if missing:
@@ -625,9 +575,8 @@ class Importer:
         for d in self.objects("hostgroup"):
             unknown = [h for h in split_list(d.get("members")) if h in ("*",) or h.startswith("!")]
             if unknown:
-                self.report.warnings.append(
-                    f"{d.origin}: host group members {', '.join(unknown)} (wildcards, exclusions) not supported"
-                )
+                # The registry's membership is explicit: '*' and '!name' are refused (docs/registry.md).
+                self.drop(f"hostgroup members {', '.join(unknown)} (wildcards, exclusions)", d, "members")
 
     def services(self) -> None:
         resolver = self.resolvers["service"] if "service" in self.resolvers else Resolver([])
@@ -637,7 +586,7 @@ class Importer:
             hosts = split_list(resolver.value(d, "host_name") or "")
             groups = split_list(resolver.value(d, "hostgroup_name") or "")
             what = f"service {description!r}"
-            self.drop_unsupported("service", d.directives, supported)
+            self.drop_unsupported("service", d, d.directives, supported)
             if not hosts and not groups:
                 self.skip(what, d, "neither host_name nor hostgroup_name")
                 continue
@@ -720,8 +669,12 @@ class Importer:
             self.report.warnings.append(f"command {command.name!r} notifies: channel set to {channel!r}")
 
 
-def import_paths(paths: Iterable[str | Path], *, dry_run: bool = False) -> ImportReport:
-    """Import every object definition in ``paths`` in one transaction (rolled back with ``dry_run``)."""
+def import_paths(paths: Iterable[str | Path], *, dry_run: bool = False, strict: bool = False) -> ImportReport:
+    """Import every object definition in ``paths`` in one transaction (rolled back with ``dry_run``).
+
+    ``strict``: anything the registry cannot hold (a dropped directive or definition, a skipped
+    object) rolls the whole import back; ``report.lost()`` says so.
+    """
     report = ImportReport()
     definitions: list[Definition] = []
     for path in config_files(paths):
@@ -742,12 +695,14 @@ def import_paths(paths: Iterable[str | Path], *, dry_run: bool = False) -> Impor
         "servicegroup",
         "host",
         "service",
+        *RELATION_KINDS,
     }
     for d in definitions:
         if d.kind not in supported_kinds:
             report.dropped[f"define {d.kind}"] += 1
+            report.dropped_at.append(f"{d.origin}: define {d.kind}")
     with transaction.atomic():
         Importer([d for d in definitions if d.kind in supported_kinds], report).run()
-        if dry_run:
+        if dry_run or (strict and report.lost()):
             transaction.set_rollback(True)
     return report

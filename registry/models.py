@@ -20,20 +20,13 @@ from django.utils import timezone
 
 from monitoring_portal.models import Team
 from registry import validation
-from registry.choices import DeploymentState, NodeRole, ReloadMethod
+from registry.check_settings import CheckSettings, _check
+from registry.choices import DeploymentState, DriftPolicy, NodeRole, ReloadMethod
 from registry.render import NotifyPaths
 
 # A node's notify_dir when it has none; the same as the filter's built-in default
 # (preferences/notify_filter.py), which only a command line passing no paths relies on.
 DEFAULT_NOTIFY_DIR = "/var/lib/monitoring-portal/notify"
-
-
-def _check(field: str, fn: Any, *args: Any, **kwargs: Any) -> dict[str, list[str]]:
-    try:
-        fn(*args, **kwargs)
-    except validation.NaemonValueError as exc:
-        return {field: [str(exc)]}
-    return {}
 
 
 class NamedObject(models.Model):
@@ -146,6 +139,11 @@ class NaemonNode(NamedObject):
         "else its command file.",
     )
 
+    drift_policy = models.CharField(
+        max_length=10, choices=DriftPolicy.choices, default=DriftPolicy.REDEPLOY,
+        help_text="On drift (hand edit, core restarted on an older config): redeploy, or only report it.",
+    )  # fmt: skip
+
     class Meta(NamedObject.Meta):
         verbose_name = "Naemon node"
 
@@ -192,6 +190,12 @@ class NodeHealth(models.Model):
     answering_since = models.DateTimeField(null=True, blank=True)
     program_start = models.BigIntegerField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
+    # The drift check (registry/drift.py): [{"kind", "detail"}] (empty: none), since, last check,
+    # and the core's object counts while it ran the latest confirmed deployment (the baseline).
+    drift = models.JSONField(default=list, blank=True)
+    drift_since = models.DateTimeField(null=True, blank=True)
+    drift_checked_at = models.DateTimeField(null=True, blank=True)
+    drift_baseline = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"{self.node}: {'healthy' if self.healthy else 'down'}"
@@ -227,6 +231,9 @@ class TimePeriod(NamedObject):
     """A Naemon timeperiod: ``ranges`` maps a day (``monday``, ``2026-12-24``) to ``HH:MM-HH:MM,...``."""
 
     ranges = models.JSONField(default=dict, blank=True)
+    exclude = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, through="TimePeriodExclude", related_name="excluded_by"
+    )
 
     def naemon_errors(self) -> dict[str, list[str]]:
         errors = super().naemon_errors()
@@ -242,6 +249,33 @@ class TimePeriod(NamedObject):
             for field, messages in problem.items():
                 errors.setdefault(field, []).extend(messages)
         return errors
+
+
+class _GroupLink(models.Model):
+    """A named link between two objects of one kind; the linked-to side is PROTECTed.
+
+    A period or group another one names cannot be deleted from under it (the core would refuse
+    the config): the delete is refused with who uses it, as for any object in use.
+    """
+
+    link = ""
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        # The first two foreign keys: the naming object, then the named one.
+        owner, target = (getattr(self, f.name) for f in self._meta.concrete_fields if f.is_relation)
+        return f"{owner._meta.verbose_name} {owner} ({self.link} {target})"
+
+
+class TimePeriodExclude(_GroupLink):
+    link = "exclude"
+    period = models.ForeignKey(TimePeriod, on_delete=models.CASCADE, related_name="+")
+    excluded = models.ForeignKey(TimePeriod, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        unique_together = [("period", "excluded")]
 
 
 class Command(NamedObject):
@@ -393,81 +427,38 @@ class HostGroup(NamedObject):
         limit_choices_to={"role": NodeRole.POLLER},
         help_text="The poller that monitors this group's hosts (masters get every host).",
     )
+    # Naemon expands these into members; ownership and placement read direct membership only
+    # (docs/registry.md), so a group in such a link is never placed on a poller.
+    hostgroup_members = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, through="HostGroupMember", related_name="member_of"
+    )
+
+
+class HostGroupMember(_GroupLink):
+    link = "hostgroup_members"
+    group = models.ForeignKey(HostGroup, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(HostGroup, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        unique_together = [("group", "member")]
 
 
 class ServiceGroup(NamedObject):
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="servicegroups"
     )
-
-
-class CheckSettings(models.Model):
-    """Directives shared by hosts, services and their templates; empty means 'inherit'."""
-
-    check_command = models.ForeignKey(
-        Command, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    servicegroup_members = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, through="ServiceGroupMember", related_name="member_of"
     )
-    check_command_args = models.JSONField(default=list, blank=True, help_text="Values of $ARG1$, $ARG2$, …")
-    check_interval = models.PositiveIntegerField(null=True, blank=True)
-    retry_interval = models.PositiveIntegerField(null=True, blank=True)
-    max_check_attempts = models.PositiveIntegerField(null=True, blank=True)
-    check_period = models.ForeignKey(
-        TimePeriod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    active_checks_enabled = models.BooleanField(null=True, blank=True)
-    passive_checks_enabled = models.BooleanField(null=True, blank=True)
-    notifications_enabled = models.BooleanField(null=True, blank=True)
-    notification_interval = models.PositiveIntegerField(null=True, blank=True)
-    notification_period = models.ForeignKey(
-        TimePeriod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    notification_options = models.CharField(max_length=20, blank=True)
-    custom_variables = models.JSONField(default=dict, blank=True, help_text='{"_RACK": "B12"}')
-    notes = models.CharField(max_length=1024, blank=True)
 
-    notification_option_letters = validation.HOST_NOTIFICATION_OPTIONS
-    retry_interval_must_be_positive = False  # Naemon refuses a service's 0, not a host's
+
+class ServiceGroupMember(_GroupLink):
+    link = "servicegroup_members"
+    group = models.ForeignKey(ServiceGroup, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(ServiceGroup, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
-        abstract = True
-
-    def check_errors(self) -> dict[str, list[str]]:
-        errors: dict[str, list[str]] = {}
-        if not isinstance(self.check_command_args, list):
-            errors["check_command_args"] = ["check_command_args must be a list of strings."]
-        else:
-            command = self.check_command if self.check_command_id is not None else None
-            free_form = command.free_form_args if command is not None else []
-            free_form = free_form if isinstance(free_form, list) else []
-            for i, arg in enumerate(self.check_command_args, start=1):
-                # A free-form argument is left unquoted in the command line: its value may split
-                # into words and nothing more (registry.validation.check_free_form_argument).
-                check = (
-                    validation.check_free_form_argument
-                    if i in free_form
-                    else validation.check_command_argument
-                )
-                errors |= _check("check_command_args", check, arg, what=f"$ARG{i}$")
-            if self.check_command_args and self.check_command_id is None:
-                # In Naemon the arguments are part of the check_command directive ("name!arg1!arg2").
-                errors["check_command_args"] = [
-                    "check_command_args need a check_command here: Naemon writes them as check_command!arg1!arg2."
-                ]
-        errors |= _check("custom_variables", validation.check_custom_variables, self.custom_variables)
-        if self.notes:
-            errors |= _check("notes", validation.check_macro_value, self.notes, what="notes")
-        if self.max_check_attempts is not None and self.max_check_attempts < 1:
-            errors["max_check_attempts"] = ["max_check_attempts must be at least 1 (Naemon refuses 0)."]
-        if self.retry_interval_must_be_positive and self.retry_interval == 0:
-            errors["retry_interval"] = ["retry_interval of a service must be at least 1 (Naemon refuses 0)."]
-        errors |= _check(
-            "notification_options",
-            validation.check_options,
-            self.notification_options,
-            self.notification_option_letters,
-            what="notification_options",
-        )
-        return errors
+        unique_together = [("group", "member")]
 
 
 class HostTemplate(NamedObject, CheckSettings):
@@ -499,7 +490,9 @@ class ServiceTemplate(NamedObject, CheckSettings):
 
     name_allows_spaces = True
     notification_option_letters = validation.SERVICE_NOTIFICATION_OPTIONS
+    flap_option_letters = validation.SERVICE_FLAP_OPTIONS
     retry_interval_must_be_positive = True
+    is_volatile = models.BooleanField(null=True, blank=True)
     parents = models.ManyToManyField("self", symmetrical=False, blank=True, through="ServiceTemplateUse")
 
     def naemon_errors(self) -> dict[str, list[str]]:
@@ -609,7 +602,9 @@ class Service(CheckSettings):
     updated_at = models.DateTimeField(auto_now=True)
 
     notification_option_letters = validation.SERVICE_NOTIFICATION_OPTIONS
+    flap_option_letters = validation.SERVICE_FLAP_OPTIONS
     retry_interval_must_be_positive = True
+    is_volatile = models.BooleanField(null=True, blank=True)
 
     class Meta:
         ordering = ["host__name", "description", "pk"]
@@ -673,6 +668,7 @@ class Deployment(models.Model):
     reload_output = models.TextField(blank=True)
     confirmation = models.TextField(blank=True, help_text="How the reload was confirmed.")
     error = models.TextField(blank=True)
+    force = models.BooleanField(default=False, help_text="Write and reload even if the content is unchanged.")
     covered_by = models.ForeignKey(
         "self",
         null=True,

@@ -19,16 +19,8 @@ notify-filter matches rules on, is the same on every node). Parents monitored by
 node are left out on a poller. Time periods, commands, contacts, groups and templates go
 to every node.
 
-Contacts' notification commands are wrapped by the notify-filter: each command with a
-``channel`` gets two extra definitions, ``notify-filter-host__<name>`` and
-``notify-filter-service__<name>``, that run the filter with Naemon's macros (each quoted) in
-its gate form, ``notify-filter ... || [ $$? -ne 86 ] || exit 0 && ( <the command's own line> )``;
-contacts reference those. A notification command without a channel that a contact uses is
-wrapped the same way in the filter's ``--gate-only`` form: no rules, only the cluster gate, so
-that of the nodes holding an object only its notifier sends. The filter gets every path it uses on the command line
-(``NotifyPaths``, from ``NaemonNode.notify_paths()``): it relies on no default. Only the filter's own "suppress" exits 86: any other status (the
-filter missing, not executable, crashing) runs the whole line, so a broken filter sends rather
-than drops; a suppressed notification runs no part of the line, pipelines included.
+Contacts' notification commands are wrapped by the notify-filter, and a cluster node gets its
+relay commands: those command lines are registry/render_commands.py's (re-exported here).
 """
 
 from __future__ import annotations
@@ -37,11 +29,29 @@ import functools
 import hashlib
 import re
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from registry import validation
+from registry.render_commands import HOST_WRAPPER as HOST_WRAPPER
+from registry.render_commands import NOTIFY_DIR_LABEL as NOTIFY_DIR_LABEL
+from registry.render_commands import NOTIFY_FILTER_SUPPRESS as NOTIFY_FILTER_SUPPRESS
+from registry.render_commands import NOTIFY_PREFIX as NOTIFY_PREFIX
+from registry.render_commands import RELAY_HOST_COMMAND as RELAY_HOST_COMMAND
+from registry.render_commands import RELAY_SERVICE_COMMAND as RELAY_SERVICE_COMMAND
+from registry.render_commands import SERVICE_WRAPPER as SERVICE_WRAPPER
+from registry.render_commands import SHARE_VARIABLE as SHARE_VARIABLE
+from registry.render_commands import STALE_COMMAND as STALE_COMMAND
+from registry.render_commands import ClusterPart as ClusterPart
+from registry.render_commands import NotifyPaths as NotifyPaths
+from registry.render_commands import Row as Row
+from registry.render_commands import cluster_commands as cluster_commands
+from registry.render_commands import gate_only_command_lines as gate_only_command_lines
+from registry.render_commands import shell_structure as shell_structure
+from registry.render_commands import wrapped_command_lines as wrapped_command_lines
+from registry.render_commands import wrapped_commands as wrapped_commands
 from registry.render_defaults import (
     DEFAULT_CONTACT_GROUP,
     DEFAULT_CONTACT_TEMPLATE,
@@ -58,9 +68,8 @@ from registry.render_defaults import (
     PLACEHOLDER_HOST,
     PLACEHOLDER_SERVICE,
 )
+from registry.render_relations import Relations, render_relations
 from registry.validation import NaemonValueError
-
-Row = dict[str, Any]
 
 FILES = (
     "timeperiods.cfg",
@@ -70,15 +79,8 @@ FILES = (
     "templates.cfg",
     "hosts.cfg",
     "services.cfg",
+    "relations.cfg",
 )
-NOTIFY_PREFIX = validation.NOTIFY_FILTER_PREFIX
-HOST_WRAPPER = "notify-filter-host__"
-SERVICE_WRAPPER = "notify-filter-service__"
-# How errors name the notify-filter's files: they lie under the node's notify_dir.
-NOTIFY_DIR_LABEL = "the node's notify_dir"
-# The notify-filter's exit status for "do not send" (preferences/notify_filter.py's
-# SUPPRESS_STATUS; registry imports nothing of preferences): no shell or Python failure uses it.
-NOTIFY_FILTER_SUPPRESS = 86
 
 
 @dataclass
@@ -104,38 +106,8 @@ class State:
     services: list[Row] = field(default_factory=list)
     #: The node's part in a cluster (None: it checks and notifies everything it holds).
     cluster: ClusterPart | None = None
-
-
-@dataclass(frozen=True)
-class ClusterPart:
-    """What a node of a cluster needs beyond its objects' roles (registry/cluster.py).
-
-    The roles are in the rows: the state loader sets ``active_checks_enabled``,
-    ``passive_checks_enabled``, ``obsess``, and on a passive copy of an object a poller checks,
-    ``check_freshness``/``freshness_threshold`` with the ``portal-stale`` check command. Who
-    notifies is not in the config: every copy notifies through the notify-filter, whose cluster
-    gate (the preferences snapshot) lets the notifier's notifications out only.
-    """
-
-    #: Where this node's relay hands the results of the objects it checks (the other holders).
-    relay_targets: tuple[str, ...] = ()
-    #: The ``portal-relay`` program on this node and its log file.
-    relay_program: str = ""
-    relay_log: str = ""
-    #: Whether to define the relay commands even with no target: a node names them in its main
-    #: config (ocsp_command, docs/cluster.md), and the core refuses a config without them. Every
-    #: node has them (a node alone is a cluster of one); only objects with a target obsess.
-    relay_commands: bool = False
-
-
-@dataclass(frozen=True)
-class NotifyPaths:
-    """Where the notify-filter runs on a node and where it keeps its files (``NaemonNode.notify_paths()``)."""
-
-    filter: str
-    snapshot_dir: str
-    state_dir: str
-    decision_log: str
+    #: Dependencies and escalations (registry/render_relations.py renders those the node holds).
+    relations: Relations = field(default_factory=Relations)
 
 
 @dataclass
@@ -148,6 +120,51 @@ class Rendered:
     #: "@group1,group2/description" on host groups) -> CRC; for the "what changed" summary.
     hosts: dict[str, int]
     services: dict[str, int]
+    #: The input digest of each host and service block, in file order (``stanza_input``):
+    #: kept with the version so that the next render reuses the blocks whose input is unchanged.
+    host_inputs: list[bytes] = field(default_factory=list)
+    service_inputs: list[bytes] = field(default_factory=list)
+
+
+#: Input digest -> the host or service block rendered from it (registry/versions.py reads one
+#: back from the live version): a render takes a block from here instead of rendering it again.
+StanzaCache = dict[bytes, str]
+
+#: The size of an input digest (blake2b): 16 bytes, so a million objects' digests fit in 16 MB.
+INPUT_DIGEST_SIZE = 16
+
+# The modules whose code decides a block's text: a block cached by other code is not reused.
+_RENDER_CODE = ("render.py", "render_commands.py", "render_defaults.py", "validation.py")
+
+
+@functools.cache
+def _code_key() -> bytes:
+    digest = hashlib.blake2b(digest_size=32)
+    for name in _RENDER_CODE:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.digest()
+
+
+def stanza_input(row: Row, default_contact_group: str = "") -> bytes:
+    """The digest of everything a host or service block is rendered from.
+
+    A block is a pure function of its row (names, not ids: a renamed template or group changes
+    the rows that name it), the default contact group (hosts only) and the renderer's code;
+    the digest covers all three, so equal digests mean byte-for-byte equal blocks.
+    """
+    data = repr((default_contact_group, row)).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=INPUT_DIGEST_SIZE, key=_code_key()).digest()
+
+
+def content_hash(files: Mapping[str, str | bytes]) -> str:
+    """The digest of a node's config: every file of FILES, by name and length, in order."""
+    digest = hashlib.sha256()
+    for name in FILES:
+        value = files[name]
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 # --- rendering ------------------------------------------------------------------------
@@ -295,13 +312,51 @@ def _check_settings(block: _Block, row: Row, option_letters: frozenset[str], *, 
             raise NaemonValueError(f"{block.what}: notification_options must be text.")
         block.add("notification_options", checked)
     block.macro("notes", get("notes"))
-    # Set by the cluster's roles (registry/state.py), never stored on objects.
+    _object_directives(block, row, service=service)
+    # Stored on objects, and set by the cluster's roles where a node holds a copy (registry/state.py).
     block.flag("obsess", get("obsess"))
     block.flag("check_freshness", get("check_freshness"))
     block.number("freshness_threshold", get("freshness_threshold"))
     variables = get("custom_variables")
     if variables:
         _custom_variables(block, variables)
+
+
+def _object_directives(block: _Block, row: Row, *, service: bool) -> None:
+    """Event handler, flap detection, data retention, URLs and display: each as the core reads it."""
+    get = row.get
+    if get("event_handler"):
+        block.name("event_handler", row["event_handler"])
+    block.flag("event_handler_enabled", get("event_handler_enabled"))
+    block.flag("flap_detection_enabled", get("flap_detection_enabled"))
+    low, high = get("low_flap_threshold"), get("high_flap_threshold")
+    for directive, value in (("low_flap_threshold", low), ("high_flap_threshold", high)):
+        if value is not None and (type(value) not in (int, float) or value != value):
+            raise NaemonValueError(f"{block.what}: {directive} must be a number.")
+    problems = validation.check_flap_thresholds(low, high)
+    if problems:
+        raise NaemonValueError(f"{block.what}: {' '.join(problems.values())}")
+    for directive, value in (("low_flap_threshold", low), ("high_flap_threshold", high)):
+        if value is not None:
+            block.add(directive, f"{value:g}")  # 20.0 -> 20: the same value, one spelling
+    if get("flap_detection_options"):
+        letters = validation.SERVICE_FLAP_OPTIONS if service else validation.HOST_FLAP_OPTIONS
+        what = f"{block.what}: flap_detection_options"
+        block.add(
+            "flap_detection_options",
+            validation.check_options(row["flap_detection_options"], letters, what=what),
+        )
+    if service:
+        block.flag("is_volatile", get("is_volatile"))
+    block.flag("process_perf_data", get("process_perf_data"))
+    block.flag("retain_status_information", get("retain_status_information"))
+    block.flag("retain_nonstatus_information", get("retain_nonstatus_information"))
+    for directive in ("notes_url", "action_url"):
+        if get(directive):
+            block.add(directive, validation.check_url(row[directive], what=f"{block.what}: {directive}"))
+    block.macro("display_name", get("display_name"))
+    block.value("icon_image", get("icon_image"))
+    block.macro("icon_image_alt", get("icon_image_alt"))
 
 
 _CUSTOM_NAME = re.compile(r"_[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -369,6 +424,7 @@ def _render_timeperiod(row: Row) -> str:
             validation.check_timeperiod_day(day, what=what),
             validation.check_time_ranges(ranges[day], what=what),
         )
+    block.names("exclude", row.get("exclude") or [])
     return block.text()
 
 
@@ -383,188 +439,6 @@ def _render_command(name: str, command_line: str, what: str, free_form: Any = No
     line = validation.quote_macros(command_line.strip(), what=f"{what}: command_line", free_form=free)
     block.add("command_line", line)
     return block.text()
-
-
-def _quoted(macro: str) -> str:
-    return f'"${macro}$"'
-
-
-def _filter_files(notify: NotifyPaths, *, state: bool = True) -> list[str]:
-    """The paths the filter uses, always: its built-in defaults are for hand-run filters only."""
-    validation.check_path(notify.filter, "the notify-filter path")
-    paths = [("--snapshot-dir", notify.snapshot_dir)]
-    if state:  # the gate-only form keeps no records
-        paths.append(("--state-dir", notify.state_dir))
-    paths.append(("--log", notify.decision_log))
-    files: list[str] = []
-    for option, path in paths:
-        files += [option, f'"{validation.check_path(path, NOTIFY_DIR_LABEL)}"']
-    return files
-
-
-def wrapped_command_lines(row: Row, notify: NotifyPaths) -> tuple[str, str]:
-    """The host and service notification command lines of a notification command, through the filter."""
-    channel = validation.check_channel(row.get("channel") or "", f"command {row['name']!r}")
-    files = _filter_files(notify)
-    common = [notify.filter, "--contact", _quoted("CONTACTNAME"), "--channel", channel]
-    common += ["--type", _quoted("NOTIFICATIONTYPE"), "--host", _quoted("HOSTNAME")]
-    common += ["--hostgroups", _quoted("HOSTGROUPNAMES")]
-    host = [*common, "--state", _quoted("HOSTSTATE"), "--id", _quoted("HOSTNOTIFICATIONID")]
-    host += ["--problem-id", _quoted("HOSTPROBLEMID"), "--last-problem-id", _quoted("LASTHOSTPROBLEMID")]
-    # The state a RECOVERY ends: decides it on a node that never saw its PROBLEM (a failover).
-    host += ["--last-state", _quoted("LASTHOSTSTATE")]
-    service = [*common, "--service", _quoted("SERVICEDESC"), "--servicegroups", _quoted("SERVICEGROUPNAMES")]
-    service += ["--share", _quoted(f"_SERVICE{SHARE_VARIABLE[1:]}")]
-    service += ["--state", _quoted("SERVICESTATE"), "--id", _quoted("SERVICENOTIFICATIONID")]
-    service += ["--problem-id", _quoted("SERVICEPROBLEMID")]
-    service += [
-        "--last-problem-id",
-        _quoted("LASTSERVICEPROBLEMID"),
-        "--last-state",
-        _quoted("LASTSERVICESTATE"),
-    ]
-    return _gated(host, files, row), _gated(service, files, row)
-
-
-def gate_only_command_lines(row: Row, notify: NotifyPaths) -> tuple[str, str]:
-    """The host and service lines of a notification command without a channel: the cluster gate only.
-
-    No rule matches a command without a channel, but in a cluster every node that holds a copy
-    of an object runs its notifications (registry/state.py): the filter's ``--gate-only`` lets
-    them out on the object's notifier only (no rules, no records), in the same shell form.
-    """
-    files = _filter_files(notify, state=False)
-    common = [notify.filter, "--gate-only", "--contact", _quoted("CONTACTNAME")]
-    common += ["--type", _quoted("NOTIFICATIONTYPE"), "--host", _quoted("HOSTNAME")]
-    common += ["--hostgroups", _quoted("HOSTGROUPNAMES")]
-    host = [*common, "--state", _quoted("HOSTSTATE"), "--id", _quoted("HOSTNOTIFICATIONID")]
-    service = [*common, "--service", _quoted("SERVICEDESC"), "--state", _quoted("SERVICESTATE")]
-    service += ["--id", _quoted("SERVICENOTIFICATIONID"), "--share", _quoted(f"_SERVICE{SHARE_VARIABLE[1:]}")]
-    return _gated(host, files, row), _gated(service, files, row)
-
-
-def _gated(filter_call: list[str], files: list[str], row: Row) -> str:
-    """``filter_call files`` in front of the command's own line, which runs unless the filter says 86."""
-    # The filter only decides; the shell runs the whole line unless the filter exited with
-    # exactly NOTIFY_FILTER_SUPPRESS. Not the exec form (filter -- LINE): a filter that cannot
-    # start would run nothing. Set -e safe (only the last command of an AND-OR list counts);
-    # "exit 0": a suppressed notification is no failed command in Naemon's log; no ';' (a
-    # comment in object files); $$ is Naemon's escaped $. The '|' and '$' also make Naemon run
-    # the line through /bin/sh: it execs a line without shell metacharacters directly.
-    _, line = shell_structure(row["command_line"])
-    tail = ["||", "[", "$$?", "-ne", str(NOTIFY_FILTER_SUPPRESS), "]", "||", "exit", "0", "&&"]
-    tail += ["(", line or ":", ")"]
-    return " ".join([*filter_call, *files, *tail])
-
-
-# First words that make a line more than "run this program": reserved words and builtins.
-_SHELL_WORDS = frozenset(
-    {
-        "!", "{", "}", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then",
-        "until", "while", ".", ":", "alias", "break", "cd", "command", "continue", "eval", "exec", "exit",
-        "export", "getopts", "read", "readonly", "return", "set", "shift", "times", "trap", "type",
-        "ulimit", "umask", "unalias", "unset", "wait",
-    }
-)  # fmt: skip
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-
-
-def shell_structure(line: str) -> tuple[bool, str]:
-    """Whether ``/bin/sh`` reads ``line`` as more than one simple command; and the line without a comment.
-
-    More than one simple command: pipes, lists (``;`` ``&`` ``&&`` ``||``), redirections,
-    subshells, command substitution (which would run before the filter decides), an assignment
-    or a shell keyword or builtin as the first word. An exec form (``notify-filter ... -- LINE``)
-    would only work for a simple command: the shell would split ``filter -- a | b`` at the ``|``
-    and run ``b`` whatever the filter decides. ``line`` is a command definition's line as stored:
-    Naemon turns ``\\;`` into ``;`` and ``$$`` into ``$`` before the shell sees it. A trailing
-    comment is cut off (the shell ignores it; inside ``( ... )`` it would swallow the ``)``).
-    """
-    compound = False
-    quote = ""
-    word_start = True
-    i = 0
-    while i < len(line):
-        c = line[i]
-        starts_word = False
-        if quote == "'":
-            quote = "" if c == "'" else quote
-        elif quote == '"':
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                quote = ""
-            elif c == "`" or line.startswith("$(", i):
-                compound = True
-        elif c == "\\" and line.startswith(";", i + 1):
-            compound, starts_word = True, True  # Naemon's escaped ';' is the shell's ';'
-            i += 1
-        elif c == "\\":
-            i += 1
-        elif c in "'\"":
-            quote = c
-        elif c == "#" and word_start:
-            return True, line[:i].rstrip()
-        elif c in "|&;<>()`" or line.startswith("$(", i):
-            compound, starts_word = True, True
-        elif c in " \t":
-            starts_word = True
-        word_start = starts_word
-        i += 1
-    first = line.split(None, 1)[0] if line.strip() else ""
-    if first in _SHELL_WORDS or _ASSIGNMENT.match(first):
-        compound = True
-    return compound, line
-
-
-RELAY_SERVICE_COMMAND = "portal-relay-service"
-RELAY_HOST_COMMAND = "portal-relay-host"
-STALE_COMMAND = "portal-stale"
-#: On a service defined on the masters' host groups: its share is the masters' ("*") even when a
-#: member host is a poller's (the notify-filter's --share, registry/state.py).
-SHARE_VARIABLE = "_PORTAL_SHARE"
-_RELAY_MACROS = {
-    "service": ("HOSTNAME", "SERVICEDESC", "SERVICESTATEID", "LASTSERVICECHECK", "SERVICEOUTPUT",
-                "LONGSERVICEOUTPUT", "SERVICEPERFDATA"),
-    "host": ("HOSTNAME", "HOSTSTATEID", "LASTHOSTCHECK", "HOSTOUTPUT", "LONGHOSTOUTPUT", "HOSTPERFDATA"),
-}  # fmt: skip
-
-
-def cluster_commands(part: ClusterPart, stale: bool) -> list[str]:
-    """The relay commands (the node's ``ocsp_command``/``ochp_command``) and the stale-copy check.
-
-    The relay gets every target and its log on the command line, the check result as quoted
-    macros (see livestatus/relay.py). The stale check runs when a passive copy got no result
-    for its freshness threshold: UNKNOWN, naming the node that should have sent one.
-    """
-    blocks = []
-    if part.relay_targets or part.relay_commands:
-        program = validation.check_path(part.relay_program, "the relay path")
-        log = validation.check_path(part.relay_log, NOTIFY_DIR_LABEL)
-        common = [program]
-        for target in part.relay_targets:
-            common += ["--to", validation.check_relay_target(target, "a node's relay target")]
-        common += ["--log", log]
-        for name, kind in ((RELAY_SERVICE_COMMAND, "service"), (RELAY_HOST_COMMAND, "host")):
-            # Single quotes: the shell expands nothing in them, and the core strips ' from
-            # output macros (illegal_macro_output_chars, docs/cluster.md).
-            line = " ".join([*common, kind, *(f"'${m}$'" for m in _RELAY_MACROS[kind])])
-            blocks.append(f"define command {{\n    command_name {name}\n    command_line {line}\n}}\n")
-    if stale:
-        line = "/usr/bin/printf 'UNKNOWN: no check result from node %s for more than %s s\\n' '$ARG1$' '$ARG2$' && exit 3"
-        blocks.append(f"define command {{\n    command_name {STALE_COMMAND}\n    command_line {line}\n}}\n")
-    return blocks
-
-
-def wrapped_commands(commands: list[Row], contacts: list[Row]) -> set[str]:
-    """The commands contacts reach through the filter: those with a channel and any other a contact uses."""
-    used = {
-        name
-        for contact in contacts
-        for directive in ("host_notification_commands", "service_notification_commands")
-        for name in contact.get(directive) or []
-    }
-    return {row["name"] for row in commands if row.get("channel") or row["name"] in used}
 
 
 def _render_commands(rows: list[Row], notify: NotifyPaths, wrapped: set[str]) -> list[str]:
@@ -618,6 +492,7 @@ def _render_group(kind: str, row: Row, members: list[str] | None = None) -> str:
     block.macro("alias", row.get("alias"))
     if members is not None:
         block.names("members", members)
+    block.names(f"{kind}_members", row.get(f"{kind}_members") or [])
     return block.text()
 
 
@@ -713,8 +588,20 @@ def _join(header: str, blocks: Iterable[str]) -> str:
     return header + "\n" + "\n".join(blocks)
 
 
-def render_state(state: State, notify: NotifyPaths, *, node_name: str = "") -> Rendered:
-    """Render a node's state into its files; raises NaemonValueError on any bad name or value."""
+def _relations(state: State) -> list[str]:
+    services = {(row["host"], row["description"]) for row in state.services if row.get("host")}
+    return render_relations(state.relations, {row["name"] for row in state.hosts}, services)
+
+
+def render_state(
+    state: State, notify: NotifyPaths, *, node_name: str = "", cache: StanzaCache | None = None
+) -> Rendered:
+    """Render a node's state into its files; raises NaemonValueError on any bad name or value.
+
+    ``cache``: blocks of an earlier render by input digest; a host or service whose input is
+    unchanged takes its block from there (the same bytes, not rendered and checked again).
+    """
+    cache = cache or {}
     header = (
         f"# Rendered by the monitoring portal{f' for node {node_name}' if node_name else ''}. Do not edit.\n"
     )
@@ -758,8 +645,19 @@ def render_state(state: State, notify: NotifyPaths, *, node_name: str = "") -> R
     templates.append(DEFAULT_CONTACT_TEMPLATE_BLOCK)
     default_group, default_group_blocks = _default_contact_group(state)
     groups += default_group_blocks
-    host_blocks = [_render_host(row, default_group) for row in hosts]
-    service_blocks = [_render_service(row) for row in services]
+    # Only a host with no contacts of its own gets the default group: only its block depends on it.
+    host_inputs = [
+        stanza_input(row, "" if row.get("contacts") or row.get("contact_groups") else default_group)
+        for row in hosts
+    ]
+    service_inputs = [stanza_input(row) for row in services]
+    host_blocks = [
+        cache.get(key) or _render_host(row, default_group)
+        for key, row in zip(host_inputs, hosts, strict=True)
+    ]
+    service_blocks = [
+        cache.get(key) or _render_service(row) for key, row in zip(service_inputs, services, strict=True)
+    ]
     # Placeholders where the core would otherwise refuse the config; kept out of the per-host
     # digests: the change summary and the deploy's confirmation speak of registry objects only.
     extra_hosts: list[str] = []
@@ -776,18 +674,16 @@ def render_state(state: State, notify: NotifyPaths, *, node_name: str = "") -> R
         "templates.cfg": _join(header, templates),
         "hosts.cfg": _join(header, [*host_blocks, *extra_hosts]),
         "services.cfg": _join(header, [*service_blocks, *extra_services]),
+        "relations.cfg": _join(header, _relations(state)),
     }
-    digest = hashlib.sha256()
-    for name in FILES:
-        data = files[name].encode("utf-8")
-        digest.update(f"{name}\0{len(data)}\0".encode())
-        digest.update(data)
     return Rendered(
         files=files,
-        content_hash=digest.hexdigest(),
+        content_hash=content_hash(files),
         hosts={row["name"]: zlib.crc32(text.encode()) for row, text in zip(hosts, host_blocks, strict=True)},
         services={
             service_key(row): zlib.crc32(text.encode())
             for row, text in zip(services, service_blocks, strict=True)
         },
+        host_inputs=host_inputs,
+        service_inputs=service_inputs,
     )

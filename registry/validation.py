@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 
 from livestatus.client import text
 
@@ -487,3 +487,48 @@ def check_options(value: str, allowed: frozenset[str], *, what: str) -> str:
             f"{what}: unknown option(s) {', '.join(unknown)}; allowed: {','.join(sorted(allowed))}."
         )
     return ",".join(letters)
+
+
+# Flap detection states (Naemon's xodtemplate: o/d/u for hosts, o/w/c/u for services; n: none).
+HOST_FLAP_OPTIONS = frozenset("odun")
+SERVICE_FLAP_OPTIONS = frozenset("owcun")
+_URL_REFUSED = re.compile(r"[\s'\"`\\;<>]")
+
+
+def check_flap_thresholds(low: float | None, high: float | None) -> dict[str, str]:
+    """Field -> problem for flap thresholds: each 0-100 (a percent state change), low below high."""
+    problems: dict[str, str] = {}
+    for field, value in (("low_flap_threshold", low), ("high_flap_threshold", high)):
+        if value is not None and not 0 <= value <= 100:
+            problems[field] = f"{field} must be between 0 and 100 (a percent state change)."
+    if not problems and low is not None and high is not None and low >= high:
+        problems["low_flap_threshold"] = "low_flap_threshold must be below high_flap_threshold."
+    return problems
+
+
+def check_url(value: str, *, what: str = "url") -> str:
+    """``notes_url``/``action_url``: one word, nothing the shell or the config file reads ($ macros pass)."""
+    check_value(value, what=what, allow_dollar=True)
+    bad = _URL_REFUSED.search(value)
+    if bad:
+        raise NaemonValueError(f"{what}: may not contain {text.describe(bad.group())} (a URL has none).")
+    return value
+
+
+def link_cycle(start: str, links: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """A path back to ``start`` through ``links`` (name -> names it excludes or has as members).
+
+    Naemon follows time periods' ``exclude`` and groups' ``*_members`` recursively: a loop
+    recurses without end (exclude) or is refused by the core (members), so it is refused here.
+    """
+    todo: list[list[str]] = [[start, name] for name in links.get(start, ())]
+    seen: set[str] = set()
+    while todo:
+        path = todo.pop()
+        if path[-1] == start:
+            return path
+        if path[-1] in seen:
+            continue
+        seen.add(path[-1])
+        todo.extend([*path, name] for name in links.get(path[-1], ()))
+    return None

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from monitoring_portal.models import Team
+from registry.models import Host, Service
+from registry.relations import HostDependency, HostEscalation, ServiceDependency, ServiceEscalation
 from tests.factories import (
     CommandFactory,
     ContactFactory,
@@ -71,3 +75,32 @@ class Site:
             check_command=self.check_host_alive,
             templates=[self.generic_service],
         )
+
+
+def site_relation(site: Site, route: str) -> Any:
+    """A valid dependency or escalation of the site (route: ``hostdependency-detail`` ...), for tests by id.
+
+    Dependents are web01's, or on ``central``, a host on the masters only (a poller's object may
+    depend only on what that poller holds: registry/relations.py).
+    """
+    central = Host.objects.filter(name="central").first() or HostFactory.create(
+        name="central", templates=[site.generic_host]
+    )
+    queue = Service.objects.filter(host=central, description="Queue").first() or ServiceFactory.create(
+        description="Queue",
+        host=central,
+        check_command=site.check_host_alive,
+        templates=[site.generic_service],
+    )
+    kind = route.removesuffix("-detail")
+    relation: Any
+    if kind == "hostdependency":
+        return HostDependency.objects.create(host=central, master_host=site.web01)
+    if kind == "servicedependency":
+        return ServiceDependency.objects.create(service=queue, master_service=site.http)
+    if kind == "hostescalation":
+        relation = HostEscalation.objects.create(host=site.web01, first_notification=2)
+    else:
+        relation = ServiceEscalation.objects.create(service=site.http, first_notification=2)
+    relation.contacts.add(site.contact)
+    return relation

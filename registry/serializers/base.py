@@ -17,8 +17,10 @@ from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 
+from monitoring_portal import audit
 from monitoring_portal.rest import StrictTypesMixin
 from registry import validation
+from registry.check_settings import DIRECTIVE_FIELDS
 from registry.choices import NodeRole
 from registry.directives import left_without_directives, missing_directives
 from registry.models import (
@@ -85,8 +87,14 @@ def uses_of(obj: models.Model) -> list[str]:
 
 
 def set_uses(obj: models.Model, templates: Sequence[models.Model]) -> None:
-    """Replace the ordered templates of an object."""
+    """Replace the ordered templates of an object (and audit the change: bulk_create sends no signal)."""
     through, owner, target = USES[type(obj)]
+    before = list(
+        through._default_manager.filter(**{owner: obj})
+        .order_by("position")
+        .values_list(f"{target}__name", flat=True)
+    )
+    audit.record_list_change(obj, "templates", before, [t.name for t in templates])  # type: ignore[attr-defined]
     through._default_manager.filter(**{owner: obj}).delete()
     through._default_manager.bulk_create(
         [through(**{owner: obj, target: template, "position": i}) for i, template in enumerate(templates)]
@@ -186,6 +194,91 @@ def config_state(data: Any) -> Any:
     return _without(data, VOLATILE_KEYS | NOT_CONFIG_KEYS)
 
 
+def _canonical(value: Any) -> str:
+    # JSON text, not Python ==: True == 1 and 1 == 1.0, but a body that sends true for a
+    # number must still reach validation (and its 400).
+    return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
+
+
+def _absent_value(field: serializers.Field, model: Any) -> Any:
+    """The representation a PUT gives a writable field its body left out (``replace_defaults``)."""
+    if field.default is not serializers.empty:
+        value = field.get_default()
+    else:
+        model_field = model._meta.get_field(field.source)
+        if model_field.many_to_many:
+            return []
+        value = model_field.get_default()
+    return None if value is None else plain(field.to_representation(value))
+
+
+def body_matches(serializer: NaemonModelSerializer, body: Any, before: Any, *, partial: bool) -> bool:
+    """Would writing ``body`` leave the object as ``before`` (its stored representation)? Raw body, no queries.
+
+    A re-send of what is stored is answered without validating, locking or writing. Conservative:
+    False whenever in doubt (a key that is not a plain writable field, a write-only field set, a
+    value that validation might normalise); the caller then takes the full write path, which
+    validates and compares again after saving.
+    """
+    if not isinstance(body, dict) or not isinstance(before, dict):
+        return False
+    model = serializer.Meta.model
+    for name, field in serializer.fields.items():
+        if field.read_only:
+            if name in body:
+                return False  # DRF would ignore it; let the full path decide what that means
+            continue
+        if field.write_only:
+            # Options of the write itself (a lease, notify_me, adopt): only their default is no change.
+            if name in body and body[name] is not None and body[name] is not False:
+                return False
+            continue
+        if name not in body:
+            if partial or name in serializer.keep_when_absent:
+                continue
+            if field.required:
+                return False  # validation's 400 to give
+            try:
+                expected = _absent_value(field, model)
+            except FieldDoesNotExist:
+                return False
+            if _canonical(expected) != _canonical(before.get(name)):
+                return False
+            continue
+        if not _value_matches(field, body[name], before.get(name)):
+            return False
+    return all(name in serializer.fields for name in body) and serializer.extra_unchanged(
+        body, before, partial
+    )
+
+
+def _value_matches(field: serializers.Field, sent: Any, stored: Any) -> bool:
+    if isinstance(field, serializers.ListSerializer):
+        child = field.child
+        key = child.natural_key if isinstance(child, NaemonModelSerializer) else None
+        if key is None or not isinstance(sent, list) or not isinstance(stored, list):
+            return False
+        by_key = {item.get(key): item for item in stored}
+        sent_keys = [item.get(key) if isinstance(item, dict) else None for item in sent]
+        if len(set(sent_keys)) != len(sent) or set(sent_keys) != set(by_key) or len(by_key) != len(stored):
+            return False
+        assert isinstance(child, NaemonModelSerializer)
+        return all(
+            body_matches(child, item, by_key[k], partial=False)
+            for item, k in zip(sent, sent_keys, strict=True)
+        )
+    if (
+        isinstance(field, serializers.ManyRelatedField)
+        and isinstance(sent, list)
+        and isinstance(stored, list)
+    ):
+        # A plain to-many relation is a set: the stored order is the database's, not the client's.
+        if not all(isinstance(v, str) for v in sent):
+            return False
+        return sorted(sent) == sorted(stored) and len(set(sent)) == len(sent)
+    return _canonical(sent) == _canonical(stored)
+
+
 def masters() -> set[NaemonNode]:
     return set(NaemonNode.objects.filter(enabled=True, role=NodeRole.MASTER))
 
@@ -202,6 +295,8 @@ class NaemonModelSerializer(StrictTypesMixin, serializers.ModelSerializer):
 
     # Fields a PUT leaves alone when they are absent from the body.
     keep_when_absent: frozenset[str] = frozenset()
+    # What identifies an item of a list of these nested in another object (compared by it).
+    natural_key = "name"
 
     def build_standard_field(self, field_name: str, model_field: Any) -> tuple[type, dict[str, Any]]:
         field_class, field_kwargs = super().build_standard_field(field_name, model_field)
@@ -226,6 +321,10 @@ class NaemonModelSerializer(StrictTypesMixin, serializers.ModelSerializer):
                 "name must not contain '/': objects are addressed by name in URLs."
             )
         return value
+
+    def extra_unchanged(self, body: dict[str, Any], before: dict[str, Any], partial: bool) -> bool:
+        """``body_matches``: what else a write of ``body`` changes besides its fields (none here)."""
+        return True
 
     def extra_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
         """Checks beyond the model's own (relations, placement, cycles)."""
@@ -336,6 +435,7 @@ class CheckSettingsSerializer(NaemonModelSerializer):
     )
     check_period = by_name(TimePeriod.objects.all(), "time period")
     notification_period = by_name(TimePeriod.objects.all(), "time period")
+    event_handler = by_name(Command.objects.all(), "command")
     custom_variables = serializers.DictField(
         child=_text(allow_blank=True),
         required=False,
@@ -357,6 +457,8 @@ class CheckSettingsSerializer(NaemonModelSerializer):
         "notification_options",
         "custom_variables",
         "notes",
+        # Issue 16's directives (registry/check_settings.py); validated by the model's naemon_errors().
+        *DIRECTIVE_FIELDS,
     ]
 
     def required_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
@@ -395,4 +497,4 @@ class CheckSettingsSerializer(NaemonModelSerializer):
 
 
 def _select_check_settings() -> list[str]:
-    return ["check_command", "check_period", "notification_period"]
+    return ["check_command", "check_period", "notification_period", "event_handler"]

@@ -174,6 +174,11 @@ class HostSerializer(CheckSettingsSerializer):
     def get_recipients(self, obj: Host) -> list[dict[str, Any]]:
         return recipients_data(self, obj)
 
+    def extra_unchanged(self, body: dict[str, Any], before: dict[str, Any], partial: bool) -> bool:
+        # A PUT without a lease (or a PATCH naming lease_seconds) ends the stored one (``_lease``).
+        ends_lease = not partial or "lease_seconds" in body
+        return not ends_lease or before.get("expires_at") is None
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         self._default_recipients(attrs)
         return super().validate(attrs)

@@ -26,6 +26,7 @@ from registry.models import (
     ServiceTemplate,
     TimePeriod,
 )
+from registry.permissions import may_change
 from registry.serializers.base import (
     USES,
     CheckSettingsSerializer,
@@ -41,6 +42,29 @@ from registry.serializers.base import (
 # --- nodes, time periods, commands, contacts ---------------------------------------------
 
 
+def link_errors(
+    serializer: NaemonModelSerializer, candidate: Any, attrs: dict[str, Any], key: str
+) -> dict[str, list[str]]:
+    """A loop through ``key`` (a period's ``exclude``, a group's ``*_members``) is a 400 naming it."""
+    chosen = serializer.related_after(attrs, key)
+    through: Any = candidate._meta.get_field(key).remote_field.through
+    owner, target = (f.attname for f in through._meta.concrete_fields if f.is_relation)
+    me = str(candidate.pk or 0)  # a new object (0): nothing links to it yet
+    links: dict[str, list[str]] = {}
+    for a, b in through.objects.exclude(**{owner: candidate.pk or 0}).values_list(owner, target):
+        links.setdefault(str(a), []).append(str(b))
+    links[me] = [str(o.pk) for o in chosen]
+    path = validation.link_cycle(me, links)
+    if path is None:
+        return {}
+    names = {
+        str(pk): name for pk, name in type(candidate).objects.filter(pk__in=path).values_list("pk", "name")
+    }
+    names[me] = candidate.name
+    shown = " -> ".join(names.get(pk, pk) for pk in path)
+    return {key: [f"{key} would loop back to {candidate.name}: {shown}. The core cannot resolve a loop."]}
+
+
 class NaemonNodeSerializer(NaemonModelSerializer):
     """A Naemon core: role, where its config goes, how it is verified and reloaded."""
 
@@ -54,6 +78,38 @@ class NaemonNodeSerializer(NaemonModelSerializer):
         help_text="This node's share of the cluster now: hosts and services it checks and notifies, "
         "whether it is healthy, and whether it is the active master."
     )
+
+    drift = serializers.SerializerMethodField(
+        help_text="What the drift check last found (registry/drift.py): each drift's kind (config, "
+        "core, failed) and detail, since when, when it last looked. Empty found: none."
+    )
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "found": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"kind": {"type": "string"}, "detail": {"type": "string"}},
+                    },
+                },
+                "since": {"type": "string", "format": "date-time", "nullable": True},
+                "checked_at": {"type": "string", "format": "date-time", "nullable": True},
+            },
+        }
+    )
+    def get_drift(self, obj: NaemonNode) -> dict[str, Any]:
+        health = getattr(obj, "health", None)  # no row: never watched nor checked
+        stamp = serializers.DateTimeField()
+        return {
+            "found": list(health.drift) if health else [],
+            "since": stamp.to_representation(health.drift_since) if health and health.drift_since else None,
+            "checked_at": stamp.to_representation(health.drift_checked_at)
+            if health and health.drift_checked_at
+            else None,
+        }
 
     @extend_schema_field(
         {
@@ -99,15 +155,17 @@ class NaemonNodeSerializer(NaemonModelSerializer):
             "takeover",
             "stale_after",
             "relay_address",
+            "drift_policy",
             "hostgroups",
             "cluster",
+            "drift",
             "created_at",
             "updated_at",
         ]
 
     @classmethod
     def read_queryset(cls) -> QuerySet[NaemonNode]:
-        return NaemonNode.objects.prefetch_related("hostgroups")
+        return NaemonNode.objects.prefetch_related("hostgroups").select_related("health")
 
     @classmethod
     def affected_nodes(cls, obj: Any) -> set[NaemonNode]:
@@ -164,14 +222,24 @@ class TimePeriodSerializer(NaemonModelSerializer):
         required=False,
         help_text='Day or date to ranges, e.g. {"monday": "09:00-17:00", "2026-12-24": "00:00-24:00"}.',
     )
+    exclude = by_name(
+        TimePeriod.objects.all(),
+        "time period",
+        many=True,
+        help_text="Time periods whose times are taken out of this one (no loops). A period named "
+        "here cannot be deleted.",
+    )
 
     class Meta:
         model = TimePeriod
-        fields = ["url", "name", "alias", "ranges", "created_at", "updated_at"]
+        fields = ["url", "name", "alias", "ranges", "exclude", "created_at", "updated_at"]
 
     @classmethod
     def read_queryset(cls) -> QuerySet[TimePeriod]:
-        return TimePeriod.objects.all()
+        return TimePeriod.objects.prefetch_related("exclude")
+
+    def extra_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        return link_errors(self, candidate, attrs, "exclude")
 
 
 class CommandSerializer(NaemonModelSerializer):
@@ -304,13 +372,21 @@ class HostGroupSerializer(NaemonModelSerializer):
         help_text="The poller that monitors the group's hosts (null: masters only). Staff only.",
     )
 
+    hostgroup_members = by_name(
+        HostGroup.objects.all(),
+        "host group",
+        many=True,
+        help_text="Host groups whose hosts Naemon counts in this one (no loops). Neither group may be "
+        "on a poller; ownership follows direct membership only. Non-staff: only groups they may change.",
+    )
+
     class Meta:
         model = HostGroup
-        fields = ["url", "name", "alias", "team", "node", "created_at", "updated_at"]
+        fields = ["url", "name", "alias", "team", "node", "hostgroup_members", "created_at", "updated_at"]
 
     @classmethod
     def read_queryset(cls) -> QuerySet[HostGroup]:
-        return HostGroup.objects.select_related("team", "node")
+        return HostGroup.objects.select_related("team", "node").prefetch_related("hostgroup_members")
 
     @classmethod
     def affected_nodes(cls, obj: Any) -> set[NaemonNode]:
@@ -320,6 +396,47 @@ class HostGroupSerializer(NaemonModelSerializer):
         return nodes
 
     def extra_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        errors = self.members_errors(candidate, attrs) or link_errors(
+            self, candidate, attrs, "hostgroup_members"
+        )
+        return errors or self.node_errors(candidate)
+
+    def members_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        """Naemon counts a member group's hosts in the group, the portal's poller placement does not.
+
+        A poller checks the hosts directly in its groups (registry/cluster.py); were a placed
+        group to gain hosts through a member group, Naemon and the placement would disagree on
+        who checks them. So a group in a ``hostgroup_members`` link stays off pollers.
+        """
+        members = self.related_after(attrs, "hostgroup_members")
+        request = self.context.get("request")
+        before = set(self.instance.hostgroup_members.all()) if self.instance is not None else set()
+        refused = [g.name for g in members if g not in before and request and not may_change(request.user, g)]
+        if refused:
+            raise PermissionDenied(
+                f"hostgroup_members: you may not add {', '.join(refused)}: add only groups you may change."
+            )
+        placed = [f"{g.name} (poller {g.node.name})" for g in members if g.node is not None]
+        if placed:
+            return {
+                "hostgroup_members": [
+                    f"{', '.join(placed)} is on a poller: a member group stays off pollers."
+                ]
+            }
+        if members and candidate.node_id is not None:
+            return {
+                "hostgroup_members": ["A group on a poller cannot have hostgroup_members; take it off first."]
+            }
+        if candidate.node_id is not None and candidate.pk is not None and candidate.member_of.exists():
+            owners = ", ".join(candidate.member_of.values_list("name", flat=True))
+            return {
+                "node": [
+                    f"{candidate.name} is a member of {owners} (hostgroup_members): it stays off pollers."
+                ]
+            }
+        return {}
+
+    def node_errors(self, candidate: Any) -> dict[str, list[str]]:
         old_node_id = self.instance.node_id if self.instance is not None else None
         if candidate.node_id == old_node_id:
             return {}
@@ -353,14 +470,33 @@ class ServiceGroupSerializer(NaemonModelSerializer):
         view_name="registry-api:servicegroup-detail", lookup_field="name"
     )
     team = by_name(Team.objects.all(), "team")
+    servicegroup_members = by_name(
+        ServiceGroup.objects.all(),
+        "service group",
+        many=True,
+        help_text="Service groups whose services Naemon counts in this one (no loops); ownership "
+        "follows direct membership only. Non-staff: only groups they may change.",
+    )
 
     class Meta:
         model = ServiceGroup
-        fields = ["url", "name", "alias", "team", "created_at", "updated_at"]
+        fields = ["url", "name", "alias", "team", "servicegroup_members", "created_at", "updated_at"]
 
     @classmethod
     def read_queryset(cls) -> QuerySet[ServiceGroup]:
-        return ServiceGroup.objects.select_related("team")
+        return ServiceGroup.objects.select_related("team").prefetch_related("servicegroup_members")
+
+    def extra_errors(self, candidate: Any, attrs: dict[str, Any]) -> dict[str, list[str]]:
+        members = self.related_after(attrs, "servicegroup_members")
+        request = self.context.get("request")
+        before = set(self.instance.servicegroup_members.all()) if self.instance is not None else set()
+        refused = [g.name for g in members if g not in before and request and not may_change(request.user, g)]
+        if refused:
+            # Other teams' notification rules match on their groups: joining one is theirs to allow.
+            raise PermissionDenied(
+                f"servicegroup_members: you may not add {', '.join(refused)}: add only groups you may change."
+            )
+        return link_errors(self, candidate, attrs, "servicegroup_members")
 
 
 # --- templates ----------------------------------------------------------------------------
@@ -428,6 +564,7 @@ class ServiceTemplateSerializer(HostTemplateSerializer):
 
     class Meta(HostTemplateSerializer.Meta):
         model = ServiceTemplate  # type: ignore[assignment]
+        fields = [*HostTemplateSerializer.Meta.fields, "is_volatile"]
 
     @classmethod
     def read_queryset(cls) -> QuerySet[ServiceTemplate]:  # type: ignore[override]

@@ -71,6 +71,7 @@ def recipients_data(serializer: serializers.BaseSerializer, obj: Host | Service)
 class ServiceSerializer(CheckSettingsSerializer):
     """A service on a host (``host`` set) or on the hosts of some host groups (``host`` null)."""
 
+    natural_key = "description"
     url = serializers.SerializerMethodField()
     description = serializers.CharField(
         max_length=255, trim_whitespace=False, help_text="The service's name on its host; spaces allowed."
@@ -106,6 +107,7 @@ class ServiceSerializer(CheckSettingsSerializer):
             "notify_owners",
             "recipients",
             *CheckSettingsSerializer.check_fields,
+            "is_volatile",
             "created_at",
             "updated_at",
         ]

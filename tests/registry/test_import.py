@@ -204,9 +204,10 @@ def test_import_maps_naemon_features(config: Path) -> None:
     assert any("service 'Unchecked'" in s and "check_command not set" in s for s in report.skipped)
     assert any("contact 'mute'" in s and "no host_notification_commands" in s for s in report.skipped)
     assert not Contact.objects.filter(name="mute").exists()
-    assert report.dropped["host event_handler_enabled"] == 1 and report.dropped["define hostdependency"] == 1
+    assert "host event_handler_enabled" not in report.dropped
 
     web1, db1 = Host.objects.get(name="web1"), Host.objects.get(name="db1")
+    assert web1.event_handler_enabled is False  # kept since issue 16
     assert [t.name for t in web1.templates.all()] == ["base"]
     assert web1.custom_variables == {"_RACK": "B12"} and web1.address == "192.0.2.1"
     assert [g.name for g in web1.hostgroups.all()] == ["web"]  # declared on the group's side

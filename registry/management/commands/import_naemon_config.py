@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from registry.importer import import_paths
@@ -22,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+", help="object config files or directories")
         parser.add_argument("--dry-run", action="store_true", help="report what would happen, change nothing")
         parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="fail, changing nothing, if any directive or definition cannot be held (default: report it)",
+        )
+        parser.add_argument(
             "--deploy",
             action="store_true",
             help="request a deployment of every enabled node afterwards (by default the running config "
@@ -29,9 +34,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = import_paths(options["paths"], dry_run=options["dry_run"])
+        report = import_paths(options["paths"], dry_run=options["dry_run"], strict=options["strict"])
         for line in report.lines():
             self.stdout.write(line)
+        if options["strict"] and report.lost():
+            raise CommandError(
+                "--strict: the import would lose the directives or objects listed; nothing was changed"
+            )
         if options["dry_run"]:
             self.stdout.write("dry run: nothing was changed")
         elif options["deploy"]:

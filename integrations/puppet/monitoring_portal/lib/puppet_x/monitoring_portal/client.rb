@@ -104,7 +104,19 @@ module PuppetX
         response.status == 404 ? nil : response
       end
 
-      # PUT/PATCH/DELETE a registry object; with wait, until its deployments are final.
+      # Every item of a paginated list (follows next), with query filters.
+      def list(path, filters = {})
+        items = []
+        data = request('GET', path, query: filters.merge('limit' => 500)).data
+        loop do
+          return items + data if data.is_a?(Array)
+          items.concat(data['results'] || [])
+          return items if data['next'].nil?
+          data = request('GET', data['next']).data
+        end
+      end
+
+      # PUT/PATCH/POST/DELETE a registry object; with wait, until its deployments are final.
       # Raises Error when a deployment failed (the change stays stored) or did not finish in time.
       def write(method, path, body: nil, etag: nil, wait: true, wait_timeout: 120)
         deadline = monotonic + wait_timeout

@@ -14,7 +14,8 @@ module PuppetX
       end
 
       # Declares the properties: name => [API field, kind]; kinds: :string, :ref (a name, '' for
-      # none), :int, :bool, :list (ordered), :set (unordered), :vars (custom variables).
+      # none), :int, :bool, :list (ordered), :set (unordered), :ints (numbers, unordered), :vars
+      # (custom variables).
       module ClassMethods
         def portal_properties(map = nil)
           return @portal_properties if map.nil?
@@ -45,7 +46,7 @@ module PuppetX
       # The object as the portal has it (nil: absent), read once per run.
       def current
         return @current if @read
-        response = client.get(api_path)
+        response = read
         @read = true
         @etag = response&.etag
         @current = response&.data
@@ -67,7 +68,8 @@ module PuppetX
         if changes[:ensure] == :absent
           client.write('DELETE', api_path, wait: wait, wait_timeout: timeout)
         elsif changes[:ensure] == :present
-          client.write('PUT', api_path, body: create_body, wait: wait, wait_timeout: timeout)
+          method, path = create_request
+          client.write(method, path, body: create_body, wait: wait, wait_timeout: timeout)
         else
           body = changes.to_h { |prop, value| [api_key(prop), to_api(value, api_kind(prop))] }
           client.write('PATCH', api_path, body: body, etag: @etag, wait: wait, wait_timeout: timeout)
@@ -79,6 +81,17 @@ module PuppetX
       end
 
       private
+
+      # The object's answer (nil: absent). Objects with a name are read at their path; relations,
+      # which have none, override this to find theirs by its natural keys.
+      def read
+        client.get(api_path)
+      end
+
+      # Objects with a name are created by PUT at their own path; relations by POST (id-addressed).
+      def create_request
+        ['PUT', api_path]
+      end
 
       # Every property the manifest sets, for a create.
       def create_body
@@ -101,7 +114,7 @@ module PuppetX
         when :string, :ref then value.nil? ? '' : value.to_s
         when :int then value.nil? ? :absent : Integer(value)
         when :bool then value.nil? ? :absent : (value ? :true : :false)
-        when :list, :set then Array(value)
+        when :list, :set, :ints then Array(value)
         when :vars then value || {}
         when :lease then lease_remaining(value)
         else value
@@ -114,6 +127,7 @@ module PuppetX
         when :int then Integer(value)
         when :bool then value.to_s == 'true'
         when :list, :set then Array(value)
+        when :ints then Array(value).map { |v| Integer(v) }
         when :lease then Integer(value).zero? ? nil : Integer(value)
         else value
         end

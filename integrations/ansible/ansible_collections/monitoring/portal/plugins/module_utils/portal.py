@@ -462,3 +462,55 @@ def sync_object(module, client, api_path, fields, wanted, extra_body=None, neste
         module.exit_json(**result, object=state_of(resp.data))
     except PortalError as exc:
         fail(module, exc)
+
+
+def find_relation(client, collection, filters, keys):
+    """The one object of a collection whose natural ``keys`` match (None: none), with its ETag.
+
+    Dependencies and escalations have no name: the portal addresses them by id. The list,
+    narrowed by the API's ``filters``, is matched on every key; more than one match is an
+    error rather than a guess.
+    """
+    found = [
+        item
+        for item in client.list(collection, filters)
+        if all(str(item.get(k)) == str(v) for k, v in keys.items())
+    ]
+    if len(found) > 1:
+        described = ", ".join(f"{k}={v}" for k, v in keys.items())
+        urls = ", ".join(item.get("url", "") for item in found)
+        raise PortalError(f"{len(found)} objects match {described} ({urls}): remove all but one")
+    return client.get(found[0]["url"]) if found else None
+
+
+def sync_relation(module, client, collection, filters, keys, fields, wanted):
+    """Like ``sync_object`` for an object addressed by id: found by its natural keys, created by POST."""
+    p = module.params
+    try:
+        current_resp = find_relation(client, collection, filters, keys)
+        current = current_resp.data if current_resp else None
+        result = dict(changed=False, deployments=[])
+        wait = dict(wait=p["wait"], wait_timeout=p["wait_timeout"])
+        if p["state"] == "absent":
+            if current is not None:
+                result.update(changed=True, diff=dict(before=state_of(current), after={}))
+                if not module.check_mode:
+                    _, result["deployments"] = client.write("DELETE", current["url"], **wait)
+            module.exit_json(**result, object=None)
+        if current is None:
+            body = dict(wanted, **keys)
+            before, after, method, target, etag = {}, dict(body), "POST", collection, None
+        else:
+            body = {k: wanted[k] for k in differs(current, wanted, fields)}
+            if not body:
+                module.exit_json(**result, object=state_of(current))
+            before = state_of(current)
+            after = dict(before, **body)
+            method, target, etag = "PATCH", current["url"], current_resp.etag
+        result.update(changed=True, diff=dict(before=before, after=after), changed_options=sorted(body))
+        if module.check_mode:
+            module.exit_json(**result, object=after)
+        resp, result["deployments"] = client.write(method, target, body=body, etag=etag, **wait)
+        module.exit_json(**result, object=state_of(resp.data))
+    except PortalError as exc:
+        fail(module, exc)
