@@ -4,6 +4,9 @@ FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
+# python-ldap (LDAP sign-in) has no wheels: it builds against the OpenLDAP and SASL headers.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libldap2-dev libsasl2-dev \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt /src/
 RUN pip install -r /src/requirements.txt
 COPY . /src
@@ -14,6 +17,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
     HOME=/app/var PORTAL_VAR_DIR=/app/var STATIC_ROOT=/app/static
 # No installer in the image that runs: nothing can be added to a running container.
 RUN python -m pip uninstall -y -q pip setuptools wheel
+# The shared libraries python-ldap was built against.
+RUN apt-get update && apt-get install -y --no-install-recommends libldap-2.5-0 libsasl2-2 \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY . .

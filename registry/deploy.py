@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import re
 import shlex
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,7 +52,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring_portal import redis_client
+from monitoring_portal import counters, redis_client, tracing
 from registry import coverage, runner
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState, ReloadMethod
 from registry.models import DeployedHost, Deployment, NaemonNode
@@ -60,6 +62,7 @@ from registry.validation import NaemonValueError
 from registry.versions import (
     ServiceCheck,
     adopt,
+    content_hash_on_disk,
     live_version,
     manifest_services,
     point,
@@ -67,11 +70,15 @@ from registry.versions import (
     read_manifest,
     staged_includes,
     staged_main_config,
+    stanza_cache,
     versions_dir,
     write_version,
 )
 
 logger = logging.getLogger(__name__)
+
+#: The confirmation of a node without a core (reload method none): rendered, never run.
+NOT_RELOADED = "config swapped in; not reloaded (reload method none)"
 
 # Seconds. Module constants so a test (or a slow site) can change them in one place.
 VERIFY_TIMEOUT = 120.0
@@ -82,7 +89,10 @@ CONFIRM_TIMEOUT = 120.0
 # first status file it writes), so a mismatch that outlasts this is not going to heal.
 CONFIRM_GRACE = 10.0
 LOCK_WAIT = 2.0
-LOCK_TTL = 900  # longer than the task's hard time limit: a killed run's lock expires
+# The Redis lock's lifetime; a live run renews it every LOCK_TTL / 4 seconds. Short, so that the lock
+# of a worker killed mid-run (SIGKILL, a lost machine) frees itself within seconds, not at the
+# task's time limit: the restarted worker resumes the node at once (registry/tasks.py).
+LOCK_TTL = 15
 SUMMARY_NAMES = 100
 
 
@@ -106,10 +116,16 @@ def node_lock(node: NaemonNode, *, wait: float | None = None) -> Iterator[bool]:
         assert client is not None  # REDIS_URL is set
         lock = client.lock(f"portal:registry:deploy:{node.pk}", timeout=LOCK_TTL, blocking_timeout=wait)
         acquired = bool(lock.acquire())
+        stop = threading.Event()
+        keeper = threading.Thread(target=_keep_lock, args=(lock, stop, node.name), daemon=True)
+        if acquired:
+            keeper.start()
         try:
             yield acquired
         finally:
+            stop.set()
             if acquired:
+                keeper.join()
                 try:
                     lock.release()
                 except redis.exceptions.LockError:
@@ -132,6 +148,31 @@ def node_lock(node: NaemonNode, *, wait: float | None = None) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _keep_lock(lock: Any, stop: threading.Event, node_name: str) -> None:
+    """Renew the deploy lock until ``stop`` is set; it dies with the process, and the lock soon after."""
+    while not stop.wait(LOCK_TTL / 4):
+        try:
+            lock.reacquire()
+        except (redis.exceptions.LockError, redis.exceptions.RedisError) as exc:
+            # Redis restarted (the lock is gone) or unreachable: the run goes on, as before the
+            # lock expired; the claim's row locks still keep two runs from taking the same rows.
+            logger.warning("deploy lock of node %s could not be renewed: %s", node_name, exc)
+            return
+
+
+def pause_point(phase: str) -> None:
+    """A test hook (tests/faults/): block at ``phase`` while PORTAL_FAULT_PAUSE_AT names it.
+
+    The worker then opens PORTAL_FAULT_FIFO for reading, which blocks until the test opens it for
+    writing: the test knows the run is parked there (a real process boundary) and kills the
+    worker. Unset, as everywhere but those tests, this does nothing.
+    """
+    if os.environ.get("PORTAL_FAULT_PAUSE_AT") != phase:
+        return
+    with open(os.environ["PORTAL_FAULT_FIFO"], "rb") as fifo:
+        fifo.read(1)
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -167,6 +208,9 @@ class _Run:
             # once. Skipped: the live version is this very content, so it runs these hosts too.
             DeployedHost.objects.record(self.node, self.placed, self.deployment)
         self.save(state=state, finished_at=timezone.now(), summary=summary, **fields)
+        counters.add(counters.DEPLOYMENTS_FINISHED, (self.node.name, state))
+        for phase, seconds in self.timings.items():
+            counters.observe(counters.DEPLOY_PHASE, (self.node.name, phase), seconds)
         if self.covered:
             text = f"covered by deployment {self.deployment.pk}"
             extra = {"error": fields["error"][:2000]} if fields.get("error") else {}
@@ -193,11 +237,21 @@ def claim(node: NaemonNode) -> _Run | None:
     """
     now = timezone.now()
     # Under the node lock no other run is active: anything mid-way was interrupted (worker lost).
-    Deployment.objects.filter(node=node).exclude(
+    interrupted = Deployment.objects.filter(node=node).exclude(
         state__in=(*FINAL_DEPLOYMENT_STATES, DeploymentState.PENDING)
-    ).update(
-        state=DeploymentState.FAILED, finished_at=now, error="the run was interrupted (worker lost or killed)"
     )
+    first = interrupted.order_by("pk").values_list("pk", flat=True).first()
+    if first is not None:
+        interrupted.update(
+            state=DeploymentState.FAILED,
+            finished_at=now,
+            error="the run was interrupted (worker lost or killed)",
+        )
+        # What it was bringing is not confirmed, and the files may be swapped while the core still
+        # runs the previous ones: run it again, forced (written and reloaded whatever the hashes say).
+        Deployment.objects.create(
+            node=node, triggered_by="interrupted run", reason=f"resume of deployment {first}", force=True
+        )
     with transaction.atomic():
         pending = list(
             Deployment.objects.select_for_update(skip_locked=True)
@@ -431,14 +485,25 @@ def _wait_past(program_start: int | None) -> None:
         time.sleep(0.05)
 
 
-def _reload_and_confirm(node: NaemonNode, expect: Expectation) -> tuple[str, str]:
+def _reload_and_confirm(node: NaemonNode, expect: Expectation, run: _Run | None = None) -> tuple[str, str]:
+    start = time.monotonic()
     _wait_past(expect.started_after)
-    output = reload_core(node)
+    counters.add(counters.RELOADS, (node.name,))
+    try:
+        output = reload_core(node)
+    finally:
+        if run is not None:
+            run.time("reload", start)
+    pause_point("reloading")
+    start = time.monotonic()
     try:
         return output, confirm(node, expect, timeout=CONFIRM_TIMEOUT)
     except runner.RunnerError as exc:
         exc.output = exc.output or output  # what the reload said belongs on the deployment
         raise
+    finally:
+        if run is not None:
+            run.time("confirm", start)
 
 
 def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
@@ -447,7 +512,10 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
     start = time.monotonic()
     try:
         state = load_snapshot(node)
-        rendered = render_state(state, node.notify_paths(), node_name=node.name)
+        # The live version's blocks: a host or service whose input did not change is not rendered again.
+        cache = stanza_cache(live_version(node))
+        rendered = render_state(state, node.notify_paths(), node_name=node.name, cache=cache)
+        del cache
         services = expected_services(state)
     except NaemonValueError as exc:
         run.time("render", start)
@@ -469,10 +537,16 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
         .order_by("-finished_at", "-pk")
         .first()
     )
+    # A forced run (a redeploy asked for, drift healing) writes and reloads whatever the hashes say.
+    forced = run.deployment.force or Deployment.objects.filter(pk__in=run.covered, force=True).exists()
     if (
-        last
+        not forced
+        and last
         and last.content_hash == rendered.content_hash
         and live.get("content_hash") == rendered.content_hash
+        # A hand edit leaves the manifest as it was: the files themselves must match too.
+        and previous is not None
+        and content_hash_on_disk(previous) == rendered.content_hash
     ):
         run.finish(
             DeploymentState.SKIPPED,
@@ -504,22 +578,22 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
                 warnings=verifier_warnings(result.output) + gaps,
             )
             if result.returncode != 0:
+                counters.add(counters.VERIFY_FAILURES, (node.name,))
                 run.finish(DeploymentState.FAILED, error=verification_error(result))
                 return
         else:
             run.save(verify_output="not verified: the node has no verify_command", warnings=gaps)
 
+        pause_point("staged")
         point(config_dir, staged)
         swapped = True
+        pause_point("swapped")
         if node.reload_method == ReloadMethod.NONE:
             prune(node, [staged, previous])
-            run.finish(
-                DeploymentState.CONFIRMED, confirmation="config swapped in; not reloaded (reload method none)"
-            )
+            run.finish(DeploymentState.CONFIRMED, confirmation=NOT_RELOADED)
             return
 
         run.save(state=DeploymentState.RELOADING)
-        start = time.monotonic()
         expect = Expectation(
             started_after=_status_before(node),
             present=set(rendered.hosts),
@@ -528,9 +602,8 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
             services_absent=manifest_services(live) - services,
         )
         try:
-            output, confirmation = _reload_and_confirm(node, expect)
+            output, confirmation = _reload_and_confirm(node, expect, run)
         except runner.RunnerError as exc:
-            run.time("reload", start)
             run.save(reload_output=exc.output or str(exc))
             if exc.core_down:
                 # Nothing is running to fall back on: the verified config stays in place, so
@@ -545,7 +618,6 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
             what = "not confirmed" if isinstance(exc, NotConfirmed) else "reload failed"
             run.finish(DeploymentState.FAILED, error=f"{what}: {exc}; {rollback}")
             return
-        run.time("reload", start)
         prune(node, [staged, previous])
         run.finish(DeploymentState.CONFIRMED, reload_output=output, confirmation=confirmation)
     except runner.RunnerError as exc:
@@ -612,7 +684,8 @@ def deploy(
         run = claim(node)
         if run is not None:
             ran = run.deployment.pk
-            run_deployment(run, final_attempt=final_attempt)
+            with tracing.bound(deployment_id=ran):  # every log line of the run names it
+                run_deployment(run, final_attempt=final_attempt)
     # After letting go: writes that committed while we held the lock saw it taken and left the
     # work to us. (Pending rows still locked by a write in progress are enqueued by its commit.)
     if follow_up is not None and _unclaimed_work(node):

@@ -207,7 +207,7 @@ def _apply(
 #: A failed deployment of a node that answers is tried again after this long.
 RETRY_AFTER = timedelta(seconds=60)
 #: Failures that the same config would meet again: not retried (a person must change something).
-_FOR_GOOD = ("verification failed", "rendering failed")
+FOR_GOOD = ("verification failed", "rendering failed")
 
 
 def retry_failed(nodes: Sequence[NaemonNode], now: datetime, request: RequestDeployments) -> list[NaemonNode]:
@@ -224,7 +224,7 @@ def retry_failed(nodes: Sequence[NaemonNode], now: datetime, request: RequestDep
         latest = Deployment.objects.filter(node=node).order_by("-created_at", "-pk").first()
         if latest is None or latest.state != DeploymentState.FAILED or latest.finished_at is None:
             continue
-        if now - latest.finished_at < RETRY_AFTER or latest.error.startswith(_FOR_GOOD):
+        if now - latest.finished_at < RETRY_AFTER or latest.error.startswith(FOR_GOOD):
             continue
         first_line = latest.error.splitlines()[0][:200] if latest.error else "failed"
         request([node], triggered_by=TRIGGERED_BY, reason=f"retry of deployment {latest.pk}: {first_line}")

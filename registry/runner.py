@@ -21,7 +21,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from livestatus.client import LivestatusClient, LivestatusConnectError, LivestatusError, LivestatusQuery
+from livestatus.client import (
+    Filter,
+    LivestatusClient,
+    LivestatusConnectError,
+    LivestatusError,
+    LivestatusQuery,
+)
 from livestatus.client.commands import restart_program
 
 OUTPUT_LIMIT = 64 * 1024
@@ -278,3 +284,33 @@ def livestatus_core_status(
     status.hosts = {str(row["name"]) for row in hosts}
     status.services = {(str(row["host_name"]), str(row["description"])) for row in services}
     return status
+
+
+#: What the drift check asks (registry/drift.py): the core's start and its object counts, as
+#: Stats (one number each, whatever the size of the site).
+COUNT_QUERIES = (
+    LivestatusQuery("status").select("program_start"),
+    LivestatusQuery("hosts").stats(total=Filter("state", ">=", 0)),
+    LivestatusQuery("services").stats(total=Filter("state", ">=", 0)),
+)
+
+
+@dataclass(frozen=True)
+class CoreCounts:
+    """When the core (re)started and how many hosts and services it runs."""
+
+    program_start: int | None
+    hosts: int
+    services: int
+
+
+def livestatus_core_counts(address: str, *, timeout: float = 10.0) -> CoreCounts:
+    """``program_start`` and the host and service counts over Livestatus (``GET status``, ``Stats``)."""
+    try:
+        with _livestatus_client(address, timeout) as client:
+            answers = [client.query(query) for query in COUNT_QUERIES]
+    except (LivestatusError, ValueError) as exc:
+        raise _livestatus_failure(address, exc) from None
+    start = answers[0][0].get("program_start") if answers[0] else None
+    hosts, services = (int(rows[0].get("total") or 0) if rows else 0 for rows in answers[1:])
+    return CoreCounts(int(start) if isinstance(start, int | float) else None, hosts, services)

@@ -23,9 +23,12 @@ from typing import Any
 
 from registry import runner
 from registry.models import NaemonNode
-from registry.render import FILES, Rendered
+from registry.render import FILES, INPUT_DIGEST_SIZE, Rendered, StanzaCache, content_hash
 
 MANIFEST = ".portal-manifest.json"
+#: The input digest of every host and service block of a version (render.stanza_input), hosts
+#: first, each in file order: binary, so a million of them do not bloat the JSON manifest.
+STANZAS = ".portal-stanzas"
 
 ServiceCheck = tuple[str, str]  # (host name, service description): a service as the core lists it
 
@@ -54,6 +57,71 @@ def read_manifest(directory: Path | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def content_hash_on_disk(directory: Path) -> str | None:
+    """The content hash of the config files as they are in ``directory`` now (None: a file is missing).
+
+    The same digest as the renderer's ``Rendered.content_hash`` (registry/render.py), over the
+    files as read back: it differs from the manifest's after a hand edit (registry/drift.py).
+    """
+    try:
+        return content_hash({name: (directory / name).read_bytes() for name in FILES})
+    except OSError:
+        return None
+
+
+def _blocks(text: str) -> list[str]:
+    """The define blocks of a rendered file (a header line, then blocks apart by one empty line)."""
+    _header, sep, body = text.partition("\n\n")
+    if not sep or not body:
+        return []
+    # A block has no empty line inside (one directive per line) and ends with "}\n".
+    parts = body.split("}\n\n")
+    return [part + "}\n" for part in parts[:-1]] + [parts[-1]]
+
+
+def stanza_cache(directory: Path | None) -> StanzaCache:
+    """The blocks of a version's hosts and services by input digest, for the next render to reuse.
+
+    Empty when anything does not add up: no manifest or digests (older versions), files that
+    differ from what was rendered (a hand edit must not be carried into the next version), or
+    block counts that do not match the digests.
+    """
+    manifest = read_manifest(directory)
+    counts = manifest.get("stanzas")
+    if directory is None or not isinstance(counts, list) or len(counts) != 2:
+        return {}
+    try:
+        digests = (directory / STANZAS).read_bytes()
+        texts = {name: (directory / name).read_bytes() for name in FILES}
+    except OSError:
+        return {}
+    hosts, services = counts
+    if len(digests) != (hosts + services) * INPUT_DIGEST_SIZE or (
+        content_hash(texts) != manifest.get("content_hash")
+    ):
+        return {}
+    cache: StanzaCache = {}
+    offset = 0
+    for name, count in (("hosts.cfg", hosts), ("services.cfg", services)):
+        blocks = _blocks(texts[name].decode("utf-8"))
+        # The renderer's placeholder may follow the registry's blocks; nothing else may.
+        if len(blocks) not in (count, count + 1):
+            return {}
+        for block in blocks[:count]:
+            cache[digests[offset : offset + INPUT_DIGEST_SIZE]] = block
+            offset += INPUT_DIGEST_SIZE
+    return cache
+
+
+def foreign_files(directory: Path) -> list[str]:
+    """Config files in a version that the portal did not write (the core reads every ``*.cfg``)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(n for n in names if n.endswith(".cfg") and n not in FILES)
+
+
 def point(config_dir: Path, target: Path) -> None:
     """Atomically make config_dir a symlink to target (rename(2) of a new link over the old)."""
     tmp = config_dir.parent / f".{config_dir.name}.swap-{os.getpid()}"
@@ -78,11 +146,14 @@ def adopt(node: NaemonNode) -> None:
 
 
 def prune(node: NaemonNode, keep: Iterable[Path | None]) -> None:
-    """Delete every version directory of the node but ``keep``."""
+    """Delete every version directory of the node but ``keep``, and stale verify copies."""
     keep_set = {p.resolve() for p in keep if p is not None}
     for entry in versions_dir(node).iterdir():
         if entry.is_dir() and not entry.is_symlink() and entry.resolve() not in keep_set:
             shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith("verify-") and entry.suffix == ".cfg":
+            # A verify copy a killed run left behind (a live run removes its own when it ends).
+            entry.unlink(missing_ok=True)
 
 
 def write_version(
@@ -104,7 +175,11 @@ def write_version(
         "services": rendered.services,
         # What the core lists (services on host groups expanded): what the next deploy checks is gone.
         "host_services": by_host(services),
+        "stanzas": [len(rendered.host_inputs), len(rendered.service_inputs)],
     }
+    stanzas = directory / STANZAS
+    stanzas.write_bytes(b"".join([*rendered.host_inputs, *rendered.service_inputs]))
+    stanzas.chmod(0o644)
     (directory / MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")), encoding="utf-8")
 
 

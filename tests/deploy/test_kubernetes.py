@@ -22,11 +22,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from registry.agent import build, parse_arguments
 from tests.services.required import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
 KUSTOMIZE = ROOT / "deploy" / "kubernetes"
 TARGETS = ["base", "overlays/okd", "overlays/test-namespace"]
+#: portal-agent's DaemonSet (its own kustomization): schemas, security and resources as the portal's.
+AGENT = "agent"
 KUBERNETES_VERSION = "1.29.0"
 ROUTE_SCHEMA = json.loads((Path(__file__).parent / "route_v1.schema.json").read_text())
 PORTAL = "monitoring-portal"
@@ -49,6 +52,12 @@ def rendered(request: pytest.FixtureRequest) -> tuple[Obj, ...]:
     """The objects `kubectl kustomize` renders for the base and each overlay."""
     require_service("kubectl", shutil.which("kubectl") is not None, "Debian's kubernetes-client")
     return _render(request.param)
+
+
+@pytest.fixture(params=[*TARGETS, AGENT])
+def every_manifest(request: pytest.FixtureRequest) -> tuple[Obj, ...]:
+    """The portal's targets and the agent's DaemonSet, rendered."""
+    return _render_target(request.param)
 
 
 def _render_target(target: str) -> tuple[Obj, ...]:
@@ -109,8 +118,8 @@ def test_only_the_test_namespace_bundles_postgres_and_redis() -> None:
         assert bundled == ({"postgres", "redis"} if target == "overlays/test-namespace" else set()), target
 
 
-def test_every_rendered_object_validates_against_the_schemas(rendered: tuple[Obj, ...]) -> None:
-    for obj in rendered:
+def test_every_rendered_object_validates_against_the_schemas(every_manifest: tuple[Obj, ...]) -> None:
+    for obj in every_manifest:
         try:
             _validate(obj)
         except (jsonschema.ValidationError, kubernetes_validate.ValidationError) as exc:
@@ -132,8 +141,8 @@ def test_the_validation_catches_a_misspelt_field() -> None:
 # --- Security: OKD's restricted SCC (and the restricted Pod Security Standard) ---
 
 
-def test_every_container_runs_restricted(rendered: tuple[Obj, ...]) -> None:
-    for where, template in _pod_specs(rendered):
+def test_every_container_runs_restricted(every_manifest: tuple[Obj, ...]) -> None:
+    for where, template in _pod_specs(every_manifest):
         spec = template["spec"]
         pod_sc = spec.get("securityContext", {})
         # OKD assigns the UID and groups from the project's range: a fixed one is refused.
@@ -157,8 +166,9 @@ def test_every_container_runs_restricted(rendered: tuple[Obj, ...]) -> None:
                 assert "hostPort" not in port, name
 
 
-def test_every_container_has_requests_and_limits(rendered: tuple[Obj, ...]) -> None:
-    for where, template in _pod_specs(rendered):
+def test_every_container_has_requests_and_limits(every_manifest: tuple[Obj, ...]) -> None:
+    assert _pod_specs(every_manifest)
+    for where, template in _pod_specs(every_manifest):
         for container in _containers(template["spec"]):
             resources = container.get("resources", {})
             for kind in ("requests", "limits"):
@@ -225,6 +235,42 @@ def test_okd_route_terminates_tls_at_the_edge_for_the_web_service() -> None:
         assert route["spec"]["host"] in _config(objs)["ALLOWED_HOSTS"].split(",")
 
 
+# --- portal-agent's DaemonSet ---
+
+
+def test_the_agent_daemonset_declares_each_node_with_the_downward_api(tmp_path: Path) -> None:
+    objs = _render_target(AGENT)
+    spec = _named(objs, "DaemonSet", "portal-agent")["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PORTAL_AGENT_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    assert env["PORTAL_AGENT_ADDRESS"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
+    # The token is a file from the Secret (re-read at each request), never a value in the manifest.
+    token_dir, _, token_name = env["PORTAL_TOKEN_FILE"]["value"].rpartition("/")
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == token_dir]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert volume["secret"]["secretName"] == "portal-agent-token"
+    assert [i["path"] for i in volume["secret"]["items"]] == [token_name]
+    # The command is the console script, and the agent accepts the ConfigMap's file as it is.
+    assert container["command"][0] == "portal-agent"
+    assert 'portal-agent = "registry.agent:main"' in (ROOT / "pyproject.toml").read_text()
+    (config_map,) = [o for o in objs if o["kind"] == "ConfigMap"]
+    config_dir, _, config_name = container["command"][container["command"].index("--config") + 1].rpartition(
+        "/"
+    )
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == config_dir]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"] == config_map["metadata"]["name"]
+    (tmp_path / config_name).write_text(config_map["data"][config_name])
+    command = [
+        str(tmp_path / config_name) if a.endswith(config_name) else a for a in container["command"][1:]
+    ]
+    agent = build(parse_arguments(command), {"PORTAL_API_TOKEN": "x", "PORTAL_AGENT_NAME": "node-1"})
+    assert agent.declaration.name == "node-1" and agent.declaration.lease_seconds >= 60
+    # Stopping the pod removes the host: the kubelet waits for the drain before it kills.
+    assert spec["terminationGracePeriodSeconds"] > agent.drain_timeout
+
+
 # --- Environment variables: documented, and only those the settings read ---
 
 
@@ -289,7 +335,10 @@ def test_the_image_runs_as_an_arbitrary_non_root_uid_without_build_tools() -> No
     # Numeric: the kubelet can check runAsNonRoot only for a numeric user.
     assert user.isdigit() and int(user) != 0
     runs = " ".join(line for line in final if line.upper().startswith("RUN "))
-    assert not re.search(r"apt-get install|apk add|gcc|build-essential|pip install", runs)
+    # Runtime libraries may be installed (python-ldap's libldap); compilers and headers may not.
+    assert not re.search(r"apk add|gcc|g\+\+|make\b|build-essential|-dev\b|pip install", runs)
+    if "apt-get install" in runs:
+        assert "rm -rf /var/lib/apt/lists" in runs  # no package index left behind either
     assert "pip uninstall" in runs  # no installer left in the running image
     # The writable path belongs to group 0, where OKD puts the arbitrary UID.
     assert re.search(r"chown \d+:0 /app/var", runs)
