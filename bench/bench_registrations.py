@@ -82,6 +82,9 @@ class Client:
         self.conn: http.client.HTTPConnection | None = None
 
     def put(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return self.send("PUT", path, body)
+
+    def send(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         data = json.dumps(body).encode()
         headers = {
             "Authorization": f"Bearer {self.token}",
@@ -92,7 +95,7 @@ class Client:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
             try:
-                self.conn.request("PUT", path, data, headers)
+                self.conn.request(method, path, data, headers)
                 response = self.conn.getresponse()
                 raw = response.read()
             except (ConnectionError, http.client.HTTPException):
@@ -160,7 +163,11 @@ def main() -> None:
     parser.add_argument("--wait", type=int, default=0, help="with --http: ?wait=N on every PUT")
     parser.add_argument("--gunicorn-workers", type=int, default=4)
     parser.add_argument("--gunicorn-threads", type=int, default=16)
+    parser.add_argument(
+        "--table-json", action="store_true", help="last line: this run's rows of bench/run_all.py, as JSON"
+    )
     args = parser.parse_args()
+    table: dict[str, Any] = {}
 
     testenv = load_testenv()
     BENCH.mkdir(parents=True, exist_ok=True)
@@ -333,6 +340,7 @@ def main() -> None:
                 f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
             )
         failed_runs = []
+        total_reloads = 0
         for each in nodes:
             rows = list(Deployment.objects.filter(node=each).order_by("pk")[before_rows[each.pk] :])
             runs = [d for d in rows if d.covered_by_id is None]
@@ -340,6 +348,7 @@ def main() -> None:
             for d in runs:
                 states[d.state] = states.get(d.state, 0) + 1
             reloads = sum(1 for d in runs if d.state in ("confirmed", "failed") and d.reload_output)
+            total_reloads = max(total_reloads, reloads)  # the goal is per node
             print(
                 f"node {each.name}: deployment rows {len(rows)} (the rest reused a pending one); deploy runs "
                 f"{len(runs)} {states}; covered by another run {len(rows) - len(runs)}; reloads {reloads}"
@@ -358,6 +367,34 @@ def main() -> None:
         )
         for d in failed_runs[:3]:
             print(f"failed run {d.pk}: {d.error}\n{d.verify_output[-2500:]}")
+        if args.http:
+            p95 = percentile(latencies, 0.95) * 1000
+            table["puts_per_s"] = args.hosts / writes
+            table["puts_per_s_text"] = (
+                f"{args.hosts / writes:.0f}/s, p95 {p95:.0f} ms, {total_reloads} reloads"
+            )
+            if args.wait:
+                confirmed = all_confirmed() and not failed_runs
+                table["puts_wait_reloads"] = total_reloads
+                table["puts_wait_reloads_text"] = (
+                    f"{total_reloads} reloads, {codes.get(200, 0) + codes.get(201, 0)} of {args.hosts} "
+                    f"answered with their confirmation{'' if confirmed else ', NOT all confirmed'}"
+                )
+            # Automation's every run: the same hosts again, in one bulk request (at most 1,000 items).
+            items = [{**body, "name": f"reg{i:05d}.example.org"} for i in range(min(args.hosts, 1000))]
+            sent = time.monotonic()
+            code, answer = Client(port, token).send("POST", "/api/v1/registry/bulk/hosts/", {"hosts": items})
+            resend = time.monotonic() - sent
+            unchanged = sum(1 for r in answer.get("results", []) if r.get("status") == "unchanged")
+            print(
+                f"bulk re-send of {len(items)} unchanged hosts: {resend:.2f} s, answer {code}, {unchanged} unchanged"
+            )
+            table["bulk_resend_s"] = resend
+            table["bulk_resend_s_text"] = (
+                f"{resend:.2f} s ({len(items)} hosts, {unchanged} unchanged, {code})"
+            )
+        if args.table_json:
+            print(json.dumps(table))
     finally:
         stop(gunicorn)
         if worker is not None:

@@ -9,10 +9,13 @@ command with arguments; with ``--servicegroups`` also in one of 20 service group
 RSS is the renderer's, not the builder's), it measures on the database state:
 
 * the full render of the master (database load + rendering), its time and peak RSS;
-* a re-render after one host's alias changed (the renderer has no incremental mode: this
-  is what a deploy after a one-host change costs);
+* a re-render after one host's alias changed, as a deploy does it: the blocks of the version
+  just written are reused (registry/versions.py ``stanza_cache``), only the changed host is
+  rendered; its database load, block reuse and rendering apart;
 
-writes the files out and runs ``nagios4 -v`` on them, and prints the ratio.
+writes the files out and runs ``nagios4 -v`` on them, and prints the ratio. ``--growth``
+measures the re-render at 1,000 and 4,000 hosts instead (it should stay flat); ``--table-json``
+ends with one JSON line of the measures bench/run_all.py reads.
 """
 
 from __future__ import annotations
@@ -167,7 +170,7 @@ def build(hosts: int, services: int, servicegroups: bool) -> None:
 def measure() -> dict[str, float]:
     """The child: render on DB state, then again after one change; write the files."""
     from registry import models as m
-    from registry import render, state
+    from registry import render, state, versions
 
     node = m.NaemonNode.objects.get(name="master")
     started = time.perf_counter()
@@ -178,9 +181,8 @@ def measure() -> dict[str, float]:
     del loaded_state
     out = BENCH / "render-out"
     shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    for name, text in rendered.files.items():
-        (out / name).write_text(text, encoding="utf-8")
+    # Written as a deploy writes a version (with the block digests the next render reuses).
+    versions.write_version(out, rendered, 1, set())
     size = sum(len(t) for t in rendered.files.values())
     first_hash = rendered.content_hash
     del rendered
@@ -188,15 +190,24 @@ def measure() -> dict[str, float]:
     assert host is not None
     m.Host.objects.filter(pk=host.pk).update(alias=f"changed at {time.time():.0f}")
     again_started = time.perf_counter()
-    again = state.render_node(node)
+    again_state = state.load_state(node)
+    again_loaded = time.perf_counter()
+    cache = versions.stanza_cache(out)
+    cached = time.perf_counter()
+    again = render.render_state(again_state, node.notify_paths(), node_name=node.name, cache=cache)
     again_done = time.perf_counter()
-    assert again.content_hash != first_hash
+    assert again.content_hash != first_hash and len(cache) == len(again.host_inputs) + len(
+        again.service_inputs
+    )
     m.Host.objects.filter(pk=host.pk).update(alias="")
     return {
         "load_s": loaded - started,
         "render_s": done - loaded,
         "total_s": done - started,
         "rerender_s": again_done - again_started,
+        "rerender_load_s": again_loaded - again_started,
+        "rerender_cache_s": cached - again_loaded,
+        "rerender_render_s": again_done - cached,
         "bytes": size,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -237,6 +248,50 @@ def nagios_verify(out: Path) -> tuple[float, float, str]:
     return seconds, rss, verdict.strip()
 
 
+def run_child(hosts: int, services: int, servicegroups: bool, rebuild: bool) -> dict[str, float]:
+    """Build the registry if needed, then measure in a fresh process (its peak RSS is the render's)."""
+    db = BENCH / f"render-{hosts}x{services}{'-sg' if servicegroups else ''}.sqlite3"
+    BENCH.mkdir(parents=True, exist_ok=True)
+    if rebuild:
+        db.unlink(missing_ok=True)
+    if not db.exists():
+        # In a child too: django.setup() binds this process to one database.
+        flags = ["--servicegroups"] if servicegroups else []
+        command = [sys.executable, __file__, "--build", "--hosts", str(hosts), "--services", str(services)]
+        subprocess.run([*command, *flags], check=True, stdout=sys.stderr)
+    child = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "--hosts",
+            str(hosts),
+            "--services",
+            str(services),
+            *(["--servicegroups"] if servicegroups else []),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(child.stdout.strip().splitlines()[-1])
+    print(
+        f"registry: {hosts:,} hosts x {services} services = {hosts * (services + 1):,} objects (SQLite {db.name})"
+    )
+    print(
+        f"render (DB load {result['load_s']:.2f} s + rendering {result['render_s']:.2f} s): "
+        f"{result['total_s']:.2f} s, {result['bytes'] / 1e6:.0f} MB of config, peak RSS {result['peak_rss_mb']:.0f} MB"
+    )
+    print(
+        f"re-render after one host changed: {result['rerender_s']:.2f} s "
+        f"(DB load {result['rerender_load_s']:.2f} s + reading the live version's blocks "
+        f"{result['rerender_cache_s']:.2f} s + rendering {result['rerender_render_s']:.2f} s), "
+        f"{result['rerender_s'] / result['total_s']:.2f}x the full render"
+    )
+    sys.stdout.flush()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -249,53 +304,42 @@ def main() -> None:
         action="store_true",
         help="also put every service in one of 20 service groups (nagios4 -v is then quadratic: see README)",
     )
+    parser.add_argument("--growth", action="store_true", help="the re-render at 1,000 and 4,000 hosts")
+    parser.add_argument("--table-json", action="store_true", help="end with the measures as one JSON line")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     db = BENCH / f"render-{args.hosts}x{args.services}{'-sg' if args.servicegroups else ''}.sqlite3"
-    if args.child:
+    if args.child or args.build:
         setup_django(db)
-        print(json.dumps(measure()))
+        if args.build:
+            build(args.hosts, args.services, args.servicegroups)
+        else:
+            print(json.dumps(measure()))
         return
-    BENCH.mkdir(parents=True, exist_ok=True)
-    if args.rebuild:
-        db.unlink(missing_ok=True)
-    if not db.exists():
-        setup_django(db)
-        build(args.hosts, args.services, args.servicegroups)
-    child = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            "--hosts",
-            str(args.hosts),
-            "--services",
-            str(args.services),
-            *(["--servicegroups"] if args.servicegroups else []),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(child.stdout.strip().splitlines()[-1])
-    objects = args.hosts * (args.services + 1)
-    print(
-        f"registry: {args.hosts:,} hosts x {args.services} services = {objects:,} objects (SQLite {db.name})"
-    )
-    print(
-        f"render (DB load {result['load_s']:.1f} s + rendering {result['render_s']:.1f} s): "
-        f"{result['total_s']:.1f} s, {result['bytes'] / 1e6:.0f} MB of config, peak RSS {result['peak_rss_mb']:.0f} MB"
-    )
-    print(
-        f"re-render after one host changed: {result['rerender_s']:.1f} s (full render; no incremental mode)"
-    )
-    sys.stdout.flush()
+    if args.growth:
+        small = run_child(1000, args.services, args.servicegroups, args.rebuild)
+        large = run_child(4000, args.services, args.servicegroups, args.rebuild)
+        print(
+            f"growth 1,000 -> 4,000 hosts: full render x{large['total_s'] / small['total_s']:.1f}, "
+            f"one-host re-render x{large['rerender_s'] / small['rerender_s']:.1f} "
+            f"(of which rendering x{large['rerender_render_s'] / small['rerender_render_s']:.1f})"
+        )
+        return
+    result = run_child(args.hosts, args.services, args.servicegroups, args.rebuild)
     seconds, rss, verdict = nagios_verify(BENCH / "render-out")
     print(f"nagios4 -v on the same files: {seconds:.1f} s, peak RSS {rss:.0f} MB ({verdict})")
     print(
         f"ratio render / nagios4 -v: {result['total_s'] / seconds:.2f} (time), "
         f"{result['peak_rss_mb'] / rss:.2f} (RSS)"
     )
+    if args.table_json:
+        measures = {
+            "render_vs_verify": result["total_s"] / seconds,
+            "render_peak_rss_mb": result["peak_rss_mb"],
+            "rerender_one_host_s": result["rerender_s"],
+        }
+        print(json.dumps(measures))
 
 
 if __name__ == "__main__":

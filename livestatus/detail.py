@@ -11,11 +11,15 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import redis
 
+from livestatus import availability, perfdata
 from livestatus.client import Filter, LivestatusError, LivestatusQuery, Or, Row
 from livestatus.nodes import client_for, merge_objects
+from livestatus.states import HOST_SEVERITY, SERVICE_LABELS, SERVICE_SEVERITY
 from livestatus.status import (
     DOWNTIME_COLUMNS,
     HOST_COLUMNS,
@@ -36,10 +40,9 @@ from livestatus.status import (
 )
 from monitoring_portal import redis_client
 from preferences import decisions
-from preferences.models import NotificationRule
+from preferences.models import NotificationProfile, NotificationRule
 from registry.models import Command, NaemonNode
 
-#: How far back the history of an object is read from the ``log`` table, and how much of it.
 #: How far back the history of an object is read from the ``log`` table, and how much of it.
 HISTORY_SECONDS = 7 * 86400
 HISTORY_ROWS = 500
@@ -54,6 +57,8 @@ DETAIL_COLUMNS = (
     "acknowledgement_type",
     "notifications_enabled",
     "notes",
+    "notes_url",
+    "action_url",
 )
 COMMENT_COLUMNS = (
     "id",
@@ -84,6 +89,8 @@ class ObjectDetail:
     history_error: str = ""
     services: list[dict[str, Any]] = field(default_factory=list)
     unreachable: list[Unreachable] = field(default_factory=list)
+    #: The node whose row won (the checker): its log is the object's history.
+    owner: NaemonNode | None = None
 
 
 def comment_row(row: Row) -> dict[str, Any]:
@@ -132,9 +139,10 @@ def service_detail(host: str, service: str, node: str = "") -> ObjectDetail:
     return _detail(host, service, node)
 
 
-def _detail(host: str, service: str, node: str) -> ObjectDetail:
-    nodes = asked_nodes(node)
-    roles = {n.name: n.role for n in nodes}
+def _object_rows(
+    host: str, service: str, nodes: list[NaemonNode]
+) -> tuple[list[dict[str, Any]], list[Unreachable]]:
+    """The object's status row from each node that knows it."""
     if service:
         query = LivestatusQuery("services", columns=SERVICE_COLUMNS + DETAIL_COLUMNS).where(
             Filter("host_name", "=", host), Filter("description", "=", service)
@@ -146,7 +154,13 @@ def _detail(host: str, service: str, node: str) -> ObjectDetail:
         )
         make_row = host_row
     rows, unreachable = ask(nodes, query)
-    found = [make_row(row) for row in rows]
+    return [make_row(row) for row in rows], unreachable
+
+
+def _detail(host: str, service: str, node: str) -> ObjectDetail:
+    nodes = asked_nodes(node)
+    roles = {n.name: n.role for n in nodes}
+    found, unreachable = _object_rows(host, service, nodes)
     if not found:
         return ObjectDetail(row=None, unreachable=unreachable)
     row = merge_objects(found, roles)[0]
@@ -185,9 +199,60 @@ def _detail(host: str, service: str, node: str) -> ObjectDetail:
             merge_objects((service_row(r) for r in service_rows), roles), key=object_sort_key
         )
         detail.unreachable = merge_unreachable(detail.unreachable, failed_services)
-    owner_node = next(n for n in nodes if n.name == owner)
-    detail.history, detail.history_error = history(owner_node, host, service)
+    detail.owner = next(n for n in nodes if n.name == owner)
+    detail.history, detail.history_error = history(detail.owner, host, service)
     return detail
+
+
+def object_availability(
+    host: str, service: str = "", node: str = ""
+) -> tuple[dict[str, Any] | None, NaemonNode | None, list[Unreachable]]:
+    """The object's merged status row and the node whose log tells its availability (None: unknown)."""
+    nodes = asked_nodes(node)
+    found, unreachable = _object_rows(host, service, nodes)
+    if not found:
+        return None, None, unreachable
+    row = merge_objects(found, {n.name: n.role for n in nodes})[0]
+    return row, next(n for n in nodes if n.name == row["node"]), unreachable
+
+
+def availabilities(
+    owner: NaemonNode, row: Mapping[str, Any], windows: Sequence[str], now: float | None = None
+) -> tuple[dict[str, availability.Availability] | None, str]:
+    """The object's availability over each named window (``availability.WINDOWS``), from one log query.
+
+    Returns (windows, "") or (None, why): a node without the log table (Icinga 2 without its
+    compat log) or one that does not answer leaves the page without availability, not broken.
+    """
+    end = float(now if now is not None else time.time())
+    longest = max(availability.WINDOWS[name] for name in windows)
+    host, service = row["host"], row["service"]
+    query = LivestatusQuery("log", columns=availability.LOG_COLUMNS).where(
+        Filter("time", ">=", int(end - longest - availability.LOOKBACK_SECONDS)),
+        Filter("time", "<=", int(end)),
+        Filter("host_name", "=", host),
+        Filter("service_description", "=", service),
+        Or(*(Filter("class", "=", cls) for cls in availability.LOG_CLASSES)),
+    )
+    try:
+        rows = client_for(owner).query(query)
+    except LivestatusError as exc:
+        return None, exc.message
+    # A pending object has no state yet: its whole window is "no data".
+    current = None if row.get("pending") else as_int(row.get("state"))
+    since = epoch(row.get("last_state_change")) or None
+    result = {
+        name: availability.availability(
+            rows,
+            end - availability.WINDOWS[name],
+            end,
+            service=bool(service),
+            current_state=current,
+            current_since=since,
+        )
+        for name in windows
+    }
+    return result, ""
 
 
 #: The operator actions of an object, in the order the detail page offers them.
@@ -409,3 +474,74 @@ def newest_first(rows: Sequence[Row]) -> list[dict[str, Any]]:
     # The log table answers in file order (oldest first): reversed, a stable sort keeps the
     # later of two lines of the same second in front.
     return sorted((history_row(row) for row in reversed(rows)), key=lambda r: epoch(r["time"]), reverse=True)
+
+
+# -- what the detail page draws ----------------------------------------------------------------
+
+
+#: The narrowest a stretch in a known state is drawn, in percent of the bar.
+MIN_WIDTH = 0.25
+
+
+def timeline_view(name: str, result: availability.Availability) -> dict[str, Any]:
+    """A window as the page draws it: stretches placed in percent of the bar, and the percent per state."""
+    length = result.end - result.start
+    colours = SERVICE_SEVERITY if result.labels is SERVICE_LABELS else HOST_SEVERITY
+    segments = []
+    for segment in result.segments:
+        # A stretch of seconds in a month would be invisible: drawn at least a sliver wide (the
+        # percent and the tooltip keep the exact time), and kept inside the bar at its end.
+        width = max(round(100 * segment.seconds / length, 3), 0 if segment.state is None else MIN_WIDTH)
+        left = min(round(100 * (segment.start - result.start) / length, 3), round(100 - width, 3))
+        segments.append(
+            {
+                "left": left,
+                "width": width,
+                "label": result.label(segment.state),
+                "severity": "nodata" if segment.state is None else colours.get(segment.state, "unknown"),
+                "start": timestamp(segment.start),
+                "end": timestamp(segment.end),
+            }
+        )
+    percent = result.percent()
+    return {
+        "name": name,
+        "segments": segments,
+        "percent": [{"label": label, "value": value} for label, value in percent.items()],
+    }
+
+
+def perfdata_rows(text: str) -> list[dict[str, Any]]:
+    """The latest performance data as table rows, each with its bar (None: nothing to draw)."""
+    return [
+        {
+            "label": value.label,
+            "value": value.value,
+            "uom": value.uom,
+            "warn": value.warn,
+            "crit": value.crit,
+            "min": value.min,
+            "max": value.max,
+            "bar": value.bar(),
+        }
+        for value in perfdata.parse(text)
+    ]
+
+
+def grafana_url(template: str, host: str, service: str) -> str:
+    """The site's Grafana link for an object (``GRAFANA_URL``, names URL-quoted); "" when not set."""
+    if not template:
+        return ""
+    return template.replace("{host}", quote(host, safe="")).replace("{service}", quote(service, safe=""))
+
+
+def user_timezone(user: Any, site_timezone: str) -> str:
+    """The time zone a user reads times in: their notification profile's, else the site's."""
+    if not getattr(user, "pk", None):
+        return site_timezone
+    chosen = NotificationProfile.objects.filter(user=user.pk).values_list("timezone", flat=True).first()
+    try:
+        ZoneInfo(chosen or "")
+    except (ValueError, ZoneInfoNotFoundError):  # none chosen, or a zone this machine lacks
+        return site_timezone
+    return str(chosen)

@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from livestatus import states, status
 from livestatus.actions import MAX_DOWNTIME_SECONDS
@@ -121,7 +123,7 @@ class ActionForm(forms.Form):
     """Base of the action forms: an optional node (default: the one that owns the host)."""
 
     kind: str = ""
-    title = ""
+    title: str | Promise = ""
     node = forms.CharField(required=False, max_length=255, widget=forms.HiddenInput)
 
     def params(self) -> dict[str, Any]:
@@ -131,40 +133,42 @@ class ActionForm(forms.Form):
 
 class AcknowledgeForm(ActionForm):
     kind = ActionKind.ACKNOWLEDGE
-    title = "Acknowledge"
+    title = _("Acknowledge")
     comment = _comment_field()
     sticky = forms.BooleanField(
         required=False,
         initial=True,
-        help_text="Keep it until the object is OK/UP again (not just until it changes).",
+        help_text=_("Keep it until the object is OK/UP again (not just until it changes)."),
     )
-    notify = forms.BooleanField(required=False, initial=True, help_text="Notify the contacts.")
+    notify = forms.BooleanField(required=False, initial=True, help_text=_("Notify the contacts."))
     persistent = forms.BooleanField(
-        required=False, initial=False, help_text="Keep the comment after a restart."
+        required=False, initial=False, help_text=_("Keep the comment after a restart.")
     )
 
 
 class DowntimeForm(ActionForm):
     kind = ActionKind.DOWNTIME
-    title = "Schedule downtime"
+    title = _("Schedule downtime")
     comment = _comment_field()
     fixed = forms.BooleanField(
         required=False,
         initial=True,
-        help_text="Fixed: from start to end. Unticked (flexible): starts when the object goes down "
-        "between start and end, then lasts the duration.",
+        help_text=_(
+            "Fixed: from start to end. Unticked (flexible): starts when the object goes down "
+            "between start and end, then lasts the duration."
+        ),
     )
     start = forms.DateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Default: now.",
+        help_text=_("Default: now."),
     )
     end = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     duration_minutes = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=MAX_DOWNTIME_SECONDS // 60,
-        help_text="Fixed without an end: how long. Flexible: how long once started.",
+        help_text=_("Fixed without an end: how long. Flexible: how long once started."),
     )
 
     def params(self) -> dict[str, Any]:
@@ -181,24 +185,24 @@ class DowntimeForm(ActionForm):
 
 class CommentForm(ActionForm):
     kind = ActionKind.COMMENT
-    title = "Add a comment"
+    title = _("Add a comment")
     comment = _comment_field()
-    persistent = forms.BooleanField(required=False, initial=True, help_text="Keep it after a restart.")
+    persistent = forms.BooleanField(required=False, initial=True, help_text=_("Keep it after a restart."))
 
 
 class RecheckForm(ActionForm):
     kind = ActionKind.RECHECK
-    title = "Re-check now"
+    title = _("Re-check now")
 
 
 class RemoveAcknowledgementForm(ActionForm):
     kind = ActionKind.REMOVE_ACKNOWLEDGEMENT
-    title = "Remove acknowledgement"
+    title = _("Remove acknowledgement")
 
 
 class DeleteDowntimeForm(ActionForm):
     kind = ActionKind.DELETE_DOWNTIME
-    title = "Delete downtime"
+    title = _("Delete downtime")
     downtime_id = forms.IntegerField(min_value=0)
 
 

@@ -23,6 +23,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
 from livestatus import overview_store
+from livestatus.actions import acts_on_everything
 from monitoring_portal import redis_client
 from monitoring_portal.models import Team
 from preferences import decisions
@@ -145,13 +146,13 @@ def home_status(user: Any, *, now: float | None = None) -> dict[str, Any]:
     if snapshot is None:
         return result
     hosts, groups = team_scope(user)
-    staff = bool(getattr(user, "is_staff", False))
+    everything = acts_on_everything(user)
     for problem in snapshot.get("problems", []):
         mine = problem["host"] in hosts or bool(groups.intersection(problem.get("groups", ())))
         entry = dict(problem)
         entry["since_dt"] = datetime.fromtimestamp(problem["since"], UTC) if problem.get("since") else None
         entry["links"] = status_links(problem)
-        # The rule of livestatus.actions: staff, or a registry host of one of my teams.
-        entry["may_act"] = staff or problem["host"] in hosts
+        # The rule of livestatus.actions: staff and operators, or a registry host of one of my teams.
+        entry["may_act"] = everything or problem["host"] in hosts
         result["mine" if mine else "others"].append(entry)
     return result

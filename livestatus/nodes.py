@@ -22,14 +22,29 @@ object is known to several cores. Two rules keep each object counted once:
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
-from livestatus.client import Filter, LivestatusClient, LivestatusCluster, LivestatusError, LivestatusQuery
+from livestatus.client import (
+    Filter,
+    LivestatusClient,
+    LivestatusCluster,
+    LivestatusConnectError,
+    LivestatusError,
+    LivestatusQuery,
+    LivestatusTimeout,
+)
+from livestatus.client.rows import Row
+from monitoring_portal import redis_client
+from registry import deployment_report
 from registry.choices import NodeRole
 from registry.cluster import topology
 from registry.models import Deployment, Host, HostGroup, NaemonNode
@@ -49,6 +64,95 @@ RETRY_WINDOW = 2.0
 POOL_SIZE = 4
 
 
+# Nodes that did not answer, for processes without Redis (``make run``): key -> (until, error).
+# Keyed by node name and address: a node given a new address is asked at once.
+_silent_local: dict[str, tuple[float, str]] = {}
+_SILENT_KEY = "livestatus:silent:{}"
+
+
+def _remember_silent(key: str, message: str) -> None:
+    """Remember for ``LIVESTATUS_UNREACHABLE_SECONDS`` that the node ``key`` did not answer (every process)."""
+    seconds = settings.LIVESTATUS_UNREACHABLE_SECONDS
+    if seconds <= 0:
+        return
+    client = redis_client.client()
+    if client is None:
+        _silent_local[key] = (time.monotonic() + seconds, message)
+        return
+    # Without the memory the next page asks the node again: slower, still right.
+    with contextlib.suppress(redis.RedisError):
+        client.set(_SILENT_KEY.format(key), message, ex=seconds)
+
+
+def silent_for(key: str) -> tuple[float, str] | None:
+    """Seconds until the node ``key`` (``NodeClient.silence_key``) is asked again, and its error;
+    None: ask it."""
+    if settings.LIVESTATUS_UNREACHABLE_SECONDS <= 0:
+        return None
+    client = redis_client.client()
+    if client is None:
+        until, message = _silent_local.get(key, (0.0, ""))
+        left = until - time.monotonic()
+        return (left, message) if left > 0 else None
+    try:
+        with client.pipeline() as pipe:
+            message, left_ms = pipe.get(_SILENT_KEY.format(key)).pttl(_SILENT_KEY.format(key)).execute()
+    except redis.RedisError:
+        return None
+    if message is None or left_ms <= 0:
+        return None
+    return left_ms / 1000, message.decode(errors="replace")
+
+
+def forget_silent() -> None:
+    """Forget every remembered silent node of this process (tests; Redis keys expire on their own)."""
+    _silent_local.clear()
+
+
+class NodeSilent(LivestatusConnectError):
+    """The node did not answer a moment ago and is not asked again yet."""
+
+
+class NodeClient(LivestatusClient):
+    """A node's client that does not wait again for a node that just did not answer.
+
+    A node that hangs costs a page the connect or read timeout; every refresh of every page
+    would pay it again. After a connect error or a timeout the node is remembered as silent
+    (in Redis: every worker process and the wall's refresh skip it) and asked again only when
+    ``LIVESTATUS_UNREACHABLE_SECONDS`` have passed; meanwhile asking raises at once, with a
+    message the pages show. Commands (operator actions) are still sent: an operator asked.
+    """
+
+    def __init__(self, node: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.node = node
+        self.silence_key = f"{node}={self.address}"
+
+    def _ask(self, ask: Any) -> Any:
+        silent = silent_for(self.silence_key)
+        if silent is not None:
+            left, message = silent
+            raise NodeSilent(
+                f"did not answer ({message}); retrying in {max(1, round(left))} s", address=str(self.address)
+            )
+        try:
+            return ask()
+        except (LivestatusConnectError, LivestatusTimeout) as exc:
+            if not isinstance(exc, NodeSilent):  # a nested ask refused: the window must not grow
+                _remember_silent(self.silence_key, exc.message)
+            raise
+
+    def query(self, query: LivestatusQuery) -> list[Row]:
+        """``LivestatusClient.query``, refused at once while the node is remembered silent."""
+        rows: list[Row] = self._ask(lambda: super(NodeClient, self).query(query))
+        return rows
+
+    def status(self) -> Row:
+        """``LivestatusClient.status``, refused at once while the node is remembered silent."""
+        row: Row = self._ask(lambda: super(NodeClient, self).status())
+        return row
+
+
 def live_nodes() -> list[NaemonNode]:
     """Enabled nodes that have a Livestatus address, by name."""
     return list(NaemonNode.objects.filter(enabled=True).exclude(livestatus="").order_by("name"))
@@ -61,7 +165,8 @@ def client_for(node: NaemonNode) -> LivestatusClient:
     with _lock:
         client = _clients.get(key)
         if client is None:
-            client = LivestatusClient(
+            client = NodeClient(
+                node.name,
                 node.livestatus,
                 connect_timeout=CONNECT_TIMEOUT,
                 timeout=TIMEOUT,
@@ -231,6 +336,8 @@ def deployment_summary(deployment: Deployment | None) -> dict[str, Any] | None:
         "id": deployment.pk,
         "node": deployment.node.name,
         "state": deployment.state,
+        # Confirmed, but no core runs it (the demo node): the wall must not show it green.
+        "no_core": deployment_report.rendered_only(deployment),
         "at": when.timestamp() if when else None,
         "reason": deployment.reason[:120],
         "triggered_by": deployment.triggered_by[:60],

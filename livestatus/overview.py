@@ -60,6 +60,7 @@ from livestatus.states import (
 )
 from preferences import coverage
 from registry.choices import NodeRole
+from registry.drift import node_drift
 from registry.failover import node_states
 from registry.models import Deployment, HostGroup, NaemonNode
 
@@ -179,7 +180,7 @@ def collect(nodes: Sequence[NaemonNode], *, with_log: bool) -> dict[str, Any]:
     if with_log:
         answering = [node for node in reachable if health[node.name]["reachable"]]
         log = tops.collect_log(answering, _now()) if answering else {"available": False, "per_node": {}}
-        queries += len(answering)
+        queries += len(answering) * tops.LOG_QUERIES
     return {"health": health, "rows": rows, "queries": queries, "log": log}
 
 
@@ -474,6 +475,7 @@ def compute(previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
     collected = collect(nodes, with_log=tops_due)
     deployments = node_deployments(nodes)
     watched = node_states(node.name for node in nodes)
+    drifted = node_drift(node.name for node in nodes)
     node_entries = []
     for node in nodes:
         health = collected["health"].get(node.name, {"reachable": False, "error": "not asked"})
@@ -489,6 +491,8 @@ def compute(previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 "deployment": deployments.get(node.name),
                 # The cluster watch's verdict (registry/failover.py): down since, share taken by.
                 "cluster": watched.get(node.name),
+                # Runs other than last deployed (registry/drift.py): kinds in words, since when.
+                "drift": drifted.get(node.name),
             }
         )
     panels = None
@@ -496,6 +500,8 @@ def compute(previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
         panels = {
             "taken_at": now,
             "noisiest": tops.noisiest(collected["log"]),
+            # The wall's "last hour" strip: hard state changes and acknowledgements (no authors).
+            "changes": tops.last_hour(collected["log"], now),
             "notified": tops.most_notified(nodes, now),
         }
     placement = dict(

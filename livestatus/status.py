@@ -19,7 +19,7 @@ Icinga 2 ignores ``Sort:`` and ``Offset:``: rows are sorted and paged here, in P
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +56,7 @@ from livestatus.states import (
     SERVICE_STATES,
     in_state,
     problem_sort_key,
+    severity_rank,
 )
 from registry.choices import NodeRole
 from registry.models import NaemonNode
@@ -275,8 +276,16 @@ def _common(row: Row) -> dict[str, Any]:
             "active_checks_enabled": row.get("active_checks_enabled"),
             "notifications_enabled": row.get("notifications_enabled"),
             "notes": str(row.get("notes") or ""),
+            "notes_url": web_link(row.get("notes_url")),
+            "action_url": web_link(row.get("action_url")),
         }
     return common
+
+
+def web_link(value: Any) -> str:
+    """An object's notes_url/action_url if it is a web address; '' otherwise (no javascript: links)."""
+    text = str(value or "")
+    return text if text.startswith(("https://", "http://")) else ""
 
 
 def entry_fields(row: Row) -> dict[str, Any]:
@@ -414,6 +423,27 @@ def _problem_sort_key(row: Mapping[str, Any]) -> tuple[int, float, str, str]:
 def object_sort_key(row: Mapping[str, Any]) -> tuple[str, str]:
     """Rows by host name, then service description, ignoring case."""
     return (row["host"].lower(), row["service"].lower())
+
+
+#: The columns a status list sorts by (``?sort=name``, ``?sort=-name`` descending), each a key of a row.
+#: "duration" is the time in the current state: longest first is the oldest state change first.
+SORT_KEYS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "state": lambda row: severity_rank(row["severity"]),
+    "last_state_change": lambda row: epoch(row["last_state_change"]),
+    "duration": lambda row: -epoch(row["last_state_change"]),
+    "host": lambda row: row["host"].lower(),
+    "service": lambda row: row["service"].lower(),
+    "last_check": lambda row: epoch(row["last_check"]),
+}
+
+
+def sort_rows(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    """``rows`` by a ``SORT_KEYS`` column (``-`` first: descending), ties by host and service."""
+    descending = sort.startswith("-")
+    key = SORT_KEYS[sort.removeprefix("-")]
+    # Two stable sorts: the tie order (host, service) stays ascending whatever the direction.
+    ordered = sorted(rows, key=object_sort_key)
+    return sorted(ordered, key=key, reverse=descending)
 
 
 def ask(nodes: Sequence[NaemonNode], query: LivestatusQuery) -> tuple[list[Row], list[Unreachable]]:

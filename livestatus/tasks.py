@@ -20,6 +20,7 @@ from celery import shared_task
 
 from livestatus import actions, overview_store, tops
 from monitoring_portal import redis_client
+from monitoring_portal.singleton import singleton_task
 from preferences import decisions
 from preferences.tasks import collect_notification_log
 from registry.models import NaemonNode
@@ -53,6 +54,7 @@ def enqueue_notification_logs(*, force: bool = False) -> list[str]:
 # No retries: the next beat tick is the retry, and a late refresh is worth nothing (the beat
 # entry sets `expires` to the interval). Overlapping runs are kept apart by a Redis lock.
 @shared_task(ignore_result=True, acks_late=False, soft_time_limit=45, time_limit=60)
+@singleton_task(ttl=60)
 def refresh_status_snapshot() -> dict[str, Any]:
     """Ask every Naemon node once and store the merged overview (see livestatus.overview)."""
     try:
@@ -64,6 +66,7 @@ def refresh_status_snapshot() -> dict[str, Any]:
 
 # The next beat tick is the retry; the beat entry's `expires` drops a tick that waited too long.
 @shared_task(ignore_result=True, acks_late=False, soft_time_limit=240, time_limit=300)
+@singleton_task(ttl=300)
 def retry_pending_actions(max_age: float = actions.PENDING_MAX_AGE_SECONDS) -> dict[str, int]:
     """Send again the action copies that nodes did not take (``livestatus.actions.retry_pending``)."""
     return actions.retry_pending(max_age=max_age)

@@ -8,11 +8,12 @@ it may contain ``/``). Actions, GET for the form and POST to act:
 so ``object/?host=&service=`` and ``act/<kind>/?host=&service=`` take any name (the pages
 link there when needed). A service part may hold any character (``(?s:)``), so a newline in it
 is the view's 400, not a 404. Nodes: ``nodes/``. The record of actions: ``actions/``.
+The navigation bar's search (JSON): ``search/?q=``.
 """
 
 from django.urls import path, re_path
 
-from livestatus import views
+from livestatus import search, views
 
 app_name = "livestatus"
 
@@ -32,6 +33,8 @@ urlpatterns = [
     path("act/<str:kind>/", views.action, name="act"),
     path("nodes/", views.nodes, name="nodes"),
     path("actions/", views.action_log, name="action-log"),
+    # The navigation bar's search box (JSON): livestatus.search.
+    path("search/", search.search, name="search"),
 ]
 for kind, segment in views.ACTION_PATHS.items():
     urlpatterns += [

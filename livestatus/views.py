@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -17,15 +18,28 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods
 
 from livestatus import actions, status
 from livestatus.actions import ActionForbidden, ActionInvalid, Target
+from livestatus.availability import WINDOWS
 from livestatus.client import UnsafeValueError
-from livestatus.detail import available_actions, host_detail, service_detail
+from livestatus.detail import (
+    availabilities,
+    available_actions,
+    grafana_url,
+    host_detail,
+    perfdata_rows,
+    service_detail,
+    timeline_view,
+    user_timezone,
+)
 from livestatus.filtersets import ActionLogFilterSet
 from livestatus.forms import ACTION_FORMS, StatusFilterForm
 from livestatus.models import ActionKind, ActionLog
+from registry import lists
 
 PAGE_SIZE = 100
 ACTION_LOG_PAGE_SIZE = 50
@@ -43,9 +57,10 @@ ACTION_PATHS: dict[str, str] = {
 }
 
 _LISTS: dict[str, tuple[str, Callable[[status.StatusFilter], status.StatusResult]]] = {
-    "problems": ("Problems", status.problems),
-    "hosts": ("Hosts", status.hosts),
-    "services": ("Services", status.services),
+    # Marked here, translated per request (the title is the page's, in the reader's language).
+    "problems": (gettext_noop("Problems"), status.problems),
+    "hosts": (gettext_noop("Hosts"), status.hosts),
+    "services": (gettext_noop("Services"), status.services),
 }
 
 
@@ -59,8 +74,8 @@ def _query_without_page(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def _annotate(user: Any, rows: Any) -> None:
-    """Links and whether the user may act, on the rows shown."""
+def _annotate(user: Any, rows: Any) -> bool:
+    """Links and whether the user may act, on the rows shown; True if the user may act on some object."""
     owned = actions.owned_hosts(user)
     for row in rows:
         target = Target(row["host"], row["service"])
@@ -68,20 +83,60 @@ def _annotate(user: Any, rows: Any) -> None:
         row["host_url"] = detail_url(Target(row["host"])) if row["service"] else row["url"]
         row["may_act"] = owned is None or row["host"] in owned
         row["links"] = _links(target, row["node"]) if row["may_act"] else {}
+    return owned is None or bool(owned)
+
+
+#: The columns each list sorts by, in the order of its table. The first click on a header sorts
+#: the way an operator looks first (worst state, newest change, longest duration, latest check).
+_SORTABLE = {
+    "problems": ("state", "host", "service", "last_state_change", "duration", "last_check"),
+    "services": ("state", "host", "service", "last_state_change", "duration", "last_check"),
+    "hosts": ("state", "host", "last_state_change", "duration", "last_check"),
+}
+_FIRST_DESCENDING = ("state", "last_state_change", "duration", "last_check")
+
+
+def _sort_error(kind: str, sort: str) -> str:
+    """Why ``sort`` is no sort of this list ('' when it is one, or empty)."""
+    if not sort or sort.removeprefix("-") in _SORTABLE[kind]:
+        return ""
+    choices = ", ".join(_SORTABLE[kind])
+    return f"unknown sort {sort[:50]!r}: one of {choices}, with '-' first for descending."
+
+
+def _sort_links(request: HttpRequest, kind: str, sort: str) -> dict[str, dict[str, str]]:
+    """Per sortable column: the URL of its header link and, if the list is sorted by it, the direction."""
+    links = {}
+    for column in _SORTABLE[kind]:
+        if sort.removeprefix("-") == column:
+            direction = "descending" if sort.startswith("-") else "ascending"
+            wanted = column if sort.startswith("-") else f"-{column}"
+        else:
+            direction = ""
+            wanted = f"-{column}" if column in _FIRST_DESCENDING else column
+        query = request.GET.copy()
+        query.pop("page", None)
+        query["sort"] = wanted
+        links[column] = {"url": "?" + query.urlencode(), "direction": direction}
+    return links
 
 
 def _status_list(request: HttpRequest, kind: str, *, fragment: bool) -> HttpResponse:
     title, ask = _LISTS[kind]
     form = StatusFilterForm(request.GET or None, kind=kind)
-    valid = not form.is_bound or form.is_valid()
+    # The sort is the pages' own (the API keeps its fixed order): checked here, not by the form.
+    sort = request.GET.get("sort", "")
+    sort_error = _sort_error(kind, sort)
+    valid = (not form.is_bound or form.is_valid()) and not sort_error
     result = status.StatusResult([])
     if valid:
         result = ask(form.to_filter() if form.is_bound else status.StatusFilter())
-    page = Paginator(result.rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    _annotate(request.user, page.object_list)
+    rows = status.sort_rows(result.rows, sort) if valid and sort else result.rows
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    may_act = _annotate(request.user, page.object_list)
     context = {
         "kind": kind,
-        "title": title,
+        "title": _(title),
         "form": form,
         "page": page,
         "unreachable": result.unreachable,
@@ -89,6 +144,10 @@ def _status_list(request: HttpRequest, kind: str, *, fragment: bool) -> HttpResp
         "query_without_page": _query_without_page(request),
         "table_url": reverse(f"livestatus:{kind}-table"),
         "refresh_seconds": REFRESH_SECONDS,
+        "sort_error": sort_error,
+        "sort_links": _sort_links(request, kind, "" if sort_error else sort),
+        "may_act": may_act,
+        "bulk_url": reverse("livestatus-api:action-bulk") if may_act else "",
     }
     template = "livestatus/_status_table.html" if fragment else "livestatus/status_list.html"
     return render(request, template, context, status=200 if valid else 400)
@@ -197,7 +256,16 @@ def _detail(request: HttpRequest, target: Target) -> HttpResponse:
         "can": available_actions(detail, may_act=may_act),
         "links": _links(target, detail.row["node"]),
         "host_url": detail_url(Target(target.host)),
+        "refresh_seconds": REFRESH_SECONDS,
+        "perfdata": perfdata_rows(detail.row.get("perf_data") or ""),
+        "grafana_url": grafana_url(settings.GRAFANA_URL, target.host, target.service),
+        "registry_url": lists.registry_url(target.host, target.service),
+        "user_timezone": user_timezone(request.user, settings.TIME_ZONE),
     }
+    # The in-place refresh (htmx) replaces only the live part: no need to read a month of log.
+    if detail.owner is not None and not request.headers.get("HX-Request"):
+        windows, context["availability_error"] = availabilities(detail.owner, detail.row, list(WINDOWS))
+        context["timelines"] = [timeline_view(name, result) for name, result in (windows or {}).items()]
     for service_row in detail.services:
         service_row["url"] = detail_url(Target(target.host, service_row["service"]))
     return render(request, "livestatus/detail.html", context)
@@ -258,15 +326,27 @@ def action(request: HttpRequest, kind: str, host: str | None = None, service: st
                 if log.ok:
                     sent = [d["node"] for d in log.deliveries if d.get("ok")] or [log.node]
                     late = [d["node"] for d in log.deliveries if not d.get("ok")]
-                    text = (
-                        f"{form.title}: sent to {', '.join(sent)}. The cores apply it within a few seconds."
-                    )
+                    text = _("%(action)s: sent to %(nodes)s. The cores apply it within a few seconds.") % {
+                        "action": form.title,
+                        "nodes": ", ".join(sent),
+                    }
                     if late:
                         # Queued: retried when these nodes answer again (livestatus.tasks).
-                        text += f" Not yet taken by {', '.join(late)}: sent again when they answer."
+                        text += " " + _("Not yet taken by %(nodes)s: sent again when they answer.") % {
+                            "nodes": ", ".join(late)
+                        }
                     messages.success(request, text)
                 else:
-                    messages.error(request, f"{form.title} on {log.node} failed ({log.outcome}): {log.error}")
+                    messages.error(
+                        request,
+                        _("%(action)s on %(node)s failed (%(outcome)s): %(error)s")
+                        % {
+                            "action": form.title,
+                            "node": log.node,
+                            "outcome": log.outcome,
+                            "error": log.error,
+                        },
+                    )
                 return redirect(detail_url(target))
         code = 400
     else:
@@ -292,9 +372,9 @@ def nodes(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def action_log(request: HttpRequest) -> HttpResponse:
-    """The record of operator actions: staff see all, others their own."""
+    """The record of operator actions: staff and operators see all, others their own."""
     queryset = ActionLog.objects.all()
-    if not request.user.is_staff:
+    if not actions.sees_every_action(request.user):
         queryset = queryset.filter(user=request.user.pk)
     filterset = ActionLogFilterSet(request.GET or None, queryset=queryset)
     entries = filterset.qs if filterset.is_bound else queryset

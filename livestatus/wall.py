@@ -8,6 +8,7 @@ view asks Livestatus: they read the overview the periodic task stores
 from __future__ import annotations
 
 import redis
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -37,6 +38,8 @@ def wall(request: HttpRequest) -> HttpResponse:
         "refresh_seconds": overview_store.refresh_seconds(),
         "stale_after": overview_store.stale_seconds(),
         "version": overview.SNAPSHOT_VERSION,
+        # The clock shows the site's time, not the screen's: a wall PC may be set to UTC.
+        "time_zone": settings.TIME_ZONE,
     }
     return _private(render(request, "livestatus/wall.html", context))
 

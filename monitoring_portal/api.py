@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from livestatus.client import text
-from monitoring_portal.models import APIToken, Team
+from monitoring_portal.models import APIToken, Team, TokenScope, scope_problem
 from monitoring_portal.rest import StrictTypesMixin
 
 
@@ -46,6 +46,17 @@ class APITokenSerializer(StrictTypesMixin, serializers.ModelSerializer):
         max_length=100, help_text="What the token is for, e.g. 'ansible on bastion1'."
     )
     is_active = serializers.BooleanField(read_only=True)
+    scope = serializers.ChoiceField(
+        choices=TokenScope.choices,
+        default=TokenScope.FULL,
+        help_text="full: everything you may do; actions: only operator actions besides reads; "
+        "hostgroups: only registry writes of hosts, services and host groups in `hostgroups`.",
+    )
+    hostgroups = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        default=list,
+        help_text="With scope hostgroups: the host group names it may write in.",
+    )
 
     class Meta:
         model = APIToken
@@ -58,6 +69,8 @@ class APITokenSerializer(StrictTypesMixin, serializers.ModelSerializer):
             "expires_at",
             "revoked_at",
             "read_only",
+            "scope",
+            "hostgroups",
             "is_active",
         ]
         read_only_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
@@ -69,6 +82,20 @@ class APITokenSerializer(StrictTypesMixin, serializers.ModelSerializer):
             return text.check_name(value, "name")
         except text.UnsafeTextError as exc:
             raise serializers.ValidationError(str(exc)) from None
+
+    def validate_hostgroups(self, value: list[str]) -> list[str]:
+        try:
+            return [text.check_name(name, "host group") for name in value]
+        except text.UnsafeTextError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        problem = scope_problem(
+            attrs.get("read_only", False), attrs.get("scope", TokenScope.FULL), attrs.get("hostgroups", [])
+        )
+        if problem is not None:
+            raise serializers.ValidationError({problem[0]: [problem[1]]})
+        return attrs
 
 
 class NewAPITokenSerializer(APITokenSerializer):
@@ -87,7 +114,8 @@ class APITokenViewSet(
 ):
     """The caller's own API tokens: list, create (secret shown once), revoke (DELETE).
 
-    A read-only token can list tokens but not create or revoke any (refused at authentication).
+    A read-only or scoped token can list tokens but not create or revoke any (refused at
+    authentication): a token never makes a stronger one.
     """
 
     queryset = APIToken.objects.none()  # the real one depends on the caller
@@ -108,6 +136,8 @@ class APITokenViewSet(
             serializer.validated_data["name"],
             serializer.validated_data.get("expires_at"),
             read_only=serializer.validated_data.get("read_only", False),
+            scope=serializer.validated_data["scope"],
+            hostgroups=serializer.validated_data["hostgroups"],
         )
         token.token = secret  # type: ignore[attr-defined]
         return Response(NewAPITokenSerializer(token).data, status=status.HTTP_201_CREATED)

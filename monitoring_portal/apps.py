@@ -6,3 +6,9 @@ class MonitoringPortalConfig(AppConfig):
 
     name = "monitoring_portal"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        # The audited models are registered once every app's models are loaded.
+        from monitoring_portal import audit
+
+        audit.register()

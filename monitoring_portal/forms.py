@@ -1,11 +1,13 @@
 """Forms for the account pages."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django import forms
 from django.utils import timezone
 
 from livestatus.client import text
+from monitoring_portal.models import TokenScope, scope_problem
 
 
 class APITokenForm(forms.Form):
@@ -22,6 +24,34 @@ class APITokenForm(forms.Form):
         required=False,
         help_text="Only reads (GET): enough for the inventory plugin, dashboards and reporting scripts.",
     )
+
+    scope = forms.ChoiceField(
+        choices=TokenScope.choices,
+        initial=TokenScope.FULL,
+        required=False,
+        help_text="Narrow what the token may change: operator actions only, or registry writes in some host groups.",
+    )
+    hostgroups = forms.CharField(
+        max_length=2000,
+        required=False,
+        help_text="With 'registry writes in given host groups only': host group names, separated by commas.",
+    )
+
+    def clean_hostgroups(self) -> list[str]:
+        names = [name.strip() for name in self.cleaned_data["hostgroups"].split(",") if name.strip()]
+        try:
+            return [text.check_name(name, "host group") for name in names]
+        except text.UnsafeTextError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        cleaned["scope"] = cleaned.get("scope") or TokenScope.FULL
+        if "hostgroups" in cleaned:
+            problem = scope_problem(cleaned.get("read_only", False), cleaned["scope"], cleaned["hostgroups"])
+            if problem is not None:
+                self.add_error(problem[0], problem[1])
+        return cleaned
 
     def clean_name(self) -> str:
         # The name reaches logs and audit fields: nothing that ends a line or hides text.

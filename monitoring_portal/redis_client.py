@@ -19,3 +19,9 @@ def client() -> redis.Redis | None:
     """A client of ``REDIS_URL``, or None when the site runs without Redis (``make run``)."""
     url = settings.REDIS_URL
     return _client_for(url) if url else None
+
+
+def broker() -> redis.Redis | None:
+    """A client of the Celery broker when it is Redis (``/metrics`` reads queue lengths), else None."""
+    url = settings.CELERY_BROKER_URL
+    return _client_for(url) if url.startswith(("redis://", "rediss://", "unix://")) else None

@@ -71,7 +71,34 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             for code in ("409", "412"):
                 if code in responses:
                     _document(responses, code, ERROR, "")
+    _path_fields_optional_in_puts(result)
     return result
+
+
+def _path_fields_optional_in_puts(result: dict[str, Any]) -> None:
+    """A PUT to ``…/{name}/`` takes the name from its URL: the body may leave it out.
+
+    Request and response share one component (the answer always carries the name), so each such
+    PUT gets a copy of its body's component with the path's fields no longer required.
+    """
+    schemas = result["components"]["schemas"]
+    for path_item in result.get("paths", {}).values():
+        operation = path_item.get("put")
+        if not operation or "requestBody" not in operation:
+            continue
+        in_path = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"}
+        for media in operation["requestBody"].get("content", {}).values():
+            ref = media.get("schema", {}).get("$ref", "")
+            name = ref.rsplit("/", 1)[-1]
+            component = schemas.get(name)
+            if not component or not in_path & set(component.get("required", [])):
+                continue
+            put_name = f"{name}Put"
+            if put_name not in schemas:
+                copy = dict(component)
+                copy["required"] = [f for f in component["required"] if f not in in_path]
+                schemas[put_name] = copy
+            media["schema"] = _ref(put_name)
 
 
 def _document(responses: dict[str, Any], code: str, name: str, description: str) -> None:

@@ -13,6 +13,17 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from monitoring_portal.env import get_bool, get_choice, get_int, get_list, get_str
+from monitoring_portal.groupmap import GroupMap, parse
+from monitoring_portal.roles import ROLES
+
+
+def group_map_setting(name: str) -> GroupMap:
+    """A group map (monitoring_portal/groupmap.py) from the environment; a bad entry stops the start."""
+    try:
+        return parse(get_str(name, "") or "", roles=ROLES, name=name)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(get_str("PORTAL_VAR_DIR") or BASE_DIR / "var")
@@ -44,6 +55,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # The audit trail's one LogEntry table (monitoring_portal/audit.py registers the models).
+    "auditlog",
     "monitoring_portal",
     "registry",
     "livestatus",
@@ -52,12 +65,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Early, so that every log line of the request (and the tasks it enqueues) carries its id.
+    "monitoring_portal.tracing.RequestIdMiddleware",
+    # PostgreSQL unreachable: a 503 with Retry-After that clients retry, not a 500.
+    "monitoring_portal.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the profile's choice (cookie), else the browser's Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who and from where for the audit trail (the user is read when a change is saved).
+    "monitoring_portal.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A POST/PUT/PATCH to the API without a body: 400 (DRF would read it as {}).
@@ -106,6 +127,47 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# --- Sign-in beside local passwords: OpenID Connect and LDAP (docs/authentication.md) ---
+# Local passwords can be switched off once SSO works (keep a break-glass plan: docs).
+LOCAL_LOGIN = get_bool("LOCAL_LOGIN", True)
+if not LOCAL_LOGIN:
+    AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
+# mozilla-django-oidc's names; the endpoints come from the issuer's discovery document.
+OIDC_OP_ISSUER = get_str("OIDC_ISSUER", "") or ""
+OIDC_RP_CLIENT_ID = get_str("OIDC_CLIENT_ID", "") or ""
+OIDC_RP_CLIENT_SECRET = get_str("OIDC_CLIENT_SECRET", "") or ""
+OIDC_RP_SCOPES = get_str("OIDC_SCOPES", "openid email profile") or "openid"
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the IdP logout
+OIDC_USERNAME_CLAIM = get_str("OIDC_USERNAME_CLAIM", "preferred_username") or "preferred_username"
+OIDC_GROUPS_CLAIM = get_str("OIDC_GROUPS_CLAIM", "groups") or "groups"
+OIDC_GROUP_MAP = group_map_setting("OIDC_GROUP_MAP")
+OIDC_AUTHENTICATE_CLASS = "monitoring_portal.oidc.PortalOIDCAuthenticationRequestView"
+OIDC_OP_LOGOUT_URL_METHOD = "monitoring_portal.oidc.end_session_url"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+if OIDC_OP_ISSUER:
+    if not OIDC_RP_CLIENT_ID:
+        raise ImproperlyConfigured("OIDC_ISSUER is set: set OIDC_CLIENT_ID too.")
+    AUTHENTICATION_BACKENDS.append("monitoring_portal.oidc.PortalOIDCBackend")
+LDAP_SERVER_URI = get_str("LDAP_SERVER_URI", "") or ""
+LDAP_START_TLS = get_bool("LDAP_START_TLS", False)
+LDAP_TIMEOUT_SECONDS = get_int("LDAP_TIMEOUT_SECONDS", 10, minimum=1)
+LDAP_BIND_DN = get_str("LDAP_BIND_DN", "") or ""
+LDAP_BIND_PASSWORD = get_str("LDAP_BIND_PASSWORD", "") or ""
+LDAP_USER_BASE = get_str("LDAP_USER_BASE", "") or ""
+LDAP_USER_FILTER = get_str("LDAP_USER_FILTER", "(uid=%(user)s)") or "(uid=%(user)s)"
+LDAP_GROUP_BASE = get_str("LDAP_GROUP_BASE", "") or ""
+LDAP_GROUP_TYPE = get_choice("LDAP_GROUP_TYPE", "groupOfNames", ("posixGroup", "groupOfNames"))
+LDAP_GROUP_MAP = group_map_setting("LDAP_GROUP_MAP")
+if LDAP_SERVER_URI:
+    if not (LDAP_USER_BASE and LDAP_GROUP_BASE):
+        raise ImproperlyConfigured("LDAP_SERVER_URI is set: set LDAP_USER_BASE and LDAP_GROUP_BASE too.")
+    AUTHENTICATION_BACKENDS.append("monitoring_portal.ldap_auth.PortalLDAPBackend")
+if len(AUTHENTICATION_BACKENDS) == 1:
+    raise ImproperlyConfigured(
+        "LOCAL_LOGIN=false needs OIDC_ISSUER or LDAP_SERVER_URI: nobody could sign in."
+    )
 # Login throttling (the login page and the admin's; the API takes tokens, not passwords):
 # after LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address, that pair is
 # refused, even with the right password, for LOGIN_COOLOFF_MINUTES (0: until an admin runs
@@ -124,6 +186,9 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = get_str("TIME_ZONE") or "UTC"
 USE_I18N = True
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+# Compiled by `manage.py compilemessages` (the test command and `make run` do it).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -218,18 +283,33 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 # --- Control-room wall (livestatus/overview.py, overview_store.py, tops.py, wall_kiosk.py) ---
+# Seconds a node that did not answer (connect error, timeout) is not asked again: pages answer at
+# once instead of waiting for it on every refresh (livestatus/nodes.py; shared through Redis).
+LIVESTATUS_UNREACHABLE_SECONDS = get_int("LIVESTATUS_UNREACHABLE_SECONDS", 10, minimum=0)
 WALL_REFRESH_SECONDS = get_int("WALL_REFRESH_SECONDS", 5)
 WALL_STALE_SECONDS = get_int("WALL_STALE_SECONDS", 30)
 WALL_TOPS_SECONDS = get_int("WALL_TOPS_SECONDS", 60)
 WALL_KIOSK_SALT = get_str("WALL_KIOSK_SALT") or "v1"
 WALL_KIOSK_REVOKED = get_list("WALL_KIOSK_REVOKED", [])
+# The site's Grafana dashboard of an object: {host} and {service} are replaced, URL-quoted.
+GRAFANA_URL = get_str("GRAFANA_URL") or ""
 # --- Cluster watch (registry/failover.py): hysteresis, so that a node's share does not flap ---
 CLUSTER_WATCH_SECONDS = get_int("CLUSTER_WATCH_SECONDS", 10, minimum=1)
 CLUSTER_DOWN_AFTER = get_int("CLUSTER_DOWN_AFTER", 60, minimum=0)
 CLUSTER_BACK_AFTER = get_int("CLUSTER_BACK_AFTER", 60, minimum=0)
+# A deployment pending this long with no run is sent to its node's worker again (its message was
+# lost: broker away at commit, Redis restarted); checked by the cluster watch (registry/tasks.py).
+DEPLOY_RESEND_AFTER = get_int("DEPLOY_RESEND_AFTER", 60, minimum=1)
+# How often every node's worker compares what it runs with its last confirmed deployment (registry/drift.py).
+DRIFT_CHECK_SECONDS = get_int("DRIFT_CHECK_SECONDS", 60, minimum=5)
 
 # How long the notify-filter's decisions are kept in the database (the notification history).
 NOTIFICATION_HISTORY_DAYS = get_int("NOTIFICATION_HISTORY_DAYS", 90, minimum=1)
+
+# Audit rows (who changed what) older than this many days are pruned daily.
+AUDIT_RETENTION_DAYS = get_int("AUDIT_RETENTION_DAYS", 400, minimum=1)
+# Diffs as JSON values, not their str(): the history API returns them as they were.
+AUDITLOG_STORE_JSON_CHANGES = True
 
 # Periodic tasks, each with `expires` so a backlog does not run stale copies.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -252,17 +332,40 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
+    "monitoring-portal-prune-audit": {
+        "task": "monitoring_portal.tasks.prune_audit",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     # Short-lived hosts whose lease ended are removed, and the removal deploys.
     "registry-retire-expired-hosts": {
         "task": "registry.tasks.retire_expired_hosts",
         "schedule": float(get_int("LEASE_CHECK_SECONDS", 30)),
         "options": {"expires": 25},
     },
+    # Directory changes reach the portal without a login: a user taken out of a group loses the team.
+    **(
+        {
+            "monitoring-portal-sync-ldap-users": {
+                "task": "monitoring_portal.tasks.sync_ldap_users",
+                "schedule": float(get_int("LDAP_SYNC_SECONDS", 900, minimum=60)),
+                "options": {"expires": 600},
+            }
+        }
+        if LDAP_SERVER_URI
+        else {}
+    ),
     # Is every node answering? A node down for CLUSTER_DOWN_AFTER hands its share over.
     "registry-watch-nodes": {
         "task": "registry.tasks.watch_nodes",
         "schedule": float(CLUSTER_WATCH_SECONDS),
         "options": {"expires": float(CLUSTER_WATCH_SECONDS)},
+    },
+    # A hand edit on a node, a core started on an older config, a deployment that gave up.
+    "registry-check-drift": {
+        "task": "registry.tasks.check_drift",
+        "schedule": float(DRIFT_CHECK_SECONDS),
+        "options": {"expires": float(DRIFT_CHECK_SECONDS)},
     },
     # One query round per node every few seconds, however many screens watch.
     "livestatus-refresh-status-snapshot": {
@@ -296,7 +399,11 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # request_id, task_id, deployment_id on every record (fields of the JSON lines).
+    "filters": {"context": {"()": "monitoring_portal.tracing.ContextFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

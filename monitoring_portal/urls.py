@@ -1,24 +1,31 @@
 """URL map: pages per area, the v1 REST API, schema and docs, probes and metrics."""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from livestatus import home
-from monitoring_portal import api, views
+from monitoring_portal import api, audit_views, metrics, signin, views
 
 # API paths that no route matches answer JSON, like every other API error.
 handler404 = "monitoring_portal.api.not_found"
 
 urlpatterns = [
     path("", home.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", signin.LoginView.as_view(), name="login"),
+    # Ends the IdP's session too when the user came through OpenID Connect (monitoring_portal/oidc.py).
+    path("logout/", signin.LogoutView.as_view(), name="logout"),
+    path("oidc/", include(signin.sso_urlpatterns())),
     path("profile/", views.profile, name="profile"),
+    # set_language: the profile's language choice (a cookie), which wins over Accept-Language.
+    path("i18n/", include("django.conf.urls.i18n")),
+    # gettext() for the pages' scripts: the French of locale/fr/LC_MESSAGES/djangojs.po.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("profile/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke-token"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("metrics", views.metrics, name="prometheus-django-metrics"),
+    path("metrics", metrics.metrics, name="prometheus-django-metrics"),
+    path("audit/", audit_views.audit_log, name="audit"),
     path("admin/", admin.site.urls),
     path("registry/", include("registry.urls")),
     path("status/", include("livestatus.urls")),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -12,9 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from django_prometheus.exports import ExportToDjangoView
 
 from monitoring_portal import redis_client
 from monitoring_portal.forms import APITokenForm
@@ -23,22 +23,39 @@ from monitoring_portal.models import APIToken, Team
 logger = logging.getLogger(__name__)
 
 
+# The session key under which a new token's secret waits for its one display.
+NEW_TOKEN_SESSION_KEY = "profile_new_token_secret"  # noqa: S105 - a key name, not a secret
+
+
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    """Profile: the user's teams and API tokens; a new token's secret is shown once."""
+    """Profile: the user's teams and API tokens; a new token's secret is shown once.
+
+    Creating a token is post/redirect/get: a reload of the page that shows the secret is a
+    GET, so it cannot create a second token. The secret waits in the session for exactly one
+    display (popped on the next GET), never in a URL or a cookie.
+    """
     form = APITokenForm()
-    new_secret = None
+    status = 200
     if request.method == "POST":
         form = APITokenForm(request.POST)
         if form.is_valid():
-            token, new_secret = APIToken.issue(
+            token, secret = APIToken.issue(
                 request.user,
                 form.cleaned_data["name"],
                 form.expires_at(),
                 read_only=form.cleaned_data["read_only"],
+                scope=form.cleaned_data["scope"],
+                hostgroups=form.cleaned_data["hostgroups"],
             )
-            messages.success(request, f"Token “{token.name}” created. Copy it now: it is not shown again.")
-            form = APITokenForm()
+            request.session[NEW_TOKEN_SESSION_KEY] = secret
+            messages.success(
+                request,
+                _("Token “%(name)s” created. Copy it now: it is not shown again.") % {"name": token.name},
+            )
+            return redirect("profile")
+        status = 400
+    new_secret = request.session.pop(NEW_TOKEN_SESSION_KEY, None) if request.method == "GET" else None
     tokens = APIToken.objects.filter(user=request.user.pk)
     response = render(
         request,
@@ -48,7 +65,9 @@ def profile(request: HttpRequest) -> HttpResponse:
             "tokens": tokens,
             "new_secret": new_secret,
             "teams": Team.objects.filter(members=request.user.pk),
+            "curl_url": request.build_absolute_uri(reverse("registry-api:host-list")),
         },
+        status=status,
     )
     if new_secret:
         response["Cache-Control"] = "no-store"
@@ -61,7 +80,7 @@ def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
     """Revoke one of the user's own tokens (someone else's is a 404)."""
     token = get_object_or_404(APIToken, pk=pk, user=request.user)
     token.revoke()
-    messages.success(request, f"Token “{token.name}” revoked.")
+    messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
     return redirect("profile")
 
 
@@ -108,31 +127,3 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "fail" if failing else "ok", "failing": failing, "checks": checks}, status=status
     )
-
-
-def _may_read_metrics(request: HttpRequest) -> bool:
-    if settings.METRICS_PUBLIC:
-        return True
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    if settings.METRICS_TOKEN and scheme.lower() == "bearer":
-        return hmac.compare_digest(secret.strip().encode(), settings.METRICS_TOKEN.encode())
-    return bool(request.user.is_authenticated and request.user.is_staff)
-
-
-@require_GET
-@never_cache
-def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics, for the ``METRICS_TOKEN`` bearer and staff (anyone with ``METRICS_PUBLIC``).
-
-    Request counts per view and the process's internals tell an attacker what the portal runs
-    and how busy it is, so they are not public by default.
-    """
-    if not _may_read_metrics(request):
-        response = HttpResponse(
-            "Metrics need 'Authorization: Bearer <METRICS_TOKEN>' or a staff login.\n",
-            status=401,
-            content_type="text/plain",
-        )
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
-    return ExportToDjangoView(request)

@@ -111,7 +111,7 @@ def explain(contact: CompiledContact, notification: Notification) -> list[tuple[
         window = rule["window"]
         if matched and window is not None:
             if clock is None:
-                clock = local_clock(notification.time, contact["timezone"])
+                clock = local_clock(notification.time, contact["timezone"], contact.get("utc_offsets"))
             matched = in_window(window, clock)
         rule_id = rule["id"]
         if matched and "oncall" in rule and not on_call_matches(contact, rule["oncall"], notification):

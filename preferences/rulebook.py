@@ -9,6 +9,8 @@ notify-filter never compiles (it reads what the portal compiled).
 
 from __future__ import annotations
 
+import functools
+
 from preferences.engine import (
     _DAY,
     _RULE_FIELDS,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
         Rotation,
         RuleData,
         StandIn,
+        UtcOffsets,
         Window,
     )
 
@@ -291,7 +294,56 @@ def compile_contact(
         contact["handed_over"] = compiled_handovers
     if stand_in is not None:
         contact["stand_in"] = compile_stand_in(stand_in)
+    if any(rule["window"] is not None for rule in compiled):
+        import time
+
+        contact["utc_offsets"] = utc_offsets(contact["timezone"], time.gmtime().tm_year - 1)
     return contact
+
+
+# Years of UTC offsets stored with a contact whose rules have time windows: from the start of
+# last year, so the file changes once a year, not on every compilation (snapshot writes
+# compare contents), and a portal stopped for two years still leaves the filter correct
+# (outside the range it falls back to zoneinfo).
+OFFSET_YEARS = 4
+
+
+@functools.lru_cache(maxsize=512)
+def utc_offsets(timezone: str, first_year: int, years: int = OFFSET_YEARS) -> UtcOffsets:
+    """The zone's UTC offset transitions from 1 January ``first_year`` for ``years`` years.
+
+    ``engine.local_clock`` turns a time into the local wall clock with them by integer
+    arithmetic, the same answer ``astimezone`` gives (tests compare both), so the filter
+    imports neither ``datetime`` nor ``zoneinfo``.
+    """
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    zone = dt.UTC if timezone == "UTC" else ZoneInfo(timezone)
+    start = int(dt.datetime(first_year, 1, 1, tzinfo=dt.UTC).timestamp())
+    end = int(dt.datetime(first_year + years, 1, 1, tzinfo=dt.UTC).timestamp())
+
+    def offset(epoch: int) -> int:
+        delta = dt.datetime.fromtimestamp(epoch, zone).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    starts, values = [start], [offset(start)]
+    step = 6 * 3600  # no zone changes its offset twice within six hours
+    epoch = start
+    while epoch < end:
+        following = min(epoch + step, end)
+        if offset(following) != values[-1]:
+            low, high = epoch, following  # offset(low) is the current one, offset(high) is not
+            while high - low > 1:
+                middle = (low + high) // 2
+                if offset(middle) == values[-1]:
+                    low = middle
+                else:
+                    high = middle
+            starts.append(high)
+            values.append(offset(high))
+        epoch = following
+    return tuple(starts), tuple(values), end
 
 
 def compile_handed_over(data: Mapping[str, object]) -> HandedOver:

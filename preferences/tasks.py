@@ -38,7 +38,8 @@ import redis
 from celery import shared_task
 from django.db import DatabaseError, connection, transaction
 
-from monitoring_portal import redis_client
+from monitoring_portal import counters, redis_client
+from monitoring_portal.singleton import singleton_task
 from preferences import coverage, decisions, history, snapshot
 from preferences.compiled import snapshot_contacts
 from registry.cluster import Topology, topology
@@ -137,17 +138,20 @@ def publish_snapshot(node_id: int) -> dict[str, Any] | None:
         "notifiers": cluster["notifiers"],
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
     }
+    counters.stamp(counters.SNAPSHOT_PUBLISHED, (node.name,))  # its age is on /metrics
     logger.info("published notification preferences snapshot", extra=result)
     return result
 
 
 @shared_task(soft_time_limit=240, time_limit=300)
+@singleton_task(ttl=300)
 def refresh_coverage() -> dict[str, Any]:
     """Periodic: count the coverage gaps of the whole site for the wall and the Prometheus gauge."""
     return coverage.refresh_counts()
 
 
 @shared_task(soft_time_limit=60, time_limit=90)
+@singleton_task(ttl=90)
 def refresh_snapshots() -> list[str]:
     """Periodic heartbeat: rewrite every node's snapshot, so that only a node out of touch looks stale."""
     return enqueue_publish()
@@ -182,6 +186,7 @@ def collect_notification_log(node_id: int) -> dict[str, Any] | None:
 
 
 @shared_task(soft_time_limit=600, time_limit=900)
+@singleton_task(ttl=900)
 def purge_notification_history() -> int:
     """Daily: forget decisions older than ``NOTIFICATION_HISTORY_DAYS``."""
     deleted = history.purge()

@@ -8,6 +8,13 @@ class NodeRole(models.TextChoices):
     POLLER = "poller", "poller"
 
 
+class DriftPolicy(models.TextChoices):
+    """What the drift check (registry/drift.py) does when a node runs other than it was deployed."""
+
+    REPORT = "report", "report"
+    REDEPLOY = "redeploy", "redeploy"
+
+
 class ReloadMethod(models.TextChoices):
     LIVESTATUS = "livestatus", "Livestatus RESTART_PROGRAM"
     COMMAND_FILE = "command_file", "external command file"

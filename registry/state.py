@@ -20,11 +20,13 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
 from registry import models as m
+from registry.check_settings import DIRECTIVE_FIELDS
 from registry.choices import NodeRole
 from registry.cluster import Role, Topology, topology
 from registry.delegates import Delegation, rendered_delegations
 from registry.recipients import TeamGroups, service_lists
 from registry.recipients import host_groups as with_owner_groups
+from registry.relations import load_relations
 from registry.render import SHARE_VARIABLE, STALE_COMMAND, ClusterPart, Rendered, Row, State, render_state
 
 _CHECK_FIELDS = (
@@ -40,6 +42,8 @@ _CHECK_FIELDS = (
     "notification_period_id",
     "notification_options",
     "notes",
+    # Issue 16's directives (registry/check_settings.py), references by id.
+    *("event_handler_id" if name == "event_handler" else name for name in DIRECTIVE_FIELDS),
 )
 
 
@@ -102,6 +106,7 @@ def _names(ids: Iterable[int], names: dict[int, str], *, keep_order: bool = Fals
 def _with_check_refs(row: Row, commands: dict[int, str], periods: dict[int, str]) -> Row:
     for key, table in (
         ("check_command", commands),
+        ("event_handler", commands),
         ("check_period", periods),
         ("notification_period", periods),
     ):
@@ -120,7 +125,10 @@ def load_state(node: m.NaemonNode) -> State:
     periods = dict(m.TimePeriod.objects.values_list("pk", "name"))
     commands = dict(m.Command.objects.values_list("pk", "name"))
     state = State()
-    state.timeperiods = [dict(r) for r in m.TimePeriod.objects.values("name", "alias", "ranges")]
+    state.timeperiods = [dict(r) for r in m.TimePeriod.objects.values("pk", "name", "alias", "ranges")]
+    excludes = _pairs(m.TimePeriodExclude.objects, "period_id", "excluded_id")
+    for period in state.timeperiods:
+        period["exclude"] = _names(excludes.get(period.pop("pk"), _NONE), periods)
     state.commands = [
         dict(r) for r in m.Command.objects.values("name", "command_line", "channel", "free_form_args")
     ]
@@ -155,15 +163,18 @@ def load_state(node: m.NaemonNode) -> State:
         state.contactgroups.append(row)
     contactgroups = dict(m.ContactGroup.objects.values_list("pk", "name"))
     servicegroups = dict(m.ServiceGroup.objects.values_list("pk", "name"))
-    state.servicegroups = [dict(r) for r in m.ServiceGroup.objects.values("name", "alias")]
+    state.servicegroups = [dict(r) for r in m.ServiceGroup.objects.values("pk", "name", "alias")]
+    sg_members = _pairs(m.ServiceGroupMember.objects, "group_id", "member_id")
+    for sgroup in state.servicegroups:
+        sgroup["servicegroup_members"] = _names(sg_members.get(sgroup.pop("pk"), _NONE), servicegroups)
 
-    for model, use_model, rows in (
-        (m.HostTemplate, m.HostTemplateUse, state.host_templates),
-        (m.ServiceTemplate, m.ServiceTemplateUse, state.service_templates),
+    for model, use_model, rows, extra in (
+        (m.HostTemplate, m.HostTemplateUse, state.host_templates, ()),
+        (m.ServiceTemplate, m.ServiceTemplateUse, state.service_templates, ("is_volatile",)),
     ):
         names = dict(model.objects.values_list("pk", "name"))
         uses = _pairs(use_model.objects.order_by("template_id", "position", "pk"), "template_id", "uses_id")
-        for row in _rows(model.objects.all(), "pk", "name", *_CHECK_FIELDS):
+        for row in _rows(model.objects.all(), "pk", "name", *_CHECK_FIELDS, *extra):
             row["use"] = _names(uses.get(row.pop("pk"), _NONE), names, keep_order=True)
             rows.append(_with_check_refs(row, commands, periods))
 
@@ -223,8 +234,16 @@ def load_state(node: m.NaemonNode) -> State:
         rendered_lists[pk] = (row["contacts"], row["contact_groups"])
         state.hosts.append(_with_check_refs(row, commands, periods))
     rendered_groups = (owned | referenced) if poller else set(hostgroup_rows)
+    # hostgroup_members only on masters: they hold every group. A poller's groups are never in
+    # such a link (registry/serializers/objects.py), so its services see the same hosts.
+    hg_members = {} if poller else _pairs(m.HostGroupMember.objects, "group_id", "member_id")
     state.hostgroups = [
-        {"name": hostgroup_rows[pk]["name"], "alias": hostgroup_rows[pk]["alias"]} for pk in rendered_groups
+        {
+            "name": hostgroup_rows[pk]["name"],
+            "alias": hostgroup_rows[pk]["alias"],
+            "hostgroup_members": _names(hg_members.get(pk, _NONE), hostgroups),
+        }
+        for pk in rendered_groups
     ]
 
     ownership = _Ownership(teams, owners, rendered_lists)
@@ -235,6 +254,7 @@ def load_state(node: m.NaemonNode) -> State:
         _with_check_refs(row, commands, periods)
     _add_delegates(state, rendered_delegations())
     _apply_cluster(node, state, topology())
+    state.relations = load_relations()
     return state
 
 
@@ -404,7 +424,8 @@ def _load_services(
     uses = _pairs(uses_qs.filter(service_id__in=ids) if poller else uses_qs, "service_id", "template_id")
     templates = dict(m.ServiceTemplate.objects.values_list("pk", "name"))
     # On a poller only the host groups it owns carry services there (filtered below).
-    for row in _rows(services, "pk", "description", "host_id", "notify_owners", *_CHECK_FIELDS):
+    service_fields = ("pk", "description", "host_id", "notify_owners", "is_volatile", *_CHECK_FIELDS)
+    for row in _rows(services, *service_fields):
         pk = row.pop("pk")
         host_id = row.pop("host_id", None)
         host = host_names.get(host_id) if host_id is not None else None

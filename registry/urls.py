@@ -1,8 +1,11 @@
 """Pages of the Registry area, mounted at /registry/."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from registry import views
+from registry import deployment_views, object_views, views
+
+# The other object kinds' pages (registry/object_views.py), e.g. /registry/hostgroups/web/edit/.
+_KIND = "(?P<kind>" + "|".join(object_views.KINDS) + ")"
 
 app_name = "registry"
 urlpatterns = [
@@ -20,4 +23,18 @@ urlpatterns = [
     path("nodes/", views.node_list, name="node-list"),
     path("nodes/<str:name>/", views.node_detail, name="node-detail"),
     path("nodes/<str:name>/deployments/", views.node_deployments, name="node-deployments"),
+    path(
+        "nodes/<str:name>/deployments/<int:pk>/",
+        deployment_views.deployment_detail,
+        name="deployment-detail",
+    ),
+    path("nodes/<str:name>/redeploy/", views.node_redeploy, name="node-redeploy"),
+    path("deployments/<int:pk>/retry/", views.deployment_retry, name="deployment-retry"),
+    re_path(rf"^{_KIND}/$", object_views.ObjectListView.as_view(), name="object-list"),
+    re_path(rf"^{_KIND}/add/$", object_views.ObjectEditView.as_view(), name="object-add"),
+    re_path(rf"^{_KIND}/(?P<key>[^/]+)/$", object_views.ObjectDetailView.as_view(), name="object-detail"),
+    re_path(rf"^{_KIND}/(?P<key>[^/]+)/edit/$", object_views.ObjectEditView.as_view(), name="object-edit"),
+    re_path(
+        rf"^{_KIND}/(?P<key>[^/]+)/delete/$", object_views.ObjectDeleteView.as_view(), name="object-delete"
+    ),
 ]

@@ -9,14 +9,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
 from monitoring_portal.models import Team
-from registry import cluster, failover, writes
+from registry import cluster, deployment_report, drift, failover, lists, tasks, writes
 from registry import serializers as s
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
 from registry.filtersets import HostFilterSet, ServiceFilterSet
@@ -34,7 +36,7 @@ from registry.models import (
     ServiceTemplate,
     nodes_for_hosts,
 )
-from registry.permissions import may_change, may_create
+from registry.permissions import may_change, may_create, may_redeploy
 from registry.recipients import recipients
 
 PAGE_SIZE = 50
@@ -103,12 +105,36 @@ def host_list(request: HttpRequest) -> HttpResponse:
         .prefetch_related("hostgroups")
         .annotate(service_count=Count("services", distinct=True))
     )
-    filterset = HostFilterSet(_filter_data(request), queryset=queryset)
+    data = _filter_data(request)
+    q, sort = data.pop("q", ""), data.pop("sort", "name")
+    error = ""
+    try:
+        order = lists.sort_order(sort, lists.HOST_SORTS)
+    except ValueError as exc:
+        error, order = str(exc), ["name"]
+    searched: QuerySet[Host] = queryset
+    try:
+        searched = lists.search_hosts(queryset, q)
+    except ValueError as exc:
+        error = error or f"q: {exc}"
+    filterset = HostFilterSet(data, queryset=searched)
+    page = _page(request, filterset.qs.order_by(*order) if not error else searched.none())
+    unsorted = request.GET.copy()
+    for key in ("sort", "page"):
+        unsorted.pop(key, None)
     return render(
         request,
         "registry/host_list.html",
         {
-            "page": _page(request, filterset.qs.order_by("name")),
+            "page": page,
+            "rows": lists.host_rows(page.object_list),
+            "error": error,
+            "q": q,
+            "sort": sort,
+            "sort_links": {
+                key: f"?{unsorted.urlencode()}{'&' if unsorted else ''}sort={'-' if sort == key else ''}{key}"
+                for key in lists.HOST_SORTS
+            },
             "filters": filterset.form.cleaned_data if filterset.is_valid() else {},
             "query": _query_without_page(request),
             "hostgroups": HostGroup.objects.values_list("name", flat=True),
@@ -116,6 +142,7 @@ def host_list(request: HttpRequest) -> HttpResponse:
             "may_create": may_create(request.user, Host),
             "now": timezone.now(),
         },
+        status=400 if error else 200,
     )
 
 
@@ -247,18 +274,23 @@ def _delete(
     except writes.Conflict as exc:
         return str(exc)
     nodes = ", ".join(sorted(d.node.name for d in result.deployments))
-    messages.success(request, f"{what} deleted." + (f" Deploying to {nodes}." if nodes else ""))
+    if nodes:
+        messages.success(
+            request, _("%(what)s deleted. Deploying to %(nodes)s.") % {"what": what, "nodes": nodes}
+        )
+    else:
+        messages.success(request, _("%(what)s deleted.") % {"what": what})
     return None
 
 
 def _say_what_happened(request: HttpRequest, result: writes.WriteResult) -> None:
     if not result.stored:
-        messages.info(request, "Nothing changed.")
+        messages.info(request, _("Nothing changed."))
     elif result.deployments:
         nodes = ", ".join(sorted(d.node.name for d in result.deployments))
-        messages.success(request, f"Saved. Deploying to {nodes}.")
+        messages.success(request, _("Saved. Deploying to %(nodes)s.") % {"nodes": nodes})
     else:
-        messages.success(request, "Saved.")
+        messages.success(request, _("Saved."))
 
 
 @login_required
@@ -455,13 +487,17 @@ def _healthy(node: NaemonNode) -> bool:
         return True  # not watched yet
 
 
-def _deployments_context(node: NaemonNode) -> dict[str, Any]:
+def _deployments_context(node: NaemonNode, request: HttpRequest) -> dict[str, Any]:
     deployments = list(node.deployments.select_related("node")[:DEPLOYMENT_HISTORY])
     running = any(d.state not in FINAL_DEPLOYMENT_STATES for d in deployments)
     return {
         "node": node,
         "deployments": deployments,
         "running": running,
+        # Confirmed without a core: not green (registry/deployment_report.py).
+        "rendered_only": {d.pk for d in deployments if deployment_report.rendered_only(d)},
+        # The retry button (staff, operators) goes on the latest deployment when it failed.
+        "can_redeploy": may_redeploy(request.user),
         # Always polled, so that a new deployment shows up too; faster while one runs.
         "poll_seconds": POLL_RUNNING_SECONDS if running else POLL_IDLE_SECONDS,
     }
@@ -476,7 +512,7 @@ def node_detail(request: HttpRequest, name: str) -> HttpResponse:
         ),
         name=name,
     )
-    context = _deployments_context(node)
+    context = _deployments_context(node, request)
     context.update(_cluster_context(node))
     return render(request, "registry/node_detail.html", context)
 
@@ -496,7 +532,50 @@ def _cluster_context(node: NaemonNode) -> dict[str, Any]:
 
 
 @login_required
+@vary_on_headers("HX-Request")
 def node_deployments(request: HttpRequest, name: str) -> HttpResponse:
-    """The htmx fragment of a node's deployments (it polls itself again)."""
+    """The htmx fragment of a node's deployments (it polls itself again).
+
+    Opened directly (a bookmark, a link copied from the address bar), it is the node page: the
+    bare fragment would be an unstyled table without navigation.
+    """
+    if request.headers.get("HX-Request") != "true":
+        return node_detail(request, name)
     node = get_object_or_404(NaemonNode, name=name)
-    return render(request, "registry/_deployments.html", _deployments_context(node))
+    return render(request, "registry/_deployments.html", _deployments_context(node, request))
+
+
+@login_required
+@require_http_methods(["POST"])
+def node_redeploy(request: HttpRequest, name: str) -> HttpResponse:
+    """The node page's "Redeploy this node" button (staff, operators): registry/drift.py's redeploy."""
+    node = get_object_or_404(NaemonNode, name=name)
+    return _deploy_action(
+        request, node, lambda by: drift.redeploy(node, by=by, request=tasks.request_deployments)
+    )
+
+
+@login_required
+@require_http_methods(["POST"])
+def deployment_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Retry" button of a node's latest deployment when it failed (staff, operators)."""
+    deployment = get_object_or_404(Deployment.objects.select_related("node"), pk=pk)
+    return _deploy_action(
+        request,
+        deployment.node,
+        lambda by: drift.retry(deployment, by=by, request=tasks.request_deployments),
+    )
+
+
+def _deploy_action(request: HttpRequest, node: NaemonNode, act: Any) -> HttpResponse:
+    if not may_redeploy(request.user):
+        return _forbidden(request, "Only staff and operators may redeploy a node or retry a deployment.")
+    try:
+        deployment = act(request.user.get_username())
+    except drift.Refused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("Deployment %(pk)s of %(node)s requested.") % {"pk": deployment.pk, "node": node.name}
+        )
+    return redirect("registry:node-detail", name=node.name)

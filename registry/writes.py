@@ -17,6 +17,9 @@ Write semantics, the same for every caller:
   nothing is stored (the write is rolled back) and no deployment is requested; a difference
   only in the lease (``expires_at``) is stored without a deployment; any other difference
   requests deployments for the affected nodes (before and after the change).
+- A re-send of what is stored (``unchanged_resend``; in bulk, per host) is recognised on the raw
+  body before validation, locks or a transaction, and answered from the read: the cost of an
+  idempotent run of Ansible or Puppet is a read per object (bulk: one read for the batch).
 - The caller must own the object before (checked by the view) and after the write
   (checked here), and may add only memberships (groups, contacts) that they may add (checked
   here, on the stored result, so every path that writes through here is covered):
@@ -46,8 +49,20 @@ from registry.models import (
     NaemonNode,
     Service,
 )
-from registry.permissions import check_change, check_memberships_joined, check_owner_after_write, memberships
-from registry.serializers.base import NaemonModelSerializer, config_state, plain, stored_state
+from registry.permissions import (
+    check_change,
+    check_memberships_joined,
+    check_owner_after_write,
+    checks_memberships,
+    memberships,
+)
+from registry.serializers.base import (
+    NaemonModelSerializer,
+    body_matches,
+    config_state,
+    plain,
+    stored_state,
+)
 from registry.serializers.hosts import HostSerializer
 
 
@@ -107,7 +122,7 @@ def write_one(
         precondition(before_data)
     nodes = cls.affected_nodes(before_obj) if before_obj is not None else set()
     # Staff may join anything: their writes (the bulk of bulk imports) skip these queries.
-    joined_before = set() if getattr(user, "is_staff", False) else memberships(before_obj)
+    joined_before = memberships(before_obj) if checks_memberships(user) else set()
     try:
         with transaction.atomic():
             obj = serializer.save(**(save_kwargs or {}))
@@ -142,6 +157,33 @@ def write_one(
         config_changed=changed,
         nodes=nodes if changed else set(),
     )
+
+
+def unchanged_resend(
+    serializer: NaemonModelSerializer,
+    body: dict[str, Any],
+    *,
+    partial: bool,
+    precondition: Precondition | None = None,
+) -> WriteResult | None:
+    """The answer to a re-send of what is stored (nothing stored, nothing deployed), or None: write it.
+
+    Checked on the raw body before validation and before any lock, so that an idempotent re-send
+    (Ansible, Puppet: every run PUTs every host) costs the read of the object and nothing else:
+    no validation queries, no row lock, no transaction, no audit row, no deployment. Anything
+    ``body_matches`` is unsure of takes the full write path, which compares again after saving.
+    """
+    instance = serializer.instance
+    if instance is None:
+        return None
+    # The bound serializer's own fields represent the instance: building a second set costs more
+    # than this whole answer's queries.
+    before_data = plain(serializer.to_representation(instance))
+    if not body_matches(serializer, body, before_data, partial=partial):
+        return None
+    if precondition is not None:
+        precondition(before_data)
+    return WriteResult(instance=instance, data=before_data)
 
 
 def apply_write(
@@ -255,9 +297,20 @@ def bulk_upsert_hosts(
     nodes: set[NaemonNode] = set()
     seen: set[str] = set()
     result = BulkResult(results=[])
+    # One set-based read of every named host and its representation: a re-send of an unchanged
+    # host is then answered from these, with no query of its own.
+    names = [item.get("name") for item in items if isinstance(item, dict)]
+    stored = {host.name: host for host in queryset.filter(name__in=[n for n in names if isinstance(n, str)])}
+    hosts = list(stored.values())
+    before = dict(zip(stored, plain(HostSerializer(hosts, many=True, context=context).data), strict=True))
+    # Building a serializer's fields costs milliseconds (DRF deep-copies them): one set for the
+    # comparisons of the whole batch, not one per host.
+    prototype = HostSerializer(context=context)
     with transaction.atomic():
         for item in items:
-            result.results.append(_bulk_item(item, queryset, user, context, seen, nodes))
+            result.results.append(
+                _bulk_item(item, stored, before, prototype, queryset, user, context, seen, nodes)
+            )
         if result.refused:
             transaction.set_rollback(True)
         elif nodes:
@@ -273,6 +326,9 @@ def bulk_upsert_hosts(
 
 def _bulk_item(
     item: Any,
+    stored: dict[str, Host],
+    before: dict[str, Any],
+    prototype: HostSerializer,
     queryset: QuerySet[Host],
     user: Any,
     context: dict[str, Any],
@@ -286,9 +342,11 @@ def _bulk_item(
         return {"name": name, "status": "invalid", "errors": {"name": ["Listed twice in this request."]}}
     seen.add(name)
     try:
-        instance = queryset.filter(name=name).first()
+        instance = stored.get(name)
         if instance is not None:
             check_change(user, instance)
+            if body_matches(prototype, item, before[name], partial=False):
+                return {"name": name, "status": "unchanged"}
         serializer = HostSerializer(instance, data=item, context=context)
         if not serializer.is_valid():
             return {"name": name, "status": "invalid", "errors": serializer.errors}

@@ -13,6 +13,15 @@ have runuser || need="$need util-linux"
 have puppet || need="$need puppet"
 # kubectl renders deploy/kubernetes/ (kubectl kustomize) in tests/deploy/.
 have kubectl || need="$need kubernetes-client"
+# promtool checks the alerting rules of deploy/prometheus/ (tests/monitoring_portal/test_metrics_alerts.py).
+have promtool || need="$need prometheus"
+# slapd + ldap-utils: the LDAP sign-in tests' directory; the -dev headers build python-ldap.
+have /usr/sbin/slapd || need="$need slapd ldap-utils"
+[ -e /usr/include/ldap.h ] || need="$need libldap2-dev"
+[ -e /usr/include/sasl/sasl.h ] || need="$need libsasl2-dev"
+have gcc || need="$need gcc python3-dev"
+# msgfmt: compilemessages builds the French interface (locale/) before the tests.
+have msgfmt || need="$need gettext"
 if [ -n "$need" ]; then
     echo "Installing Debian packages:$need"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

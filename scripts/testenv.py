@@ -195,6 +195,10 @@ def step(name: str, cmd: list[str], env: dict[str, str]) -> int:
     return subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
 
 
+# compilemessages walks the whole tree for locale/ folders: only ours, not the packages' own.
+COMPILE_IGNORE = ["--ignore", ".venv", "--ignore", "var", "--ignore", "node_modules"]
+
+
 def main(pytest_args: list[str]) -> int:
     VAR.mkdir(parents=True, exist_ok=True)
     VAR.chmod(0o755)
@@ -220,6 +224,12 @@ def main(pytest_args: list[str]) -> int:
             "mypy": step("mypy", [str(VENV_BIN / "mypy"), "."], env),
             # The import boundaries between the rooms (.importlinter, docs/architecture.md).
             "import-linter": step("import-linter", [str(VENV_BIN / "lint-imports"), "--no-cache"], env),
+            # The French interface (locale/) is compiled, never committed: tests read the fresh .mo.
+            "compilemessages": step(
+                "compilemessages",
+                [str(VENV_BIN / "python"), "manage.py", "compilemessages", "-v0", *COMPILE_IGNORE],
+                env,
+            ),
             "pytest": step("pytest", [str(VENV_BIN / "pytest"), *pytest_args], env),
         }
         print(

@@ -15,6 +15,18 @@ if [ ! -x .venv/bin/python ]; then
 fi
 STAMP=".venv/.installed-$(basename "$REQ")"
 if [ ! -f "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ "$REQ" -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+    # python-ldap (LDAP sign-in, django-auth-ldap) has no wheels on PyPI: it compiles against
+    # the OpenLDAP and SASL headers, so `make run` needs them as much as `make test` does.
+    build=""
+    command -v gcc >/dev/null 2>&1 || build="$build gcc"
+    [ -e "/usr/include/python3.11/Python.h" ] || build="$build python3-dev"
+    [ -e /usr/include/ldap.h ] || build="$build libldap2-dev"
+    [ -e /usr/include/sasl/sasl.h ] || build="$build libsasl2-dev"
+    if [ -n "$build" ]; then
+        echo "Installing Debian packages to build python-ldap:$build" >&2
+        SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $build
+    fi
     .venv/bin/python -m pip install -q -r "$REQ"
     # The project itself, so the notify-filter console script exists in .venv/bin.
     # compat mode: a plain .pth path entry, which costs nothing at interpreter start (the

@@ -11,10 +11,12 @@ from django.contrib.auth.models import User
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
+from monitoring_portal import roles
 from monitoring_portal.models import APIToken, Team
 from preferences import notify_filter
 from registry import models as registry_models
 from tests.doubles import DeployRecorder, stub_deploys
+from tests.scenarios import Site
 from tests.services.required import require_service
 
 
@@ -22,6 +24,13 @@ from tests.services.required import require_service
 def _fast_password_hashing(settings: Settings) -> None:
     """PBKDF2's deliberate slowness is for production; tests create many users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _ask_silent_nodes_again(settings: Settings) -> None:
+    """Tests stop and restart cores within a test: by default every request asks every node again
+    (tests/livestatus/test_unreachable_memory.py switches the memory on)."""
+    settings.LIVESTATUS_UNREACHABLE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +93,28 @@ def outsider(other_team: Team) -> User:
 @pytest.fixture
 def staff(db: None) -> User:
     return User.objects.create_user("staff", "staff@example.org", "staff-pass-1234", is_staff=True)
+
+
+@pytest.fixture
+def operator(db: None) -> User:
+    """The control room: in no team, operator role (acts on everything, writes no registry)."""
+    user = User.objects.create_user("operator", "operator@example.org", "operator-pass-1234")
+    roles.set_roles(user, [roles.OPERATOR])
+    return user
+
+
+@pytest.fixture
+def viewer(db: None) -> User:
+    """Signed in, in no team, viewer role: reads only."""
+    user = User.objects.create_user("viewer", "viewer@example.org", "viewer-pass-1234")
+    roles.set_roles(user, [roles.VIEWER])
+    return user
+
+
+@pytest.fixture
+def site(team: Team, other_team: Team) -> Site:
+    """The shared test registry: host groups, templates and hosts of two teams."""
+    return Site(team, other_team)
 
 
 @pytest.fixture

@@ -50,10 +50,10 @@ def stub_deploys(monkeypatch: pytest.MonkeyPatch) -> DeployRecorder:
     monkeypatch.setattr(tasks.deploy_node, "apply_async", recorder.apply_async)
     real = tasks.request_deployments
 
-    def spy(nodes: Any, *, triggered_by: str, reason: str = "") -> list[Deployment]:
+    def spy(nodes: Any, *, triggered_by: str, reason: str = "", force: bool = False) -> list[Deployment]:
         nodes = set(nodes)
         recorder.calls.append(({n.name for n in nodes}, reason))
-        return real(nodes, triggered_by=triggered_by, reason=reason)
+        return real(nodes, triggered_by=triggered_by, reason=reason, force=force)
 
     monkeypatch.setattr(tasks, "request_deployments", spy)
     return recorder

@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from livestatus import status as live
 from livestatus.actions import MAX_DOWNTIME_SECONDS, ActionInvalid, downtime_window
+from livestatus.availability import WINDOWS
 from livestatus.client import UnsafeValueError, check_value
 from livestatus.detail import HISTORY_ROWS, HISTORY_SECONDS
 from livestatus.models import ActionLog, NodeOutcome
@@ -153,6 +154,39 @@ class DetailQuerySerializer(serializers.Serializer):
         return value
 
 
+class AvailabilityQuerySerializer(DetailQuerySerializer):
+    """The object and the window of an availability request."""
+
+    history_limit = None  # type: ignore[assignment]  # not a detail: no history here
+    window = serializers.ChoiceField(
+        choices=list(WINDOWS), default="24h", help_text="How far back from now: 24h, 7d or 30d."
+    )
+
+
+class AvailabilitySegmentSerializer(serializers.Serializer):
+    """A stretch of the window in one state (``state`` "no data": before the log knows the state)."""
+
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    state = serializers.CharField()
+    seconds = serializers.FloatField()
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    """An object's availability over a window, from its node's log: percent and seconds per state."""
+
+    host = serializers.CharField()
+    service = serializers.CharField(allow_blank=True)
+    node = serializers.CharField()
+    window = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    percent = serializers.DictField(child=serializers.FloatField())
+    seconds = serializers.DictField(child=serializers.FloatField())
+    timeline = AvailabilitySegmentSerializer(many=True)
+    unreachable = UnreachableSerializer(many=True)
+
+
 class CommentSerializer(serializers.Serializer):
     """A comment on the object (also the ones acknowledgements and downtimes add)."""
 
@@ -232,6 +266,8 @@ class ObjectDetailSerializer(_LiveRowSerializer):
     active_checks_enabled = serializers.BooleanField(allow_null=True)
     notifications_enabled = serializers.BooleanField(allow_null=True)
     notes = serializers.CharField(allow_blank=True)
+    notes_url = serializers.CharField(allow_blank=True, help_text="A http(s) address, else empty.")
+    action_url = serializers.CharField(allow_blank=True, help_text="A http(s) address, else empty.")
     comments = CommentSerializer(many=True, help_text="Newest first.")
     downtimes = DowntimeSerializer(many=True, help_text="By start.")
     history = HistorySerializer(

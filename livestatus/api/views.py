@@ -40,11 +40,19 @@ from livestatus import actions
 from livestatus import status as live
 from livestatus.actions import ActionForbidden, ActionInvalid, Target
 from livestatus.api import serializers as s
-from livestatus.detail import HISTORY_ROWS, available_actions, host_detail, service_detail
+from livestatus.availability import WINDOWS
+from livestatus.detail import (
+    HISTORY_ROWS,
+    availabilities,
+    available_actions,
+    host_detail,
+    object_availability,
+    service_detail,
+)
 from livestatus.filtersets import ActionLogFilterSet
 from livestatus.forms import StatusFilterForm
 from livestatus.models import ActionKind, ActionLog
-from monitoring_portal.models import APIToken
+from monitoring_portal.models import APIToken, TokenScope
 from monitoring_portal.rest import LimitOffsetPagination, StrictFilterBackend, check_query_parameters
 from registry.models import NaemonNode
 
@@ -333,6 +341,96 @@ class QueryDetailView(ObjectDetailView):
         return super().get(request, **names)
 
 
+_AVAILABILITY_OPTIONS = [
+    OpenApiParameter("node", OpenApiTypes.STR, description="Ask only this node."),
+    OpenApiParameter("window", OpenApiTypes.STR, enum=list(WINDOWS), description="How far back from now."),
+]
+
+
+class AvailabilityView(APIView):
+    """Percent of a window in each state, and the state timeline, from the object's node's log.
+
+    Time before the first state the log records is "no data", apart from the states.
+    """
+
+    path_names: tuple[str, ...] = ()
+
+    def get(self, request: Request, **names: str) -> Response:
+        allowed = {param.name for param in _AVAILABILITY_OPTIONS}
+        if not self.path_names:
+            allowed |= {param.name for param in _QUERY_NAMES}
+        check_query_parameters(request, allowed)
+        query = s.AvailabilityQuerySerializer(data={**request.query_params.dict(), **names})
+        query.is_valid(raise_exception=True)
+        options = query.validated_data
+        target = Target(options["host"], options["service"])
+        row, owner, failed = object_availability(target.host, target.service, options["node"])
+        unreachable = s.UnreachableSerializer(failed, many=True).data
+        if row is None or owner is None:
+            body = {"detail": f"No node that answered knows {target}.", "unreachable": unreachable}
+            return Response(body, status=status.HTTP_404_NOT_FOUND)
+        found, error = availabilities(owner, row, [options["window"]])
+        if found is None:
+            body = {"detail": f"The log of {owner.name} is not readable: {error}", "unreachable": unreachable}
+            return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        result = found[options["window"]]
+        data = {
+            "host": target.host,
+            "service": target.service,
+            "node": owner.name,
+            "window": options["window"],
+            "start": live.timestamp(result.start),
+            "end": live.timestamp(result.end),
+            "percent": result.percent(),
+            "seconds": result.seconds(),
+            "timeline": [
+                {
+                    "start": live.timestamp(segment.start),
+                    "end": live.timestamp(segment.end),
+                    "state": result.label(segment.state),
+                    "seconds": segment.seconds,
+                }
+                for segment in result.segments
+            ],
+            "unreachable": failed,
+        }
+        return Response(s.AvailabilitySerializer(data).data)
+
+
+_AVAILABILITY_RESPONSES = {
+    200: s.AvailabilitySerializer,
+    400: OpenApiResponse(description="A name with a line break or ';', or an unknown window: nothing asked."),
+    404: OpenApiResponse(description="No node that answered knows the object (see `unreachable`)."),
+    503: OpenApiResponse(description="The object's node did not answer its log query."),
+}
+
+
+class HostAvailabilityView(AvailabilityView):
+    """A host's availability over a window."""
+
+    path_names = ("host",)
+
+    @extend_schema(
+        summary="A host's availability: percent UP/DOWN/UNREACHABLE over 24h, 7d or 30d, and its timeline",
+        parameters=[_PATH_HOST, *_AVAILABILITY_OPTIONS],
+        responses=_AVAILABILITY_RESPONSES,
+    )
+    def get(self, request: Request, **names: str) -> Response:
+        return super().get(request, **names)
+
+
+class QueryAvailabilityView(AvailabilityView):
+    """A host's (``?host=``) or service's (``?host=&service=``) availability: any name fits."""
+
+    @extend_schema(
+        summary="A host's or service's availability over 24h, 7d or 30d, and its timeline",
+        parameters=[*_QUERY_NAMES, *_AVAILABILITY_OPTIONS],
+        responses=_AVAILABILITY_RESPONSES,
+    )
+    def get(self, request: Request, **names: str) -> Response:
+        return super().get(request, **names)
+
+
 # -- actions --------------------------------------------------------------------------------
 
 
@@ -362,19 +460,23 @@ _ACTION_RESPONSES = {
 
 
 @extend_schema_view(
-    list=extend_schema(summary="The record of operator actions (staff: all; others: their own)"),
+    list=extend_schema(
+        summary="The record of operator actions (staff and operators: all; others: their own)"
+    ),
     retrieve=extend_schema(summary="One recorded action"),
 )
 class ActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Operator actions: POST one kind to act; GET the record."""
 
+    # Actions-only tokens may POST here; livestatus.actions checks who may act on what.
+    token_scopes = (TokenScope.ACTIONS,)
     serializer_class = s.ActionLogSerializer
     filter_backends = [StrictFilterBackend]
     filterset_class = ActionLogFilterSet
 
     def get_queryset(self) -> QuerySet[ActionLog]:
         queryset = ActionLog.objects.all()
-        if not self.request.user.is_staff:
+        if not actions.sees_every_action(self.request.user):
             queryset = queryset.filter(user=self.request.user.pk)
         return queryset
 

@@ -10,9 +10,12 @@ Plain Python (no Django), like the rest of ``livestatus.client``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
+
+import msgspec
 
 from livestatus.client.errors import LivestatusBadResponse
 from livestatus.client.query import LivestatusQuery
@@ -156,6 +159,101 @@ def converters_for(table: str, columns: list[str]) -> list[tuple[int, Callable[[
 _FAST_BOOLS: dict[Any, bool] = {0: False, 1: True}
 
 
+def _custom_variables_fast(value: Any) -> Any:
+    """to_custom_variables() with Naemon's dict and Icinga 2's pairs taken without copying per pair."""
+    if value.__class__ is dict:
+        return value
+    # Icinga 2: [[name, value], ...]; checking the first pair keeps a
+    # flat list of 2-character strings from passing as pairs.
+    if value.__class__ is list and value and value[0].__class__ is list:
+        try:
+            return dict(value)
+        except (TypeError, ValueError):
+            pass
+    return to_custom_variables(value)
+
+
+RowBuilder: TypeAlias = Callable[[list[list[Any]]], list[Row]]
+
+
+@functools.lru_cache(maxsize=256)
+def _row_builder(table: str, columns: tuple[str, ...], typed: bool = False) -> RowBuilder:
+    """One comprehension that unpacks each row into a dict display, flags converted inline.
+
+    Built once per table and column list, the way collections.namedtuple builds
+    its class: ``[{'name': v0, 'state': v1, 'acknowledged': _BOOLS[v2]} for v0, v1, v2 in rows]``
+    makes 100,000 dicts in about two thirds of the time of ``dict(zip(columns, row))`` plus
+    a pass per converted column, which was most of the client's cost over the decoder.
+    Column names only appear as ``repr()`` string literals; the variables are ``v0``, ``v1``...
+    A value the inline path does not take (a flag ``""`` or ``2``, a row of the wrong width)
+    raises KeyError, TypeError or ValueError, and rows_to_dicts goes the careful way.
+    ``typed``: the rows come from _typed_decoder, flags are bools and custom variables a
+    dict or a list of pairs already.
+    """
+    flags = BOOL_COLUMNS.get(table, frozenset())
+    names = [f"v{index}" for index in range(len(columns))]
+    items = []
+    for column, name in zip(columns, names, strict=True):
+        if column in flags:
+            value = name if typed else f"_BOOLS[{name}]"
+        elif column in CUSTOM_VARIABLE_COLUMNS:
+            value = (
+                f"({name} if {name}.__class__ is _dict else _dict({name}))"
+                if typed
+                else f"_custom_variables({name})"
+            )
+        else:
+            value = name
+        items.append(f"{column!r}: {value}")
+    source = f"lambda rows: [{{{', '.join(items)}}} for {', '.join(names)}, in rows]"
+    scope = {
+        "_BOOLS": _FAST_BOOLS,
+        "_custom_variables": _custom_variables_fast,
+        "_dict": dict,
+        "__builtins__": {},
+    }
+    return cast(RowBuilder, eval(source, scope))  # noqa: S307 (generated above from repr() literals only)
+
+
+# Naemon sends custom variables as an object, Icinga 2 as [[name, value], ...].
+_CUSTOM_VARIABLES_TYPE: Any = dict[str, Any] | list[tuple[str, Any]]
+
+
+@functools.lru_cache(maxsize=256)
+def _typed_decoder(table: str, columns: tuple[str, ...]) -> msgspec.json.Decoder[list[tuple[Any, ...]]]:
+    """A decoder that checks each row's width and turns flags into bools as it parses.
+
+    Lax mode takes 0/1, true/false and "0"/"1"/"true"/"false" as bools, the values to_bool()
+    reads the same way; anything else (``""``, ``2``, a row of the wrong width) fails the
+    whole reply, which then goes the general way. Rows as tuples: one allocation each.
+    """
+    flags = BOOL_COLUMNS.get(table, frozenset())
+    types = tuple(
+        bool | None
+        if column in flags
+        else _CUSTOM_VARIABLES_TYPE
+        if column in CUSTOM_VARIABLE_COLUMNS
+        else Any
+        for column in columns
+    )
+    return msgspec.json.Decoder(list[tuple[types]], strict=False)  # type: ignore[valid-type]
+
+
+def decode_rows(table: str, columns: tuple[str, ...], body: bytes | bytearray) -> list[Row] | None:
+    """The rows of a JSON reply in one typed pass, or None when it needs the general way.
+
+    On the benchmark's 100,000-row reply this takes about 80 % of the time of a general
+    decode followed by rows_to_dicts (bench/README.md).
+    """
+    if not columns:
+        return None
+    try:
+        rows = _typed_decoder(table, columns).decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return _row_builder(table, columns, typed=True)(cast(list[list[Any]], rows))
+
+
 def _convert_column(rows: list[list[Any]], index: int, convert: Callable[[Any], Any]) -> None:
     # One column at a time with the common cases inlined: on 100,000 rows the
     # per-value function call is most of the conversion cost.
@@ -169,18 +267,7 @@ def _convert_column(rows: list[list[Any]], index: int, convert: Callable[[Any], 
                 row[index] = to_bool(value)
     elif convert is to_custom_variables:
         for row in rows:
-            value = row[index]
-            if value.__class__ is dict:
-                continue
-            # Icinga 2: [[name, value], ...]; checking the first pair keeps a
-            # flat list of 2-character strings from passing as pairs.
-            if value.__class__ is list and value and value[0].__class__ is list:
-                try:
-                    row[index] = dict(value)
-                    continue
-                except (TypeError, ValueError):
-                    pass
-            row[index] = to_custom_variables(value)
+            row[index] = _custom_variables_fast(row[index])
     else:
         for row in rows:
             row[index] = convert(row[index])
@@ -188,6 +275,11 @@ def _convert_column(rows: list[list[Any]], index: int, convert: Callable[[Any], 
 
 def rows_to_dicts(table: str, columns: list[str], rows: list[list[Any]]) -> list[Row]:
     """Turn list rows into dicts by column name, normalising both dialects' values."""
+    if columns:
+        try:
+            return _row_builder(table, tuple(columns))(rows)
+        except (KeyError, TypeError, ValueError):
+            pass  # an unusual value or a row of the wrong width: the careful path below says which
     width = len(columns)
     widths = {len(row) for row in rows}
     if widths - {width}:

@@ -13,7 +13,7 @@ from typing import Any
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
-from registry.api import views
+from registry.api import relations, views
 
 app_name = "registry-api"
 router = DefaultRouter()
@@ -29,6 +29,9 @@ router.register("timeperiods", views.TimePeriodViewSet, basename="timeperiod")
 router.register("contacts", views.ContactViewSet, basename="contact")
 router.register("contactgroups", views.ContactGroupViewSet, basename="contactgroup")
 router.register("deployments", views.DeploymentViewSet, basename="deployment")
+# Dependencies and escalations, by id (registry/api/relations.py).
+for prefix, viewset, basename in relations.ROUTES:
+    router.register(prefix, viewset, basename=basename)
 
 _list: dict[str, Any] = {"get": "list", "post": "create"}
 _detail: dict[str, Any] = {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}

@@ -31,7 +31,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
     inline_serializer,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
@@ -40,13 +40,14 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from monitoring_portal import waits
-from monitoring_portal.models import APIToken
+from monitoring_portal.audit_api import HistoryMixin
+from monitoring_portal.models import APIToken, TokenScope
 from monitoring_portal.rest import JSONParser, StrictFilterBackend, check_query_parameters
-from registry import failover, filtersets, writes
+from registry import drift, failover, filtersets, tasks, writes
 from registry import serializers as s
 from registry.choices import FINAL_DEPLOYMENT_STATES, DeploymentState
 from registry.models import ClusterMove, Deployment, Host, HostGroup, Service
-from registry.permissions import RegistryPermission, check_change, may_create
+from registry.permissions import RegistryPermission, check_change, may_create, may_redeploy
 
 MAX_WAIT_SECONDS = 120
 POLL_SECONDS = 0.25
@@ -238,12 +239,14 @@ def documented(serializer_class: type[serializers.Serializer], *path: OpenApiPar
     )
 
 
-class RegistryViewSet(viewsets.ModelViewSet):
-    """Objects addressed by name: PUT creates or replaces, writes answer with their deployments."""
+class RegistryViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """Objects addressed by name: PUT creates or replaces, writes answer with their deployments (and ``history/``)."""
 
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
     permission_classes = [RegistryPermission]
+    # Host-groups tokens may write here; RegistryPermission checks each object against the scope.
+    token_scopes = (TokenScope.HOSTGROUPS,)
     filter_backends = [StrictFilterBackend]
     parser_classes = [JSONParser]
     serializer_class: type[s.NaemonModelSerializer]
@@ -289,14 +292,21 @@ class RegistryViewSet(viewsets.ModelViewSet):
         return self.prepare_body(body, instance)
 
     def _write(self, request: Request, instance: Any, url_key: str | None, partial: bool) -> Response:
+        check_query_parameters(request, {"wait"})  # a typo (?wiat=30) must not pass unnoticed
         wait = parse_wait(request)
         self.check_parent()
         model = self.get_queryset().model
         if instance is None and not may_create(request.user, model):
             raise PermissionDenied(f"Only staff may create {model._meta.verbose_name_plural}.")
-        serializer: Any = self.get_serializer(
-            instance, data=self._body(request, url_key, instance, partial), partial=partial
-        )
+        body = self._body(request, url_key, instance, partial)
+        serializer: Any = self.get_serializer(instance, data=body, partial=partial)
+        if url_key is not None and not self.save_kwargs():
+            # An idempotent re-send is answered from the stored object (registry/writes.py).
+            resent = writes.unchanged_resend(
+                serializer, body, partial=partial, precondition=preconditions(request)
+            )
+            if resent is not None:
+                return write_response(request, resent, wait)
         serializer.is_valid(raise_exception=True)
         self.check_validated(serializer)
         key = url_key or serializer.validated_data.get(self.key_field(), "")
@@ -334,6 +344,7 @@ class RegistryViewSet(viewsets.ModelViewSet):
         )
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        check_query_parameters(request, {"wait"})
         wait = parse_wait(request)
         self.check_parent()
         instance = self.get_object()
@@ -354,6 +365,46 @@ class RegistryViewSet(viewsets.ModelViewSet):
 
 
 NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="The object's name.")
+
+
+class RedeployPermission(permissions.BasePermission):
+    """Staff and operators (and their tokens that may act): redeploy a node, retry a deployment."""
+
+    message = "Only staff and operators may redeploy a node or retry a deployment."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return may_redeploy(request.user)
+
+
+EMPTY_BODY = inline_serializer("EmptyBody", {})
+DEPLOY_RESULT = inline_serializer("DeployResult", _result_fields())
+DEPLOY_ACTION: dict[str, Any] = {
+    "request": EMPTY_BODY,
+    "responses": {200: DEPLOY_RESULT, 202: DEPLOY_RESULT, 409: DEPLOY_RESULT},
+}
+# Operators' tokens that may act (scope "actions") may use these; host-groups tokens may not.
+DEPLOY_ACTION_OPTIONS: dict[str, Any] = {
+    "detail": True,
+    "methods": ["post"],
+    "filter_backends": [],
+    "permission_classes": [RedeployPermission],
+    "token_scopes": (TokenScope.ACTIONS,),
+}
+
+
+def deploy_action(request: Request, act: Any) -> Response:
+    """Run a redeploy or retry (``act(by)``): 202 with the deployment, or 409 saying why not."""
+    check_query_parameters(request, {"wait"})
+    wait = parse_wait(request)
+    if not isinstance(request.data, dict) or request.data:
+        fields = list(request.data) if isinstance(request.data, dict) else ["non_field_errors"]
+        raise ValidationError({field: ["This action takes an empty JSON object, {}."] for field in fields})
+    try:
+        deployment = act(caller(request))
+    except drift.Refused as exc:
+        raise s.Conflict(str(exc)) from None
+    result = writes.WriteResult(instance=None, data=None, deployments=[deployment])
+    return write_response(request, result, wait)
 
 
 class ClusterMoveSerializer(serializers.ModelSerializer):
@@ -410,6 +461,15 @@ class NaemonNodeViewSet(RegistryViewSet):
         page = self.paginate_queryset(moves)
         return self.get_paginated_response(
             ClusterMoveSerializer(page, many=True, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(parameters=[NAME, WAIT_PARAMETER], **DEPLOY_ACTION)
+    @action(**DEPLOY_ACTION_OPTIONS)
+    def redeploy(self, request: Request, name: str | None = None) -> Response:
+        """Deploy this node again, written and reloaded even if nothing changed (staff, operators)."""
+        node = self.get_object()
+        return deploy_action(
+            request, lambda by: drift.redeploy(node, by=by, request=tasks.request_deployments)
         )
 
 
@@ -597,6 +657,7 @@ class DeploymentViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = filtersets.DeploymentFilterSet
     filter_backends = [StrictFilterBackend]
     permission_classes = [RegistryPermission]
+    token_scopes: tuple[str, ...] = ()  # retry/ lists its own
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         wait = parse_wait(request)
@@ -604,6 +665,15 @@ class DeploymentViewSet(viewsets.ReadOnlyModelViewSet):
         if wait and deployment.state not in FINAL_DEPLOYMENT_STATES:
             deployment = wait_for([deployment], wait, request.user.pk, refuse_when_busy=True)[0]
         return Response(self.get_serializer(deployment).data)
+
+    @extend_schema(parameters=[WAIT_PARAMETER], **DEPLOY_ACTION)
+    @action(**DEPLOY_ACTION_OPTIONS)
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Try this failed deployment again, when it is its node's latest (staff, operators)."""
+        deployment = self.get_object()
+        return deploy_action(
+            request, lambda by: drift.retry(deployment, by=by, request=tasks.request_deployments)
+        )
 
 
 # --- bulk ---------------------------------------------------------------------------------
@@ -641,6 +711,7 @@ class BulkHostsView(GenericAPIView):
     """
 
     permission_classes = [RegistryPermission]
+    token_scopes = (TokenScope.HOSTGROUPS,)
     parser_classes = [JSONParser]
     serializer_class = BulkHostsSerializer
     queryset = Host.objects.none()

@@ -56,11 +56,12 @@ PUPPET_MODULES = REPO / "integrations" / "puppet"
 
 #: Hosts the Livestatus core monitors from its own config, outside the registry: web-01 is
 #: adopted by the playbook (downtimes are set on it there), pup-legacy-01 by a Puppet
-#: resource; legacy-01 is never adopted.
+#: resource; legacy-01 is never adopted; parity-01 is adopted for Puppet's downtimes (test_parity.py).
 LIVESTATUS_HOSTS = (
     IcingaHost("web-01", services=(Service("HTTP"),)),
     IcingaHost("legacy-01", services=(Service("SSH"),)),
     IcingaHost("pup-legacy-01"),
+    IcingaHost("parity-01"),
 )
 
 SEED = """
@@ -113,6 +114,8 @@ class LivePortal:
     core: NagiosCore
     livestatus: IcingaServer
     workdir: Path
+    #: The portal's environment (database, broker, ...): for more of its processes (test_agent.py).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def site_config_dir(self) -> Path:
@@ -358,6 +361,7 @@ def live_portal() -> Iterator[LivePortal]:
             core=core,
             livestatus=livestatus,
             workdir=workdir,
+            env=env,
         )
         # The first deploy adopts the core's config; it also proves the worker and the core work.
         seed = portal.api(

@@ -220,6 +220,12 @@ def test_ansible_doc_shows_every_module_and_the_inventory(live_portal: LivePorta
         "hostgroup": "team",
         "downtime": "duration",
         "notification_rule": "position",
+        "dependency": "master_service",
+        "escalation": "first_notification",
+        "servicegroup": "alias",
+        "contact": "service_notification_commands",
+        "contactgroup": "members",
+        "command": "free_form_args",
     }
     for kind, names, expected in [
         ("module", [f"monitoring.portal.{m}" for m in modules], list(modules.values())),

@@ -17,6 +17,7 @@ Initial states (set through passive results when the server starts):
   downtime for a day: the acknowledged/downtime filters have real matches. No test changes them.
 - ``history-me``: left to the history test (it changes its state and reads the ``log`` table,
   which this Icinga 2 serves from its compat log).
+- ``availability-me``: left to the availability tests (same: state changes, the ``log`` table).
 
 Registry: ``web-01`` belongs to the ``team`` fixture's team directly, ``db-01`` through its
 host group ``databases``; ``outsider`` is in another team.
@@ -58,7 +59,14 @@ PAGE_HOSTS = (
         services=(
             Service("http", groups=("frontend",)),
             Service("disk"),
-            Service("crit-me"),
+            # A notes link that is a web address; an action "link" that is none (not shown as a link).
+            Service(
+                "crit-me",
+                attributes={
+                    "notes_url": "https://wiki.example.org/crit-me",
+                    "action_url": "javascript:alert(1)",
+                },
+            ),
             Service("warn-me"),
             Service("ack-me"),
             Service("ack-page"),
@@ -73,6 +81,7 @@ PAGE_HOSTS = (
             Service("acked-filter"),
             Service("downtime-filter"),
             Service("history-me"),
+            Service("availability-me"),
         ),
         groups=("linux", "web"),
     ),

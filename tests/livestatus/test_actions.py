@@ -126,7 +126,10 @@ def test_who_may_act(
         assert not actions.may_act(user, unowned)  # not in the registry: staff only
     assert not actions.may_act(outsider, web) and not actions.may_act(outsider, db_host)
     assert actions.denial(outsider, web) == "web-01 is not owned by one of your teams."
-    assert actions.denial(owner, unowned) == "unowned-01 is not in the registry: only staff may act on it."
+    assert (
+        actions.denial(owner, unowned)
+        == "unowned-01 is not in the registry: only staff and operators may act on it."
+    )
     assert all(actions.may_act(staff, target) for target in (web, db_host, unowned))
     assert actions.owned_hosts(owner) == {"web-01", "db-01"}
     assert actions.owned_hosts(outsider) == set()

@@ -360,7 +360,7 @@ def test_only_staff_may_act_on_an_object_outside_the_registry(
     url = "/api/v1/livestatus/hosts/unowned-01/"
     body = detail_of(api_client_for(owner), url)
     assert not any(body["can"].values())
-    assert body["denial"] == "unowned-01 is not in the registry: only staff may act on it."
+    assert body["denial"] == "unowned-01 is not in the registry: only staff and operators may act on it."
     staff_can = detail_of(api_client_for(staff), url)["can"]
     assert staff_can["recheck"] and staff_can["downtime"] and not staff_can["delete_downtime"]
 

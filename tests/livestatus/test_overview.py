@@ -416,7 +416,7 @@ def test_refresh_against_icinga_and_a_dead_node(
     snapshot = overview_store.get_snapshot()
     assert snapshot is not None and summary["taken_at"] == snapshot["taken_at"]
     # Two nodes asked for status, the one that answered six more questions, and the log once.
-    assert snapshot["queries"] == 2 + (overview.QUERIES_PER_REFRESH - 1) + 1
+    assert snapshot["queries"] == 2 + (overview.QUERIES_PER_REFRESH - 1) + tops.LOG_QUERIES
     nodes = {n["name"]: n for n in snapshot["nodes"]}
     assert nodes["master"]["reachable"] is True and "icinga2" in nodes["master"]["version"]
     assert nodes["master"]["deployment"]["state"] == "confirmed"
@@ -464,8 +464,8 @@ def test_without_redis_the_snapshot_is_computed_on_request_and_kept_briefly(
     body = json.loads(overview_store.data_response_body())
     assert first is not None and second is not None and first["taken_at"] == second["taken_at"]
     assert body["snapshot"]["taken_at"] == first["taken_at"]
-    # One refresh (with the tops' log query) for three reads.
-    assert client.requests_sent - before == overview.QUERIES_PER_REFRESH + 1
+    # One refresh (with the tops' log queries) for three reads.
+    assert client.requests_sent - before == overview.QUERIES_PER_REFRESH + tops.LOG_QUERIES
 
 
 @pytest.fixture
@@ -582,9 +582,9 @@ def test_noisiest_services_from_a_core_with_a_log_table(fresh_clients: None, set
         ("web-01", "http", True)
     ]
     assert snapshot["hostgroups"][0]["severity"] == "critical"
-    # The refresh, the tops' log query and, once per client, GET status for the dialect
+    # The refresh, the tops' log queries and, once per client, GET status for the dialect
     # (GET columns, also once, is answered by the stand-in server itself).
-    assert len(core.requests) == overview.QUERIES_PER_REFRESH + 1 + 1
+    assert len(core.requests) == overview.QUERIES_PER_REFRESH + tops.LOG_QUERIES + 1
 
 
 def test_nodes_without_livestatus_are_listed_as_not_watched(

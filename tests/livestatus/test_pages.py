@@ -255,6 +255,10 @@ def test_service_detail(owner_browser: Client) -> None:
     assert "None scheduled." in html
     # The owner may act.
     assert 'id="actions"' in html and "/status/acknowledge/web-01/crit-me/?node=master" in html
+    # Its notes link (notes_url); an action_url that is no web address is not made a link.
+    links = html[html.index('id="object-links"') :].split("</dd>")[0]
+    assert '<a href="https://wiki.example.org/crit-me" rel="noopener noreferrer">Notes</a>' in links
+    assert "javascript" not in html
 
 
 def test_history_shows_state_changes_newest_first(owner_browser: Client, live: LivestatusClient) -> None:

@@ -206,7 +206,9 @@ def test_profile_page_creates_a_read_only_token(owner: User) -> None:
     assert client.post("/profile/", {"name": "inventory", "read_only": "on"}).status_code == 403  # no CSRF
     assert not APIToken.objects.filter(user=owner).exists()
 
-    response = client.post("/profile/", {"name": "inventory", "read_only": "on", "csrfmiddlewaretoken": csrf})
+    response = client.post(
+        "/profile/", {"name": "inventory", "read_only": "on", "csrfmiddlewaretoken": csrf}, follow=True
+    )
     assert response.status_code == 200
     match = re.search(rb'id="new-token-secret">([^<]+)<', response.content)
     assert match

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from registry.models import Command, Contact, HostTemplate, NaemonNode, ServiceTemplate
-from tests.scenarios import Site
 from tests.services.nagios import NagiosCore, VerifyDir, nagios_available
 from tests.services.required import require_service
 
@@ -68,12 +67,6 @@ def basics(db: None) -> dict[str, object]:
         "host_template": host_template,
         "service_template": service_template,
     }
-
-
-@pytest.fixture
-def site(team: Any, other_team: Any) -> Site:
-    """The shared test registry: host groups, templates and hosts of two teams."""
-    return Site(team, other_team)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from registry.choices import DeploymentState
 from registry.models import Deployment, Host, HostGroup, Service
 from tests.doubles import DeployRecorder
 from tests.factories import HostFactory, HostTemplateFactory, NaemonNodeFactory, ServiceFactory
-from tests.scenarios import Site
+from tests.scenarios import Site, site_relation
 
 API = "/api/v1/registry"
 
@@ -669,7 +669,7 @@ ROUTES = _api_routes()
 # The objects of the Site that each kind of URL is tried with. A new route needs an entry here:
 # its test fails with a KeyError until it has one, so no list or object kind goes untested.
 LIST_PARAMS = {"host": "web01", "hostgroup": "web"}
-OBJECTS = {
+OBJECTS: dict[str, dict[str, Any]] = {
     "naemonnode-detail": {"name": "master1"},
     "host-detail": {"name": "web01"},
     "hostgroup-detail": {"name": "web"},
@@ -682,6 +682,9 @@ OBJECTS = {
     "contactgroup-detail": {"name": "admins"},
     "host-service-detail": {"host": "web01", "description": "HTTP"},
     "hostgroup-service-detail": {"hostgroup": "web", "description": "Load"},
+    # Dependencies and escalations, by id: made for the test (tests.scenarios.site_relation).
+    **{f"{kind}-detail": {"pk": None} for kind in ("hostdependency", "servicedependency")},
+    **{f"{kind}-detail": {"pk": None} for kind in ("hostescalation", "serviceescalation")},
 }
 LISTS = sorted(name for name, (actions, _) in ROUTES.items() if "list" in actions)
 WRITABLE_OBJECTS = sorted(name for name, (actions, _) in ROUTES.items() if "partial_update" in actions)
@@ -736,7 +739,8 @@ def test_every_list_refuses_unknown_filter_parameters(api: Any, site: Site, name
 def test_every_object_kind_honours_if_none_match_and_if_match(
     api: Any, site: Site, deploys: DeployRecorder, name: str
 ) -> None:
-    url = reverse(f"registry-api:{name}", kwargs=OBJECTS[name])
+    kwargs = OBJECTS[name] if "pk" not in OBJECTS[name] else {"pk": site_relation(site, name).pk}
+    url = reverse(f"registry-api:{name}", kwargs=kwargs)
     first = api.get(url)
     assert first.status_code == 200
     etag = first["ETag"]

@@ -92,6 +92,7 @@ def test_added_host_appears_in_the_running_core(
         "contacts.cfg",
         "groups.cfg",
         "hosts.cfg",
+        "relations.cfg",
         "services.cfg",
         "templates.cfg",
         "timeperiods.cfg",

@@ -226,10 +226,10 @@ def test_deployment_history_always_polls_faster_while_one_runs(owner: Any, site:
     assert "every 2s" in fragment and "<html" not in fragment
     assert f'data-deployment="{running.pk}" data-state="verifying"' in fragment
     Deployment.objects.filter(pk=running.pk).update(state=DeploymentState.CONFIRMED)
-    final = client.get("/registry/nodes/master1/deployments/").content.decode()
+    final = client.get("/registry/nodes/master1/deployments/", HTTP_HX_REQUEST="true").content.decode()
     assert "every 5s" in final  # all final: back to the slow poll, which still sees new ones
     assert f'data-deployment="{running.pk}" data-state="confirmed"' in final
-    assert f"<td>{done.pk}</td>" in final
+    assert f'data-detail="{done.pk}">{done.pk}</a>' in final
     assert client.get("/registry/nodes/nope/deployments/").status_code == 404
 
 

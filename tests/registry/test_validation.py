@@ -507,6 +507,26 @@ def body(clean: dict[str, Any], spoiled: dict[str, Any]) -> st.SearchStrategy[di
 
 
 args = st.sampled_from([[], [], ["-w 80% -c 90%", "10:20"], ["100.0,20%", "", "/var/log/x.log"]])
+# Issue 16's directives: values the core takes, values at and past its limits, and hostile text.
+DIRECTIVES = {
+    "event_handler": st.sampled_from([None, "check-true"]),
+    "event_handler_enabled": st.sampled_from([None, True, False]),
+    "flap_detection_enabled": st.sampled_from([None, True, False]),
+    "low_flap_threshold": st.sampled_from([None, 0, 5, 50.5, 100, 101, -1]),
+    "high_flap_threshold": st.sampled_from([None, 0, 20, 100, 100.5]),
+    "check_freshness": st.sampled_from([None, True]),
+    "freshness_threshold": st.sampled_from([None, 0, 60]),
+    "process_perf_data": st.sampled_from([None, False]),
+    "retain_status_information": st.sampled_from([None, False]),
+    "notes_url": st.sampled_from(["", "https://wiki.example.org/$HOSTNAME$?a=1&b=2", "/runbook#x"]),
+    "action_url": st.sampled_from(["", "http://grafana.example.org/d/x"]),
+    "display_name": st.sampled_from(["", "Web one (primary)"]),
+    "icon_image": st.sampled_from(["", "server.png"]),
+    "icon_image_alt": st.sampled_from(["", "A server"]),
+}
+SPOILED_DIRECTIVES = {
+    key: hostile for key in ("notes_url", "action_url", "display_name", "icon_image", "icon_image_alt")
+}
 host_bodies = body(
     {
         "alias": st.sampled_from(["", "Web one", "Web (primary), rack #4 - 50%"]),
@@ -518,11 +538,14 @@ host_bodies = body(
         # Required directives: set, set to what the core refuses, inherited, or missing.
         "max_check_attempts": st.sampled_from([None, None, 0, 1]),
         "templates": st.sampled_from([["test-host"], [], ["empty-host"], ["empty-host", "test-host"]]),
+        **DIRECTIVES,
+        "flap_detection_options": st.sampled_from(["", "o,d,u", "n", "o,w"]),
     },
     {
         "alias": hostile,
         "address": hostile,
         "notes": hostile,
+        **SPOILED_DIRECTIVES,
         "custom_variables": hostile.map(lambda v: {"_RACK": v}),
         "check_command_args": hostile.map(lambda v: ["80", v]),
     },
@@ -536,8 +559,12 @@ service_bodies = body(
         "retry_interval": st.sampled_from([None, None, 0, 1]),
         "custom_variables": st.sampled_from([{}, {"_X": "y z"}]),
         "templates": st.sampled_from([[], ["test-service"], ["empty-service"]]),
+        **DIRECTIVES,
+        "flap_detection_options": st.sampled_from(["", "o,w,c,u", "n", "d"]),
+        "is_volatile": st.sampled_from([None, True, False]),
     },
     {
+        **SPOILED_DIRECTIVES,
         "description": hostile,
         "check_command_args": hostile.map(lambda v: [v]),
         "custom_variables": hostile.map(lambda v: {"_X": v}),

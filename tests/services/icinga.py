@@ -105,6 +105,8 @@ class Service:
     dummy_state: int = 0
     dummy_text: str = "dummy check ran"
     groups: Sequence[str] = ()
+    #: Object attributes such as notes_url and action_url (their Livestatus columns have the same names).
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -214,6 +216,8 @@ def render_config(
                 out.append("  groups = [ " + ", ".join(icinga_string(g) for g in service.groups) + " ]")
             for key, value in service.vars.items():
                 out.append(f"  vars[{icinga_string(key)}] = {icinga_string(value)}")
+            for key, value in service.attributes.items():
+                out.append(f"  {key} = {icinga_string(value)}")
             out.append("}")
     return "\n".join(out) + "\n"
 

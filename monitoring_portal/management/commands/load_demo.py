@@ -45,6 +45,8 @@ DEMO_USERS = {
     "bob": ("Bob Keller", ["db"], False),
     "carol": ("Carol Weber", ["control-room"], False),
 }
+#: Node 'local' without a core; `manage.py demo_core` says on it when its demo core is attached.
+DEMO_NODE_ALIAS = "Demo node (rendered into var/, never reloaded)"
 
 
 class Command(BaseCommand):
@@ -118,7 +120,7 @@ class Command(BaseCommand):
             NaemonNode,
             name="local",
             defaults={
-                "alias": "Demo node (rendered into var/, never reloaded)",
+                "alias": DEMO_NODE_ALIAS,
                 "config_dir": str(var / "portal.d"),
                 "main_config": "",
                 "verify_command": verify,
@@ -213,7 +215,8 @@ class Command(BaseCommand):
         frontend = get(
             ServiceGroup, name="frontend", defaults={"alias": "What users see", "team": teams["web"]}
         )
-        for username in ("alice", "bob", "carol"):
+        # The demo login is a contact too, so "My notifications" has someone to apply to.
+        for username in ("demo", "alice", "bob", "carol"):
             user = get_user_model().objects.get(username=username)
             contact = get(
                 Contact,

@@ -67,6 +67,15 @@
     return node;
   }
 
+  // Every visible word goes through Django's catalogue (/jsi18n/, loaded by base.html first).
+  function _(text) {
+    return interpolate(gettext(text), [].slice.call(arguments, 1));
+  }
+
+  // The API's words ("notify", "suppress", field names) stay in data-* attributes; these are
+  // only what the page shows.
+  var DECISION_LABELS = { notify: gettext("notify"), suppress: gettext("suppress") };
+
   function debounce(fn, ms) {
     var timer = null;
     return function () {
@@ -109,7 +118,7 @@
   function decisionBadge(decision) {
     return el("span", {
       className: "badge fs-6 " + (decision === "notify" ? "text-bg-success" : "text-bg-secondary"),
-      text: decision,
+      text: DECISION_LABELS[decision] || decision,
       "data-decision": decision,
     });
   }
@@ -132,7 +141,15 @@
 
   // --- My notifications ---------------------------------------------------------------------
 
-  var DAY_LABELS = { mon: "Mon", tue: "Tue", wed: "Wed", thu: "Thu", fri: "Fri", sat: "Sat", sun: "Sun" };
+  var DAY_LABELS = {
+    mon: gettext("Mon"), tue: gettext("Tue"), wed: gettext("Wed"), thu: gettext("Thu"),
+    fri: gettext("Fri"), sat: gettext("Sat"), sun: gettext("Sun"),
+  };
+  var FIELD_LABELS = {
+    hosts: gettext("hosts"), hostgroups: gettext("hostgroups"), services: gettext("services"),
+    servicegroups: gettext("servicegroups"), states: gettext("states"), types: gettext("types"),
+    channels: gettext("channels"),
+  };
   var NAME_FIELDS = ["hosts", "hostgroups", "services", "servicegroups"];
   var CHECK_FIELDS = ["states", "types", "channels", "days"];
 
@@ -159,21 +176,21 @@
     function summary(rule) {
       var parts = [];
       NAME_FIELDS.concat(["states", "types", "channels"]).forEach(function (field) {
-        if (rule[field].length) parts.push(field + ": " + rule[field].join(", "));
+        if (rule[field].length) parts.push(FIELD_LABELS[field] + ": " + rule[field].join(", "));
       });
       var windowed = rule.days.length || rule.start !== "00:00" || rule.end !== "24:00";
       if (windowed) {
-        var days = rule.days.length ? rule.days.map(function (d) { return DAY_LABELS[d]; }).join(" ") : "every day";
+        var days = rule.days.length ? rule.days.map(function (d) { return DAY_LABELS[d]; }).join(" ") : gettext("every day");
         parts.push(days + " " + rule.start + "–" + rule.end);
       }
-      return parts.length ? parts.join("; ") : "any notification";
+      return parts.length ? parts.join("; ") : gettext("any notification");
     }
 
     function renderRules() {
       if (!rules.length) {
         body.replaceChildren(el("tr", {}, el("td", {
           colspan: "6", className: "text-body-secondary",
-          text: "No rules: your default decides every notification.",
+          text: gettext("No rules: your default decides every notification."),
         })));
         return;
       }
@@ -186,12 +203,12 @@
           el("td", { text: String(index + 1) }),
           el("td", {}, el("div", { className: "form-check form-switch mb-0" }, el("input", {
             className: "form-check-input rule-enabled", type: "checkbox", role: "switch",
-            checked: rule.enabled, "aria-label": "Rule " + (index + 1) + " enabled",
+            checked: rule.enabled, "aria-label": _("Rule %s enabled", index + 1),
             onchange: function (event) { setEnabled(rule, event.target.checked); },
           }))),
           el("td", {}, el("span", {
             className: "badge " + (rule.action === "notify" ? "text-bg-success" : "text-bg-secondary"),
-            text: rule.action,
+            text: DECISION_LABELS[rule.action] || rule.action,
           })),
           el("td", { className: "small" }, [summary(rule)].concat((rule.warnings || []).map(function (w) {
             return el("div", { className: "text-warning-emphasis rule-warning", role: "note", text: "⚠ " + w });
@@ -200,24 +217,24 @@
           el("td", { className: "text-end text-nowrap" }, [
             el("button", {
               type: "button", className: "btn btn-sm btn-outline-secondary", text: "↑",
-              title: "Move up", "aria-label": "Move rule " + (index + 1) + " up", disabled: index === 0,
+              title: gettext("Move up"), "aria-label": _("Move rule %s up", index + 1), disabled: index === 0,
               onclick: function () { move(index, -1); },
             }),
             " ",
             el("button", {
               type: "button", className: "btn btn-sm btn-outline-secondary", text: "↓",
-              title: "Move down", "aria-label": "Move rule " + (index + 1) + " down", disabled: index === rules.length - 1,
+              title: gettext("Move down"), "aria-label": _("Move rule %s down", index + 1), disabled: index === rules.length - 1,
               onclick: function () { move(index, 1); },
             }),
             " ",
             el("button", {
-              type: "button", className: "btn btn-sm btn-outline-primary", text: "Edit",
-              "aria-label": "Edit rule " + (index + 1), onclick: function () { openEditor(rule); },
+              type: "button", className: "btn btn-sm btn-outline-primary", text: gettext("Edit"),
+              "aria-label": _("Edit rule %s", index + 1), onclick: function () { openEditor(rule); },
             }),
             " ",
             el("button", {
-              type: "button", className: "btn btn-sm btn-outline-danger", text: "Delete",
-              "aria-label": "Delete rule " + (index + 1), onclick: function () { remove(rule, index); },
+              type: "button", className: "btn btn-sm btn-outline-danger", text: gettext("Delete"),
+              "aria-label": _("Delete rule %s", index + 1), onclick: function () { remove(rule, index); },
             }),
           ]),
         ]);
@@ -251,7 +268,7 @@
     }
 
     function remove(rule, index) {
-      var label = "Delete rule " + (index + 1) + (rule.comment ? " (" + rule.comment + ")" : "") + "?";
+      var label = rule.comment ? _("Delete rule %s (%s)?", index + 1, rule.comment) : _("Delete rule %s?", index + 1);
       if (!window.confirm(label)) return;
       api(base, "DELETE", "rules/" + rule.id + "/").then(changed).catch(fail);
     }
@@ -272,7 +289,7 @@
     function openEditor(rule) {
       showFieldErrors(ruleForm, null);
       ruleForm.reset();
-      document.getElementById("rule-editor-heading").textContent = rule ? "Edit rule" : "New rule";
+      document.getElementById("rule-editor-heading").textContent = rule ? gettext("Edit rule") : gettext("New rule");
       document.getElementById("rule-id").value = rule ? rule.id : "";
       document.getElementById("rule-action").value = rule ? rule.action : "notify";  // what a new user means to add
       replayBox.replaceChildren();
@@ -356,13 +373,13 @@
 
     function renderReplay(answer) {
       var parts = [el("p", { className: "mb-2", id: "replay-summary" }, [
-        el("strong", { text: answer.fewer + " fewer" }), " and ", el("strong", { text: answer.more + " more" }),
-        " notifications over your last 7 days (" + answer.replayed + " replayed, times in " + answer.timezone + ").",
+        el("strong", { text: _("%s fewer", answer.fewer) }), " " + gettext("and") + " ", el("strong", { text: _("%s more", answer.more) }),
+        " " + _("notifications over your last 7 days (%s replayed, times in %s).", answer.replayed, answer.timezone),
       ])];
       if (answer.differences.length) {
         var zone = answer.timezone;
         parts.push(el("table", { className: "table table-sm small mb-0", id: "replay-table" }, [
-          el("thead", {}, el("tr", {}, ["Time", "Object", "Type", "Before → after", "Decided by"].map(function (t) {
+          el("thead", {}, el("tr", {}, [gettext("Time"), gettext("Object"), gettext("Type"), gettext("Before → after"), gettext("Decided by")].map(function (t) {
             return el("th", { scope: "col", text: t });
           }))),
           el("tbody", {}, answer.differences.map(function (d) {
@@ -370,7 +387,7 @@
             try { when = new Date(d.time).toLocaleString("sv-SE", { timeZone: zone }).slice(0, 16); } catch (e) { when = d.time; }
             return el("tr", { "data-decision-id": String(d.decision), "data-change": d.before + "-" + d.after }, [
               el("td", { className: "text-nowrap", text: when }),
-              el("td", { text: d.service ? d.service + " on " + d.host : d.host }),
+              el("td", { text: d.service ? _("%s on %s", d.service, d.host) : d.host }),
               el("td", { text: d.type + " " + d.state }),
               el("td", {}, [decisionBadge(d.before), " → ", decisionBadge(d.after)]),
               el("td", { text: d.rule }),
@@ -404,7 +421,7 @@
       if (!zone || zone === profile.timezone) return null;
       return api(base, "PATCH", "profile/", { timezone: zone }).then(function (saved) {
         document.getElementById("profile-timezone").value = saved.timezone;
-        document.getElementById("profile-status").textContent = "Time zone set from your browser: " + saved.timezone + ".";
+        document.getElementById("profile-status").textContent = _("Time zone set from your browser: %s.", saved.timezone);
       }).catch(function () { /* an unknown zone: keep the site's */ });
     }
 
@@ -417,7 +434,7 @@
         timezone: document.getElementById("profile-timezone").value.trim(),
       }).then(function () {
         showFieldErrors(profileForm, null);
-        status.textContent = "Saved.";
+        status.textContent = gettext("Saved.");
         return changed();
       }).catch(function (error) {
         if (error.status === 400) showFieldErrors(profileForm, error.body);
@@ -470,21 +487,23 @@
     }
 
     function renderPreview(answer) {
-      var decidedBy = answer.rule
-        ? "Rule " + (rules.findIndex(function (r) { return r.id === answer.rule.id; }) + 1) +
-          (answer.rule.comment ? " (" + answer.rule.comment + ")" : "") + " decides."
-        : "No rule matches: your default decides.";
-      var groups = answer.hostgroups.length ? answer.hostgroups.join(", ") : "none";
+      var position = answer.rule ? rules.findIndex(function (r) { return r.id === answer.rule.id; }) + 1 : 0;
+      var decidedBy = !answer.rule
+        ? gettext("No rule matches: your default decides.")
+        : answer.rule.comment
+          ? _("Rule %s (%s) decides.", position, answer.rule.comment)
+          : _("Rule %s decides.", position);
+      var groups = answer.hostgroups.length ? answer.hostgroups.join(", ") : gettext("none");
       var parts = [
         el("p", { className: "mb-2", id: "preview-decision" }, [decisionBadge(answer.decision), " ", decidedBy]),
         el("p", { className: "small text-body-secondary mb-1", text: answer.reason }),
-        el("p", { className: "small mb-1", id: "preview-time-evaluated", text: "Evaluated at " + answer.local_time + "." }),
+        el("p", { className: "small mb-1", id: "preview-time-evaluated", text: _("Evaluated at %s.", answer.local_time) }),
         answer.note ? el("p", { className: "small text-body-secondary mb-1", text: answer.note }) : null,
         el("p", {
           className: "small text-body-secondary mb-0",
-          text: "As contact " + answer.contact + " in " + answer.timezone + "; host groups: " + groups +
-            (answer.service ? "; service groups: " + (answer.servicegroups.join(", ") || "none") : "") +
-            (answer.host_known ? "" : " (host not in the registry)"),
+          text: _("As contact %s in %s; host groups: %s", answer.contact, answer.timezone, groups) +
+            (answer.service ? "; " + _("service groups: %s", answer.servicegroups.join(", ") || gettext("none")) : "") +
+            (answer.host_known ? "" : " " + gettext("(host not in the registry)")),
         }),
       ];
       result.replaceChildren.apply(result, parts.filter(Boolean));
@@ -538,14 +557,14 @@
     }
 
     function render(answer) {
-      var what = answer.service ? answer.service + " on " + answer.host : "host " + answer.host;
+      var what = answer.service ? _("%s on %s", answer.service, answer.host) : _("host %s", answer.host);
+      var groups = _("host groups: %s", answer.hostgroups.join(", ") || gettext("none")) +
+        (answer.service ? "; " + _("service groups: %s", answer.servicegroups.join(", ") || gettext("none")) : "");
       var heading = el("p", {}, [
-        el("strong", { text: answer.type + " " + answer.state }), " for " + what +
-          " (host groups: " + (answer.hostgroups.join(", ") || "none") +
-          (answer.service ? "; service groups: " + (answer.servicegroups.join(", ") || "none") : "") + ")",
+        el("strong", { text: answer.type + " " + answer.state }), " " + _("for %s (%s)", what, groups),
       ]);
       if (!answer.contacts.length) {
-        output.replaceChildren(heading, el("p", { className: "text-warning-emphasis", text: "Nobody: the object has no contacts." }));
+        output.replaceChildren(heading, el("p", { className: "text-warning-emphasis", text: gettext("Nobody: the object has no contacts.") }));
         return;
       }
       var rows = [];
@@ -556,21 +575,25 @@
           if (i === 0) {
             cells.push(el("td", { rowspan: String(channels.length) }, [
               el("strong", { text: contact.contact }),
-              el("div", { className: "small text-body-secondary", text: contact.user ? "user " + contact.user : "no portal user" }),
+              el("div", { className: "small text-body-secondary", text: contact.user ? _("user %s", contact.user) : gettext("no portal user") }),
             ]));
             cells.push(el("td", { rowspan: String(channels.length), className: "small", text: contact.via.join(", ") }));
           }
           if (!channel) {
-            cells.push(el("td", { colspan: "3", className: "text-body-secondary small", text: "no notification commands" }));
+            cells.push(el("td", { colspan: "3", className: "text-body-secondary small", text: gettext("no notification commands") }));
           } else if (!contact.sent_by_naemon) {
             cells.push(el("td", { text: channel.channel || "(" + channel.command + ")" }));
             cells.push(el("td", {}, decisionBadge("suppress")));
-            cells.push(el("td", { className: "small", text: "Naemon does not send: " + contact.naemon_reason }));
+            cells.push(el("td", { className: "small", text: _("Naemon does not send: %s", contact.naemon_reason) }));
           } else {
             cells.push(el("td", { text: channel.channel || "(" + channel.command + ")" }));
             cells.push(el("td", {}, decisionBadge(channel.decision)));
             cells.push(el("td", { className: "small" }, [
-              channel.rule ? el("span", { text: "Rule " + (channel.rule.position + 1) + (channel.rule.comment ? " (" + channel.rule.comment + ")" : "") + ": " }) : null,
+              channel.rule ? el("span", {
+                text: (channel.rule.comment
+                  ? _("Rule %s (%s)", channel.rule.position + 1, channel.rule.comment)
+                  : _("Rule %s", channel.rule.position + 1)) + ": ",
+              }) : null,
               channel.reason,
             ]));
           }
@@ -578,7 +601,7 @@
         });
       });
       output.replaceChildren(heading, el("table", { className: "table table-sm align-middle", id: "who-table" }, [
-        el("thead", {}, el("tr", {}, ["Contact", "Why a contact", "Channel", "Decision", "Because"].map(function (t) {
+        el("thead", {}, el("tr", {}, [gettext("Contact"), gettext("Why a contact"), gettext("Channel"), gettext("Decision"), gettext("Because")].map(function (t) {
           return el("th", { scope: "col", text: t });
         }))),
         el("tbody", {}, rows),
