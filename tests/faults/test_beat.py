@@ -81,7 +81,7 @@ def periodic(worker_env: dict[str, str], redis_url: str, tmp_path: Path) -> Iter
         beat.kill()
         worker.stop()  # before transactional_db flushes the tables under it
         # Nothing of this test may reach the next one: queued ticks, a lock of a run cut short.
-        Celery(broker=redis_url).control.purge()
+        Celery(broker=redis_url, set_as_current=False).control.purge()
         client = redis.Redis.from_url(redis_url)
         for key in client.scan_iter(f"{KEY_PREFIX}*"):
             client.delete(key)
@@ -150,7 +150,7 @@ def test_sent_twice_at_once_runs_once_at_a_time(
     worker, _ = periodic
     expired_host("lease-1")
     worker.start()
-    client = Celery(broker=redis_url)
+    client = Celery(broker=redis_url, set_as_current=False)
     try:
         lock_hosts(hosts_table_lock)
         client.send_task(TASK)

@@ -68,7 +68,7 @@ def test_killed_worker_restarted_converges(
     add_host("web1", basics)
     baseline = Deployment.objects.create(node=node, triggered_by="test")
     worker.start()
-    client = Celery(broker=redis_url)
+    client = Celery(broker=redis_url, set_as_current=False)
     try:
         client.send_task("registry.tasks.deploy_node", args=[node.pk], queue=node.queue)
         wait_for("the baseline deploy", lambda: settled(node), 90, 0.2)

@@ -43,7 +43,7 @@ def test_real_worker_processes_a_task_through_redis(redis_url: str, tmp_path: Pa
              "--concurrency", "1", "-Q", queue, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    client = Celery(broker=redis_url, backend=redis_url)
+    client = Celery(broker=redis_url, backend=redis_url, set_as_current=False)
     try:
         payload = uuid.uuid4().hex
         result = client.send_task("monitoring_portal.tasks.ping", args=[payload], queue=queue)

@@ -125,7 +125,7 @@ def test_the_request_id_reaches_a_real_workers_json_log(redis_url: str, tmp_path
              "--concurrency", "1", "-Q", queue, "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    client = Celery(broker=redis_url, backend=redis_url)
+    client = Celery(broker=redis_url, backend=redis_url, set_as_current=False)
     try:
         sent: list[Any] = []
 
