@@ -17,10 +17,13 @@ from monitoring_portal.groupmap import GroupMap, parse
 from monitoring_portal.roles import ROLES
 
 
-def group_map_setting(name: str) -> GroupMap:
-    """A group map (monitoring_portal/groupmap.py) from the environment; a bad entry stops the start."""
+def group_map_setting(name: str, text: str | None) -> GroupMap:
+    """A group map (monitoring_portal/groupmap.py) from the environment; a bad entry stops the start.
+
+    The caller reads the variable (``get_str("OIDC_GROUP_MAP")``) so that every variable the
+    settings read is named in one call (tests/deploy checks them against the docs)."""
     try:
-        return parse(get_str(name, "") or "", roles=ROLES, name=name)
+        return parse(text or "", roles=ROLES, name=name)
     except ValueError as exc:
         raise ImproperlyConfigured(str(exc)) from None
 
@@ -142,7 +145,7 @@ OIDC_USE_PKCE = True
 OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the IdP logout
 OIDC_USERNAME_CLAIM = get_str("OIDC_USERNAME_CLAIM", "preferred_username") or "preferred_username"
 OIDC_GROUPS_CLAIM = get_str("OIDC_GROUPS_CLAIM", "groups") or "groups"
-OIDC_GROUP_MAP = group_map_setting("OIDC_GROUP_MAP")
+OIDC_GROUP_MAP = group_map_setting("OIDC_GROUP_MAP", get_str("OIDC_GROUP_MAP", ""))
 OIDC_AUTHENTICATE_CLASS = "monitoring_portal.oidc.PortalOIDCAuthenticationRequestView"
 OIDC_OP_LOGOUT_URL_METHOD = "monitoring_portal.oidc.end_session_url"
 LOGIN_REDIRECT_URL_FAILURE = "login"
@@ -159,7 +162,7 @@ LDAP_USER_BASE = get_str("LDAP_USER_BASE", "") or ""
 LDAP_USER_FILTER = get_str("LDAP_USER_FILTER", "(uid=%(user)s)") or "(uid=%(user)s)"
 LDAP_GROUP_BASE = get_str("LDAP_GROUP_BASE", "") or ""
 LDAP_GROUP_TYPE = get_choice("LDAP_GROUP_TYPE", "groupOfNames", ("posixGroup", "groupOfNames"))
-LDAP_GROUP_MAP = group_map_setting("LDAP_GROUP_MAP")
+LDAP_GROUP_MAP = group_map_setting("LDAP_GROUP_MAP", get_str("LDAP_GROUP_MAP", ""))
 if LDAP_SERVER_URI:
     if not (LDAP_USER_BASE and LDAP_GROUP_BASE):
         raise ImproperlyConfigured("LDAP_SERVER_URI is set: set LDAP_USER_BASE and LDAP_GROUP_BASE too.")
