@@ -10,7 +10,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libldap2-de
 COPY requirements.txt /src/
 RUN pip install -r /src/requirements.txt
 COPY . /src
-RUN pip install --no-deps /src && pip uninstall -y pip setuptools
+# The notify-filter Naemon runs (/opt/venv/bin/notify-filter): a launcher that starts Python without
+# site, in place of pip's console script (preferences/launcher.py), importing from site-packages.
+RUN pip install --no-deps /src && cd / && python -m preferences.launcher && pip uninstall -y pip setuptools
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \

@@ -76,7 +76,9 @@ arguments (a few listed errors, each value cut to 1,000 characters).
 
 from __future__ import annotations
 
-import os
+# posix, not os: started without site (preferences/launcher.py) the filter would import os
+# for itself, ~1 ms of its start; only the exec form imports it (to search PATH).
+import posix
 import sys
 import time
 
@@ -478,7 +480,7 @@ class SentProblems:
         self, directory: str, contact: str, max_days: float, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> None:
         self.directory = directory
-        base = os.path.join(directory, snapshot.contact_filename(contact))
+        base = snapshot.join(directory, snapshot.contact_filename(contact))
         self.path = base + ".sent"
         self.lock_path = base + ".lock"
         self.max_age = max_days * 86400
@@ -494,7 +496,7 @@ class SentProblems:
             with open(self.path, "rb") as file:
                 data = file.read()
         except FileNotFoundError:
-            if not os.path.isdir(self.directory):
+            if not _is_dir(self.directory):
                 raise  # not set up: unknown rather than "nothing was sent"
             return {}, True
         complete = not data.startswith(_SENT_ONLY_MAGIC)
@@ -522,7 +524,10 @@ class SentProblems:
                     return  # no lock: a problem already sent in a worse state, held back now
             except ValueError:
                 pass  # damaged: rewritten below
-        os.makedirs(self.directory, 0o750, exist_ok=True)
+        if not _is_dir(self.directory):
+            import os  # rare: a node's first record
+
+            os.makedirs(self.directory, 0o750, exist_ok=True)
         lock = self._lock()
         try:
             try:
@@ -536,7 +541,7 @@ class SentProblems:
                 records.pop(legacy, None)  # superseded by per-channel records from now on
             self._write(records)
         finally:
-            os.close(lock)
+            posix.close(lock)
 
     def pop(self, key: str, problem_id: str | None, legacy: str | None = None) -> bool | None:
         """Forget ``key``; whether this contact was sent that problem (None: no record of it here)."""
@@ -549,7 +554,7 @@ class SentProblems:
                 if entry is not None:
                     self._write(records)
             finally:
-                os.close(lock)
+                posix.close(lock)
             if entry is not None:
                 return self._sent(entry, problem_id, complete)
         return self._sent(records.get(legacy) if legacy is not None else None, problem_id, complete)
@@ -587,7 +592,7 @@ class SentProblems:
     def _lock(self) -> int:
         import fcntl  # only on the paths that write
 
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o640)
+        fd = posix.open(self.lock_path, posix.O_RDWR | posix.O_CREAT, 0o640)
         try:
             # Not a blocking flock: a stuck holder (a hung filter, someone's flock(1)) would
             # keep this notification waiting until Naemon kills it, and then it is lost.
@@ -606,20 +611,20 @@ class SentProblems:
                     time.sleep(min(pause, left))
                     pause = min(pause * 2, 0.05)  # holders keep it for a millisecond or so
         except BaseException:
-            os.close(fd)
+            posix.close(fd)
             raise
 
     def _write(self, records: Records) -> None:
         oldest = time.time() - self.max_age
         # Recent and well-formed: a damaged entry goes too.
         kept = {key: entry for key, entry in records.items() if _is_entry(entry) and entry[1] >= oldest}
-        temporary = f"{self.path}.{os.getpid()}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        temporary = f"{self.path}.{posix.getpid()}.tmp"
+        fd = posix.open(temporary, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC, 0o640)
         try:
-            os.write(fd, snapshot.pack(kept, _STATE_MAGIC))
+            posix.write(fd, snapshot.pack(kept, _STATE_MAGIC))
         finally:
-            os.close(fd)
-        os.replace(temporary, self.path)
+            posix.close(fd)
+        posix.replace(temporary, self.path)
 
 
 def _is_entry(entry: object) -> TypeGuard[Entry]:
@@ -651,6 +656,8 @@ def _send(command: list[str], log: tuple[str, dict[str, LogValue]] | None) -> in
     if not command:
         return 0
     try:
+        import os  # for execvp's search of PATH; the process becomes the command next
+
         os.execvp(command[0], command)  # noqa: S606 - exec is the point: no shell, no fork
     except OSError as exc:
         if log is not None:
@@ -660,6 +667,14 @@ def _send(command: list[str], log: tuple[str, dict[str, LogValue]] | None) -> in
             write_log(path, record)
         _stderr(f"notify-filter: cannot run {command[0]!r}: {exc}")
         return 127 if isinstance(exc, FileNotFoundError) else 126
+
+
+def _is_dir(path: str) -> bool:
+    """``os.path.isdir`` without importing os."""
+    try:
+        return posix.stat(path).st_mode & 0o170000 == 0o040000  # S_IFMT, S_IFDIR
+    except (OSError, ValueError):
+        return False
 
 
 def _clip(text: str, limit: int) -> str:
@@ -705,11 +720,11 @@ def write_log(path: str, record: dict[str, LogValue]) -> None:
     }
     line = json_line(bounded)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        fd = posix.open(path, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT, 0o640)
         try:
-            os.write(fd, line)
+            posix.write(fd, line)
         finally:
-            os.close(fd)
+            posix.close(fd)
     except OSError as exc:
         _stderr(f"notify-filter: cannot write {path}: {exc}: {line.decode('utf-8').rstrip()}")
 

@@ -42,7 +42,11 @@ A snapshot without it (an older portal) has ``read_cluster`` answer None.
 from __future__ import annotations
 
 import marshal
-import os
+
+# posix, not os: the notify-filter reads snapshots, and os (with posixpath, stat and
+# _collections_abc) is ~1 ms of its start once it runs without site (preferences/launcher.py).
+# The writers, never on the filter's path, import os where they need it.
+import posix
 import time
 
 from preferences import engine
@@ -51,6 +55,7 @@ from preferences import engine
 # treats any name TYPE_CHECKING this way.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable, Mapping
     from typing import Any, TypedDict
 
@@ -88,6 +93,13 @@ class SnapshotMissing(SnapshotError):
 
 class SnapshotCorrupt(SnapshotError):
     """A snapshot file is damaged or of another format."""
+
+
+def join(path: str, *names: str) -> str:
+    """``os.path.join`` for relative ``names`` (file names of the layout), without importing os."""
+    for name in names:
+        path = path + name if not path or path.endswith("/") else path + "/" + name
+    return path
 
 
 def contact_filename(contact: str) -> str:
@@ -229,6 +241,7 @@ def write_compiled_snapshot(
     """Publish already compiled contacts (and the cluster part) atomically (see ``write_snapshot``)."""
     import fcntl
     import json
+    import os  # not on the filter's path (see the import of posix)
     import tempfile
 
     if cluster is not None:
@@ -271,6 +284,8 @@ def write_compiled_snapshot(
 
 
 def _write_new(path: str, data: bytes) -> None:
+    import os  # not on the filter's path (see the import of posix)
+
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         os.write(fd, data)
@@ -279,6 +294,7 @@ def _write_new(path: str, data: bytes) -> None:
 
 
 def _remove_old_generations(root: str, current: str, keep: int) -> None:
+    import os  # not on the filter's path (see the import of posix)
     import shutil
 
     # Names sort by creation time; anything not kept is old or an abandoned write
@@ -296,7 +312,7 @@ def read_contact(directory: StrPath, contact: str) -> CompiledContact | None:
 
     Raises ``SnapshotMissing`` (no complete snapshot) or ``SnapshotCorrupt``.
     """
-    found = _read_file(directory, os.path.join(CONTACTS, contact_filename(contact)), _CONTACT_MAGIC)
+    found = _read_file(directory, join(CONTACTS, contact_filename(contact)), _CONTACT_MAGIC)
     if found is None:
         return None
     path, value = found
@@ -329,13 +345,17 @@ def read_cluster(directory: StrPath) -> ClusterPart | None:
 def _read_file(directory: StrPath, name: str, magic: bytes) -> tuple[str, object] | None:
     """The unpacked file ``name`` of the current generation, and its path; None if the (complete)
     snapshot has no such file. Raises ``SnapshotMissing`` (no complete snapshot) or ``SnapshotCorrupt``."""
-    current = os.path.join(os.fspath(directory), CURRENT)
-    path = os.path.join(current, name)
+    current = join(posix.fspath(directory), CURRENT)
+    path = join(current, name)
     try:
         with open(path, "rb") as file:
             data = file.read()
     except FileNotFoundError:
-        if os.path.exists(os.path.join(current, MANIFEST)):
+        try:
+            posix.stat(join(current, MANIFEST))
+        except OSError:  # what os.path.exists answers False for
+            pass
+        else:
             return None
         raise SnapshotMissing(f"no snapshot in {directory}") from None
     except OSError as exc:
@@ -349,7 +369,7 @@ def _read_file(directory: StrPath, name: str, magic: bytes) -> tuple[str, object
 def generated_at(directory: StrPath) -> float:
     """When the current snapshot was generated (epoch seconds); ``SnapshotMissing`` if none."""
     try:
-        return os.stat(os.path.join(os.fspath(directory), CURRENT, MANIFEST)).st_mtime
+        return posix.stat(join(posix.fspath(directory), CURRENT, MANIFEST)).st_mtime
     except FileNotFoundError:
         raise SnapshotMissing(f"no snapshot in {directory}") from None
 
@@ -357,6 +377,7 @@ def generated_at(directory: StrPath) -> float:
 def read_manifest(directory: StrPath) -> dict[str, object]:
     """The current snapshot's manifest (for tools and tests)."""
     import json
+    import os  # not on the filter's path (see the import of posix)
 
     try:
         with open(os.path.join(os.fspath(directory), CURRENT, MANIFEST), "rb") as file:

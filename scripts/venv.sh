@@ -34,4 +34,8 @@ if [ ! -f "$STAMP" ] || [ requirements.txt -nt "$STAMP" ] || [ "$REQ" -nt "$STAM
     .venv/bin/python -m pip install -q --no-deps -e . --config-settings editable_mode=compat
     touch "$STAMP"
 fi
+# The notify-filter Naemon runs: a launcher that starts Python without site, in place of pip's
+# console script (preferences/launcher.py). Checked every time: reinstalling the project writes
+# pip's script back.
+grep -qsF "notify-filter launcher" .venv/bin/notify-filter || .venv/bin/python -m preferences.launcher .venv/bin/notify-filter
 PY=.venv/bin/python
