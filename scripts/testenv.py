@@ -170,6 +170,9 @@ class Redis:
                 str(self.dir),
                 "--logfile",
                 str(self.dir / "redis.log"),
+                # A block of databases per pytest-xdist worker (tests/services/workers.py).
+                "--databases",
+                "256",
             ],
         )
         wait_for("redis", lambda: port_open(self.port))
@@ -197,6 +200,20 @@ def step(name: str, cmd: list[str], env: dict[str, str]) -> int:
 
 # compilemessages walks the whole tree for locale/ folders: only ours, not the packages' own.
 COMPILE_IGNORE = ["--ignore", ".venv", "--ignore", "var", "--ignore", "node_modules"]
+
+
+def parallel(pytest_args: list[str]) -> list[str]:
+    """pytest-xdist options for a whole-suite run; none when given test paths or ``-n``.
+
+    Most of the suite waits (on cores reloading, browsers, polls with deadlines), so more workers
+    than cores pay: ``TEST_WORKERS`` (default 3; 0 runs in one process). ``--dist loadfile`` keeps
+    a module's tests on one worker, with their module-scoped cores and servers.
+    """
+    targeted = any(Path(arg.split("::")[0]).exists() for arg in pytest_args if not arg.startswith("-"))
+    workers = os.environ.get("TEST_WORKERS", "3")
+    if targeted or "-n" in pytest_args or not workers.isdigit() or int(workers) == 0:
+        return []
+    return ["-n", workers, "--dist", "loadfile"]
 
 
 def main(pytest_args: list[str]) -> int:
@@ -230,7 +247,7 @@ def main(pytest_args: list[str]) -> int:
                 [str(VENV_BIN / "python"), "manage.py", "compilemessages", "-v0", *COMPILE_IGNORE],
                 env,
             ),
-            "pytest": step("pytest", [str(VENV_BIN / "pytest"), *pytest_args], env),
+            "pytest": step("pytest", [str(VENV_BIN / "pytest"), *parallel(pytest_args), *pytest_args], env),
         }
         print(
             f"\ntestenv: tests ran against {pg.version} at {pg.url} and Redis {redis.version} at {redis.url}"

@@ -18,6 +18,12 @@ from registry import models as registry_models
 from tests.doubles import DeployRecorder, stub_deploys
 from tests.scenarios import Site
 from tests.services.required import require_service
+from tests.services.workers import isolate_redis_per_worker
+
+# Under pytest-xdist (the README's test command runs the suite on several workers), each worker
+# gets Redis databases of its own: deploy locks, wait slots, queues and counters of one worker's
+# tests never meet another's. Here, at import, so that every fixture and subprocess sees it.
+isolate_redis_per_worker()
 
 
 @pytest.fixture(autouse=True)

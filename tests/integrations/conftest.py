@@ -44,10 +44,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
-from tests.services.required import require_service
 from tests.services.icinga import Host as IcingaHost
 from tests.services.icinga import IcingaServer, Service, find_icinga2, free_tcp_port
 from tests.services.nagios import NagiosCore, nagios_available
+from tests.services.required import require_service
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -233,7 +233,9 @@ def _redis_url() -> str:
     url = os.environ.get("PORTAL_TEST_REDIS_URL", "")
     # Without Redis, deploys would run inline in gunicorn: not what these tests are to prove.
     require_service("Redis", bool(url), "PORTAL_TEST_REDIS_URL is not set (a worker needs a broker)")
-    return urlunsplit(urlsplit(url)._replace(path="/9"))
+    parts = urlsplit(url)
+    # Nine above the test Redis's database (under pytest-xdist, each worker's own: tests/conftest.py).
+    return urlunsplit(parts._replace(path=f"/{int(parts.path.strip('/') or 0) + 9}"))
 
 
 def _manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
