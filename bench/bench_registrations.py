@@ -270,7 +270,10 @@ def main() -> None:
         if args.http:
             staff = User.objects.create_user("bench", is_staff=True)
             token = APIToken.issue(staff, "bench")[1]
-            gunicorn, port = start_gunicorn(env, args.gunicorn_workers, args.gunicorn_threads)
+            # Every client may wait (the default bound, 2 waiters, suits a sync worker, not this
+            # gthread bench): otherwise all but two are answered 202 at once, not with their confirmation.
+            slots = {"API_WAIT_MAX_TOTAL": str(args.threads), "API_WAIT_MAX_PER_USER": str(args.threads)}
+            gunicorn, port = start_gunicorn({**env, **slots}, args.gunicorn_workers, args.gunicorn_threads)
             import threading
 
             local = threading.local()

@@ -45,21 +45,25 @@ MAX_LEASE_SECONDS = 366 * 24 * 3600
 
 
 def _parent_cycle(name: str, parents: Sequence[Host]) -> str | None:
-    """A path back to ``name`` through the stored parents of the new parents, if any."""
-    edges: dict[str, set[str]] = defaultdict(set)
-    for child, parent in Host.parents.through.objects.values_list("from_host__name", "to_host__name"):
-        edges[child].add(parent)
-    edges[name] = {p.name for p in parents}
-    stack: list[tuple[str, list[str]]] = [(name, [name])]
-    seen: set[str] = set()
-    while stack:
-        current, path = stack.pop()
-        for parent in sorted(edges.get(current, ())):
+    """A path back to ``name`` through the stored parents of the new parents, if any.
+
+    Walks up from the new parents one generation per query: every host write asks this, so it
+    costs the depth of their ancestry, not a read of every parent link in the site (issue 19).
+    """
+    frontier = {parent.name: [name, parent.name] for parent in parents}
+    seen = set(frontier)
+    while frontier:
+        links = Host.parents.through.objects.filter(from_host__name__in=list(frontier)).values_list(
+            "from_host__name", "to_host__name"
+        )
+        following: dict[str, list[str]] = {}
+        for child, parent in sorted(links):
             if parent == name:
-                return " → ".join([*path, name])
+                return " → ".join([*frontier[child], name])
             if parent not in seen:
                 seen.add(parent)
-                stack.append((parent, [*path, parent]))
+                following[parent] = [*frontier[child], parent]
+        frontier = following
     return None
 
 

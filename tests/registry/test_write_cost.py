@@ -182,3 +182,49 @@ def test_a_bulk_with_one_changed_host_writes_and_audits_that_one(
     assert Host.objects.get(name="web-003").address == "198.51.100.3"
     assert LogEntry.objects.count() > audit
     assert timezone.now() - Host.objects.get(name="web-003").updated_at < timedelta(minutes=1)
+
+
+def test_a_parent_loop_is_refused_and_changes_nothing(api: Any, site: Site) -> None:
+    # web-a -> web-b -> web-c stored; making web-a a parent of web-c closes the loop.
+    for name, parents in (("web-c", []), ("web-b", ["web-c"]), ("web-a", ["web-b"])):
+        response = api.put(f"{API}/hosts/{name}/", {**BODY, "parents": parents}, format="json")
+        assert response.status_code == 202, response.json()
+    before = Host.objects.values().get(name="web-c")
+    response = api.put(f"{API}/hosts/web-c/", {**BODY, "parents": ["web-a"]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["parents"] == [
+        "Parents would form a loop, which Naemon refuses: web-c → web-a → web-b → web-c."
+    ]
+    assert Host.objects.values().get(name="web-c") == before
+    assert list(Host.objects.get(name="web-c").parents.all()) == []
+
+
+def test_the_parent_loop_check_reads_only_the_new_parents_ancestry(api: Any, site: Site) -> None:
+    # Every host write checks for a parent loop: it must not read every parent link of the site.
+    api.put(f"{API}/hosts/core-sw/", BODY, format="json")
+    for i in range(3):
+        api.put(f"{API}/hosts/leaf-{i}/", {**BODY, "parents": ["core-sw"]}, format="json")
+    with CaptureQueriesContext(connection) as queries:
+        response = api.put(f"{API}/hosts/web02/", {**BODY, "parents": ["core-sw"]}, format="json")
+    assert response.status_code == 202, response.json()
+    links = [q["sql"] for q in queries.captured_queries if 'FROM "registry_host_parents"' in q["sql"]]
+    assert links, "the loop check ran"
+    assert all(" WHERE " in sql for sql in links), links
+
+
+def test_a_waiting_client_looks_with_cheap_backed_off_reads(api: Any, site: Site) -> None:
+    # Fifty clients waiting (?wait=) must not cost the database a joined read each every 0.25 s
+    # while the deploy they wait for needs it: one indexed existence check per look, backing off.
+    with CaptureQueriesContext(connection) as queries:
+        response = api.put(f"{API}/hosts/web02/?wait=3", BODY, format="json")
+    assert response.status_code == 202  # nobody deploys here: the wait ends, the answer says pending
+    assert {d["state"] for d in response.json()["deployment_results"]} == {"pending"}
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and 'FROM "registry_deployment"' in q["sql"]
+    ]
+    # The existence checks name the final states; the final read joins the nodes for the answer.
+    looks = [sql for sql in reads if "'confirmed'" in sql]
+    assert 1 <= len(looks) <= 7, looks  # 3 s: 0.1 + 0.2 + 0.4 + 0.8 + 1 + 0.5
+    assert sum('"registry_naemonnode"' in sql for sql in reads) == 1, reads
