@@ -34,4 +34,4 @@ USER 1001
 EXPOSE 8000
 # No entrypoint script: the command is the process (gunicorn here; celery or manage.py migrate in
 # the worker, beat and Job). The control socket would be written under $HOME; nobody uses it.
-CMD ["gunicorn", "monitoring_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--timeout", "150", "--access-logfile", "-", "--no-control-socket"]
+CMD ["gunicorn", "monitoring_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--worker-class", "gthread", "--threads", "8", "--timeout", "150", "--access-logfile", "-", "--no-control-socket"]
