@@ -15,7 +15,8 @@ RSS is the renderer's, not the builder's), it measures on the database state:
 
 writes the files out and runs ``nagios4 -v`` on them, and prints the ratio. ``--growth``
 measures the re-render at 1,000 and 4,000 hosts instead (it should stay flat); ``--table-json``
-ends with one JSON line of the measures bench/run_all.py reads.
+ends with one JSON line of the measures bench/run_all.py reads; ``--sizes 500,5000,10000``
+prints the full render, its write and peak RSS beside ``nagios4 -v`` at each size, as one table.
 """
 
 from __future__ import annotations
@@ -181,9 +182,11 @@ def measure() -> dict[str, float]:
     del loaded_state
     out = BENCH / "render-out"
     shutil.rmtree(out, ignore_errors=True)
-    # Written as a deploy writes a version (with the block digests the next render reuses).
+    # Written as a deploy writes a version (streamed, with the block digests the next render reuses).
+    written = time.perf_counter()
     versions.write_version(out, rendered, 1, set())
-    size = sum(len(t) for t in rendered.files.values())
+    write_s = time.perf_counter() - written
+    size = sum(rendered.size(name) for name in render.FILES)
     first_hash = rendered.content_hash
     del rendered
     host = m.Host.objects.order_by("pk").first()
@@ -204,6 +207,7 @@ def measure() -> dict[str, float]:
         "load_s": loaded - started,
         "render_s": done - loaded,
         "total_s": done - started,
+        "write_s": write_s,
         "rerender_s": again_done - again_started,
         "rerender_load_s": again_loaded - again_started,
         "rerender_cache_s": cached - again_loaded,
@@ -280,7 +284,8 @@ def run_child(hosts: int, services: int, servicegroups: bool, rebuild: bool) -> 
     )
     print(
         f"render (DB load {result['load_s']:.2f} s + rendering {result['render_s']:.2f} s): "
-        f"{result['total_s']:.2f} s, {result['bytes'] / 1e6:.0f} MB of config, peak RSS {result['peak_rss_mb']:.0f} MB"
+        f"{result['total_s']:.2f} s, {result['bytes'] / 1e6:.0f} MB of config (written in {result['write_s']:.2f} s), "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB"
     )
     print(
         f"re-render after one host changed: {result['rerender_s']:.2f} s "
@@ -290,6 +295,26 @@ def run_child(hosts: int, services: int, servicegroups: bool, rebuild: bool) -> 
     )
     sys.stdout.flush()
     return result
+
+
+def growth_table(sizes: list[int], services: int, servicegroups: bool, rebuild: bool) -> None:
+    """The full render at several sizes beside ``nagios4 -v``: time and memory should grow linearly."""
+    rows = []
+    for hosts in sizes:
+        result = run_child(hosts, services, servicegroups, rebuild)
+        seconds, rss, _verdict = nagios_verify(BENCH / "render-out")
+        rows.append((hosts * (services + 1), result, seconds, rss))
+    print(
+        "| objects | DB load s | rendering s | write s | render / nagios4 -v | peak RSS MB | "
+        "re-render one host s | nagios4 -v s | nagios4 -v RSS MB |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for objects, r, seconds, rss in rows:
+        print(
+            f"| {objects:,} | {r['load_s']:.2f} | {r['render_s']:.2f} | {r['write_s']:.2f} | "
+            f"{r['total_s'] / seconds:.2f} | {r['peak_rss_mb']:.0f} | {r['rerender_s']:.2f} | "
+            f"{seconds:.2f} | {rss:.0f} |"
+        )
 
 
 def main() -> None:
@@ -306,6 +331,11 @@ def main() -> None:
     )
     parser.add_argument("--growth", action="store_true", help="the re-render at 1,000 and 4,000 hosts")
     parser.add_argument("--table-json", action="store_true", help="end with the measures as one JSON line")
+    parser.add_argument(
+        "--sizes",
+        help="comma-separated host counts (e.g. 500,5000,10000): the full render and nagios4 -v at "
+        "each, as one growth table",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -325,6 +355,9 @@ def main() -> None:
             f"one-host re-render x{large['rerender_s'] / small['rerender_s']:.1f} "
             f"(of which rendering x{large['rerender_render_s'] / small['rerender_render_s']:.1f})"
         )
+        return
+    if args.sizes:
+        growth_table([int(n) for n in args.sizes.split(",")], args.services, args.servicegroups, args.rebuild)
         return
     result = run_child(args.hosts, args.services, args.servicegroups, args.rebuild)
     seconds, rss, verdict = nagios_verify(BENCH / "render-out")

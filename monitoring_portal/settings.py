@@ -230,8 +230,8 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 API_MAX_PAGE_SIZE = get_int("API_MAX_PAGE_SIZE", 1000, minimum=1)
 # Requests that hold a web worker while waiting for deployments (`?wait=`): keep the total
 # below the number of web workers, so waiting clients can never take all of them.
-API_WAIT_MAX_TOTAL = get_int("API_WAIT_MAX_TOTAL", 2, minimum=0)
-API_WAIT_MAX_PER_USER = get_int("API_WAIT_MAX_PER_USER", 1, minimum=0)
+API_WAIT_MAX_TOTAL = get_int("API_WAIT_MAX_TOTAL", 16, minimum=0)
+API_WAIT_MAX_PER_USER = get_int("API_WAIT_MAX_PER_USER", 4, minimum=0)
 # Anonymous access to /api/schema/ and its Swagger UI (off: a token or a login is needed).
 API_DOCS_PUBLIC = get_bool("API_DOCS_PUBLIC", False)
 # /metrics: Prometheus sends `Authorization: Bearer <METRICS_TOKEN>`; staff sessions may look too.
@@ -303,6 +303,9 @@ CLUSTER_BACK_AFTER = get_int("CLUSTER_BACK_AFTER", 60, minimum=0)
 # A deployment pending this long with no run is sent to its node's worker again (its message was
 # lost: broker away at commit, Redis restarted); checked by the cluster watch (registry/tasks.py).
 DEPLOY_RESEND_AFTER = get_int("DEPLOY_RESEND_AFTER", 60, minimum=1)
+# A node's deploy runs start at least this many seconds after its previous run ended: a burst of
+# writes gathers into a few reloads (registry/deploy.py _pace). 0: start at once.
+DEPLOY_MIN_INTERVAL = get_int("DEPLOY_MIN_INTERVAL", 5, minimum=0)
 # How often every node's worker compares what it runs with its last confirmed deployment (registry/drift.py).
 DRIFT_CHECK_SECONDS = get_int("DRIFT_CHECK_SECONDS", 60, minimum=5)
 

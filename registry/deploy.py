@@ -8,7 +8,8 @@ writes costs a few deploys.
 ``deploy(node_id)`` is the task's body, run by the node's own worker (queue ``naemon.<node>``):
 
 * One run per node at a time: a Redis lock (``REDIS_URL``), else an flock on a file in the
-  node's versions directory. A run that finds the lock taken returns at once; the holder
+  node's versions directory. Runs start at least ``DEPLOY_MIN_INTERVAL`` seconds after the
+  node's previous run ended (``_pace``): the writes of a burst gather into one reload. A run that finds the lock taken returns at once; the holder
   looks for pending deployments after it lets go and has the task enqueue another run if
   there are any (``follow_up``: this module knows nothing of Celery).
 * In one transaction it locks the node's pending deployments (``SELECT ... FOR UPDATE SKIP
@@ -114,7 +115,11 @@ def node_lock(node: NaemonNode, *, wait: float | None = None) -> Iterator[bool]:
     if settings.REDIS_URL:
         client = redis_client.client()
         assert client is not None  # REDIS_URL is set
-        lock = client.lock(f"portal:registry:deploy:{node.pk}", timeout=LOCK_TTL, blocking_timeout=wait)
+        # thread_local=False: the keeper thread renews the lock; with redis-py's default each
+        # thread has its own token, the keeper none, and the renewal failed after one TTL.
+        lock = client.lock(
+            f"portal:registry:deploy:{node.pk}", timeout=LOCK_TTL, blocking_timeout=wait, thread_local=False
+        )
         acquired = bool(lock.acquire())
         stop = threading.Event()
         keeper = threading.Thread(target=_keep_lock, args=(lock, stop, node.name), daemon=True)
@@ -517,6 +522,8 @@ def run_deployment(run: _Run, *, final_attempt: bool = True) -> None:
         rendered = render_state(state, node.notify_paths(), node_name=node.name, cache=cache)
         del cache
         services = expected_services(state)
+        # The rows are the biggest thing in memory after the blocks: not kept through verify and reload.
+        del state
     except NaemonValueError as exc:
         run.time("render", start)
         run.finish(DeploymentState.FAILED, error=f"rendering failed: {exc}")
@@ -681,6 +688,7 @@ def deploy(
         if not acquired:
             logger.info("node %s: another deploy holds the lock; it will pick up pending work", node.name)
             return None
+        _pace(node)
         run = claim(node)
         if run is not None:
             ran = run.deployment.pk
@@ -691,6 +699,31 @@ def deploy(
     if follow_up is not None and _unclaimed_work(node):
         follow_up(node)
     return ran
+
+
+def _pace(node: NaemonNode) -> None:
+    """Wait, under the lock, until ``DEPLOY_MIN_INTERVAL`` seconds have passed since the node's last run.
+
+    Every run reloads the core, which stops its checks for a moment (and verifies the whole config
+    first: seconds on a big site). In a burst of writes, such as hundreds of machines registering
+    at once, the writes that arrive meanwhile are then claimed by the next run together: a few
+    reloads instead of one per run's worth of writes (issue 19). A change after a quiet time is not
+    delayed. Not when tasks run inline (no worker: the request itself would wait).
+    """
+    interval = settings.DEPLOY_MIN_INTERVAL
+    if interval <= 0 or settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    last = (
+        Deployment.objects.filter(node=node, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    if last is None:
+        return
+    remaining = interval - (timezone.now() - last).total_seconds()
+    if remaining > 0:
+        time.sleep(min(remaining, interval))
 
 
 def _unclaimed_work(node: NaemonNode) -> bool:

@@ -12,7 +12,7 @@ import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, connections, transaction
@@ -66,22 +66,75 @@ def _tuples(queryset: Any) -> Iterator[tuple[Any, ...]]:
 
     Around the ORM's per-row converters, which cost more than the rendering: every column
     read this way is a plain int, str, bool (0/1 on SQLite) or NULL, or JSON cast to text.
+    A server-side cursor on PostgreSQL (as QuerySet.iterator() uses): the reply comes a batch
+    at a time instead of a million rows at once in the client's memory.
     """
     sql, params = queryset.query.sql_with_params()
-    with connections[queryset.db].cursor() as cursor:
+    with connections[queryset.db].chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(20000):
             yield from batch
 
 
-def _rows(queryset: Any, *fields: str) -> Iterator[Row]:
-    """Rows as dicts of ``fields`` (model fields, then the JSON-as-text columns)."""
+_REFS = {"check_command_id": "check_command", "event_handler_id": "event_handler"}
+_PERIOD_REFS = {"check_period_id": "check_period", "notification_period_id": "notification_period"}
+#: Distinct check settings kept per query: a site where every object has its own (notes, say)
+#: must not keep a second copy of them all.
+_SETTINGS_CACHE = 65536
+
+
+def _rows(
+    queryset: Any,
+    fields: tuple[str, ...],
+    settings: tuple[str, ...],
+    refs: tuple[dict[int, str], dict[int, str]],
+) -> Iterator[Row]:
+    """Rows as dicts of ``fields``, then ``settings`` (check settings) with names for ids and JSON decoded.
+
+    Most objects share their check settings (a million services, a few distinct templates'
+    worth): the settings' part of a row is built once per distinct tuple of values, so the
+    references, the JSON and the NULLs are dealt with once, not once per row.
+    """
     # No ORDER BY: the renderer sorts in Python (and ordering by a join would add columns).
-    annotated = queryset.order_by().annotate(**_json_text()).values_list(*fields, "args_json", "vars_json")
-    names = (*fields, "args_json", "vars_json")
+    annotated = (
+        queryset.order_by().annotate(**_json_text()).values_list(*fields, *settings, "args_json", "vars_json")
+    )
+    commands, periods = refs
+    width = len(fields)
+    parts: dict[tuple[Any, ...], Row] = {}
     for values in _tuples(annotated):
+        key = values[width:]
+        part = parts.get(key)
+        if part is None:
+            if len(parts) >= _SETTINGS_CACHE:
+                parts.clear()
+            part = parts[key] = _settings(settings, key, commands, periods)
         # NULL means "inherit": leaving the key out keeps a million rows smaller (row.get() is None).
-        yield {k: v for k, v in zip(names, values, strict=True) if v is not None}
+        # zip stops at the last of ``fields``: the settings' columns are in ``part``.
+        row = {k: v for k, v in zip(fields, values, strict=False) if v is not None}
+        row.update(part)
+        yield row
+
+
+def _settings(
+    names: tuple[str, ...], values: tuple[Any, ...], commands: dict[int, str], periods: dict[int, str]
+) -> Row:
+    """One distinct tuple of check settings as the renderer takes it (names for ids, JSON decoded)."""
+    part: Row = {}
+    for name, value in zip(names, values[: len(names)], strict=True):
+        if value is None:
+            continue
+        if name in _REFS:
+            part[_REFS[name]] = commands.get(value)
+        elif name in _PERIOD_REFS:
+            part[_PERIOD_REFS[name]] = periods.get(value)
+        else:
+            part[name] = value
+    for key, text in zip(("check_command_args", "custom_variables"), values[len(names) :], strict=True):
+        decoded = _decode(text)
+        if decoded:
+            part[key] = decoded
+    return part
 
 
 def _pairs(queryset: Any, left: str, right: str) -> dict[int, list[int]]:
@@ -103,27 +156,11 @@ def _names(ids: Iterable[int], names: dict[int, str], *, keep_order: bool = Fals
     return found if keep_order or len(found) < 2 else sorted(found)
 
 
-def _with_check_refs(row: Row, commands: dict[int, str], periods: dict[int, str]) -> Row:
-    for key, table in (
-        ("check_command", commands),
-        ("event_handler", commands),
-        ("check_period", periods),
-        ("notification_period", periods),
-    ):
-        ref = row.pop(f"{key}_id", None)
-        if ref is not None:
-            row[key] = table.get(ref)
-    for key, column in (("check_command_args", "args_json"), ("custom_variables", "vars_json")):
-        value = _decode(row.pop(column, None))
-        if value:
-            row[key] = value
-    return row
-
-
 def load_state(node: m.NaemonNode) -> State:
     """Read what ``node`` monitors from the database, in a handful of queries (no per-object queries)."""
     periods = dict(m.TimePeriod.objects.values_list("pk", "name"))
     commands = dict(m.Command.objects.values_list("pk", "name"))
+    refs = (commands, periods)
     state = State()
     state.timeperiods = [dict(r) for r in m.TimePeriod.objects.values("pk", "name", "alias", "ranges")]
     excludes = _pairs(m.TimePeriodExclude.objects, "period_id", "excluded_id")
@@ -174,9 +211,9 @@ def load_state(node: m.NaemonNode) -> State:
     ):
         names = dict(model.objects.values_list("pk", "name"))
         uses = _pairs(use_model.objects.order_by("template_id", "position", "pk"), "template_id", "uses_id")
-        for row in _rows(model.objects.all(), "pk", "name", *_CHECK_FIELDS, *extra):
+        for row in _rows(model.objects.all(), ("pk", "name"), (*_CHECK_FIELDS, *extra), refs):
             row["use"] = _names(uses.get(row.pop("pk"), _NONE), names, keep_order=True)
-            rows.append(_with_check_refs(row, commands, periods))
+            rows.append(row)
 
     poller = node.role == NodeRole.POLLER
     host_qs = m.Host.objects.for_node(node)
@@ -212,11 +249,11 @@ def load_state(node: m.NaemonNode) -> State:
     host_templates = dict(m.HostTemplate.objects.values_list("pk", "name"))
 
     host_rows = list(
-        _rows(host_qs, "pk", "name", "alias", "address", "team_id", "notify_owners", *_CHECK_FIELDS)
+        _rows(host_qs, ("pk", "name", "alias", "address", "team_id", "notify_owners"), _CHECK_FIELDS, refs)
     )
     host_names = {r["pk"]: r["name"] for r in host_rows}
     referenced: set[int] = set()
-    owners: dict[int, set[int]] = {}
+    owners: dict[int, frozenset[int]] = {}
     rendered_lists: dict[int, tuple[list[str], list[str]]] = {}
     for row in host_rows:
         pk = row.pop("pk")
@@ -228,11 +265,11 @@ def load_state(node: m.NaemonNode) -> State:
         row["parents"] = _names(host_parents.get(pk, _NONE), host_names)
         row["contacts"] = _names(host_contacts.get(pk, _NONE), contacts)
         row["contact_groups"] = _names(host_cgroups.get(pk, _NONE), contactgroups)
-        owners[pk] = teams.host_teams(row.pop("team_id", None), groups)
+        owners[pk] = frozenset(teams.host_teams(row.pop("team_id", None), groups))
         if row.pop("notify_owners"):
             row["contact_groups"] = with_owner_groups(row["contact_groups"], teams.groups(owners[pk]))
         rendered_lists[pk] = (row["contacts"], row["contact_groups"])
-        state.hosts.append(_with_check_refs(row, commands, periods))
+        state.hosts.append(row)
     rendered_groups = (owned | referenced) if poller else set(hostgroup_rows)
     # hostgroup_members only on masters: they hold every group. A poller's groups are never in
     # such a link (registry/serializers/objects.py), so its services see the same hosts.
@@ -248,10 +285,18 @@ def load_state(node: m.NaemonNode) -> State:
 
     ownership = _Ownership(teams, owners, rendered_lists)
     _load_services(
-        node, state, poller, host_names, owned, hostgroups, servicegroups, contacts, contactgroups, ownership
+        node,
+        state,
+        poller,
+        host_names,
+        owned,
+        hostgroups,
+        servicegroups,
+        contacts,
+        contactgroups,
+        ownership,
+        refs,
     )
-    for row in state.services:
-        _with_check_refs(row, commands, periods)
     _add_delegates(state, rendered_delegations())
     _apply_cluster(node, state, topology())
     state.relations = load_relations()
@@ -309,11 +354,21 @@ def _apply_cluster(node: m.NaemonNode, state: State, topo: Topology) -> None:
     )
     host_groups = {}
     members: dict[str, list[str]] = {}
+    roles: dict[tuple[str, ...], Role] = {}
+
+    def role(groups: list[str]) -> Role:
+        # Per distinct set of host groups, not per object: a million objects, a few hundred sets.
+        key = tuple(groups)
+        found = roles.get(key)
+        if found is None:
+            found = roles[key] = topo.role(node.name, key)
+        return found
+
     for row in state.hosts:
         host_groups[row["name"]] = row["hostgroups"]
         for group in row["hostgroups"]:
             members.setdefault(group, []).append(row["name"])
-        _apply_role(row, topo.role(node.name, row["hostgroups"]), obsess, service=False)
+        _apply_role(row, role(row["hostgroups"]), obsess, service=False)
     services: list[Row] = []
     for row in state.services:
         if row.get("host"):
@@ -344,7 +399,7 @@ def _apply_cluster(node: m.NaemonNode, state: State, topo: Topology) -> None:
                         if polled & mine:
                             part["exclude_hosts"] = sorted(polled & mine)
         for part, groups in parts:
-            _apply_role(part, topo.role(node.name, groups), obsess, service=True)
+            _apply_role(part, role(groups), obsess, service=True)
             if not part.get("host") and topo.owner(groups) is None and topo.group_owner:
                 # The masters' share although a member host may be a poller's: the notify-filter
                 # reads the share from its host groups unless told (--share "$_SERVICEPORTAL_SHARE$").
@@ -380,17 +435,30 @@ class _Ownership:
     """The teams, the hosts' owners and rendered contact lists: what a service's owners add to it."""
 
     teams: TeamGroups
-    host_owners: dict[int, set[int]]
+    host_owners: dict[int, frozenset[int]]
     host_lists: dict[int, tuple[list[str], list[str]]]
+    #: The owners' contact groups per distinct (host owners, host groups, service groups).
+    found: dict[tuple[frozenset[int], tuple[int, ...], tuple[int, ...]], list[str]] = field(
+        default_factory=dict
+    )
 
     def add(self, row: Row, host_id: int | None, hostgroups: list[int], servicegroups: list[int]) -> None:
         """Add the service's owners' groups to ``row`` the way registry/recipients.py says."""
-        host_owners = self.host_owners.get(host_id, set()) if host_id is not None else set()
-        teams = self.teams.service_teams(host_owners, hostgroups, servicegroups)
+        host_owners = self.host_owners.get(host_id, _NOBODY) if host_id is not None else _NOBODY
+        key = (host_owners, tuple(hostgroups), tuple(servicegroups))
+        groups = self.found.get(key)
+        if groups is None:
+            teams = self.teams.service_teams(set(host_owners), hostgroups, servicegroups)
+            groups = self.found[key] = self.teams.groups(teams)
+        if not groups:
+            return  # nobody owns it: its lists stay as they are
         inherited = self.host_lists.get(host_id) if host_id is not None else None
         row["contacts"], row["contact_groups"] = service_lists(
-            row["contacts"], row["contact_groups"], self.teams.groups(teams), inherited
+            row["contacts"], row["contact_groups"], groups, inherited
         )
+
+
+_NOBODY: frozenset[int] = frozenset()
 
 
 def _load_services(
@@ -404,6 +472,7 @@ def _load_services(
     contacts: dict[int, str],
     contactgroups: dict[int, str],
     ownership: _Ownership,
+    refs: tuple[dict[int, str], dict[int, str]],
 ) -> None:
     services = m.Service.objects.all()
     if poller:
@@ -424,8 +493,8 @@ def _load_services(
     uses = _pairs(uses_qs.filter(service_id__in=ids) if poller else uses_qs, "service_id", "template_id")
     templates = dict(m.ServiceTemplate.objects.values_list("pk", "name"))
     # On a poller only the host groups it owns carry services there (filtered below).
-    service_fields = ("pk", "description", "host_id", "notify_owners", "is_volatile", *_CHECK_FIELDS)
-    for row in _rows(services, *service_fields):
+    service_fields = ("pk", "description", "host_id", "notify_owners")
+    for row in _rows(services, service_fields, ("is_volatile", *_CHECK_FIELDS), refs):
         pk = row.pop("pk")
         host_id = row.pop("host_id", None)
         host = host_names.get(host_id) if host_id is not None else None

@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from registry import runner
 from registry.models import NaemonNode
-from registry.render import FILES, INPUT_DIGEST_SIZE, Rendered, StanzaCache, content_hash
+from registry.render import FILES, INPUT_DIGEST_SIZE, Rendered, StanzaCache, streamed_hash
 
 MANIFEST = ".portal-manifest.json"
 #: The input digest of every host and service block of a version (render.stanza_input), hosts
@@ -63,10 +64,19 @@ def content_hash_on_disk(directory: Path) -> str | None:
     The same digest as the renderer's ``Rendered.content_hash`` (registry/render.py), over the
     files as read back: it differs from the manifest's after a hand edit (registry/drift.py).
     """
+    # A piece at a time: a big node's files are hundreds of MB. Each size is that of the file
+    # opened, the one that is read.
     try:
-        return content_hash({name: (directory / name).read_bytes() for name in FILES})
+        with ExitStack() as stack:
+            handles = [stack.enter_context((directory / name).open("rb")) for name in FILES]
+            return streamed_hash((os.fstat(f.fileno()).st_size, _pieces(f)) for f in handles)
     except OSError:
         return None
+
+
+def _pieces(handle: BinaryIO) -> Iterator[bytes]:
+    while piece := handle.read(1 << 20):
+        yield piece
 
 
 def _blocks(text: str) -> list[str]:
@@ -92,18 +102,20 @@ def stanza_cache(directory: Path | None) -> StanzaCache:
         return {}
     try:
         digests = (directory / STANZAS).read_bytes()
-        texts = {name: (directory / name).read_bytes() for name in FILES}
     except OSError:
         return {}
     hosts, services = counts
     if len(digests) != (hosts + services) * INPUT_DIGEST_SIZE or (
-        content_hash(texts) != manifest.get("content_hash")
+        content_hash_on_disk(directory) != manifest.get("content_hash")
     ):
         return {}
     cache: StanzaCache = {}
     offset = 0
     for name, count in (("hosts.cfg", hosts), ("services.cfg", services)):
-        blocks = _blocks(texts[name].decode("utf-8"))
+        try:
+            blocks = _blocks((directory / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return {}
         # The renderer's placeholder may follow the registry's blocks; nothing else may.
         if len(blocks) not in (count, count + 1):
             return {}
@@ -166,7 +178,9 @@ def write_version(
     directory.chmod(0o755)
     for name in FILES:
         path = directory / name
-        path.write_text(rendered.files[name], encoding="utf-8")
+        # A piece at a time: a big node's files are never one string in memory.
+        with path.open("wb") as out:
+            out.writelines(rendered.chunks(name))
         path.chmod(0o644)
     manifest = {
         "content_hash": rendered.content_hash,

@@ -10,7 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry import render
+from registry.models import Host, HostUse, NaemonNode, Service, ServiceUse
 from registry.render import NotifyPaths, State, render_state
+from registry.state import load_snapshot, render_node
 from registry.versions import stanza_cache, write_version
 
 NOTIFY = NotifyPaths("/usr/bin/notify-filter", "/var/lib/nf/snapshot", "/var/lib/nf/state", "/var/log/nf.log")
@@ -208,3 +210,36 @@ def test_a_hand_edit_of_the_live_version_is_not_carried_over(tmp_path: Path) -> 
     result = render_state(registry.state(), NOTIFY, cache=stanza_cache(live))
     assert "edited by hand" not in result.files["hosts.cfg"]
     assert "alias a\n" in result.files["hosts.cfg"]
+
+
+@pytest.mark.django_db
+def test_a_re_render_from_the_database_renders_only_the_changed_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, basics: dict[str, Any]
+) -> None:
+    """Rows loaded again from the database give the same block digests: the live version's blocks are reused."""
+    node = NaemonNode.objects.create(name="n1", config_dir=str(tmp_path / "portal.d"))
+    for i in range(4):
+        host = Host.objects.create(name=f"web{i}", custom_variables={"_RACK": "R1"})
+        HostUse.objects.create(host=host, template=basics["host_template"])
+        service = Service.objects.create(
+            host=host, description="HTTP", check_command=basics["command"], check_command_args=["80"]
+        )
+        ServiceUse.objects.create(service=service, template=basics["service_template"])
+    write_version(tmp_path / "1", render_node(node), 1, set())
+    Host.objects.filter(name="web2").update(alias="moved to rack 9")
+    hosts = _counting(monkeypatch)
+    services: list[str] = []
+    original = render._render_service
+
+    def spy(row: dict[str, Any]) -> str:
+        services.append(row["host"])
+        return original(row)
+
+    monkeypatch.setattr(render, "_render_service", spy)
+
+    again = render_state(
+        load_snapshot(node), node.notify_paths(), node_name=node.name, cache=stanza_cache(tmp_path / "1")
+    )
+    assert hosts == ["web2"] and services == []
+    assert again.files == render_node(node).files
+    assert "alias moved to rack 9" in again.files["hosts.cfg"]
