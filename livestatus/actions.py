@@ -19,9 +19,16 @@ refusal (nothing is sent then, and nothing recorded):
    team members only those where a confirmed deployment put the host. A re-check goes to the
    checker only: on a passive copy a forced check would run the copy's command (the
    ``portal-stale`` placeholder of a poller's object, which turns it UNKNOWN) and change
-   nothing the checker does. ``node`` names the node the request was made from (the page's
-   row): it must be a live node, it gets the command too (but a re-check), and a downtime id
-   is that node's.
+   nothing the checker does. Notifications on or off go to every holder like the first: each
+   copy runs Naemon's notification logic and the notify-filter lets only the notifier's through,
+   so a copy left enabled would notify after a failover moved the notifier there. Active checks
+   on or off go to the checker only: enabled on a passive copy, the core would check it itself
+   (a second checker, and a runtime toggle outlives the redeploy that makes it passive, being a
+   retained "modified attribute" that overrides the config); disabling there would change
+   nothing, since the config already has them off and the core ignores a disable of what is
+   off, and the record would list nodes where nothing happened. ``node`` names the node the
+   request was made from (the page's row): it must be a live node, it gets the command too (but
+   a checker-only kind), and a downtime id is that node's.
 
 Each node gets the same command line with the same timestamp (``COMMAND [t]``), which the core
 records as the entry time of a downtime or comment: the copies are one event, and deleting a
@@ -276,9 +283,29 @@ def build_command(kind: str, target: Target, params: Mapping[str, Any], *, autho
                     host, service, _comment(params), author=author, persistent=persistent
                 )
             return commands.add_host_comment(host, _comment(params), author=author, persistent=persistent)
+        if kind in _TOGGLES:
+            what, enabled = _TOGGLES[kind]
+            if what == "notifications":
+                if service:
+                    return commands.service_notifications(host, service, enabled=enabled)
+                return commands.host_notifications(host, enabled=enabled)
+            if service:
+                return commands.service_active_checks(host, service, enabled=enabled)
+            return commands.host_active_checks(host, enabled=enabled)
     except (ValueError, TypeError) as exc:  # UnsafeValueError is a ValueError
         raise ActionInvalid(str(exc)) from None
     raise ActionInvalid(f"unknown action {kind!r}", field="kind")
+
+
+#: The toggles: what each switches, and on or off.
+_TOGGLES: dict[str, tuple[str, bool]] = {
+    ActionKind.ENABLE_NOTIFICATIONS: ("notifications", True),
+    ActionKind.DISABLE_NOTIFICATIONS: ("notifications", False),
+    ActionKind.ENABLE_CHECKS: ("checks", True),
+    ActionKind.DISABLE_CHECKS: ("checks", False),
+}
+#: The kinds that go to the checker only (see the module docstring).
+CHECKER_ONLY = (ActionKind.RECHECK, ActionKind.ENABLE_CHECKS, ActionKind.DISABLE_CHECKS)
 
 
 def _comment(params: Mapping[str, Any]) -> str:
@@ -338,7 +365,7 @@ def recipients(
     nodes = holder_nodes(target, deployed_only=deployed_only)
     if named is not None and named.name not in {node.name for node in nodes}:
         nodes.append(named)
-    if kind == ActionKind.RECHECK:
+    if kind in CHECKER_ONLY:
         # The checker only, whichever node the request names (see the module docstring).
         nodes = nodes[:1]
     if not nodes:

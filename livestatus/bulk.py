@@ -39,6 +39,10 @@ BULK_KINDS = (
     ActionKind.DOWNTIME,
     ActionKind.RECHECK,
     ActionKind.COMMENT,
+    ActionKind.ENABLE_NOTIFICATIONS,
+    ActionKind.DISABLE_NOTIFICATIONS,
+    ActionKind.ENABLE_CHECKS,
+    ActionKind.DISABLE_CHECKS,
 )
 #: The most objects one request may act on: a page selection, not a whole site by accident.
 MAX_TARGETS = 500

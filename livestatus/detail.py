@@ -263,17 +263,31 @@ OBJECT_ACTIONS = (
     "delete_downtime",
     "recheck",
     "comment",
+    "enable_notifications",
+    "disable_notifications",
+    "enable_checks",
+    "disable_checks",
 )
+
+
+def flag_state(value: Any) -> bool | None:
+    """A Livestatus 0/1 flag as a bool (None: the node did not say)."""
+    if value is None or value == "":
+        return None
+    return value in (1, True, "1")
 
 
 def available_actions(detail: ObjectDetail, *, may_act: bool) -> dict[str, bool]:
     """Which actions the detail page offers on the object (``may_act``: ``actions.may_act``).
 
     Acknowledge a problem that is not acknowledged yet, remove an acknowledgement that is
-    there, delete downtimes that exist; downtime, re-check and comment always.
+    there, delete downtimes that exist; downtime, re-check and comment always; enable or
+    disable notifications and active checks, whichever they are not (both when unknown).
     """
     row = detail.row or {}
     acknowledged = bool(row.get("acknowledged"))
+    notifying = flag_state(row.get("notifications_enabled"))
+    checking = flag_state(row.get("active_checks_enabled"))
     offered = {
         "acknowledge": not acknowledged and as_int(row.get("state")) != 0,
         "remove_acknowledgement": acknowledged,
@@ -281,6 +295,10 @@ def available_actions(detail: ObjectDetail, *, may_act: bool) -> dict[str, bool]
         "delete_downtime": bool(detail.downtimes),
         "recheck": True,
         "comment": True,
+        "enable_notifications": notifying is not True,
+        "disable_notifications": notifying is not False,
+        "enable_checks": checking is not True,
+        "disable_checks": checking is not False,
     }
     return {name: may_act and offered[name] for name in OBJECT_ACTIONS}
 

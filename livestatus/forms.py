@@ -23,16 +23,16 @@ _STATE_CHOICES = {
 }
 # Fields a kind does not have (a host has no service group and no description).
 _NOT_FOR = {"hosts": ("servicegroup", "service"), "services": (), "problems": ()}
-YES_NO = [("", "any"), ("true", "yes"), ("false", "no")]
+YES_NO = [("", _("any")), ("true", _("yes")), ("false", _("no"))]
 
 
 def _yes_no(value: str) -> bool:
     return value == "true"
 
 
-def _node_choices() -> list[tuple[str, str]]:
+def _node_choices() -> list[tuple[str, str | Promise]]:
     # A callable: evaluated when the form validates or renders, not when it is built.
-    return [("", "any node"), *((name, name) for name in status.node_names())]
+    return [("", _("any node")), *((name, name) for name in status.node_names())]
 
 
 def _one_line(value: str, label: str) -> str:
@@ -40,35 +40,37 @@ def _one_line(value: str, label: str) -> str:
         return check_value(value, label)
     except UnsafeValueError:
         raise ValidationError(
-            f"{label} may not contain line breaks or control characters.", code="unsafe"
+            _("%(label)s may not contain line breaks or control characters."),
+            code="unsafe",
+            params={"label": label},
         ) from None
 
 
 class StatusFilterForm(forms.Form):
     """The filters of the hosts, services and problems views (query parameters of the API too)."""
 
-    state = forms.MultipleChoiceField(required=False, help_text="Repeat for several states.")
-    hostgroup = forms.CharField(required=False, max_length=255, help_text="Host group name.")
-    servicegroup = forms.CharField(required=False, max_length=255, help_text="Service group name.")
+    state = forms.MultipleChoiceField(required=False, help_text=_("Repeat for several states."))
+    hostgroup = forms.CharField(required=False, max_length=255, help_text=_("Host group name."))
+    servicegroup = forms.CharField(required=False, max_length=255, help_text=_("Service group name."))
     acknowledged = forms.TypedChoiceField(
-        required=False, choices=YES_NO, coerce=_yes_no, empty_value=None, help_text="true or false."
+        required=False, choices=YES_NO, coerce=_yes_no, empty_value=None, help_text=_("true or false.")
     )
     downtime = forms.TypedChoiceField(
         required=False,
         choices=YES_NO,
         coerce=_yes_no,
         empty_value=None,
-        label="In downtime",
-        help_text="true or false (for a service, its host's downtime counts).",
+        label=_("In downtime"),
+        help_text=_("true or false (for a service, its host's downtime counts)."),
     )
-    node = forms.ChoiceField(required=False, choices=_node_choices, help_text="Only this node.")
-    host = forms.CharField(required=False, max_length=255, help_text="Exact host name.")
-    service = forms.CharField(required=False, max_length=255, help_text="Exact service description.")
+    node = forms.ChoiceField(required=False, choices=_node_choices, help_text=_("Only this node."))
+    host = forms.CharField(required=False, max_length=255, help_text=_("Exact host name."))
+    service = forms.CharField(required=False, max_length=255, help_text=_("Exact service description."))
     q = forms.CharField(
         required=False,
         max_length=200,
-        label="Search",
-        help_text="Text in the host name, service description or output (case-insensitive).",
+        label=_("Search"),
+        help_text=_("Text in the host name, service description or output (case-insensitive)."),
     )
 
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
@@ -113,7 +115,7 @@ class StatusFilterForm(forms.Form):
 def _comment_field(**kwargs: Any) -> forms.CharField:
     return forms.CharField(
         max_length=1024,
-        help_text="One line; shown to everyone who looks at the object.",
+        help_text=_("One line; shown to everyone who looks at the object."),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
         **kwargs,
     )
@@ -195,6 +197,26 @@ class RecheckForm(ActionForm):
     title = _("Re-check now")
 
 
+class EnableNotificationsForm(ActionForm):
+    kind = ActionKind.ENABLE_NOTIFICATIONS
+    title = _("Enable notifications")
+
+
+class DisableNotificationsForm(ActionForm):
+    kind = ActionKind.DISABLE_NOTIFICATIONS
+    title = _("Disable notifications")
+
+
+class EnableChecksForm(ActionForm):
+    kind = ActionKind.ENABLE_CHECKS
+    title = _("Enable active checks")
+
+
+class DisableChecksForm(ActionForm):
+    kind = ActionKind.DISABLE_CHECKS
+    title = _("Disable active checks")
+
+
 class RemoveAcknowledgementForm(ActionForm):
     kind = ActionKind.REMOVE_ACKNOWLEDGEMENT
     title = _("Remove acknowledgement")
@@ -215,5 +237,9 @@ ACTION_FORMS: dict[str, type[ActionForm]] = {
         DeleteDowntimeForm,
         RecheckForm,
         CommentForm,
+        EnableNotificationsForm,
+        DisableNotificationsForm,
+        EnableChecksForm,
+        DisableChecksForm,
     )
 }

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
 
 from livestatus import overview_store
 from livestatus.actions import acts_on_everything
@@ -62,12 +63,17 @@ def recent_notifications(contact: str, *, limit: int = 15) -> list[dict[str, Any
     client = redis_client.client()
     if client is None:
         paths = decisions.decision_logs(n.notify_paths().decision_log for n in nodes if n.notify_dir)
-        return decisions.recent_from_files(paths, contact, limit) if paths else None
-    try:
-        return decisions.recent_collected(client, [node.pk for node in nodes], contact, limit)
-    except redis.RedisError as exc:  # the page still renders, without the section
-        logger.warning("recent notifications unreadable: %s", exc)
-        return None
+        found = decisions.recent_from_files(paths, contact, limit) if paths else None
+    else:
+        try:
+            found = decisions.recent_collected(client, [node.pk for node in nodes], contact, limit)
+        except redis.RedisError as exc:  # the page still renders, without the section
+            logger.warning("recent notifications unreadable: %s", exc)
+            return None
+    for record in found or []:
+        # An aware datetime: the page shows it in the reader's zone and language, not the log's ISO.
+        record["at"] = datetime.fromtimestamp(record["_ts"], UTC) if record.get("_ts") else None
+    return found
 
 
 def has_decision_logs() -> bool:
@@ -135,7 +141,7 @@ def home_status(user: Any, *, now: float | None = None) -> dict[str, Any]:
         snapshot = overview_store.get_snapshot()
     except redis.RedisError as exc:  # the page still renders, and says why there is no status
         logger.warning("status snapshot unreadable: %s", exc)
-        snapshot, error = None, f"the status store (Redis) does not answer: {exc}"
+        snapshot, error = None, _("the status store (Redis) does not answer: %(error)s") % {"error": exc}
     result: dict[str, Any] = {
         "freshness": overview_store.freshness(snapshot, now) | {"error": error},
         "mine": [],

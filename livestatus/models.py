@@ -4,25 +4,30 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ActionKind(models.TextChoices):
     """What an operator asked a core to do."""
 
-    ACKNOWLEDGE = "acknowledge", "acknowledge"
-    REMOVE_ACKNOWLEDGEMENT = "remove_acknowledgement", "remove acknowledgement"
-    DOWNTIME = "downtime", "schedule downtime"
-    DELETE_DOWNTIME = "delete_downtime", "delete downtime"
-    RECHECK = "recheck", "re-check (forced)"
-    COMMENT = "comment", "comment"
+    ACKNOWLEDGE = "acknowledge", _("acknowledge")
+    REMOVE_ACKNOWLEDGEMENT = "remove_acknowledgement", _("remove acknowledgement")
+    DOWNTIME = "downtime", _("schedule downtime")
+    DELETE_DOWNTIME = "delete_downtime", _("delete downtime")
+    RECHECK = "recheck", _("re-check (forced)")
+    COMMENT = "comment", _("comment")
+    ENABLE_NOTIFICATIONS = "enable_notifications", _("enable notifications")
+    DISABLE_NOTIFICATIONS = "disable_notifications", _("disable notifications")
+    ENABLE_CHECKS = "enable_checks", _("enable active checks")
+    DISABLE_CHECKS = "disable_checks", _("disable active checks")
 
 
 class ActionOutcome(models.TextChoices):
     """How sending the command ended."""
 
-    SENT = "sent", "sent"
-    REJECTED = "rejected", "rejected by the core"
-    FAILED = "failed", "not delivered"
+    SENT = "sent", _("sent")
+    REJECTED = "rejected", _("rejected by the core")
+    FAILED = "failed", _("not delivered")
 
 
 class ActionLog(models.Model):
@@ -138,3 +143,25 @@ class PendingAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} for {self.node}: {self.state}"
+
+
+class SavedView(models.Model):
+    """A status list as one user left it ("my views"): which list, and its query string.
+
+    ``path`` is the list's URL path and ``query`` its filters, sort and grouping, both checked
+    when saved (``livestatus.saved_views``) and again when opened: a view only ever leads to a
+    status list of this portal, never to another site.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=100)
+    path = models.CharField(max_length=100, help_text="The status list, e.g. /status/services/.")
+    query = models.CharField(max_length=2000, blank=True, help_text="Its query string, without '?'.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_view_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.path}?{self.query})"

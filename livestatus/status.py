@@ -99,6 +99,9 @@ SERVICE_COLUMNS = (
     "host_groups",
     "groups",
     "active_checks_enabled",
+    # The host's own state: the header of its group when the list is grouped by host.
+    "host_state",
+    "host_has_been_checked",
 )
 DOWNTIME_COLUMNS = (
     "id",
@@ -247,6 +250,20 @@ def service_row(row: Row) -> dict[str, Any]:
         or as_int(row.get("host_scheduled_downtime_depth")) > 0,
         "hostgroups": _names(row.get("host_groups")),
         "servicegroups": _names(row.get("groups")),
+        **_host_state(row),
+    }
+
+
+def _host_state(row: Row) -> dict[str, str]:
+    """A service row's host state (label and severity); empty when the row does not carry it."""
+    if "host_state" not in row:
+        return {}
+    if row.get("host_has_been_checked") is False:
+        return {"host_state_label": "PENDING", "host_severity": "pending"}
+    state = as_int(row.get("host_state"))
+    return {
+        "host_state_label": HOST_LABELS.get(state, str(state)),
+        "host_severity": HOST_SEVERITY.get(state, "unknown"),
     }
 
 
@@ -444,6 +461,52 @@ def sort_rows(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
     # Two stable sorts: the tie order (host, service) stays ascending whatever the direction.
     ordered = sorted(rows, key=object_sort_key)
     return sorted(ordered, key=key, reverse=descending)
+
+
+def host_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with each host's rows together, in their order; hosts in the order of their first row.
+
+    So a list grouped by host keeps the chosen sort twice: within each host, and between hosts
+    (by the first row of each: sorted by state, the host with the worst row comes first).
+    """
+    by_host: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_host.setdefault(row["host"], []).append(row)
+    return [row for host_rows in by_host.values() for row in host_rows]
+
+
+@dataclass
+class HostRows:
+    """One host's rows of a list grouped by host, with what its header shows."""
+
+    host: str
+    rows: list[dict[str, Any]]
+    #: The host's own state ('' when no row says it).
+    state_label: str = ""
+    severity: str = ""
+    #: Filled in by the page: the host's status page, and whether the reader may act on a row.
+    url: str = ""
+    may_act: bool = False
+
+    @property
+    def problems(self) -> int:
+        """Rows not OK/UP (a pending object is no problem yet)."""
+        return sum(1 for row in self.rows if row["severity"] not in ("ok", "pending"))
+
+
+def group_by_host(rows: Iterable[dict[str, Any]]) -> list[HostRows]:
+    """Consecutive rows of one host as one group (``host_first`` puts them together)."""
+    groups: list[HostRows] = []
+    for row in rows:
+        if not groups or groups[-1].host != row["host"]:
+            groups.append(HostRows(row["host"], []))
+        group = groups[-1]
+        group.rows.append(row)
+        if row["kind"] == "host":
+            group.state_label, group.severity = row["state_label"], row["severity"]
+        elif not group.state_label and row.get("host_state_label"):
+            group.state_label, group.severity = row["host_state_label"], row["host_severity"]
+    return groups
 
 
 def ask(nodes: Sequence[NaemonNode], query: LivestatusQuery) -> tuple[list[Row], list[Unreachable]]:

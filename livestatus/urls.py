@@ -8,12 +8,13 @@ it may contain ``/``). Actions, GET for the form and POST to act:
 so ``object/?host=&service=`` and ``act/<kind>/?host=&service=`` take any name (the pages
 link there when needed). A service part may hold any character (``(?s:)``), so a newline in it
 is the view's 400, not a 404. Nodes: ``nodes/``. The record of actions: ``actions/``.
-The navigation bar's search (JSON): ``search/?q=``.
+The navigation bar's search (JSON): ``search/?q=``. Saved views ("my views"): ``views/``
+(list, and POST to save), ``views/<id>/`` (GET opens, POST renames), ``views/<id>/delete/``.
 """
 
 from django.urls import path, re_path
 
-from livestatus import search, views
+from livestatus import search, views, views_saved
 
 app_name = "livestatus"
 
@@ -35,6 +36,10 @@ urlpatterns = [
     path("actions/", views.action_log, name="action-log"),
     # The navigation bar's search box (JSON): livestatus.search.
     path("search/", search.search, name="search"),
+    # Saved views ("my views"), each its user's only: livestatus.views_saved.
+    path("views/", views_saved.index, name="saved-views"),
+    path("views/<int:pk>/", views_saved.detail, name="saved-view"),
+    path("views/<int:pk>/delete/", views_saved.delete, name="saved-view-delete"),
 ]
 for kind, segment in views.ACTION_PATHS.items():
     urlpatterns += [

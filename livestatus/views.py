@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
@@ -38,7 +38,7 @@ from livestatus.detail import (
 )
 from livestatus.filtersets import ActionLogFilterSet
 from livestatus.forms import ACTION_FORMS, StatusFilterForm
-from livestatus.models import ActionKind, ActionLog
+from livestatus.models import ActionKind, ActionLog, SavedView
 from registry import lists
 
 PAGE_SIZE = 100
@@ -54,6 +54,10 @@ ACTION_PATHS: dict[str, str] = {
     ActionKind.DELETE_DOWNTIME.value: "delete-downtime",
     ActionKind.RECHECK.value: "recheck",
     ActionKind.COMMENT.value: "comment",
+    ActionKind.ENABLE_NOTIFICATIONS.value: "enable-notifications",
+    ActionKind.DISABLE_NOTIFICATIONS.value: "disable-notifications",
+    ActionKind.ENABLE_CHECKS.value: "enable-checks",
+    ActionKind.DISABLE_CHECKS.value: "disable-checks",
 }
 
 _LISTS: dict[str, tuple[str, Callable[[status.StatusFilter], status.StatusResult]]] = {
@@ -104,6 +108,45 @@ def _sort_error(kind: str, sort: str) -> str:
     return f"unknown sort {sort[:50]!r}: one of {choices}, with '-' first for descending."
 
 
+#: The lists that group by host on demand (``?group=host``); a host list has one row per host.
+_GROUPED = ("problems", "services")
+
+
+def _group_error(kind: str, group: str) -> str:
+    """Why ``group`` is no grouping of this list ('' when it is one, or empty)."""
+    if not group or (group == "host" and kind in _GROUPED):
+        return ""
+    if kind not in _GROUPED:
+        return f"the {kind} list is not grouped."
+    return f"unknown grouping {group[:50]!r}: 'host', or nothing."
+
+
+#: What a list's query string may hold besides the filters (``page`` is not part of a view).
+LIST_PARAMETERS = ("sort", "group")
+
+
+def list_query_errors(kind: str, data: QueryDict) -> dict[str, list[str]]:
+    """What is wrong with a query string of the ``kind`` list, per parameter (empty: nothing).
+
+    The list's own checks (``StatusFilterForm``, the sort, the grouping), so a saved view
+    (``livestatus.saved_views``) is refused for what the page would refuse.
+    """
+    form = StatusFilterForm(data, kind=kind)
+    errors: dict[str, list[str]] = {}
+    for name in data:
+        if name not in form.fields and name not in LIST_PARAMETERS:
+            errors[name] = [f"unknown parameter {name[:50]!r}."]
+    if not form.is_valid():
+        errors.update({name: [str(error) for error in field] for name, field in form.errors.items()})
+    for name, error in (
+        ("sort", _sort_error(kind, data.get("sort", ""))),
+        ("group", _group_error(kind, data.get("group", ""))),
+    ):
+        if error:
+            errors[name] = [error]
+    return errors
+
+
 def _sort_links(request: HttpRequest, kind: str, sort: str) -> dict[str, dict[str, str]]:
     """Per sortable column: the URL of its header link and, if the list is sorted by it, the direction."""
     links = {}
@@ -127,13 +170,21 @@ def _status_list(request: HttpRequest, kind: str, *, fragment: bool) -> HttpResp
     # The sort is the pages' own (the API keeps its fixed order): checked here, not by the form.
     sort = request.GET.get("sort", "")
     sort_error = _sort_error(kind, sort)
-    valid = (not form.is_bound or form.is_valid()) and not sort_error
+    group = request.GET.get("group", "")
+    group_error = _group_error(kind, group)
+    valid = (not form.is_bound or form.is_valid()) and not sort_error and not group_error
     result = status.StatusResult([])
     if valid:
         result = ask(form.to_filter() if form.is_bound else status.StatusFilter())
     rows = status.sort_rows(result.rows, sort) if valid and sort else result.rows
+    if valid and group:
+        rows = status.host_first(rows)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     may_act = _annotate(request.user, page.object_list)
+    groups = status.group_by_host(page.object_list) if valid and group else []
+    for host_rows in groups:
+        host_rows.url = detail_url(Target(host_rows.host))
+        host_rows.may_act = any(row["may_act"] for row in host_rows.rows)
     context = {
         "kind": kind,
         "title": _(title),
@@ -146,7 +197,13 @@ def _status_list(request: HttpRequest, kind: str, *, fragment: bool) -> HttpResp
         "refresh_seconds": REFRESH_SECONDS,
         "sort_error": sort_error,
         "sort_links": _sort_links(request, kind, "" if sort_error else sort),
+        "group": "" if group_error else group,
+        "group_error": group_error,
+        "groups": groups,
+        "groupable": kind in _GROUPED,
         "may_act": may_act,
+        # The full page's "My views" (livestatus.saved_views); the refreshed table has no use for them.
+        "saved_views": [] if fragment else SavedView.objects.filter(user=request.user.pk),
         "bulk_url": reverse("livestatus-api:action-bulk") if may_act else "",
     }
     template = "livestatus/_status_table.html" if fragment else "livestatus/status_list.html"
@@ -242,7 +299,7 @@ def _detail(request: HttpRequest, target: Target) -> HttpResponse:
     if detail.row is None:
         context = {
             "target": target,
-            "message": "No node that answered knows this object.",
+            "message": _("No node that answered knows this object."),
             "unreachable": detail.unreachable,
         }
         return render(request, "livestatus/not_found.html", context, status=404)

@@ -74,6 +74,7 @@ TRACKED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("preferences.HandOver", {}),
     ("preferences.Rotation", {}),
     ("preferences.RotationOverride", {}),
+    ("livestatus.SavedView", {}),
     ("monitoring_portal.Team", {"m2m_fields": {"members"}}),
     ("monitoring_portal.APIToken", {"exclude_fields": _TOKEN_SECRET_FIELDS}),
     # Roles are memberships of the portal:* groups (monitoring_portal.roles) and is_staff.

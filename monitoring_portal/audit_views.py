@@ -9,25 +9,33 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from monitoring_portal import audit
 
 PAGE_SIZE = 50
 
 
-def kind_choices() -> list[tuple[str, str]]:
+def kind_choices() -> list[tuple[str, str | Promise]]:
     kinds = sorted({label.lower() for label, _ in audit.TRACKED})
     apps = sorted({kind.split(".")[0] for kind in kinds})
-    return [("", "any"), *((app, f"{app} (all)") for app in apps), *((kind, kind) for kind in kinds)]
+    return [
+        ("", _("any")),
+        *((app, _("%(app)s (all)") % {"app": app}) for app in apps),
+        *((kind, kind) for kind in kinds),
+    ]
 
 
 class AuditFilterForm(forms.Form):
     """The audit page's filters; a value that does not parse is a 400 naming the field."""
 
-    user = forms.CharField(required=False, max_length=150, help_text="User name (exact).")
-    kind = forms.ChoiceField(required=False, choices=kind_choices)
-    since = forms.DateTimeField(required=False, help_text="From (inclusive), e.g. 2026-05-01 08:00.")
-    until = forms.DateTimeField(required=False, help_text="Until (exclusive).")
+    user = forms.CharField(required=False, max_length=150, label=_("User"), help_text=_("User name (exact)."))
+    kind = forms.ChoiceField(required=False, choices=kind_choices, label=_("Kind"))
+    since = forms.DateTimeField(
+        required=False, label=_("Since"), help_text=_("From (inclusive), e.g. 2026-05-01 08:00.")
+    )
+    until = forms.DateTimeField(required=False, label=_("Until"), help_text=_("Until (exclusive)."))
     page = forms.IntegerField(required=False, min_value=1)
 
     def apply(self, entries: QuerySet[LogEntry]) -> QuerySet[LogEntry]:

@@ -5,6 +5,8 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from livestatus.client import text
 from monitoring_portal.models import TokenScope, scope_problem
@@ -13,28 +15,36 @@ from monitoring_portal.models import TokenScope, scope_problem
 class APITokenForm(forms.Form):
     """Create a personal API token."""
 
-    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'ansible on bastion1'.")
+    name = forms.CharField(
+        max_length=100, help_text=gettext_lazy("What the token is for, e.g. 'ansible on bastion1'.")
+    )
     expires_in_days = forms.IntegerField(
         min_value=1,
         max_value=3650,
         required=False,
-        help_text="Leave empty for a token that does not expire.",
+        help_text=gettext_lazy("Leave empty for a token that does not expire."),
     )
     read_only = forms.BooleanField(
         required=False,
-        help_text="Only reads (GET): enough for the inventory plugin, dashboards and reporting scripts.",
+        help_text=gettext_lazy(
+            "Only reads (GET): enough for the inventory plugin, dashboards and reporting scripts."
+        ),
     )
 
     scope = forms.ChoiceField(
         choices=TokenScope.choices,
         initial=TokenScope.FULL,
         required=False,
-        help_text="Narrow what the token may change: operator actions only, or registry writes in some host groups.",
+        help_text=gettext_lazy(
+            "Narrow what the token may change: operator actions only, or registry writes in some host groups."
+        ),
     )
     hostgroups = forms.CharField(
         max_length=2000,
         required=False,
-        help_text="With 'registry writes in given host groups only': host group names, separated by commas.",
+        help_text=gettext_lazy(
+            "With 'registry writes in given host groups only': host group names, separated by commas."
+        ),
     )
 
     def clean_hostgroups(self) -> list[str]:
@@ -58,7 +68,9 @@ class APITokenForm(forms.Form):
         try:
             return text.check_name(self.cleaned_data["name"].strip(), "name")
         except text.UnsafeTextError as exc:
-            raise forms.ValidationError(f"Give the token a name without such characters: {exc}") from None
+            raise forms.ValidationError(
+                _("Give the token a name without such characters: %(problem)s") % {"problem": exc}
+            ) from None
 
     def expires_at(self) -> datetime | None:
         days = self.cleaned_data.get("expires_in_days")

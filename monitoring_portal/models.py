@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 TOKEN_PREFIX = "mpt_"  # noqa: S105 - a public marker so leaked tokens are recognisable
 
@@ -32,9 +33,9 @@ class Team(models.Model):
 class TokenScope(models.TextChoices):
     """What a token may change, within what its user may (a scope never adds a right)."""
 
-    FULL = "full", "everything its user may do"
-    ACTIONS = "actions", "operator actions only"
-    HOSTGROUPS = "hostgroups", "registry writes in given host groups only"
+    FULL = "full", _("everything its user may do")
+    ACTIONS = "actions", _("operator actions only")
+    HOSTGROUPS = "hostgroups", _("registry writes in given host groups only")
 
 
 #: The most host groups one token may name (a longer list is a sign of the wrong tool: use a team).

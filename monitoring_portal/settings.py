@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # naturaltime ("3 minutes ago") and intcomma, localised like the rest of the page.
+    "django.contrib.humanize",
     "django_prometheus",
     "rest_framework",
     "django_filters",
@@ -80,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages show times in the reader's profile time zone (the API keeps the site's).
+    "preferences.middleware.ProfileTimezoneMiddleware",
     # Who and from where for the audit trail (the user is read when a change is saved).
     "monitoring_portal.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

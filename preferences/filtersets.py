@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 from rest_framework.request import Request
 
 from preferences import engine
@@ -45,19 +46,22 @@ class NotificationDecisionFilterSet(django_filters.FilterSet):
     """The history: ``?host=``, ``?service=``, ``?contact=``, ``?type=``, ``?decision=``, ``?from=``/``?to=``
     (ISO 8601 times), ``?q=`` (host, service or contact containing)."""
 
-    q = django_filters.CharFilter(method="search", label="Search")
-    host = django_filters.CharFilter(field_name="host", label="Host name (exact)")
-    service = django_filters.CharFilter(field_name="service", label="Service description (exact)")
-    contact = django_filters.CharFilter(field_name="contact", label="Naemon contact (exact)")
+    # Labels in the reader's language: the history page shows them above its filters.
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    host = django_filters.CharFilter(field_name="host", label=_("Host name (exact)"))
+    service = django_filters.CharFilter(field_name="service", label=_("Service description (exact)"))
+    contact = django_filters.CharFilter(field_name="contact", label=_("Naemon contact (exact)"))
     type = django_filters.ChoiceFilter(
-        choices=[(kind, kind) for kind in engine.NOTIFICATION_TYPES], label="Notification type"
+        choices=[(kind, kind) for kind in engine.NOTIFICATION_TYPES], label=_("Notification type")
     )
-    decision = django_filters.ChoiceFilter(choices=Action.choices)
+    decision = django_filters.ChoiceFilter(choices=Action.choices, label=_("Decision"))
     # "from" is a Python keyword: added to the class namespace by name.
     locals()["from"] = django_filters.IsoDateTimeFilter(
-        field_name="time", lookup_expr="gte", label="Decided at or after (ISO 8601)"
+        field_name="time", lookup_expr="gte", label=_("Decided at or after (ISO 8601)")
     )
-    to = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lte", label="Decided at or before")
+    to = django_filters.IsoDateTimeFilter(
+        field_name="time", lookup_expr="lte", label=_("Decided at or before (ISO 8601)")
+    )
 
     class Meta:
         model = NotificationDecision

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from preferences import engine, rulebook
 
@@ -21,8 +22,8 @@ RULE_FIELDS = ("enabled", "action", "comment", *RULE_LIST_FIELDS, "start", "end"
 
 
 class Action(models.TextChoices):
-    NOTIFY = "notify", "notify"
-    SUPPRESS = "suppress", "suppress"
+    NOTIFY = "notify", _("notify")
+    SUPPRESS = "suppress", _("suppress")
 
 
 def _rule_error(exc: engine.RuleError) -> ValidationError:

@@ -6,6 +6,7 @@ read-only list that needs no script (and links to itself page by page).
 
 import time
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from preferences import coverage, history
 from preferences.api.serializers import CoverageGapSerializer, CoverageQuerySerializer, RotationSerializer
@@ -22,10 +24,10 @@ from registry.models import Contact
 
 # (field, label, help) of the rule editor's name criteria.
 NAME_FIELDS = [
-    ("hosts", "Hosts", "Names or globs (web-*), comma-separated."),
-    ("hostgroups", "Host groups", "Comma-separated; a glob matches any of the host's groups."),
-    ("services", "Services", "Service descriptions or globs; only service notifications match."),
-    ("servicegroups", "Service groups", "Only service notifications match."),
+    ("hosts", _("Hosts"), _("Names or globs (web-*), comma-separated.")),
+    ("hostgroups", _("Host groups"), _("Comma-separated; a glob matches any of the host's groups.")),
+    ("services", _("Services"), _("Service descriptions or globs; only service notifications match.")),
+    ("servicegroups", _("Service groups"), _("Only service notifications match.")),
 ]
 
 
@@ -77,12 +79,12 @@ def history_page(request: HttpRequest) -> HttpResponse:
 
 
 SILENCE_DURATIONS = [
-    ("1h", "1 hour", 3600),
-    ("2h", "2 hours", 7200),
-    ("8h", "8 hours", 28800),
-    ("1d", "1 day", 86400),
-    ("3d", "3 days", 259200),
-    ("7d", "7 days", 604800),
+    ("1h", _("1 hour"), 3600),
+    ("2h", _("2 hours"), 7200),
+    ("8h", _("8 hours"), 28800),
+    ("1d", _("1 day"), 86400),
+    ("3d", _("3 days"), 259200),
+    ("7d", _("7 days"), 604800),
 ]
 
 
@@ -103,11 +105,19 @@ def silences(request: HttpRequest) -> HttpResponse:
             "silences": [(s, s.created_at <= now < s.effective_end) for s in mine],
             "prefill": {"host": request.GET.get("host", ""), "service": request.GET.get("service", "")},
             "durations": SILENCE_DURATIONS,
-            "rotations": [RotationSerializer(r).data for r in rotations],
+            "rotations": [_rotation_row(r) for r in rotations],
             "handovers": _handovers(HandOver.objects.filter(user=request.user), now),  # type: ignore[misc]
             "handovers_to_me": _handovers(HandOver.objects.filter(colleague=request.user), now),  # type: ignore[misc]
         },
     )
+
+
+def _rotation_row(rotation: Rotation) -> dict[str, Any]:
+    """The rotation as its API shows it, its next change a datetime: the page formats it for the reader."""
+    row = dict(RotationSerializer(rotation).data)
+    if row.get("next"):
+        row["next"] = {**row["next"], "at": datetime.fromisoformat(row["next"]["at"])}
+    return row
 
 
 def _handovers(queryset: QuerySet[HandOver], now: datetime) -> list[tuple[HandOver, str]]:

@@ -4,15 +4,28 @@ of its object (HostSerializer; HostServiceSerializer or ServiceSerializer for a 
 
 from __future__ import annotations
 
+import json
 from typing import Any, Generic, TypeVar
 
 from django import forms
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from monitoring_portal.models import Team
 from registry.check_settings import DIRECTIVE_FIELDS
-from registry.models import Command, Host, HostGroup, Service, ServiceGroup
+from registry.models import (
+    Command,
+    Host,
+    HostGroup,
+    HostTemplate,
+    Service,
+    ServiceGroup,
+    ServiceTemplate,
+)
 from registry.permissions import team_ids
 from registry.recipients import Recipient, recipients
 from registry.serializers import (
@@ -34,23 +47,164 @@ def _lines(value: str) -> list[str]:
     return lines
 
 
-def _groups_field(
-    queryset: QuerySet[Any], *, label: str, size: int, help_text: str = ""
-) -> forms.ModelMultipleChoiceField:
+#: The label of each field of the registry's forms, by its API name: the host and service forms and
+#: the forms generated from a kind's serializer (registry/object_forms.py) share it, so a directive
+#: reads the same (and is translated once) wherever it is edited.
+FIELD_LABELS: dict[str, Any] = {
+    "name": _("Name"),
+    "alias": _("Alias"),
+    "address": _("Address"),
+    "description": _("Description"),
+    "team": _("Team"),
+    "node": _("Node"),
+    "user": _("User"),
+    "email": _("Email"),
+    "pager": _("Pager"),
+    "channel": _("Channel"),
+    "command_line": _("Command line"),
+    "free_form_args": _("Free-form arguments"),
+    "host": _("Host"),
+    "service": _("Service"),
+    "master_host": _("Master host"),
+    "master_service": _("Master service"),
+    "hostgroups": _("Host groups"),
+    "servicegroups": _("Service groups"),
+    "hostgroup_members": _("Member host groups"),
+    "servicegroup_members": _("Member service groups"),
+    "members": _("Members"),
+    "parents": _("Parents"),
+    "contacts": _("Contacts"),
+    "contact_groups": _("Contact groups"),
+    "templates": _("Templates"),
+    "check_command": _("Check command"),
+    "check_command_args": _("Check command arguments"),
+    "custom_variables": _("Custom variables"),
+    "notes": _("Notes"),
+    "display_name": _("Display name"),
+    "notes_url": _("Notes URL"),
+    "action_url": _("Action URL"),
+    "icon_image": _("Icon image"),
+    "icon_image_alt": _("Icon text"),
+    "check_interval": _("Check interval"),
+    "retry_interval": _("Retry interval"),
+    "max_check_attempts": _("Max check attempts"),
+    "check_period": _("Check period"),
+    "active_checks_enabled": _("Active checks enabled"),
+    "passive_checks_enabled": _("Passive checks enabled"),
+    "notifications_enabled": _("Notifications enabled"),
+    "notification_interval": _("Notification interval"),
+    "notification_period": _("Notification period"),
+    "notification_options": _("Notification options"),
+    "event_handler": _("Event handler"),
+    "event_handler_enabled": _("Event handler enabled"),
+    "flap_detection_enabled": _("Flap detection enabled"),
+    "low_flap_threshold": _("Low flap threshold"),
+    "high_flap_threshold": _("High flap threshold"),
+    "flap_detection_options": _("Flap detection options"),
+    "check_freshness": _("Check freshness"),
+    "freshness_threshold": _("Freshness threshold"),
+    "obsess": _("Obsess"),
+    "process_perf_data": _("Process performance data"),
+    "retain_status_information": _("Retain status information"),
+    "retain_nonstatus_information": _("Retain non-status information"),
+    "is_volatile": _("Volatile (every non-OK result notifies)"),
+    "host_notification_commands": _("Host notification commands"),
+    "host_notification_options": _("Host notification options"),
+    "host_notification_period": _("Host notification period"),
+    "service_notification_commands": _("Service notification commands"),
+    "service_notification_options": _("Service notification options"),
+    "service_notification_period": _("Service notification period"),
+    "ranges": _("Ranges"),
+    "exclude": _("Excluded time periods"),
+    "dependency_period": _("Dependency period"),
+    "execution_failure_criteria": _("Execution failure criteria"),
+    "notification_failure_criteria": _("Notification failure criteria"),
+    "inherits_parent": _("Inherits parent"),
+    "first_notification": _("First notification"),
+    "last_notification": _("Last notification"),
+    "escalation_period": _("Escalation period"),
+    "escalation_options": _("Escalation options"),
+    "notify_owners": _("Notify the owning teams"),
+}
+
+
+def label_for(name: str) -> Any:
+    """A field's label in the reader's language; a field not in FIELD_LABELS yet reads as its API name."""
+    return FIELD_LABELS.get(name) or capfirst(name.replace("_", " "))
+
+
+#: Up to this many choices, the page carries them all for autocomplete.js; above (hosts: thousands),
+#: the script asks the registry API (``?q=``) as the user types.
+INLINE_CHOICES = 200
+
+
+class NamesInput(forms.TextInput):
+    """Names, comma-separated, as typed without JavaScript; autocomplete.js makes it a list of
+    removable chips with suggestions (and up/down buttons when the order matters).
+
+    Several values of the same field (``hostgroups=a&hostgroups=b``, as a multi-select sends them)
+    are read as the list of them, so a script or a test may post either way.
+    """
+
+    def __init__(self, queryset: QuerySet[Any], *, slug: str = "name", ordered: bool = False) -> None:
+        super().__init__(attrs={"autocomplete": "off", "data-autocomplete": "names"})
+        self.queryset, self.slug, self.ordered = queryset, slug, ordered
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        extra = context["widget"]["attrs"]
+        if self.ordered:
+            extra["data-ordered"] = "true"
+        names = list(
+            self.queryset.order_by(self.slug).values_list(self.slug, flat=True)[: INLINE_CHOICES + 1]
+        )
+        if len(names) <= INLINE_CHOICES:
+            extra["data-options"] = json.dumps(names)
+        else:
+            extra["data-source"] = reverse(f"registry-api:{self.queryset.model._meta.model_name}-list")
+            extra["data-slug"] = self.slug
+        return context
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        return super().format_value(value)
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        return ", ".join(str(v) for v in values if v) if name in data else None
+
+
+class NameListField(forms.Field):
+    """A list of object names (templates, groups, contacts, hosts), in the order given.
+
+    Whether each exists is the serializer's check, as for the API (one message for both).
+    """
+
+    def __init__(
+        self, queryset: QuerySet[Any], *, slug: str = "name", ordered: bool = False, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("widget", NamesInput(queryset, slug=slug, ordered=ordered))
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _groups_field(queryset: QuerySet[Any], *, label: Any, help_text: Any = "") -> NameListField:
     """A choice of groups, named as the API names them."""
-    return forms.ModelMultipleChoiceField(
-        queryset,
-        to_field_name="name",
-        required=False,
-        label=label,
-        widget=forms.SelectMultiple(attrs={"size": size}),
-        help_text=help_text,
+    return NameListField(
+        queryset, label=label, help_text=help_text or _("Names, comma-separated (suggested as you type).")
     )
 
 
-def _inherit_or(label: str = "") -> forms.NullBooleanField:
+def _inherit_or() -> forms.NullBooleanField:
     """On, off, or unset (inherited from the templates, then Naemon's default)."""
-    return forms.NullBooleanField(required=False, label=label or None)
+    return forms.NullBooleanField(required=False)
 
 
 class RegistryObjectForm(forms.Form, Generic[ObjectT]):
@@ -61,41 +215,46 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
     ``validate``.
     """
 
-    templates = forms.CharField(
-        required=False, strip=False, help_text="Template names, comma-separated, in order (the first wins)."
+    templates = NameListField(
+        HostTemplate.objects.all(),
+        ordered=True,
+        label=_("Templates"),
+        help_text=_("Template names, comma-separated, in order (the first wins)."),
     )
     check_command = forms.ModelChoiceField(Command.objects.all(), to_field_name="name", required=False)
     check_command_args = forms.CharField(
         required=False,
         strip=False,
-        label="Check command arguments",
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line: $ARG1$, $ARG2$, …",
+        help_text=_("One per line: $ARG1$, $ARG2$, …"),
     )
     custom_variables = forms.CharField(
         required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line: _NAME=value",
+        help_text=_("One per line: _NAME=value"),
     )
     notes = forms.CharField(max_length=1024, required=False, strip=False)
     display_name = forms.CharField(max_length=255, required=False, strip=False)
-    notes_url = forms.CharField(max_length=1024, required=False, strip=False, label="Notes URL")
-    action_url = forms.CharField(max_length=1024, required=False, strip=False, label="Action URL")
+    notes_url = forms.CharField(max_length=1024, required=False, strip=False)
+    action_url = forms.CharField(max_length=1024, required=False, strip=False)
     icon_image = forms.CharField(max_length=255, required=False, strip=False)
-    icon_image_alt = forms.CharField(max_length=255, required=False, strip=False, label="Icon text")
+    icon_image_alt = forms.CharField(max_length=255, required=False, strip=False)
     event_handler = forms.ModelChoiceField(
-        Command.objects.all(), to_field_name="name", required=False, help_text="Runs on every state change."
+        Command.objects.all(),
+        to_field_name="name",
+        required=False,
+        help_text=_("Runs on every state change."),
     )
     event_handler_enabled = _inherit_or()
     flap_detection_enabled = _inherit_or()
-    low_flap_threshold = forms.FloatField(required=False, help_text="Percent state change, 0-100.")
-    high_flap_threshold = forms.FloatField(required=False, help_text="Percent state change, 0-100.")
-    flap_detection_options = forms.CharField(max_length=20, required=False, help_text="e.g. o,d,u")
+    low_flap_threshold = forms.FloatField(required=False, help_text=_("Percent state change, 0-100."))
+    high_flap_threshold = forms.FloatField(required=False, help_text=_("Percent state change, 0-100."))
+    flap_detection_options = forms.CharField(max_length=20, required=False, help_text=_("e.g. o,d,u"))
     check_freshness = _inherit_or()
-    freshness_threshold = forms.IntegerField(required=False, min_value=0, help_text="Seconds.")
+    freshness_threshold = forms.IntegerField(required=False, min_value=0, help_text=_("Seconds."))
     obsess = _inherit_or()
-    process_perf_data = _inherit_or("Process performance data")
+    process_perf_data = _inherit_or()
     retain_status_information = _inherit_or()
     retain_nonstatus_information = _inherit_or()
     #: Shown folded under "More directives" (registry/templates/registry/_object_form.html).
@@ -103,13 +262,14 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
     notify_owners = forms.BooleanField(
         required=False,
         initial=True,
-        label="Notify the owning teams",
-        help_text="Their members are told (each by their own rules), besides the contacts named on it.",
+        help_text=_("Their members are told (each by their own rules), besides the contacts named on it."),
     )
     notify_nobody = forms.BooleanField(
         required=False,
-        label="Save even though nobody would be notified",
-        help_text="Asked when the object would notify nobody: give it a team or contacts instead, if you can.",
+        label=_("Save even though nobody would be notified"),
+        help_text=_(
+            "Asked when the object would notify nobody: give it a team or contacts instead, if you can."
+        ),
     )
 
     def __init__(self, *args: Any, instance: ObjectT | None, request: HttpRequest, **kwargs: Any) -> None:
@@ -121,7 +281,9 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
         if instance is not None and "initial" not in kwargs:
             kwargs["initial"] = self.initial_for(instance)
         super().__init__(*args, **kwargs)
-        for field in self.fields.values():
+        for name, field in self.fields.items():
+            if field.label is None:
+                field.label = label_for(name)
             css = (
                 "form-select"
                 if isinstance(field.widget, forms.Select | forms.SelectMultiple)
@@ -130,6 +292,9 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
                 else "form-control"
             )
             field.widget.attrs.setdefault("class", css)
+            if field.required:
+                # The page marks it too (a "*" and the legend); screen readers hear this.
+                field.widget.attrs["aria-required"] = "true"
 
     @classmethod
     def initial_for(cls, obj: Any) -> dict[str, Any]:
@@ -150,12 +315,14 @@ class RegistryObjectForm(forms.Form, Generic[ObjectT]):
         variables: dict[str, str] = {}
         for line in _lines(cleaned.get("custom_variables", "")):
             if "=" not in line:
-                self.add_error("custom_variables", f"Expected _NAME=value, got {line!r}.")
+                self.add_error(
+                    "custom_variables", gettext("Expected _NAME=value, got %(line)s.") % {"line": repr(line)}
+                )
                 return None
             key, value = line.split("=", 1)
             variables[key] = value
         return {
-            "templates": [t.strip() for t in cleaned.get("templates", "").split(",") if t.strip()],
+            "templates": cleaned.get("templates", []),
             "check_command": cleaned["check_command"].name if cleaned.get("check_command") else None,
             "check_command_args": _lines(cleaned.get("check_command_args", "")),
             "custom_variables": variables,
@@ -215,6 +382,7 @@ class HostForm(RegistryObjectForm[Host]):
         "address",
         "team",
         "hostgroups",
+        "parents",
         "notify_owners",
         "templates",
         "check_command",
@@ -227,7 +395,12 @@ class HostForm(RegistryObjectForm[Host]):
     alias = forms.CharField(max_length=255, required=False, strip=False)
     address = forms.CharField(max_length=255, required=False, strip=False)
     team = forms.ModelChoiceField(Team.objects.all(), to_field_name="name", required=False)
-    hostgroups = _groups_field(HostGroup.objects.select_related("node"), label="Host groups", size=6)
+    hostgroups = _groups_field(HostGroup.objects.all(), label=_("Host groups"))
+    parents = NameListField(
+        Host.objects.all(),
+        label=_("Parents"),
+        help_text=_("Hosts between the core and this one (network path)."),
+    )
 
     def __init__(self, *args: Any, instance: Host | None, request: HttpRequest, **kwargs: Any) -> None:
         super().__init__(*args, instance=instance, request=request, **kwargs)
@@ -250,6 +423,7 @@ class HostForm(RegistryObjectForm[Host]):
             "address": obj.address,
             "team": obj.team.name if obj.team else None,
             "hostgroups": [g.name for g in obj.hostgroups.all()],
+            "parents": [p.name for p in obj.parents.all()],
             **super().initial_for(obj),
         }
 
@@ -265,7 +439,8 @@ class HostForm(RegistryObjectForm[Host]):
             "alias": cleaned.get("alias", ""),
             "address": cleaned.get("address", ""),
             "team": cleaned["team"].name if cleaned.get("team") else None,
-            "hostgroups": [g.name for g in cleaned.get("hostgroups", [])],
+            "hostgroups": cleaned.get("hostgroups", []),
+            "parents": cleaned.get("parents", []),
             **settings,
         }
         self.validate(HostSerializer, data, {"request": self.request})
@@ -297,13 +472,19 @@ class ServiceForm(RegistryObjectForm[Service]):
         max_length=255,
         required=False,
         strip=False,
-        help_text="The host's name; leave empty for a service on every host of the host groups below.",
+        help_text=_("The host's name; leave empty for a service on every host of the host groups below."),
     )
     hostgroups = _groups_field(
-        HostGroup.objects.all(), label="Host groups", size=6, help_text="Only for a service without a host."
+        HostGroup.objects.all(), label=_("Host groups"), help_text=_("Only for a service without a host.")
     )
-    servicegroups = _groups_field(ServiceGroup.objects.all(), label="Service groups", size=4)
-    is_volatile = _inherit_or("Volatile (every non-OK result notifies)")
+    servicegroups = _groups_field(ServiceGroup.objects.all(), label=_("Service groups"))
+    templates = NameListField(
+        ServiceTemplate.objects.all(),
+        ordered=True,
+        label=_("Templates"),
+        help_text=_("Template names, comma-separated, in order (the first wins)."),
+    )
+    is_volatile = _inherit_or()
     directive_fields = (*DIRECTIVE_FIELDS, "is_volatile")
 
     def __init__(self, *args: Any, instance: Service | None, request: HttpRequest, **kwargs: Any) -> None:
@@ -330,7 +511,7 @@ class ServiceForm(RegistryObjectForm[Service]):
         if name:
             self.target_host = Host.objects.prefetch_related("hostgroups").filter(name=name).first()
             if self.target_host is None:
-                raise forms.ValidationError(f"No host named {name}.")
+                raise forms.ValidationError(gettext("No host named %(name)s.") % {"name": name})
         return name
 
     def clean(self) -> dict[str, Any]:
@@ -339,14 +520,14 @@ class ServiceForm(RegistryObjectForm[Service]):
             return cleaned
         on_host = self.target_host is not None
         if on_host and cleaned.get("hostgroups"):
-            self.add_error("hostgroups", "A service is on a host or on host groups, not both.")
+            self.add_error("hostgroups", gettext("A service is on a host or on host groups, not both."))
             return cleaned
         settings = self.check_settings(cleaned)
         if settings is None:
             return cleaned
         data: dict[str, Any] = {
             "description": cleaned["description"],
-            "servicegroups": [g.name for g in cleaned.get("servicegroups", [])],
+            "servicegroups": cleaned.get("servicegroups", []),
             "is_volatile": cleaned.get("is_volatile"),
             **settings,
         }
@@ -357,7 +538,7 @@ class ServiceForm(RegistryObjectForm[Service]):
             context["host"] = self.target_host
         else:
             serializer_class = ServiceSerializer
-            data["hostgroups"] = [g.name for g in cleaned.get("hostgroups", [])]
+            data["hostgroups"] = cleaned.get("hostgroups", [])
         self.validate(serializer_class, data, context)
         return cleaned
 

@@ -1,13 +1,17 @@
-"""What the registry's host list adds to its filter set (sorting, search words, node and deployment),
-and the status pages' link to an object's registry entry.
+"""What the registry's lists add to their filter sets (sorting, search words; the host list's node
+and deployment), and the status pages' link to an object's registry entry.
 
 Search (``q``), one or more words, all of which must match:
 
-* ``_KEY=value``: a custom variable (as Naemon spells it, ``_RACK=B12``; the name is
-  case-insensitive, the value may be a glob);
+* ``_KEY=value``: a custom variable, on kinds that have them (as Naemon spells it, ``_RACK=B12``;
+  the name is case-insensitive, the value may be a glob);
 * a glob (``web*``, ``db-?``: ``*`` any run, ``?`` one character), matched against the whole
-  name, alias or address, case-insensitively, as notification rules accept them;
-* anything else: a substring of the name, alias or address.
+  name, alias or address (the list's search fields), case-insensitively, as notification rules
+  accept them;
+* anything else: a substring of one of the search fields.
+
+Sorting (``sort``): a whitelisted key, ``-`` in front for descending; the order ends on a unique
+field so that paging never shows a row twice. An unknown key is a 400 naming ``sort``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
+from django.http import QueryDict
 from django.urls import reverse
 
 from registry.cluster import topology
@@ -33,6 +39,14 @@ HOST_SORTS: dict[str, tuple[str, ...]] = {
     "lease": ("expires_at", "name"),
 }
 SEARCH_FIELDS = ("name", "alias", "address")
+
+#: ``?sort=`` values of the service list; ``pk`` last: descriptions repeat across hosts.
+SERVICE_SORTS: dict[str, tuple[str, ...]] = {
+    "description": ("description", "pk"),
+    "host": ("host__name", "description", "pk"),
+    "check": ("check_command__name", "description", "pk"),
+}
+SERVICE_SEARCH_FIELDS = ("description", "host__name", "notes")
 
 
 def sort_order(value: str, allowed: dict[str, tuple[str, ...]]) -> list[str]:
@@ -54,10 +68,48 @@ def _is_glob(word: str) -> bool:
     return "*" in word or "?" in word
 
 
+def sort_links(query: QueryDict, sort: str, allowed: Iterable[str]) -> dict[str, str]:
+    """Each sortable column's header link: the list's query with that sort (again: reversed)."""
+    unsorted = query.copy()
+    for key in ("sort", "page"):
+        unsorted.pop(key, None)
+    rest = f"?{unsorted.urlencode()}{'&' if unsorted else ''}"
+    return {key: f"{rest}sort={'-' if sort == key else ''}{key}" for key in allowed}
+
+
+def object_sorts(model: type[Model], columns: Iterable[str], unique: str) -> dict[str, tuple[str, ...]]:
+    """The sorts of a kind's list: its columns that are fields of its own or a named reference."""
+    sorts: dict[str, tuple[str, ...]] = {}
+    for column in columns:
+        try:
+            field = model._meta.get_field(column)
+        except FieldDoesNotExist:
+            continue  # computed by the serializer
+        if field.many_to_many or field.one_to_many:
+            continue  # a list: no single value to sort by
+        if field.many_to_one or field.one_to_one:
+            related: Any = field.related_model
+            if not any(f.name == "name" for f in related._meta.get_fields()):
+                continue
+            column_order = f"{column}__name"
+        else:
+            column_order = column
+        sorts[column] = (column_order, unique) if column_order != unique else (unique,)
+    return sorts
+
+
 def search_hosts(queryset: QuerySet[Host], q: str) -> QuerySet[Host]:
     """Hosts matching every word of ``q`` (module docstring); ValueError on a bad variable name."""
+    return search(queryset, q, SEARCH_FIELDS, variables=True)
+
+
+def search(
+    queryset: QuerySet[Any], q: str, fields: Sequence[str], *, variables: bool = False
+) -> QuerySet[Any]:
+    """Objects matching every word of ``q`` in ``fields`` (and custom variables when the kind has
+    them: ``variables``); ValueError on a bad variable name."""
     for n, word in enumerate(q.split()):
-        if word.startswith("_") and "=" in word:
+        if variables and word.startswith("_") and "=" in word:
             name, value = word.split("=", 1)
             try:
                 key = check_custom_variable_name(name)
@@ -70,9 +122,9 @@ def search_hosts(queryset: QuerySet[Host], q: str) -> QuerySet[Host]:
             queryset = queryset.filter(**{f"{label}__regex": regex})
         elif _is_glob(word):
             regex = glob_regex(word)
-            queryset = queryset.filter(_any(SEARCH_FIELDS, "iregex", regex))
+            queryset = queryset.filter(_any(fields, "iregex", regex))
         else:
-            queryset = queryset.filter(_any(SEARCH_FIELDS, "icontains", word))
+            queryset = queryset.filter(_any(fields, "icontains", word))
     return queryset
 
 

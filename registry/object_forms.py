@@ -15,10 +15,12 @@ from typing import Any
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from rest_framework import fields as drf
 from rest_framework import relations as drf_relations
 from rest_framework.serializers import BaseSerializer, ListSerializer
 
+from registry.forms import NameListField, label_for
 from registry.serializers import NaemonModelSerializer, OrderedTemplatesField
 
 #: Dropped from every form: addressed by the URL, or computed.
@@ -49,32 +51,33 @@ def _as_json(value: str, empty: Any) -> Any:
     try:
         return json.loads(value) if value.strip() else empty
     except ValueError as exc:
-        raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
+        raise forms.ValidationError(gettext("Not valid JSON: %(error)s.") % {"error": exc}) from None
 
 
 def _input_for(name: str, f: Any) -> _Input:
     """The form input of one writable serializer field."""
-    label = name.replace("_", " ").capitalize()
-    common: dict[str, Any] = {"label": label, "help_text": f.help_text or "", "required": f.required}
+    common: dict[str, Any] = {
+        "label": label_for(name),
+        "help_text": f.help_text or "",
+        "required": f.required,
+    }
     if isinstance(f, OrderedTemplatesField):
-        common["help_text"] = "Template names, comma-separated, in order (the first wins)."
-        return _Input(
-            forms.CharField(strip=False, **common),
-            lambda v: ", ".join(v or []),
-            lambda v: [t.strip() for t in v.split(",") if t.strip()],
-        )
+        common["help_text"] = gettext("Template names, comma-separated, in order (the first wins).")
+        return _Input(NameListField(f.queryset, ordered=True, **common), _identity, _identity)
     if isinstance(f, drf_relations.ManyRelatedField):
         child: Any = f.child_relation
-        # Checkboxes, not a Ctrl-click multi-select.
+        # Names with suggestions (autocomplete.js), not a Ctrl-click multi-select.
+        common["help_text"] = (
+            f"{common['help_text']} {gettext('Names, comma-separated (suggested as you type).')}"
+        ).strip()
         return _Input(
-            forms.ModelMultipleChoiceField(
-                child.queryset.order_by(child.slug_field),
-                to_field_name=child.slug_field,
-                widget=forms.CheckboxSelectMultiple,
+            NameListField(
+                child.queryset,
+                slug=child.slug_field,
                 **{**common, "required": f.required and not f.allow_empty},
             ),
             _identity,
-            lambda v: [getattr(o, child.slug_field) for o in v],
+            _identity,
         )
     if isinstance(f, drf_relations.SlugRelatedField):
         reference: Any = f  # django-stubs confuse DRF's queryset attribute with a manager's
@@ -111,7 +114,7 @@ def _input_for(name: str, f: Any) -> _Input:
             omit_empty=not f.allow_null,
         )
     if isinstance(f, drf.DictField) and isinstance(f.child, drf.CharField):
-        common["help_text"] = (common["help_text"] + " One per line: key=value.").strip()
+        common["help_text"] = f"{common['help_text']} {gettext('One per line: key=value.')}".strip()
         return _Input(
             forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 4}), **common),
             lambda v: "\n".join(f"{k}={x}" for k, x in (v or {}).items()),
@@ -119,7 +122,7 @@ def _input_for(name: str, f: Any) -> _Input:
         )
     if isinstance(f, drf.ListField) and isinstance(f.child, drf.CharField | drf.IntegerField):
         number = isinstance(f.child, drf.IntegerField)
-        common["help_text"] = (common["help_text"] + " One per line.").strip()
+        common["help_text"] = f"{common['help_text']} {gettext('One per line.')}".strip()
         return _Input(
             forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 3}), **common),
             lambda v: "\n".join(str(x) for x in v or []),
@@ -127,7 +130,7 @@ def _input_for(name: str, f: Any) -> _Input:
         )
     if isinstance(f, drf.ListField | drf.DictField | drf.JSONField | BaseSerializer):
         # Nested lists and objects (e.g. a time period's exceptions): JSON, as the API takes them.
-        common["help_text"] = (common["help_text"] + " JSON, as in the API.").strip()
+        common["help_text"] = f"{common['help_text']} {gettext('JSON, as in the API.')}".strip()
         nothing: Any = [] if isinstance(f, drf.ListField | ListSerializer) else {}
         if not isinstance(f, drf.ListField | drf.DictField | ListSerializer):
             nothing = None
@@ -151,7 +154,7 @@ def _dict_lines(value: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in _lines(value):
         if "=" not in line:
-            raise forms.ValidationError(f"Expected key=value, got {line!r}.")
+            raise forms.ValidationError(gettext("Expected key=value, got %(line)s.") % {"line": repr(line)})
         key, item = line.split("=", 1)
         found[key] = item
     return found
@@ -161,7 +164,7 @@ def _numbers(lines: list[str]) -> list[int]:
     try:
         return [int(line) for line in lines]
     except ValueError:
-        raise forms.ValidationError("Expected whole numbers, one per line.") from None
+        raise forms.ValidationError(gettext("Expected whole numbers, one per line.")) from None
 
 
 class SerializerForm(forms.Form):
@@ -198,7 +201,10 @@ class SerializerForm(forms.Form):
         for name, one in self.inputs.items():
             self.fields[name] = one.field
             widget = one.field.widget
-            if isinstance(widget, forms.CheckboxSelectMultiple | forms.CheckboxInput):
+            if one.field.required:
+                # The page marks it too (a "*" and the legend); screen readers hear this.
+                widget.attrs["aria-required"] = "true"
+            if isinstance(widget, forms.CheckboxInput):
                 widget.attrs.setdefault("class", "form-check-input")
             else:
                 widget.attrs.setdefault(

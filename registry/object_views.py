@@ -18,9 +18,10 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views import View
 
-from registry import filtersets, writes
+from registry import filtersets, lists, writes
 from registry import serializers as s
 from registry.api.relations import (
     HostDependencyFilterSet,
@@ -29,6 +30,7 @@ from registry.api.relations import (
     ServiceEscalationFilterSet,
 )
 from registry.object_forms import SerializerForm
+from registry.page_helpers import by, delete, forbidden, paginate, query_without_page, say_what_happened
 from registry.permissions import may_change, may_create
 from registry.serializers.relations import (
     HostDependencySerializer,
@@ -37,7 +39,6 @@ from registry.serializers.relations import (
     ServiceEscalationSerializer,
     relation_querysets,
 )
-from registry.views import _by, _delete, _forbidden, _page, _query_without_page, _say_what_happened
 
 
 @dataclass(frozen=True)
@@ -59,17 +60,33 @@ class Kind:
 
     @property
     def label(self) -> str:
-        return str(self.model._meta.verbose_name)
+        """The kind's name in the reader's language (one object)."""
+        return str(_NAMES[self.slug][0])
 
     @property
     def plural(self) -> str:
-        return str(self.model._meta.verbose_name_plural)
+        """The kind's name in the reader's language (several objects)."""
+        return str(_NAMES[self.slug][1])
 
     def queryset(self) -> QuerySet[Any]:
         if self.by_name:
             read: Any = self.serializer
             return read.read_queryset().order_by("name")
         return relation_querysets()[self.slug].order_by("pk")
+
+    @property
+    def sorts(self) -> dict[str, tuple[str, ...]]:
+        """``?sort=`` keys of the list: its columns that are fields (registry/lists.py)."""
+        return lists.object_sorts(self.model, self.columns, "name" if self.by_name else "pk")
+
+    @property
+    def default_sort(self) -> str:
+        return "name" if self.by_name else "id"
+
+    @property
+    def has_variables(self) -> bool:
+        """Whether ``_KEY=value`` searches custom variables (templates have them)."""
+        return any(f.name == "custom_variables" for f in self.model._meta.get_fields())
 
     def key(self, obj: Any) -> str:
         return str(obj.name if self.by_name else obj.pk)
@@ -81,6 +98,23 @@ class Kind:
             raise Http404
         return get_object_or_404(self.queryset(), pk=int(key))
 
+
+#: What the pages call each kind; the models' verbose names stay English (the deployment reasons,
+#: the admin) and Django would pluralise "dependency" as "dependencys".
+_NAMES: dict[str, tuple[Any, Any]] = {
+    "hostgroups": (gettext_lazy("host group"), gettext_lazy("host groups")),
+    "servicegroups": (gettext_lazy("service group"), gettext_lazy("service groups")),
+    "hosttemplates": (gettext_lazy("host template"), gettext_lazy("host templates")),
+    "servicetemplates": (gettext_lazy("service template"), gettext_lazy("service templates")),
+    "commands": (gettext_lazy("command"), gettext_lazy("commands")),
+    "contacts": (gettext_lazy("contact"), gettext_lazy("contacts")),
+    "contactgroups": (gettext_lazy("contact group"), gettext_lazy("contact groups")),
+    "timeperiods": (gettext_lazy("time period"), gettext_lazy("time periods")),
+    "hostdependencies": (gettext_lazy("host dependency"), gettext_lazy("host dependencies")),
+    "servicedependencies": (gettext_lazy("service dependency"), gettext_lazy("service dependencies")),
+    "hostescalations": (gettext_lazy("host escalation"), gettext_lazy("host escalations")),
+    "serviceescalations": (gettext_lazy("service escalation"), gettext_lazy("service escalations")),
+}
 
 _DEPENDENCY = ("execution_failure_criteria", "notification_failure_criteria", "dependency_period")
 _ESCALATION = ("first_notification", "last_notification", "contacts", "contact_groups")
@@ -186,28 +220,44 @@ class _KindView(LoginRequiredMixin, View):
 
 
 class ObjectListView(_KindView):
-    """Objects of one kind, with the API's search (``q``) and paging."""
+    """Objects of one kind: search (``q``, registry/lists.py), sorting and paging as the host list."""
 
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
         k = self.kind()
-        filterset = k.filterset({"q": request.GET.get("q", "")}, queryset=k.queryset())
-        page = _page(request, filterset.qs)
+        q, sort = request.GET.get("q", ""), request.GET.get("sort", "") or k.default_sort
+        error = ""
+        try:
+            order = lists.sort_order(sort, k.sorts)
+        except ValueError as exc:
+            error, order = str(exc), [k.default_sort]
+        queryset = k.queryset()
+        try:
+            searched = lists.search(queryset, q, k.filterset.search_fields, variables=k.has_variables)
+        except ValueError as exc:
+            error, searched = error or f"q: {exc}", queryset
+        page = paginate(request, searched.order_by(*order) if not error else queryset.none())
         data = k.serializer(page.object_list, many=True, context={"request": request}).data
         rows = [
             (obj, self.url("detail", obj), [_show(item.get(c)) for c in k.columns])
             for obj, item in zip(page.object_list, data, strict=True)
         ]
+        links = lists.sort_links(request.GET, sort, k.sorts)
         return render(
             request,
             "registry/objects/list.html",
             self.context(
                 page=page,
                 rows=rows,
-                q=request.GET.get("q", ""),
-                query=_query_without_page(request),
+                q=q,
+                sort=sort,
+                error=error,
+                # Each column's header: its sort link, or "" (computed or a list: not sortable).
+                headers=[(c, links.get(c, "")) for c in k.columns],
+                query=query_without_page(request),
                 may_create=may_create(request.user, k.model),
                 add_url=self.url("add"),
             ),
+            status=400 if error else 200,
         )
 
 
@@ -243,9 +293,11 @@ class ObjectEditView(_KindView):
         k = self.kind()
         self.obj = k.get(kwargs["key"]) if "key" in kwargs else None
         if self.obj is not None and not may_change(request.user, self.obj):
-            return _forbidden(request, f"You may not change this {k.label}.")
+            return forbidden(
+                request, gettext("You may not change this object (%(kind)s).") % {"kind": k.label}
+            )
         if self.obj is None and not may_create(request.user, k.model):
-            return _forbidden(request, f"You may not create {k.plural}.")
+            return forbidden(request, gettext("You may not create %(kinds)s.") % {"kinds": k.plural})
         return super().dispatch(request, *args, **kwargs)
 
     def form(self, data: Any = None) -> SerializerForm:
@@ -267,13 +319,15 @@ class ObjectEditView(_KindView):
         if not form.is_valid() or form.serializer is None:
             return self.page(form, 403 if form.denied else 400)
         what = k.key(self.obj) if self.obj is not None else form.serializer.validated_data.get("name", "")
+        action = "edit" if self.obj is not None else "create"
         try:
             result = writes.apply_write(
                 form.serializer,
                 queryset=k.queryset(),
                 user=request.user,
-                triggered_by=_by(request),
-                reason=f"{'edit' if self.obj else 'create'} {k.label} {what} (web)".replace("  ", " "),
+                triggered_by=by(request),
+                # Recorded on the deployments, read in logs: English, as the API's reasons.
+                reason=f"{action} {k.model._meta.verbose_name} {what} (web)".replace("  ", " "),
             )
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
@@ -281,7 +335,7 @@ class ObjectEditView(_KindView):
         except writes.Conflict as exc:
             form.add_error(None, str(exc))
             return self.page(form, 409)
-        _say_what_happened(request, result)
+        say_what_happened(request, result)
         return redirect(self.url("detail", result.instance))
 
 
@@ -293,7 +347,9 @@ class ObjectDeleteView(_KindView):
             return self.handle_no_permission()
         self.obj = self.kind().get(kwargs["key"])
         if not may_delete(request.user, self.obj):
-            return _forbidden(request, f"You may not delete this {self.kind().label}.")
+            return forbidden(
+                request, gettext("You may not delete this object (%(kind)s).") % {"kind": self.kind().label}
+            )
         return super().dispatch(request, *args, **kwargs)
 
     def page(self, error: str | None = None) -> HttpResponse:
@@ -307,13 +363,13 @@ class ObjectDeleteView(_KindView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         k = self.kind()
-        error = _delete(
+        error = delete(
             request,
             self.obj,
             serializer_class=k.serializer,
             queryset=k.queryset(),
             what=f"{k.label.capitalize()} {self.obj}",
-            reason=f"delete {k.label} {k.key(self.obj)} (web)",
+            reason=f"delete {k.model._meta.verbose_name} {k.key(self.obj)} (web)",
         )
         if error is not None:
             return self.page(error)

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
@@ -36,29 +35,23 @@ from registry.models import (
     ServiceTemplate,
     nodes_for_hosts,
 )
+from registry.page_helpers import PAGE_SIZE as PAGE_SIZE  # the lists' page size, as before the move
+from registry.page_helpers import (
+    by,
+    delete,
+    forbidden,
+    paginate,
+    query_without_page,
+    say_what_happened,
+)
 from registry.permissions import may_change, may_create, may_redeploy
 from registry.recipients import recipients
 
-PAGE_SIZE = 50
 DEPLOYMENT_HISTORY = 50
 MOVE_HISTORY = 10
 # How often the deployment history polls: while a deployment runs, and otherwise.
 POLL_RUNNING_SECONDS = 2
 POLL_IDLE_SECONDS = 5
-
-
-def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "registry/forbidden.html", {"message": message}, status=403)
-
-
-def _page(request: HttpRequest, queryset: Any) -> Any:
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def _filter_data(request: HttpRequest) -> dict[str, Any]:
@@ -118,10 +111,7 @@ def host_list(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:
         error = error or f"q: {exc}"
     filterset = HostFilterSet(data, queryset=searched)
-    page = _page(request, filterset.qs.order_by(*order) if not error else searched.none())
-    unsorted = request.GET.copy()
-    for key in ("sort", "page"):
-        unsorted.pop(key, None)
+    page = paginate(request, filterset.qs.order_by(*order) if not error else searched.none())
     return render(
         request,
         "registry/host_list.html",
@@ -131,12 +121,9 @@ def host_list(request: HttpRequest) -> HttpResponse:
             "error": error,
             "q": q,
             "sort": sort,
-            "sort_links": {
-                key: f"?{unsorted.urlencode()}{'&' if unsorted else ''}sort={'-' if sort == key else ''}{key}"
-                for key in lists.HOST_SORTS
-            },
+            "sort_links": lists.sort_links(request.GET, sort, lists.HOST_SORTS),
             "filters": filterset.form.cleaned_data if filterset.is_valid() else {},
-            "query": _query_without_page(request),
+            "query": query_without_page(request),
             "hostgroups": HostGroup.objects.values_list("name", flat=True),
             "teams": Team.objects.values_list("name", flat=True),
             "may_create": may_create(request.user, Host),
@@ -180,9 +167,9 @@ def host_edit(request: HttpRequest, name: str | None = None) -> HttpResponse:
     """Create (no name) or edit a host, with the API's validation and write path."""
     host = _host(name) if name is not None else None
     if host is not None and not may_change(request.user, host):
-        return _forbidden(request, f"Host {host.name} is not owned by one of your teams.")
+        return forbidden(request, f"Host {host.name} is not owned by one of your teams.")
     if host is None and not may_create(request.user, Host):
-        return _forbidden(request, "You may not create hosts.")
+        return forbidden(request, _("You may not create hosts."))
     form = HostForm(request.POST if request.method == "POST" else None, instance=host, request=request)
     status = 200
     if request.method == "POST" and form.is_valid() and form.serializer is not None:
@@ -196,10 +183,6 @@ def host_edit(request: HttpRequest, name: str | None = None) -> HttpResponse:
         if result is not None:
             return redirect("registry:host-detail", name=result.instance.name)
     return render(request, "registry/host_form.html", {"form": form, "host": host}, status=status)
-
-
-def _by(request: HttpRequest) -> str:
-    return f"{request.user.get_username()} (web)"
 
 
 class _NobodyNotified(Exception):
@@ -230,7 +213,7 @@ def _write(
                 form.serializer,
                 queryset=queryset,
                 user=request.user,
-                triggered_by=_by(request),
+                triggered_by=by(request),
                 reason=reason,
                 save_kwargs=form.save_kwargs(),
             )
@@ -248,49 +231,8 @@ def _write(
     except writes.Conflict as exc:
         form.add_error(None, str(exc))
         return None, 409
-    _say_what_happened(request, result)
+    say_what_happened(request, result)
     return result, 200
-
-
-def _delete(
-    request: HttpRequest,
-    obj: Any,
-    *,
-    serializer_class: type[s.NaemonModelSerializer],
-    queryset: Any,
-    what: str,
-    reason: str,
-) -> str | None:
-    """Delete through the API's path and say so; the refusal's text when the object is in use."""
-    try:
-        result = writes.apply_delete(
-            obj,
-            serializer_class=serializer_class,
-            queryset=queryset,
-            context={"request": request},
-            triggered_by=_by(request),
-            reason=reason,
-        )
-    except writes.Conflict as exc:
-        return str(exc)
-    nodes = ", ".join(sorted(d.node.name for d in result.deployments))
-    if nodes:
-        messages.success(
-            request, _("%(what)s deleted. Deploying to %(nodes)s.") % {"what": what, "nodes": nodes}
-        )
-    else:
-        messages.success(request, _("%(what)s deleted.") % {"what": what})
-    return None
-
-
-def _say_what_happened(request: HttpRequest, result: writes.WriteResult) -> None:
-    if not result.stored:
-        messages.info(request, _("Nothing changed."))
-    elif result.deployments:
-        nodes = ", ".join(sorted(d.node.name for d in result.deployments))
-        messages.success(request, _("Saved. Deploying to %(nodes)s.") % {"nodes": nodes})
-    else:
-        messages.success(request, _("Saved."))
 
 
 @login_required
@@ -299,10 +241,10 @@ def host_delete(request: HttpRequest, name: str) -> HttpResponse:
     """Confirm (GET) and delete (POST) a host."""
     host = _host(name)
     if not may_change(request.user, host):
-        return _forbidden(request, f"Host {host.name} is not owned by one of your teams.")
+        return forbidden(request, f"Host {host.name} is not owned by one of your teams.")
     error = None
     if request.method == "POST":
-        error = _delete(
+        error = delete(
             request,
             host,
             serializer_class=s.HostSerializer,
@@ -325,19 +267,36 @@ def host_delete(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 def service_list(request: HttpRequest) -> HttpResponse:
-    """Services with search and filters (host, host group)."""
+    """Services with search (registry/lists.py: globs, custom variables), filters and sorting."""
     queryset = Service.objects.select_related("host", "check_command").prefetch_related("hostgroups")
-    filterset = ServiceFilterSet(_filter_data(request), queryset=queryset)
+    data = _filter_data(request)
+    q, sort = data.pop("q", ""), data.pop("sort", "description")
+    error = ""
+    try:
+        order = lists.sort_order(sort, lists.SERVICE_SORTS)
+    except ValueError as exc:
+        error, order = str(exc), ["description", "pk"]
+    searched: QuerySet[Service] = queryset
+    try:
+        searched = lists.search(queryset, q, lists.SERVICE_SEARCH_FIELDS, variables=True)
+    except ValueError as exc:
+        error = error or f"q: {exc}"
+    filterset = ServiceFilterSet(data, queryset=searched)
     return render(
         request,
         "registry/service_list.html",
         {
-            "page": _page(request, filterset.qs),
+            "page": paginate(request, filterset.qs.order_by(*order) if not error else searched.none()),
+            "error": error,
+            "q": q,
+            "sort": sort,
+            "sort_links": lists.sort_links(request.GET, sort, lists.SERVICE_SORTS),
             "filters": filterset.form.cleaned_data if filterset.is_valid() else {},
-            "query": _query_without_page(request),
+            "query": query_without_page(request),
             "hostgroups": HostGroup.objects.values_list("name", flat=True),
             "may_create": may_create(request.user, Service),
         },
+        status=400 if error else 200,
     )
 
 
@@ -381,11 +340,11 @@ def service_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """
     service = _service(pk) if pk is not None else None
     if service is not None and not may_change(request.user, service):
-        return _forbidden(
+        return forbidden(
             request, f"Service {service.description} on {_where(service)} is not owned by one of your teams."
         )
     if service is None and not may_create(request.user, Service):
-        return _forbidden(request, "You may not create services.")
+        return forbidden(request, _("You may not create services."))
     # A new service: ?host=web01 (the host page's "Add service") fills in the host.
     extra: dict[str, Any] = {} if service is not None else {"initial": {"host": request.GET.get("host", "")}}
     form = ServiceForm(
@@ -422,13 +381,13 @@ def service_delete(request: HttpRequest, pk: int) -> HttpResponse:
     service = _service(pk)
     where = _where(service)
     if not may_change(request.user, service):
-        return _forbidden(
+        return forbidden(
             request, f"Service {service.description} on {where} is not owned by one of your teams."
         )
     error = None
     if request.method == "POST":
         host = service.host
-        error = _delete(
+        error = delete(
             request,
             service,
             serializer_class=_service_serializer(service),
@@ -569,7 +528,7 @@ def deployment_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _deploy_action(request: HttpRequest, node: NaemonNode, act: Any) -> HttpResponse:
     if not may_redeploy(request.user):
-        return _forbidden(request, "Only staff and operators may redeploy a node or retry a deployment.")
+        return forbidden(request, _("Only staff and operators may redeploy a node or retry a deployment."))
     try:
         deployment = act(request.user.get_username())
     except drift.Refused as exc:

@@ -244,6 +244,10 @@ class AvailableActionsSerializer(serializers.Serializer):
     delete_downtime = serializers.BooleanField(help_text="It has downtimes to delete.")
     recheck = serializers.BooleanField()
     comment = serializers.BooleanField()
+    enable_notifications = serializers.BooleanField(help_text="Its notifications are off.")
+    disable_notifications = serializers.BooleanField(help_text="Its notifications are on.")
+    enable_checks = serializers.BooleanField(help_text="Its active checks are off.")
+    disable_checks = serializers.BooleanField(help_text="Its active checks are on.")
 
 
 class ObjectDetailSerializer(_LiveRowSerializer):

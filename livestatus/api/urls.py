@@ -7,15 +7,17 @@ Live lists (GET, filters as query parameters): ``hosts/``, ``services/``, ``prob
 ``hosts/<host>/availability/?window=7d`` and ``availability/?host=&service=&window=``.
 Actions: POST ``actions/acknowledge/``,
 ``actions/remove-acknowledgement/``, ``actions/downtime/``, ``actions/delete-downtime/``,
-``actions/recheck/``, ``actions/comment/``, and one of them on a selection: ``actions/bulk/``
+``actions/recheck/``, ``actions/comment/``, ``actions/enable-notifications/``,
+``actions/disable-notifications/``, ``actions/enable-checks/``, ``actions/disable-checks/``, and one of them on a selection: ``actions/bulk/``
 (``livestatus.api.bulk``); their record: GET ``actions/`` and
-``actions/<id>/``.
+``actions/<id>/``. Your saved views ("my views"): ``views/`` and ``views/<id>/``
+(``livestatus.api.saved_views``).
 """
 
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from livestatus.api import bulk, views
+from livestatus.api import bulk, saved_views, views
 
 app_name = "livestatus-api"
 router = DefaultRouter()
@@ -25,6 +27,7 @@ router.register("problems", views.ProblemViewSet, basename="problem")
 router.register("downtimes", views.DowntimeViewSet, basename="downtime")
 router.register("nodes", views.NodeHealthViewSet, basename="node")
 router.register("actions", views.ActionViewSet, basename="action")
+router.register("views", saved_views.SavedViewViewSet, basename="saved-view")
 urlpatterns = [
     re_path(r"^hosts/(?P<host>[^/]+)/$", views.HostDetailView.as_view(), name="host-detail"),
     re_path(

@@ -552,3 +552,43 @@ class ActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=False, methods=["post"], serializer_class=s.CommentRequestSerializer)
     def comment(self, request: Request) -> Response:
         return self.perform_action(request, ActionKind.COMMENT)
+
+    @extend_schema(
+        summary="Enable notifications (on every node holding it)",
+        request=s.TargetSerializer,
+        responses=_ACTION_RESPONSES,
+    )
+    @action(
+        detail=False, methods=["post"], url_path="enable-notifications", serializer_class=s.TargetSerializer
+    )
+    def enable_notifications(self, request: Request) -> Response:
+        return self.perform_action(request, ActionKind.ENABLE_NOTIFICATIONS)
+
+    @extend_schema(
+        summary="Disable notifications (on every node holding it)",
+        request=s.TargetSerializer,
+        responses=_ACTION_RESPONSES,
+    )
+    @action(
+        detail=False, methods=["post"], url_path="disable-notifications", serializer_class=s.TargetSerializer
+    )
+    def disable_notifications(self, request: Request) -> Response:
+        return self.perform_action(request, ActionKind.DISABLE_NOTIFICATIONS)
+
+    @extend_schema(
+        summary="Enable active checks (on its checker only)",
+        request=s.TargetSerializer,
+        responses=_ACTION_RESPONSES,
+    )
+    @action(detail=False, methods=["post"], url_path="enable-checks", serializer_class=s.TargetSerializer)
+    def enable_checks(self, request: Request) -> Response:
+        return self.perform_action(request, ActionKind.ENABLE_CHECKS)
+
+    @extend_schema(
+        summary="Disable active checks (on its checker only)",
+        request=s.TargetSerializer,
+        responses=_ACTION_RESPONSES,
+    )
+    @action(detail=False, methods=["post"], url_path="disable-checks", serializer_class=s.TargetSerializer)
+    def disable_checks(self, request: Request) -> Response:
+        return self.perform_action(request, ActionKind.DISABLE_CHECKS)

@@ -296,6 +296,30 @@ def schedule_forced_host_check(host: str, when: Timestamp | None = None) -> Comm
     return Command("SCHEDULE_FORCED_HOST_CHECK", (_name(host, "host name"), str(_time(when))))
 
 
+def service_notifications(host: str, service: str, *, enabled: bool) -> Command:
+    """ENABLE_SVC_NOTIFICATIONS or DISABLE_SVC_NOTIFICATIONS."""
+    name = "ENABLE_SVC_NOTIFICATIONS" if enabled else "DISABLE_SVC_NOTIFICATIONS"
+    return Command(name, (_name(host, "host name"), _name(service, "service description")))
+
+
+def host_notifications(host: str, *, enabled: bool) -> Command:
+    """ENABLE_HOST_NOTIFICATIONS or DISABLE_HOST_NOTIFICATIONS (the host's own, not its services')."""
+    name = "ENABLE_HOST_NOTIFICATIONS" if enabled else "DISABLE_HOST_NOTIFICATIONS"
+    return Command(name, (_name(host, "host name"),))
+
+
+def service_active_checks(host: str, service: str, *, enabled: bool) -> Command:
+    """ENABLE_SVC_CHECK or DISABLE_SVC_CHECK: the service's active checks (passive results still count)."""
+    name = "ENABLE_SVC_CHECK" if enabled else "DISABLE_SVC_CHECK"
+    return Command(name, (_name(host, "host name"), _name(service, "service description")))
+
+
+def host_active_checks(host: str, *, enabled: bool) -> Command:
+    """ENABLE_HOST_CHECK or DISABLE_HOST_CHECK: the host's active checks (not its services')."""
+    name = "ENABLE_HOST_CHECK" if enabled else "DISABLE_HOST_CHECK"
+    return Command(name, (_name(host, "host name"),))
+
+
 def add_service_comment(
     host: str, service: str, comment: str, *, author: str, persistent: bool = True
 ) -> Command:

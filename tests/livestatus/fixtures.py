@@ -18,6 +18,7 @@ Initial states (set through passive results when the server starts):
 - ``history-me``: left to the history test (it changes its state and reads the ``log`` table,
   which this Icinga 2 serves from its compat log).
 - ``availability-me``: left to the availability tests (same: state changes, the ``log`` table).
+- ``toggle-*`` OK: left to test_toggle_actions (notifications and active checks off and on).
 
 Registry: ``web-01`` belongs to the ``team`` fixture's team directly, ``db-01`` through its
 host group ``databases``; ``outsider`` is in another team.
@@ -82,6 +83,11 @@ PAGE_HOSTS = (
             Service("downtime-filter"),
             Service("history-me"),
             Service("availability-me"),
+            # test_toggle_actions: notifications and active checks switched off and back on.
+            Service("toggle-notify"),
+            Service("toggle-checks"),
+            Service("toggle-bulk-a"),
+            Service("toggle-bulk-b"),
         ),
         groups=("linux", "web"),
     ),
@@ -105,6 +111,10 @@ INITIAL_SERVICE_STATES = (
     ("web-01", "acked-filter", 2, "CRITICAL - acknowledged from the start"),
     ("web-01", "downtime-filter", 1, "WARNING - in downtime from the start"),
     ("db-01", "postgres", 2, "CRITICAL - connection refused"),
+    *(
+        ("web-01", name, 0, "OK - toggled")
+        for name in ("toggle-notify", "toggle-checks", "toggle-bulk-a", "toggle-bulk-b")
+    ),
     (ODD_HOST, "disk", 3, "UNKNOWN - odd host"),
     ("unowned-01", "disk", 0, "DISK OK"),
 )

@@ -28,7 +28,18 @@ pytestmark = pytest.mark.services
 
 ApiFor = Callable[[User | None], APIClient]
 LIVE_LISTS = ("hosts", "services", "problems", "downtimes", "nodes")
-ACTION_PATHS = ("acknowledge", "remove-acknowledgement", "downtime", "delete-downtime", "recheck", "comment")
+ACTION_PATHS = (
+    "acknowledge",
+    "remove-acknowledgement",
+    "downtime",
+    "delete-downtime",
+    "recheck",
+    "comment",
+    "enable-notifications",
+    "disable-notifications",
+    "enable-checks",
+    "disable-checks",
+)
 
 
 def service_row(api: APIClient, host: str, service: str) -> dict[str, Any]:

@@ -55,6 +55,11 @@ ALL_CAN = {
     "delete_downtime": True,
     "recheck": True,
     "comment": True,
+    # Passive objects of this Icinga 2: notifications on, active checks off; each offers the other.
+    "enable_notifications": False,
+    "disable_notifications": True,
+    "enable_checks": True,
+    "disable_checks": False,
 }
 
 

@@ -140,9 +140,9 @@ def test_detail_page_shows_timeline_perfdata_grafana_and_times_in_the_users_zone
     perf = html[html.index('id="perfdata"') :].split("</table>")[0]
     assert 'data-metric="used"' in perf and 'data-metric="time taken"' in perf and "bg-danger" in perf
     assert 'href="https://grafana.example.org/d/checks?var-host=web-01&var-service=availability-me"' in html
-    # History times in the user's zone, readable (not ISO): "Thu 3 Dec 2026, 16:55:02 JST".
+    # History times in the user's zone, readable (not ISO): "Dec. 4, 2026 05:04:05 JST".
     history = html[html.index('id="history"') :].split("</table>")[0]
-    assert " JST</td>" in history and "+00:00" not in history
+    assert " JST</time></td>" in history and "+00:00" not in history
     # The page refreshes its live part in place, as the lists do.
     assert f'hx-get="{PAGE}"' in html and 'hx-select="#live-detail"' in html
 

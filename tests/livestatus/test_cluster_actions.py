@@ -261,3 +261,50 @@ def test_a_node_without_livestatus_gets_the_line_in_its_command_file(
     assert re.fullmatch(r"\[\d+\] ACKNOWLEDGE_SVC_PROBLEM;web-01;http;2;1;0;staff;on it", line)
     # The same timestamp as the copies the other nodes got.
     assert f"COMMAND {line}" == commands_of(nodes, "poller-web")[0]
+
+
+def test_notifications_are_toggled_on_every_holder_so_a_failover_does_not_bring_them_back(
+    nodes: dict[str, Any], operator: User, api_client_for: Callable[[Any], Any]
+) -> None:
+    # Every copy runs Naemon's notification logic (the notify-filter picks the notifier): a copy
+    # left enabled would notify once a failover made it the notifier.
+    api = api_client_for(operator)
+    for path, line in (
+        ("disable-notifications", "DISABLE_SVC_NOTIFICATIONS;web-01;http"),
+        ("enable-notifications", "ENABLE_SVC_NOTIFICATIONS;web-01;http"),
+    ):
+        nodes["journal"].clear()
+        response = api.post(
+            f"/api/v1/livestatus/actions/{path}/", {"host": "web-01", "service": "http"}, format="json"
+        )
+        assert response.status_code == 201, response.content
+        assert [d["node"] for d in response.json()["deliveries"]] == ALL
+        assert [(node, stamp(text)) for node, text in nodes["journal"]] == [(name, line) for name in ALL]
+
+
+def test_active_checks_are_toggled_on_the_checker_only_and_a_passive_copy_never_checks(
+    nodes: dict[str, Any], operator: User, api_client_for: Callable[[Any], Any]
+) -> None:
+    api = api_client_for(operator)
+    cores = nodes["cores"]
+    # Asked from master-b's row (a passive copy): still only the checker gets it.
+    body = {"host": "web-01", "service": "http", "node": "master-b"}
+    for path, line, active in (
+        ("disable-checks", "DISABLE_SVC_CHECK;web-01;http", False),
+        ("enable-checks", "ENABLE_SVC_CHECK;web-01;http", True),
+    ):
+        nodes["journal"].clear()
+        response = api.post(f"/api/v1/livestatus/actions/{path}/", body, format="json")
+        assert response.status_code == 201, response.content
+        assert [d["node"] for d in response.json()["deliveries"]] == ["poller-web"]
+        assert [(node, stamp(text)) for node, text in nodes["journal"]] == [("poller-web", line)]
+        assert cores["poller-web"].copy("web-01", "http").active is active
+        assert not cores["master-a"].copy("web-01", "http").active
+        assert not cores["master-b"].copy("web-01", "http").active
+    # An object the masters check: the active master only.
+    nodes["journal"].clear()
+    response = api.post("/api/v1/livestatus/actions/enable-checks/", {"host": "db-01"}, format="json")
+    assert response.status_code == 201, response.content
+    assert [(node, stamp(text)) for node, text in nodes["journal"]] == [
+        ("master-a", "ENABLE_HOST_CHECK;db-01")
+    ]

@@ -190,6 +190,8 @@ class FakeCore:
                 }
             )
             self.next_id += 1
+        elif name in ("ENABLE_SVC_CHECK", "DISABLE_SVC_CHECK"):
+            self.copy(args[0], args[1]).active = name.startswith("ENABLE")
         elif name == "DEL_SVC_DOWNTIME":
             self.downtimes = [d for d in self.downtimes if d["id"] != int(args[0])]
         elif name == "ADD_SVC_COMMENT":

@@ -245,8 +245,11 @@ def test_service_detail(owner_browser: Client) -> None:
     html = unescape(response.content.decode())
     assert "CRITICAL - disk (sda) 99% full [x] a.b\nlong line one\nlong line two" in html
     assert "CRITICAL (hard), attempt 1/1" in html
-    assert re.search(r"Last check</dt><dd[^>]*>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", html)
-    assert re.search(r"Since</dt><dd[^>]*>\d{4}-\d\d-\d\d", html)
+    # Localised (English: month/day/year) in the reader's zone, the exact instant in <time datetime>.
+    assert re.search(
+        r'Last check</dt><dd[^>]*><time datetime="[^"]+">\d\d/\d\d/\d{4} \d\d:\d\d:\d\d UTC</time>', html
+    )
+    assert re.search(r'Since</dt><dd[^>]*><time datetime="[^"]+">\d\d/\d\d/\d{4} ', html)
     assert '<dd class="col-sm-8" id="acknowledged">no</dd>' in html
     # This Icinga 2 writes a compat log: its log table holds the state change of the start.
     assert 'id="history-unavailable"' not in html
@@ -388,3 +391,5 @@ def test_the_pages_buttons_are_the_apis_can_flags(owner_browser: Client, staff: 
         assert ('href="/status/acknowledge/' in html) == can["acknowledge"], page
         assert ("Remove acknowledgement" in html) == can["remove_acknowledgement"], page
         assert ("Re-check now" in html) == can["recheck"], page
+        for kind in ("enable-notifications", "disable-notifications", "enable-checks", "disable-checks"):
+            assert (f'id="{kind}"' in html) == can[kind.replace("-", "_")], (page, kind)

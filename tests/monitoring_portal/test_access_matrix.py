@@ -31,6 +31,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from livestatus.models import SavedView
 from monitoring_portal.models import APIToken, Team, TokenScope
 from preferences.models import NotificationRule, Rotation, Silence
 from registry.choices import DeploymentState
@@ -206,12 +207,24 @@ TABLE: dict[str, Entry] = {
     "livestatus:nodes": Entry(signed_in),
     "livestatus:search": Entry(signed_in, query="?q=web"),
     "livestatus:action-log": Entry(signed_in),
+    # Saved views: each its user's only; anyone signed in keeps their own (another's is a 404).
+    "livestatus:saved-views": Entry(signed_in, signed_in, page_methods=("GET", "POST")),
+    "livestatus:saved-view": Entry(
+        token_read, personal_write, page_methods=("GET", "POST"), **PERSONAL_OBJECT("view")
+    ),
+    "livestatus:saved-view-delete": Entry(
+        personal_write, personal_write, page_methods=("POST",), **PERSONAL_OBJECT("view")
+    ),
     "livestatus:acknowledge": ACTION_PAGE,
     "livestatus:remove-acknowledgement": ACTION_PAGE,
     "livestatus:downtime": ACTION_PAGE,
     "livestatus:delete-downtime": ACTION_PAGE,
     "livestatus:recheck": ACTION_PAGE,
     "livestatus:comment": ACTION_PAGE,
+    "livestatus:enable-notifications": ACTION_PAGE,
+    "livestatus:disable-notifications": ACTION_PAGE,
+    "livestatus:enable-checks": ACTION_PAGE,
+    "livestatus:disable-checks": ACTION_PAGE,
     "wall:wall": Entry(signed_in),
     "wall:data": Entry(signed_in),
     "preferences:index": Entry(signed_in),
@@ -294,8 +307,14 @@ TABLE: dict[str, Entry] = {
     "livestatus-api:action-downtime": ACTION_API,
     "livestatus-api:action-recheck": ACTION_API,
     "livestatus-api:action-remove-acknowledgement": ACTION_API,
+    "livestatus-api:action-enable-notifications": ACTION_API,
+    "livestatus-api:action-disable-notifications": ACTION_API,
+    "livestatus-api:action-enable-checks": ACTION_API,
+    "livestatus-api:action-disable-checks": ACTION_API,
     # One action on a selection: each target checked as a single action is (403 when none may be).
     "livestatus-api:action-bulk": ACTION_API,
+    "livestatus-api:saved-view-list": PERSONAL,
+    "livestatus-api:saved-view-detail": Entry(token_read, personal_write, **PERSONAL_OBJECT("view")),
     "preferences-api:api-root": Entry(signed_in),
     "preferences-api:profile": PERSONAL,
     "preferences-api:test": PERSONAL,
@@ -587,6 +606,7 @@ def matrix_site(
         values[f"{who}-token"] = str(APIToken.issue(user, f"{who}-token")[0].pk)
         values[f"{who}-rule"] = str(NotificationRule.objects.create(user=user, action="notify").pk)
         values[f"{who}-silence"] = str(Silence.objects.create(user=user, ends_at=ends).pk)
+        values[f"{who}-view"] = str(SavedView.objects.create(user=user, name="matrix", path="/status/").pk)
     for kind, (own, other) in relations.items():
         values[f"{kind}-own"], values[f"{kind}-other"] = str(own.pk), str(other.pk)
     return values

@@ -138,6 +138,86 @@ def test_every_template_marks_its_visible_text(template: Path) -> None:
     assert unmarked_strings(template.read_text()) == []
 
 
+# --- every script marked ----------------------------------------------------------------------
+
+SCRIPTS = sorted(
+    p
+    for app in ("monitoring_portal", "registry", "livestatus", "preferences")
+    for p in (ROOT / app / "static").rglob("*.js")
+    if "vendor" not in p.parts
+)
+_JS_STRING = r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`"
+_JS_COMMENT = re.compile(r"/\*.*?\*/|(?:^|(?<=\s))//[^\n]*", re.S)
+# A catalogue call's own literals (msgid, plural) are what a translator sees: not findings. `_` is
+# a wrapper some scripts define around interpolate(gettext()); xgettext extracts it by default.
+_JS_MARKED = re.compile(
+    rf"(?<![\w$.])(?:_|(?:n|p|np)?gettext)\(\s*(?:{_JS_STRING})(?:\s*,\s*(?:{_JS_STRING}))*"
+)
+# Where a script puts text in front of a reader: the DOM's text and visible attributes, dialogs,
+# HTML it inserts, nodes it appends.
+_JS_ASSIGNED = r"\.(?:textContent|innerText|innerHTML|outerHTML|title|placeholder|ariaLabel)\s*\+?=(?!=)"
+_JS_CALLED = (
+    r"\bsetAttribute\(\s*[\"'](?:title|placeholder|aria-label|alt)[\"']\s*,"
+    r"|\b(?:alert|confirm|prompt|insertAdjacentHTML)\("
+    r"|\.(?:append|prepend|replaceChildren|before|after|replaceWith)\("
+)
+_JS_SINK = re.compile(rf"(?P<assigned>{_JS_ASSIGNED})|{_JS_CALLED}")
+# Not words for a reader: one lowercase word (a state code, a tag name, a key) or class lists and
+# other hyphenated tokens ("text-danger small", "en-GB").
+_JS_TOKENS = re.compile(r"[a-z][a-z0-9]*|(?=[\w -]*-)[\w-]+(?: [\w-]+)*")
+
+
+def _arguments(code: str, start: int) -> str:
+    """The code from ``start`` to the parenthesis that closes the call opened just before it."""
+    depth = 1
+    for match in re.finditer(rf"{_JS_STRING}|[()]", code[start:]):
+        depth += {"(": 1, ")": -1}.get(match.group(), 0)
+        if depth == 0:
+            return code[start : start + match.start()]
+    return code[start:]
+
+
+def unmarked_script_strings(script: str) -> list[str]:
+    """String literals with words that a script shows (text, visible attributes, dialogs) outside gettext()."""
+    code = _JS_MARKED.sub("gettext(_", _JS_COMMENT.sub(" ", script))
+    found = []
+    for sink in _JS_SINK.finditer(code):
+        if sink.group("assigned"):
+            shown = re.split(r";|\n(?!\s*[-+?:|&])", code[sink.end() :].lstrip(), maxsplit=1)[0]
+        else:
+            shown = _arguments(code, sink.end())
+        for literal in re.findall(_JS_STRING, shown):
+            text = re.sub(r"\$\{.*?\}", " ", literal[1:-1]).strip()
+            if re.search(r"[A-Za-z]{2}", text) and not _JS_TOKENS.fullmatch(text):
+                found.append(literal[1:-1])
+    return found
+
+
+def test_the_script_checker_finds_unmarked_text() -> None:
+    assert unmarked_script_strings(
+        'el.textContent = "Saved"; b.title = ok ? gettext("Fine") : "Failed";'
+        ' alert(`Gone ${n}`); li.append("Hosts: ", n); btn.setAttribute("aria-label", "Close");'
+        ' list.innerHTML = "<b>" + gettext("Done") + "</b>";'
+    ) == ["Saved", "Failed", "Gone ${n}", "Hosts: ", "Close"]
+    # What a helper is given inside a sink counts too; its class names and state codes do not.
+    assert unmarked_script_strings('box.append(line("Nothing was sent", "text-danger small"), "down")') == [
+        "Nothing was sent"
+    ]
+    assert (
+        unmarked_script_strings(
+            '// el.textContent = "in a comment"\n'
+            'el.textContent = interpolate(gettext("%s host"), [n]) + " / " + ngettext("a", "b", n);'
+            ' el.className = "text-danger"; el.setAttribute("aria-selected", "false");'
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_script_marks_the_text_it_shows(script: Path) -> None:
+    assert unmarked_script_strings(script.read_text()) == []
+
+
 # --- the catalogue -----------------------------------------------------------------------------
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
@@ -117,7 +119,9 @@ def test_deployment_page_timeline_output_diff_and_who(
     for step in ("pending", "rendering", "verifying"):
         assert f'data-step="{step}" data-status="done"' in html
     assert second.started_at is not None
-    assert second.started_at.strftime("%Y-%m-%d %H:%M:%S") in html  # the steps carry their times
+    started = timezone.localtime(second.started_at)
+    # The steps carry their times, to the second, in the page's date format and the reader's zone.
+    assert f"{date_format(started, 'SHORT_DATE_FORMAT')} {time_format(started, 'H:i:s T')}" in html
     # The verifier's warning, highlighted in its full output.
     assert f'data-kind="warning">{WARNING}</mark>' in html
     # The portal's own warning (nobody would be told about web2) is listed beside it, highlighted.

@@ -20,11 +20,22 @@
     return document.querySelectorAll("#status-table input[data-select]");
   }
 
+  // The row boxes under a group header: those of its host (compared as text, not as a selector).
+  function hostBoxes(group) {
+    const host = group.closest("tr").dataset.groupHost;
+    return Array.from(boxes()).filter((box) => box.closest("tr").dataset.host === host);
+  }
+
   function render() {
     for (const box of boxes()) box.checked = selected.has(keyOf(box.closest("tr")));
     const all = document.getElementById("select-all");
     const shown = Array.from(boxes());
     if (all) all.checked = shown.length > 0 && shown.every((box) => box.checked);
+    // Grouped by host (?group=host): a host's box is ticked when every row of that host is.
+    for (const group of document.querySelectorAll("#status-table input[data-select-group]")) {
+      const mine = hostBoxes(group);
+      group.checked = mine.length > 0 && mine.every((box) => box.checked);
+    }
     count.textContent = interpolate(ngettext("%s selected", "%s selected", selected.size), [selected.size]);
     bar.hidden = selected.size === 0;
   }
@@ -37,8 +48,8 @@
 
   document.addEventListener("change", (event) => {
     const box = event.target;
-    if (box.id === "select-all") {
-      for (const other of boxes()) {
+    if (box.id === "select-all" || (box.matches && box.matches("#status-table input[data-select-group]"))) {
+      for (const other of box.id === "select-all" ? boxes() : hostBoxes(box)) {
         const row = other.closest("tr");
         if (box.checked) selected.set(keyOf(row), { host: row.dataset.host, service: row.dataset.service });
         else selected.delete(keyOf(row));
@@ -67,6 +78,17 @@
     return item;
   }
 
+  // The API's result codes (livestatus.bulk.Result) in the reader's language, as downtime_all.js.
+  function resultLabel(code) {
+    const labels = {
+      sent: gettext("sent"),
+      failed: gettext("failed"),
+      refused: gettext("refused"),
+      invalid: gettext("invalid"),
+    };
+    return labels[code] || code;
+  }
+
   function showAnswer(status, body) {
     result.replaceChildren();
     const box = document.createElement("div");
@@ -77,10 +99,10 @@
     list.id = "bulk-outcomes";
     if (body && Array.isArray(body.results)) {
       const counts = Object.entries(body.counts || {}).filter(([, n]) => n > 0);
-      box.append(kind.selectedOptions[0].text + ": " + counts.map(([name, n]) => n + " " + name).join(", "));
+      box.append(kind.selectedOptions[0].text + ": " + counts.map(([name, n]) => n + " " + resultLabel(name)).join(", "));
       for (const outcome of body.results) {
         const name = outcome.service ? outcome.host + " / " + outcome.service : outcome.host;
-        const text = name + ": " + outcome.result + (outcome.error ? " (" + outcome.error + ")" : "");
+        const text = name + ": " + resultLabel(outcome.result) + (outcome.error ? " (" + outcome.error + ")" : "");
         const item = line(text, outcome.result === "sent" ? "" : "text-danger");
         item.dataset.result = outcome.result;
         list.append(item);

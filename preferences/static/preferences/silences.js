@@ -11,6 +11,23 @@
     return input ? input.value : "";
   }
 
+  // The API's field names as the form's labels say them, in the reader's language (the API's
+  // own messages stay as it gives them: see docs/i18n.md).
+  var LABELS = {
+    hosts: gettext("Host"),
+    services: gettext("Service"),
+    comment: gettext("Comment"),
+    ends_at: gettext("For"),
+  };
+
+  function describe(errors) {
+    return Object.keys(errors).map(function (key) {
+      var message = [].concat(errors[key]).join(" ");
+      if (key === "detail" || key === "non_field_errors") return message;
+      return interpolate(gettext("%(field)s: %(message)s"), { field: LABELS[key] || key, message: message }, true);
+    }).join("; ");
+  }
+
   function send(method, url, body) {
     return fetch(url, {
       method: method,
@@ -20,11 +37,19 @@
     }).then(function (response) {
       if (response.ok) return response;
       return response.json().then(function (errors) {
-        throw new Error(Object.keys(errors).map(function (key) {
-          return key + ": " + [].concat(errors[key]).join(" ");
-        }).join("; "));
+        throw new Error(describe(errors));
+      }, function () {  // not JSON: a proxy's or the server's error page
+        throw new Error(interpolate(gettext("The portal answered HTTP %s."), [response.status]));
       });
+    }, function () {
+      throw new Error(gettext("The portal did not answer: try again."));
     });
+  }
+
+  function failed(prefix) {
+    return function (error) {
+      document.getElementById("silence-error").textContent = prefix + " " + error.message;
+    };
   }
 
   function names(value) {
@@ -41,16 +66,12 @@
       comment: form.elements.comment.value,
       ends_at: new Date(Date.now() + seconds * 1000).toISOString(),
     };
-    send("POST", api, body).then(function () { window.location.reload(); }, function (error) {
-      document.getElementById("silence-error").textContent = error.message;
-    });
+    send("POST", api, body).then(function () { window.location.reload(); }, failed(gettext("Not muted:")));
   });
 
   Array.prototype.forEach.call(document.querySelectorAll(".end-silence"), function (button) {
     button.addEventListener("click", function () {
-      send("DELETE", button.getAttribute("data-url")).then(function () { window.location.reload(); }, function (error) {
-        document.getElementById("silence-error").textContent = error.message;
-      });
+      send("DELETE", button.getAttribute("data-url")).then(function () { window.location.reload(); }, failed(gettext("Not ended:")));
     });
   });
 })();
