@@ -229,11 +229,15 @@ def _answer(found: dict[str, list[str]]) -> list[Recipient]:
     return [Recipient(name, tuple(dict.fromkeys(found[name]))) for name in sorted(found)]
 
 
-def recipients_of(objects: Iterable[Host | Service]) -> dict[tuple[str, int], list[Recipient]]:
+def recipients_of(
+    objects: Iterable[Host | Service], groups_cache: dict[frozenset[str], Any] | None = None
+) -> dict[tuple[str, int], list[Recipient]]:
     """Who would be told about each of these stored hosts and services, by ("host"|"service", pk).
 
     Reads what the objects have prefetched (the API's querysets prefetch their relations), and
-    otherwise a bounded number of queries however many objects.
+    otherwise a bounded number of queries however many objects. ``groups_cache``: the contact
+    groups, teams and default group read for one request, by the groups named (a write asks
+    before and after its change; it changes none of them).
     """
     objs = list(objects)
     services = [o for o in objs if isinstance(o, Service)]
@@ -262,7 +266,11 @@ def recipients_of(objects: Iterable[Host | Service]) -> dict[tuple[str, int], li
     s_contacts = _related(services, "contacts", "name", "contact__name")
     s_cgroups = _related(services, "contact_groups", "name", "contactgroup__name")
     named = {g for gs in h_cgroups.values() for g in gs} | {g for gs in s_cgroups.values() for g in gs}
-    groups = _Groups(named)
+    key = frozenset(named)
+    cached = groups_cache.get(key) if groups_cache is not None else None
+    groups = cached if cached is not None else _Groups(named)
+    if groups_cache is not None:
+        groups_cache[key] = groups
     teams = groups.teams
 
     lists: dict[int, _Lists] = {}

@@ -22,7 +22,7 @@ from monitoring_portal.rest import StrictTypesMixin
 from registry import validation
 from registry.check_settings import DIRECTIVE_FIELDS
 from registry.choices import NodeRole
-from registry.directives import left_without_directives, missing_directives
+from registry.directives import REQUIRED_DIRECTIVES, left_without_directives, missing_directives
 from registry.models import (
     Command,
     Host,
@@ -86,16 +86,22 @@ def uses_of(obj: models.Model) -> list[str]:
     return list(obj._ordered_uses)  # type: ignore[attr-defined]
 
 
-def set_uses(obj: models.Model, templates: Sequence[models.Model]) -> None:
-    """Replace the ordered templates of an object (and audit the change: bulk_create sends no signal)."""
+def set_uses(obj: models.Model, templates: Sequence[models.Model], *, created: bool = False) -> None:
+    """Replace the ordered templates of an object (and audit the change: bulk_create sends no signal).
+
+    ``created``: the object was inserted in this write, so it uses nothing yet (no read, no delete).
+    """
     through, owner, target = USES[type(obj)]
-    before = list(
-        through._default_manager.filter(**{owner: obj})
-        .order_by("position")
-        .values_list(f"{target}__name", flat=True)
-    )
+    before: list[str] = []
+    if not created:
+        before = list(
+            through._default_manager.filter(**{owner: obj})
+            .order_by("position")
+            .values_list(f"{target}__name", flat=True)
+        )
     audit.record_list_change(obj, "templates", before, [t.name for t in templates])  # type: ignore[attr-defined]
-    through._default_manager.filter(**{owner: obj}).delete()
+    if not created:
+        through._default_manager.filter(**{owner: obj}).delete()
     through._default_manager.bulk_create(
         [through(**{owner: obj, target: template, "position": i}) for i, template in enumerate(templates)]
     )
@@ -392,21 +398,45 @@ class NaemonModelSerializer(StrictTypesMixin, serializers.ModelSerializer):
             (relations if is_m2m else own)[key] = value
         return own, relations
 
-    def _save_relations(self, instance: Any, relations: dict[str, Any]) -> None:
+    def _save_relations(self, instance: Any, relations: dict[str, Any], *, created: bool = False) -> None:
         for key, value in relations.items():
             if isinstance(self._field_by_source(key), OrderedTemplatesField):
-                set_uses(instance, value)
+                set_uses(instance, value, created=created)
+            elif created:
+                # A new object has no links yet: set() would first read them (same signals, one query less).
+                getattr(instance, key).add(*value)
             else:
                 getattr(instance, key).set(value)
 
     def _field_by_source(self, source: str) -> Any:
-        return next((f for f in self.fields.values() if f.source == source), None)
+        # The declared fields, not ``self.fields``: building those deep-copies every field, and the
+        # nested service serializers a host write creates would each pay for it (issue 19).
+        return next((f for name, f in self._declared_fields.items() if (f.source or name) == source), None)
+
+    def read_back(self, queryset: QuerySet[Any], instance: Any) -> Any:
+        """``instance`` as stored after this serializer's write, with what its representation reads."""
+        return queryset.get(pk=instance.pk)
+
+    def represent(self, instance: Any) -> Any:
+        """``instance`` as plain JSON, with this serializer's own fields (building another set costs ms).
+
+        A write represents its object before and after the change with one serializer: what a
+        representation caches (``recipients``) is dropped first, and it is of ``instance``.
+        """
+        shown = self.instance
+        self.instance = instance
+        self.__dict__.pop("_recipients", None)
+        try:
+            return plain(self.to_representation(instance))
+        finally:
+            self.instance = shown
+            self.__dict__.pop("_recipients", None)
 
     def create(self, validated_data: dict[str, Any]) -> Any:
         own, relations = self._split(validated_data)
         instance = self.model(**own)
         instance.save()
-        self._save_relations(instance, relations)
+        self._save_relations(instance, relations, created=True)
         return instance
 
     def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
@@ -472,9 +502,17 @@ class CheckSettingsSerializer(NaemonModelSerializer):
                 for directive, names in broken.items()
             }
         kind = "host" if isinstance(candidate, Host) else "service"
+        templates = self.related_after(attrs, "templates")
+        # Set on the object or on a template it names (loaded by validation): nothing to look up.
+        # Only otherwise are the templates they use read (the usual write never reads them).
+        if all(
+            getattr(candidate, f) is not None or any(getattr(t, f) is not None for t in templates)
+            for f in REQUIRED_DIRECTIVES[kind]
+        ):
+            return {}
         # One load of the templates per request (a bulk write checks many hosts and services).
         chains = self.context.setdefault("_template_chains", {}) if isinstance(self.context, dict) else None
-        missing = missing_directives(candidate, self.related_after(attrs, "templates"), chains)
+        missing = missing_directives(candidate, templates, chains)
         return {
             directive: [
                 f"Naemon refuses a {kind} without {directive}: set it here or in one of its templates."

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -42,6 +42,24 @@ from registry.serializers.services import (
 )
 
 MAX_LEASE_SECONDS = 366 * 24 * 3600
+
+# What a host's representation reads besides its row, and each of its services'.
+HOST_LINKS = ("hostgroups__node", "parents", "contacts", "contact_groups")
+SERVICE_LINKS = ("servicegroups", "contacts", "contact_groups")
+
+
+def _service_rows() -> QuerySet[Service]:
+    return Service.objects.select_related("host", *_select_check_settings())
+
+
+def _seed(obj: models.Model, relation: str, rows: Iterable[models.Model] = ()) -> None:
+    """Mark a to-many relation of ``obj`` as read, holding ``rows``, as a prefetch would."""
+    manager = getattr(obj, relation)
+    read = manager.get_queryset()
+    read._result_cache = list(rows)
+    read._prefetch_done = True
+    cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache[getattr(manager, "prefetch_cache_name", relation)] = read
 
 
 def _parent_cycle(name: str, parents: Sequence[Host]) -> str | None:
@@ -79,7 +97,8 @@ class HostSerializer(CheckSettingsSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="registry-api:host-detail", lookup_field="name")
     team = by_name(Team.objects.all(), "team", help_text="Owning team (host groups' teams own the host too).")
     templates = OrderedTemplatesField(HostTemplate.objects.all())
-    hostgroups = by_name(HostGroup.objects.all(), "host group", many=True)
+    # With their nodes: validation places the host on at most one poller (no query per group).
+    hostgroups = by_name(HostGroup.objects.select_related("node"), "host group", many=True)
     parents = by_name(Host.objects.all(), "host", many=True)
     contacts = by_name(Contact.objects.all(), "contact", many=True, help_text=MAY_JOIN_HELP["contacts"])
     contact_groups = by_name(
@@ -150,17 +169,41 @@ class HostSerializer(CheckSettingsSerializer):
     @classmethod
     def read_queryset(cls) -> QuerySet[Host]:
         return Host.objects.select_related("team", *_select_check_settings()).prefetch_related(
-            "hostgroups__node",
-            "parents",
-            "contacts",
-            "contact_groups",
-            models.Prefetch(
-                "services",
-                queryset=Service.objects.select_related("host", *_select_check_settings()).prefetch_related(
-                    "servicegroups", "contacts", "contact_groups"
-                ),
-            ),
+            *HOST_LINKS,
+            models.Prefetch("services", queryset=_service_rows().prefetch_related(*SERVICE_LINKS)),
         )
+
+    def read_back(self, queryset: QuerySet[Any], instance: Any) -> Any:
+        """A host this write created: its rows are read back, but not the links it cannot have.
+
+        A new host has exactly the links and templates its body named: what it named none of is
+        known to be empty (most automation names no parents, contacts or service groups), and its
+        templates' order is the body's. Contents are always read: their order is the database's.
+        """
+        created = self.__dict__.pop("_created", None)
+        if created is None:
+            return super().read_back(queryset, instance)
+        attrs, items = created
+        # The rows as stored (JSON as the database returns it, defaults, timestamps).
+        host = queryset.prefetch_related(None).get(pk=instance.pk)
+        for relation in ("parents", "contacts", "contact_groups"):
+            if not attrs.get(relation):
+                _seed(host, relation)
+        host._ordered_uses = [t.name for t in attrs.get("templates", [])]
+        services = list(_service_rows().filter(host=host))
+        _seed(host, "services", services)
+        sent = {item["description"]: item for item in items}
+        for service in services:
+            item = sent[service.description]
+            # A host's own service has no host groups (the host's serializer does not write them).
+            _seed(service, "hostgroups")
+            for relation in SERVICE_LINKS:
+                if not item.get(relation):
+                    _seed(service, relation)
+            service._ordered_uses = [t.name for t in item.get("templates", [])]  # type: ignore[attr-defined]
+        prefetch_related_objects([host], *HOST_LINKS)
+        prefetch_related_objects(services, *SERVICE_LINKS)
+        return host
 
     @staticmethod
     def nested_objects(hosts: Iterable[Host]) -> list[Service]:
@@ -284,9 +327,11 @@ class HostSerializer(CheckSettingsSerializer):
     def create(self, validated_data: dict[str, Any]) -> Host:
         services = validated_data.pop("services", None)
         self._lease(validated_data)
+        # What this create stored, so that ``read_back`` need not read what it cannot have.
+        self._created = (dict(validated_data), services or [])
         host: Host = super().create(validated_data)
         if services is not None:
-            self._save_services(host, services)
+            self._save_services(host, services, created=True)
         return host
 
     def update(self, instance: Host, validated_data: dict[str, Any]) -> Host:
@@ -297,9 +342,12 @@ class HostSerializer(CheckSettingsSerializer):
             self._save_services(host, services)
         return host
 
-    def _save_services(self, host: Host, items: list[dict[str, Any]]) -> None:
-        """Upsert the listed services by description; remove the host's others."""
-        existing = {s.description: s for s in Service.objects.filter(host=host)}
+    def _save_services(self, host: Host, items: list[dict[str, Any]], *, created: bool = False) -> None:
+        """Upsert the listed services by description; remove the host's others.
+
+        ``created``: the host was inserted in this write, so it has no services to read or remove.
+        """
+        existing = {} if created else {s.description: s for s in Service.objects.filter(host=host)}
         context = {**self.context, "host": host}
         for item in items:
             service = existing.get(item["description"])
@@ -307,4 +355,7 @@ class HostSerializer(CheckSettingsSerializer):
                 HostServiceSerializer(context=context).create({**item, "host": host})
             else:
                 HostServiceSerializer(service, context=context).update(service, dict(item))
-        Service.objects.filter(host=host).exclude(description__in=[i["description"] for i in items]).delete()
+        if not created:
+            Service.objects.filter(host=host).exclude(
+                description__in=[i["description"] for i in items]
+            ).delete()

@@ -63,7 +63,10 @@ def recipients_data(serializer: serializers.BaseSerializer, obj: Host | Service)
         objects += [svc for i in items if isinstance(i, Host) for svc in i.services.all()]
         if obj not in objects:
             objects.append(obj)
-        cache = recipients_of(objects)
+        # Kept across the representations of one write (``represent`` drops ``_recipients``):
+        # a host or service write changes no contact group, team or staff member.
+        groups = root.__dict__.setdefault("_recipient_groups", {})
+        cache = recipients_of(objects, groups)
         root._recipients = cache
     return [{"contact": r.contact, "via": list(r.via)} for r in cache.get(key, [])]
 
