@@ -519,13 +519,22 @@ def timeline_view(name: str, result: availability.Availability) -> dict[str, Any
                 "severity": "nodata" if segment.state is None else colours.get(segment.state, "unknown"),
                 "start": timestamp(segment.start),
                 "end": timestamp(segment.end),
+                # Epoch ms for the chart script (availability.js): a JS Date needs no parsing.
+                "start_ms": round(segment.start * 1000),
+                "end_ms": round(segment.end * 1000),
             }
         )
     percent = result.percent()
+    severity = {label: colours.get(state, "unknown") for state, label in result.labels.items()}
     return {
         "name": name,
+        "start_ms": round(result.start * 1000),
+        "end_ms": round(result.end * 1000),
         "segments": segments,
-        "percent": [{"label": label, "value": value} for label, value in percent.items()],
+        "percent": [
+            {"label": label, "value": value, "severity": severity.get(label, "nodata")}
+            for label, value in percent.items()
+        ],
     }
 
 

@@ -106,3 +106,22 @@ def test_a_sliver_at_the_end_stays_inside_the_bar() -> None:
     drawn = timeline_view("30d", availability(rows, T0, T0 + 30 * 24 * HOUR, service=True))
     ok = next(s for s in drawn["segments"] if s["label"] == "OK")
     assert ok["left"] + ok["width"] <= 100
+
+
+def test_the_chart_gets_epoch_milliseconds_and_each_shares_colour() -> None:
+    """availability.js draws from these: times as epoch ms (no date parsing), states by severity."""
+    rows = [row(T0 + HOUR, 2), row(T0 + 2 * HOUR, 0)]
+    drawn = timeline_view("24h", availability(rows, T0, T0 + 4 * HOUR, service=True))
+    assert (drawn["start_ms"], drawn["end_ms"]) == (T0 * 1000, (T0 + 4 * HOUR) * 1000)
+    assert [(s["start_ms"], s["end_ms"], s["severity"]) for s in drawn["segments"]] == [
+        (T0 * 1000, (T0 + HOUR) * 1000, "nodata"),
+        ((T0 + HOUR) * 1000, (T0 + 2 * HOUR) * 1000, "critical"),
+        ((T0 + 2 * HOUR) * 1000, (T0 + 4 * HOUR) * 1000, "ok"),
+    ]
+    assert {p["label"]: p["severity"] for p in drawn["percent"]} == {
+        "OK": "ok",
+        "WARNING": "warning",
+        "CRITICAL": "critical",
+        "UNKNOWN": "unknown",
+        NO_DATA: "nodata",
+    }

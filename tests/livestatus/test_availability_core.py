@@ -165,19 +165,59 @@ def test_a_hosts_timeline_renders_in_chromium(
     # This Icinga 2 writes no HOST ALERT for passive host results: the host's bar is its current
     # state since its last change (from the status), and "no data" before it.
     with logged_in_page(live_server, owner, settings, viewport={"width": 1280, "height": 900}) as page:
+        console_errors: list[str] = []
+
+        def on_console(message: Any) -> None:
+            if message.type == "error":
+                console_errors.append(message.text)
+
+        page.on("console", on_console)
         page.goto(f"{live_server.url}/status/host/web-01/")
-        timeline = page.locator('figure[data-window="24h"] svg.availability-timeline')
+        # Chart.js (vendored) draws each window's timeline; the SVG stays in the page, hidden, as
+        # the no-JavaScript fallback, with the same stretches.
+        timeline = page.locator('figure[data-window="24h"] canvas.availability-timeline-chart')
         timeline.wait_for()
-        up = timeline.locator("rect.sev-ok")
-        assert up.count() == 1 and timeline.locator("rect.sev-nodata").count() == 1
-        up_box = up.bounding_box()  # a few seconds of a day, drawn as a visible sliver
-        assert up_box is not None and up_box["width"] >= 2
+        svg = page.locator('figure[data-window="24h"] svg.availability-timeline')
+        assert svg.locator("rect.sev-ok").count() == 1 and svg.locator("rect.sev-nodata").count() == 1
+        assert not svg.is_visible()
+        drawn = timeline.evaluate(
+            "c => { const d = Chart.getChart(c).data.datasets[0];"
+            " return {n: d.data.length, colours: d.backgroundColor}; }"
+        )
+        assert drawn["n"] == 2 and len(set(drawn["colours"])) == 2  # no data, then UP
         box = timeline.bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] >= 20
-        # The in-place refresh swaps the live part without a JS error (logged_in_page checks).
+        # The availability chart carries the same percentages as the page's text, per window.
+        chart = page.locator("#availability-chart")
+        chart_box = chart.bounding_box()
+        assert chart_box is not None and chart_box["width"] > 300 and chart_box["height"] > 50
+        shares = chart.evaluate(
+            "c => Object.fromEntries(Chart.getChart(c).data.datasets.map(d => [d.label, d.data]))"
+        )
+        assert set(shares) == {"UP", "DOWN", "UNREACHABLE", "no data"}
+        for index, window in enumerate(("24h", "7d", "30d")):
+            texts = page.locator(f'figure[data-window="{window}"] .availability-percent').all_inner_texts()
+            shown = {text.rsplit(" ", 1)[0]: float(text.rsplit(" ", 1)[1].rstrip("%")) for text in texts}
+            assert shown and "UP" in shown
+            for state, value in shown.items():
+                assert round(shares[state][index], 2) == pytest.approx(value), (window, state)
+        # Served by the portal itself: no script from another origin (datacentres have no internet).
+        sources = page.eval_on_selector_all("script[src]", "s => s.map(e => e.src)")
+        chartjs = [src for src in sources if "/vendor/chartjs/chart.umd.min" in src]
+        assert chartjs and all(src.startswith(live_server.url + "/") for src in sources), sources
+        assert page.request.get(chartjs[0]).ok
+        # The in-place refresh swaps the live part without a JS error (logged_in_page checks)
+        # and leaves the charts, which sit outside it, drawn.
         marker = f"marker-{time.time_ns()}"
         page.evaluate(f"document.getElementById('live-detail').dataset.marker = '{marker}'")
         page.wait_for_function(f"document.getElementById('live-detail').dataset.marker !== '{marker}'")
+        assert chart.evaluate("c => c.isConnected && Chart.getChart(c) !== undefined")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.locator("#availability").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "host-timeline.png"), full_page=True)
+        # The dark theme repaints the charts in its own text colour.
+        light = chart.evaluate("c => Chart.getChart(c).options.color")
+        page.locator('[data-theme-choice="dark"]').click()
+        dark = chart.evaluate("c => Chart.getChart(c).options.color")
+        assert light and dark and dark != light
+        assert not console_errors, console_errors
