@@ -206,6 +206,47 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
 
 
+# Types whose == is their JSON text's equality when both sides have the same one (floats are not:
+# -0.0 == 0.0 and nan != nan, where the texts say the opposite).
+_EXACT = (str, int, bool, type(None))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``_canonical(a) == _canonical(b)``, without the JSON text where the types settle it.
+
+    A bulk re-send of 1,000 hosts compares about 150,000 values: dumping each took half its time.
+    """
+    kind = type(a)
+    if kind is type(b):
+        if kind in _EXACT:
+            return bool(a == b)
+        if kind is list and all(type(x) is str for x in a) and all(type(y) is str for y in b):
+            return bool(a == b)
+    return _canonical(a) == _canonical(b)
+
+
+#: (serializer class, field name) -> _absent_canonical's text, for fields whose default is fixed.
+_ABSENT: dict[tuple[type, str], str] = {}
+
+
+def _absent_canonical(
+    serializer: serializers.Serializer[Any], name: str, field: serializers.Field, model: Any
+) -> str:
+    """The JSON text of what a PUT gives ``field`` when its body leaves it out.
+
+    The same for every object of a kind unless the serializer's default is computed (a callable,
+    e.g. from the request): those are worked out each time, the others once per process.
+    """
+    fixed = field.default is serializers.empty or not callable(field.default)
+    key = (type(serializer), name)
+    if fixed and key in _ABSENT:
+        return _ABSENT[key]
+    text = _canonical(_absent_value(field, model))
+    if fixed:
+        _ABSENT[key] = text
+    return text
+
+
 def _absent_value(field: serializers.Field, model: Any) -> Any:
     """The representation a PUT gives a writable field its body left out (``replace_defaults``)."""
     if field.default is not serializers.empty:
@@ -245,10 +286,10 @@ def body_matches(serializer: NaemonModelSerializer, body: Any, before: Any, *, p
             if field.required:
                 return False  # validation's 400 to give
             try:
-                expected = _absent_value(field, model)
+                expected = _absent_canonical(serializer, name, field, model)
             except FieldDoesNotExist:
                 return False
-            if _canonical(expected) != _canonical(before.get(name)):
+            if expected != _canonical(before.get(name)):
                 return False
             continue
         if not _value_matches(field, body[name], before.get(name)):
@@ -282,7 +323,7 @@ def _value_matches(field: serializers.Field, sent: Any, stored: Any) -> bool:
         if not all(isinstance(v, str) for v in sent):
             return False
         return sorted(sent) == sorted(stored) and len(set(sent)) == len(sent)
-    return _canonical(sent) == _canonical(stored)
+    return _same(sent, stored)
 
 
 def masters() -> set[NaemonNode]:
