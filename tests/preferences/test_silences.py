@@ -296,6 +296,9 @@ def test_mute_from_the_history_in_two_clicks_then_end_it_early(
         silence = Silence.objects.get()
         assert (silence.user, silence.hosts, silence.services) == (owner, ["web1"], ["HTTP"])
         assert abs((silence.ends_at - timezone.now()).total_seconds() - 7200) < 120
+        # The page was reloaded after the POST: its script attaches the buttons' handlers once
+        # loaded (a click on the bare button before that does nothing).
+        page.wait_for_load_state("load")
         row.locator(".end-silence").click()
         expect(page.locator("#silences-table tr[data-active=false]")).to_contain_text("ended early")
     silence.refresh_from_db()
