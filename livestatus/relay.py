@@ -206,10 +206,11 @@ def _fit(line: str, limit: int) -> bytes:
     return data + b"\n"
 
 
-def _remaining(deadline: float) -> float:
+def _remaining(deadline: float, late: str = "timed out") -> float:
+    """Seconds left before ``deadline``; past it, RelayError(``late``)."""
     left = deadline - time.monotonic()
     if left <= 0:
-        raise RelayError("timed out")
+        raise RelayError(late)
     return left
 
 
@@ -242,6 +243,8 @@ def _write_fifo(path: str, data: bytes, deadline: float) -> None:
 
 def _send_livestatus(family: str, where: str, port: int, line: str, deadline: float) -> None:
     address = f"{family}:{where}" + (f":{port}" if family == "tcp" else "")
+    # Out of time between two reads is the same as a read timing out (a loaded machine).
+    late = f"{address} did not answer in time; the result may or may not be taken"
     connect_timeout = min(CONNECT_TIMEOUT, _remaining(deadline))
     try:
         if family == "unix":
@@ -261,18 +264,18 @@ def _send_livestatus(family: str, where: str, port: int, line: str, deadline: fl
     try:
         # The same request the Livestatus client sends for a command: the line, an empty line,
         # then half-close; Naemon answers a rejected command with a reason, else nothing.
-        sock.settimeout(_remaining(deadline))
+        sock.settimeout(_remaining(deadline, late))
         sock.sendall((line + "\n\n").encode("utf-8", "surrogateescape"))
         sock.shutdown(socket.SHUT_WR)
         reply = b""
         while True:
-            sock.settimeout(_remaining(deadline))
+            sock.settimeout(_remaining(deadline, late))
             chunk = sock.recv(65536)
             if not chunk:
                 break
             reply += chunk
     except TimeoutError:
-        raise RelayError(f"{address} did not answer in time; the result may or may not be taken") from None
+        raise RelayError(late) from None
     except OSError as exc:
         raise RelayError(f"{address}: {exc.strerror or exc}") from None
     finally:

@@ -290,6 +290,8 @@ def test_mute_from_the_history_in_two_clicks_then_end_it_early(
     with logged_in_page(live_server, owner, settings) as page:
         page.goto(f"{live_server.url}/notifications/history/")
         page.locator("#history-table .mute-link").first.click()  # click 1
+        # Its script sends the form to the API once loaded (before, the form only reloads the page).
+        page.wait_for_url(f"{live_server.url}/notifications/silences/?*", wait_until="load")
         page.locator("#silence-create").click()  # click 2: "Mute", for the preselected 2 hours
         row = page.locator("#silences-table tr[data-active=true]")
         expect(row).to_contain_text("hosts: web1")
